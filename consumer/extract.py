@@ -1,0 +1,159 @@
+"""pdfminer.six: a PDF path -> pages of text and document metadata. Pure and testable alone.
+
+The text of each page is exactly what `pdfminer.high_level.extract_text` writes for it, so
+joining the pages, each followed by a form feed, gives the same string as extract_text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+
+from pdfminer.converter import TextConverter
+from pdfminer.layout import LAParams
+from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
+from pdfminer.pdfexceptions import PDFNotImplementedError
+from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+from pdfminer.pdfpage import PDFPage
+from pdfminer.pdfparser import PDFParser
+from pdfminer.pdftypes import resolve1
+from pdfminer.psexceptions import PSException
+from pdfminer.utils import decode_text
+
+from core.errors import Corrupt, Encrypted, NotAPdf, Unsupported
+from core.pdf import MAGIC_WINDOW, looks_like_pdf
+
+METADATA_FIELDS = (
+    "Title",
+    "Author",
+    "Subject",
+    "Keywords",
+    "Creator",
+    "Producer",
+    "CreationDate",
+    "ModDate",
+)
+
+
+@dataclass
+class Page:
+    number: int  # 1-based, as people count pages
+    text: str
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+
+@dataclass
+class Extraction:
+    pages: list[Page]
+    metadata: dict[str, str]
+    encrypted: bool
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The whole document as extract_text returns it: each page followed by a form feed."""
+        return "".join(page.text + "\f" for page in self.pages)
+
+
+def extract(
+    path: Path | str,
+    *,
+    password: str = "",
+    laparams: LAParams | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Extraction:
+    """Extract every page of the PDF at `path`; raise a pdfq error for files that cannot be read.
+
+    `on_page(done, total)` is called after each page, for progress reporting.
+    """
+    started = time.monotonic()
+    with open(path, "rb") as fp:
+        if not looks_like_pdf(fp.read(MAGIC_WINDOW)):
+            raise NotAPdf()
+        fp.seek(0)
+        try:
+            pages, document = _extract_pages(fp, password, laparams or LAParams(), on_page)
+            metadata = _metadata(document)
+        except PDFEncryptionError as exc:
+            raise Encrypted(_describe(Encrypted.default_message, exc)) from exc
+        except PDFNotImplementedError as exc:
+            raise Unsupported(_describe(Unsupported.default_message, exc)) from exc
+        except (
+            PSException,
+            RecursionError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            AssertionError,
+            EOFError,
+            ArithmeticError,
+        ) as exc:
+            # pdfminer signals malformed input with its own errors and, for fuzzed files,
+            # with plain Python ones; either way the same bytes will fail the same way again.
+            raise Corrupt(_describe(Corrupt.default_message, exc)) from exc
+
+    warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
+    return Extraction(
+        pages=pages,
+        metadata=metadata,
+        encrypted=document.encryption is not None,
+        seconds=time.monotonic() - started,
+        warnings=warnings,
+    )
+
+
+def _extract_pages(fp, password, laparams, on_page) -> tuple[list[Page], PDFDocument]:
+    # The same objects, in the same order, as extract_text: pdfminer breaks ties in its layout
+    # analysis by id(), so even allocation order can change which text box comes first.
+    output = StringIO()
+    resources = PDFResourceManager(caching=True)
+    device = TextConverter(resources, output, codec="utf-8", laparams=laparams)
+    interpreter = PDFPageInterpreter(resources, device)
+    parser = PDFParser(fp)
+    document = PDFDocument(parser, password=password, caching=True)
+    total = _page_count(document)
+    pages, start = [], 0
+    for number, pdf_page in enumerate(PDFPage.create_pages(document), start=1):
+        interpreter.process_page(pdf_page)
+        end = output.tell()
+        # TextConverter ends every page with a form feed; keep the page's text without it.
+        pages.append(Page(number, output.getvalue()[start:end].removesuffix("\f")))
+        start = end
+        if on_page:
+            on_page(number, max(total or 0, number))
+    return pages, document
+
+
+def _page_count(document: PDFDocument) -> int | None:
+    """The page tree's declared /Count (cheap: no page is parsed), or None if unreadable."""
+    try:
+        count = resolve1(resolve1(document.catalog["Pages"])["Count"])
+    except Exception:  # a broken page tree fails again, with its real error, when walked
+        return None
+    return count if isinstance(count, int) and count >= 0 else None
+
+
+def _metadata(document: PDFDocument) -> dict[str, str]:
+    info: dict[str, str] = {}
+    for entry in document.info:
+        for name in METADATA_FIELDS:
+            value = resolve1(entry.get(name))
+            if isinstance(value, bytes):
+                value = decode_text(value)
+            if isinstance(value, str) and value.strip():
+                info[name.lower()] = value.strip()
+    return info
+
+
+def _describe(message: str, exc: BaseException) -> str:
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{message} ({type(exc).__name__}{': ' + detail if detail else ''})"

@@ -1,0 +1,106 @@
+"""One error hierarchy: every failure carries a stable code, an HTTP status and whether to retry."""
+
+from __future__ import annotations
+
+
+class PdfqError(Exception):
+    """Base of every error pdfq reports; `code` is stable, `message` is for people."""
+
+    code = "internal_error"
+    status = 500
+    retryable = False
+    default_message = "Something went wrong inside pdfq."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None):
+        self.message = message or self.default_message
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+# --- the request itself is wrong (4xx, never retried) ---
+
+
+class BadRequest(PdfqError):
+    code, status = "bad_request", 400
+    default_message = "The request is not valid."
+
+
+class EmptyUpload(PdfqError):
+    code, status = "empty_file", 400
+    default_message = "The uploaded file is empty."
+
+
+class NotFound(PdfqError):
+    code, status = "not_found", 404
+    default_message = "No such job."
+
+
+class Conflict(PdfqError):
+    code, status = "conflict", 409
+    default_message = "The job is not in a state that allows this."
+
+
+class ResultNotReady(Conflict):
+    code = "result_not_ready"
+    default_message = "The job has not succeeded yet; poll its status URL."
+
+
+class TooLarge(PdfqError):
+    code, status = "too_large", 413
+    default_message = "The file is larger than the upload limit."
+
+
+class NotAPdf(PdfqError):
+    code, status = "not_a_pdf", 415
+    default_message = "The file is not a PDF: it does not start with %PDF-."
+
+
+# --- the PDF can never be extracted (terminal: failing again would change nothing) ---
+
+
+class ExtractionError(PdfqError):
+    status = 422
+
+
+class Encrypted(ExtractionError):
+    code = "encrypted"
+    default_message = "The PDF is encrypted and cannot be opened without its password."
+
+
+class Corrupt(ExtractionError):
+    code = "corrupt"
+    default_message = "The PDF is damaged and pdfminer.six cannot read it."
+
+
+class Unsupported(ExtractionError):
+    code = "unsupported"
+    default_message = "The PDF uses a feature pdfminer.six does not support."
+
+
+class SourceMissing(ExtractionError):
+    code = "source_missing"
+    default_message = "The uploaded PDF is no longer in storage."
+
+
+# --- the service is unwell (retryable: wait and try again) ---
+
+
+class Unavailable(PdfqError):
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = 30):
+        super().__init__(message, retry_after=retry_after)
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage_unavailable"
+    default_message = "Object storage is unreachable; try again shortly."
+
+
+class QueueUnavailable(Unavailable):
+    code = "queue_unavailable"
+    default_message = "The job queue (Redis) is unreachable; try again shortly."

@@ -1,0 +1,37 @@
+"""Redis connection pools from a URL, including Heroku's self-signed `rediss://`."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from core.errors import QueueUnavailable
+from core.settings import Settings
+
+
+def redacted(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def connection_pool(settings: Settings) -> redis.ConnectionPool:
+    """A pool for settings.redis_url; creating it opens no connection."""
+    options: dict = {"socket_connect_timeout": 5, "health_check_interval": 30}
+    if settings.redis_url.startswith("rediss://") and not settings.redis_ssl_verify:
+        # Heroku Redis and others present self-signed certificates.
+        options["ssl_cert_reqs"] = None
+    return redis.ConnectionPool.from_url(settings.redis_url, **options)
+
+
+def unreachable(url: str, exc: Exception) -> QueueUnavailable:
+    return QueueUnavailable(
+        f"Redis unreachable at {redacted(url)} ({type(exc).__name__}): is redis-server running "
+        "and is HUEY_REDIS_URL (or REDIS_URL) right?"
+    )

@@ -1,0 +1,176 @@
+"""The only reader of the environment: typed settings, validated once, failing fast."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A variable has a value pdfq cannot use; the message names it and what it expected."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name}={raw!r}: expected true or false")
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r}: expected a number of at least {minimum}")
+    return value
+
+
+def _float(name: str, raw: str, minimum: float = 0.0) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r}: expected a number of at least {minimum}")
+    return value
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    value = raw.strip()
+    if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
+        wanted = " or ".join(f"{s}://..." for s in schemes)
+        raise SettingsError(f"{name}={raw!r}: expected a URL starting with {wanted}")
+    return value
+
+
+def _bucket(name: str, raw: str) -> str:
+    value = raw.strip()
+    allowed = all(c.islower() or c.isdigit() or c in ".-" for c in value)
+    if not (3 <= len(value) <= 63 and allowed):
+        raise SettingsError(
+            f"{name}={raw!r}: expected an S3 bucket name (3-63 lowercase letters, digits, '.', '-')"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything pdfq reads from the environment, with its default."""
+
+    # Queue (the seed guide's names).
+    redis_url: str = ""
+    queue_name: str = "pdf-tasks"
+    workers: int = 2
+    worker_type: str = "process"
+    immediate: bool = False
+    redis_ssl_verify: bool = False
+    data_dir: Path = Path(".pdfq-data")
+
+    # Storage.
+    s3_bucket: str = "pdfq"
+    s3_endpoint_url: str = ""
+    s3_public_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+
+    # `make run` starts moto's S3 server here when S3_ENDPOINT_URL is empty.
+    local_s3_port: int = 9000
+
+    # Retries of transient failures (storage or Redis down).
+    task_retries: int = 3
+    task_retry_delay: float = 60.0
+    task_retry_backoff: float = 2.0
+
+    # Limits.
+    max_upload_bytes: int = 100 * 1024 * 1024
+
+    # Ephemeral state.
+    progress_ttl: int = 7 * 24 * 3600
+
+    log_level: str = "INFO"
+
+    @property
+    def queue_backend(self) -> str:
+        """Which Huey storage the queue uses: memory, redis or sqlite."""
+        if self.immediate:
+            return "memory"
+        return "redis" if self.redis_url else "sqlite"
+
+
+# name -> (Settings field, parser). HUEY_REDIS_URL falls back to REDIS_URL (Heroku, Render).
+_PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    "HUEY_QUEUE_NAME": ("queue_name", lambda n, v: v.strip() or "pdf-tasks"),
+    "HUEY_WORKERS": ("workers", lambda n, v: _int(n, v, minimum=1)),
+    "HUEY_WORKER_TYPE": ("worker_type", lambda n, v: _choice(n, v, ("thread", "process"))),
+    "HUEY_IMMEDIATE": ("immediate", _bool),
+    "REDIS_SSL_VERIFY": ("redis_ssl_verify", _bool),
+    "PDFQ_DATA_DIR": ("data_dir", lambda n, v: Path(v.strip() or ".pdfq-data")),
+    "S3_BUCKET": ("s3_bucket", _bucket),
+    "S3_ENDPOINT_URL": ("s3_endpoint_url", lambda n, v: _url(n, v, ("http", "https"))),
+    "S3_PUBLIC_ENDPOINT_URL": (
+        "s3_public_endpoint_url",
+        lambda n, v: _url(n, v, ("http", "https")),
+    ),
+    "LOCAL_S3_PORT": ("local_s3_port", lambda n, v: _int(n, v, minimum=1)),
+    "AWS_DEFAULT_REGION": ("s3_region", lambda n, v: v.strip() or "us-east-1"),
+    "TASK_RETRIES": ("task_retries", lambda n, v: _int(n, v, minimum=0)),
+    "TASK_RETRY_DELAY": ("task_retry_delay", lambda n, v: _float(n, v, minimum=0)),
+    "TASK_RETRY_BACKOFF": ("task_retry_backoff", lambda n, v: _float(n, v, minimum=1)),
+    "MAX_UPLOAD_BYTES": ("max_upload_bytes", lambda n, v: _int(n, v, minimum=1)),
+    "PROGRESS_TTL": ("progress_ttl", lambda n, v: _int(n, v, minimum=60)),
+    "LOG_LEVEL": (
+        "log_level",
+        lambda n, v: _choice(n, v, ("debug", "info", "warning", "error")).upper(),
+    ),
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
+    """Build Settings from `environ` (default: os.environ, over a .env file if one exists)."""
+    env: dict[str, str] = {}
+    if dotenv and environ is None:
+        # PDFQ_ENV_FILE names the development file to read ("" reads none; tests use that).
+        env_file = os.environ.get("PDFQ_ENV_FILE", ".env")
+        if env_file:
+            env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    values: dict[str, object] = {}
+    redis_url = env.get("HUEY_REDIS_URL") or env.get("REDIS_URL") or ""
+    source = "HUEY_REDIS_URL" if env.get("HUEY_REDIS_URL") else "REDIS_URL"
+    values["redis_url"] = _url(source, redis_url, ("redis", "rediss", "unix"))
+    for name, (field, parse) in _PARSERS.items():
+        if name in env:
+            values[field] = parse(name, env[name])
+    return Settings(**values)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; a bad value stops the process with its name."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"pdfq: bad configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def setting_names() -> list[str]:
+    """Every environment variable pdfq reads (kept in step with .env.example by a test)."""
+    return sorted(["HUEY_REDIS_URL", "REDIS_URL", "PDFQ_ENV_FILE", *_PARSERS])

@@ -1,0 +1,131 @@
+"""Ephemeral state (progress, counters, short-lived keys) behind one small interface.
+
+Redis when a Redis URL is set, otherwise a SQLite file in the data folder, so no feature
+silently needs Redis. Every key written here carries a TTL, except the handful of
+per-status counters, which are bounded by the status vocabulary.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+from core.redisconn import connection_pool, unreachable
+from core.settings import Settings
+
+
+class RedisState:
+    """State in Redis, under a prefix named after the queue."""
+
+    def __init__(self, settings: Settings):
+        self._url = settings.redis_url
+        self._prefix = f"pdfq:{settings.queue_name}:"
+        self._pool = connection_pool(settings)
+        self._conn = redis.Redis(connection_pool=self._pool, decode_responses=False)
+
+    def _run(self, fn):
+        try:
+            return fn(self._conn)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise unreachable(self._url, exc) from exc
+
+    def get(self, key: str) -> str | None:
+        value = self._run(lambda r: r.get(self._prefix + key))
+        return None if value is None else value.decode()
+
+    def set(self, key: str, value: str, ttl: int):
+        self._run(lambda r: r.set(self._prefix + key, value, ex=ttl))
+
+    def set_if_absent(self, key: str, value: str, ttl: int) -> bool:
+        return bool(self._run(lambda r: r.set(self._prefix + key, value, ex=ttl, nx=True)))
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        return int(self._run(lambda r: r.incrby(self._prefix + key, amount)))
+
+    def delete(self, key: str):
+        self._run(lambda r: r.delete(self._prefix + key))
+
+    def ping(self):
+        self._run(lambda r: r.ping())
+
+
+class SqliteState:
+    """State in a SQLite file, shared by the web and worker processes of one machine."""
+
+    _DDL = (
+        "create table if not exists state ("
+        "key text primary key, value text not null, expires_at real)"
+    )
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._local = threading.local()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+            conn.execute("pragma journal_mode=wal")
+            conn.execute(self._DDL)
+            self._local.conn = conn
+        return conn
+
+    def get(self, key: str) -> str | None:
+        row = self._db.execute(
+            "select value from state where key = ? and (expires_at is null or expires_at > ?)",
+            (key, time.time()),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def set(self, key: str, value: str, ttl: int):
+        self._db.execute(
+            "insert or replace into state (key, value, expires_at) values (?, ?, ?)",
+            (key, value, time.time() + ttl),
+        )
+
+    def set_if_absent(self, key: str, value: str, ttl: int) -> bool:
+        now = time.time()
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            db.execute("delete from state where key = ? and expires_at <= ?", (key, now))
+            cursor = db.execute(
+                "insert or ignore into state (key, value, expires_at) values (?, ?, ?)",
+                (key, value, now + ttl),
+            )
+            db.execute("commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
+        return cursor.rowcount == 1
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        row = self._db.execute(
+            "insert into state (key, value, expires_at) values (?, ?, null) "
+            "on conflict (key) do update set value = cast(value as integer) + ? "
+            "returning value",
+            (key, str(amount), amount),
+        ).fetchone()
+        return int(row[0])
+
+    def delete(self, key: str):
+        self._db.execute("delete from state where key = ?", (key,))
+
+    def ping(self):
+        self._db.execute("select 1").fetchone()
+
+    def purge_expired(self):
+        self._db.execute("delete from state where expires_at <= ?", (time.time(),))
+
+
+def make_state(settings: Settings) -> RedisState | SqliteState:
+    """Redis when configured, else the embedded SQLite file."""
+    if settings.redis_url:
+        return RedisState(settings)
+    return SqliteState(settings.data_dir / "state.sqlite3")

@@ -1,0 +1,31 @@
+"""The HTTP edge: create_app() builds the Flask app; views stay thin over core/."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from core import logs
+from core.settings import get_settings
+
+API_PREFIX = "/api/v1/pdf"
+# Multipart framing around the file: boundaries, headers and small fields.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; settings come from the environment, `test_config` overrides Flask config."""
+    settings = get_settings()
+    logs.configure(settings)
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.json.sort_keys = False  # keep fields in the order the API documents them
+    if test_config:
+        app.config.update(test_config)
+
+    from functions import errors, jobs, ops, uploads
+
+    errors.register(app)
+    app.register_blueprint(uploads.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
+    return app

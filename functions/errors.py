@@ -1,0 +1,52 @@
+"""One JSON error shape for the whole API: {"error": {"code", "message"}}, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from core.errors import PdfqError
+
+log = logging.getLogger("pdfq.web")
+
+# Codes for errors Flask raises itself, before a view runs.
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, retry_after: int | None = None, **extra):
+    response = jsonify({"error": {"code": code, "message": message}, **extra})
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def register(app: Flask):
+    @app.errorhandler(PdfqError)
+    def pdfq_error(error: PdfqError):
+        if error.status >= 500:
+            log.warning("%s: %s", error.code, error.message)
+        return error_response(error.status, error.code, error.message, error.retry_after)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        message = error.description or error.name
+        if status == 413:
+            message = "The request body is larger than the upload limit."
+        return error_response(
+            status, _HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong inside pdfq.")

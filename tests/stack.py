@@ -1,0 +1,102 @@
+"""The real service as separate processes: gunicorn and huey_consumer from the Procfile,
+a private redis-server and moto's S3 server, talked to over HTTP like a client would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from infra import local_s3
+from infra.dev import procfile
+from tests.helpers import multipart
+from tests.servers import ROOT, Proc, child_env, free_port
+
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+class Stack:
+    def __init__(self, redis_url: str, s3_url: str, folder: Path, **settings: str):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.folder = folder
+        self.env = child_env(
+            PDFQ_ENV_FILE="",
+            HUEY_REDIS_URL=redis_url,
+            HUEY_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}",
+            S3_ENDPOINT_URL=s3_url,
+            S3_BUCKET=f"pdfq-{uuid.uuid4().hex[:12]}",
+            PDFQ_DATA_DIR=str(folder / "data"),
+            PORT=str(self.port),
+            WEB_CONCURRENCY="2",
+            LOG_LEVEL="info",
+            **local_s3.FAKE_CREDENTIALS,
+        )
+        self.env.update(settings)
+        subprocess.run(
+            [sys.executable, "-m", "infra.provision"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        self.procs: dict[str, Proc] = {}
+        for name in ("web", "worker"):
+            self.start(name)
+        local_s3.wait_until_up(self.base + "/api/v1/pdf/health", process=self.procs["web"].process)
+
+    def start(self, name: str):
+        command = procfile()[name]
+        self.procs[name] = Proc(name, ["sh", "-c", "exec " + command], self.env, self.folder)
+
+    def stop(self):
+        for proc in self.procs.values():
+            proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n} ---\n{p.log()[-4000:]}" for n, p in self.procs.items())
+
+    # --- a client's view ---
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> tuple[int, dict | str, dict]:
+        req = urllib.request.Request(self.base + path, data=body, method=method)
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:  # noqa: S310 - loopback
+                status, headers, raw = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            status, headers, raw = error.code, dict(error.headers), error.read()
+        if headers.get("Content-Type", "").startswith("application/json"):
+            return status, json.loads(raw), headers
+        return status, raw.decode("utf-8"), headers
+
+    def upload(self, path: Path) -> tuple[int, dict]:
+        body, content_type = multipart(path.read_bytes(), path.name)
+        status, payload, _ = self.request("POST", "/api/v1/pdf/documents", body, content_type)
+        return status, payload
+
+    def wait(self, job_ids: list[str], timeout: float = 180) -> dict[str, dict]:
+        """Poll each job's status URL until all are terminal."""
+        deadline = time.monotonic() + timeout
+        done: dict[str, dict] = {}
+        while len(done) < len(job_ids):
+            for job_id in job_ids:
+                if job_id not in done:
+                    _, job, _ = self.request("GET", f"/api/v1/pdf/jobs/{job_id}")
+                    if job["status"] in TERMINAL:
+                        done[job_id] = job
+            if time.monotonic() > deadline:
+                pending = sorted(set(job_ids) - set(done))
+                raise AssertionError(
+                    f"jobs not terminal after {timeout}s: {pending}\n{self.logs()}"
+                )
+            time.sleep(0.2)
+        return done

@@ -1,0 +1,80 @@
+"""End to end: real gunicorn, real huey_consumer, real redis-server, moto's S3 server."""
+
+import pytest
+from pdfminer.high_level import extract_text
+
+from tests.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+# Deterministic files from different producers, one to 18 pages.
+GOOD_FILES = [
+    "pdfminer_dmca.pdf",
+    "pdfjs_tracemonkey.pdf",
+    "pymupdf_chinese-tables.pdf",
+    "pypdf_multilang.pdf",
+    "pdfminer_f1040nr.pdf",
+    "pypdf_Seige_of_Vicksburg_Sample_OCR.pdf",
+]
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server, moto_server, tmp_path_factory):
+    stack = Stack(redis_server.url, moto_server, tmp_path_factory.mktemp("stack"))
+    yield stack
+    stack.stop()
+
+
+def test_uploaded_pdfs_come_back_with_the_text_extract_text_gives(stack):
+    ids = {}
+    for name in GOOD_FILES:
+        status, job = stack.upload(GOOD / name)
+        assert status == 202, job
+        assert job["status"] == "queued"
+        ids[job["id"]] = name
+    jobs = stack.wait(list(ids))
+    for job_id, name in ids.items():
+        assert jobs[job_id]["status"] == "succeeded", (name, jobs[job_id], stack.logs())
+        status, text, headers = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result")
+        assert status == 200
+        assert text == extract_text(GOOD / name), name
+        assert jobs[job_id]["pages_done"] == jobs[job_id]["pages_total"] == text.count("\f")
+
+
+def test_every_bad_file_ends_terminal_and_the_worker_survives(stack):
+    expected, ids = {}, {}
+    for row in manifest(BAD):
+        if row["file"] in NEEDS_SANDBOX:
+            continue
+        want_status, detail = expected_outcome(row)
+        status, body = stack.upload(BAD / row["file"])
+        if want_status == "rejected":
+            assert status in (400, 415), (row["file"], body)
+            assert body["error"]["code"] == detail
+            continue
+        assert status == 202, (row["file"], body)
+        ids[body["id"]] = row["file"]
+        expected[body["id"]] = (want_status, detail)
+    jobs = stack.wait(list(ids), timeout=300)
+    for job_id, job in jobs.items():
+        want_status, detail = expected[job_id]
+        assert job["status"] == want_status, (ids[job_id], job)
+        if want_status == "failed":
+            assert job["error"]["code"] == detail, (ids[job_id], job)
+        elif detail:
+            assert detail in job["warnings"], (ids[job_id], job)
+    assert stack.procs["worker"].alive(), stack.logs()
+    _, queue, _ = stack.request("GET", "/api/v1/pdf/queue/status")
+    assert queue["jobs"]["processing"] == 0
+    assert queue["pending"] == 0
+    # The worker still takes new work.
+    status, job = stack.upload(GOOD / "pdfminer_jo.pdf")
+    assert stack.wait([job["id"]])[job["id"]]["status"] == "succeeded"
+
+
+def test_health_reports_redis_and_storage(stack):
+    status, body, _ = stack.request("GET", "/api/v1/pdf/health")
+    assert status == 200
+    assert body["checks"]["queue"]["backend"] == "redis"
+    assert body["checks"]["storage"]["ok"] is True

@@ -1,0 +1,46 @@
+from core import services
+from core.errors import StorageUnavailable
+from tests.corpus import BAD, GOOD
+from tests.helpers import upload
+
+
+def test_health_is_ok_when_queue_and_storage_answer(client):
+    response = client.get("/api/v1/pdf/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["checks"]["storage"]["ok"] and body["checks"]["queue"]["ok"]
+
+
+def test_health_is_503_naming_what_is_down(client, monkeypatch):
+    def down():
+        raise StorageUnavailable("Object storage unreachable")
+
+    monkeypatch.setattr(services.storage(), "ping", down)
+    response = client.get("/api/v1/pdf/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["error"]["code"] == "unhealthy"
+    assert "storage" in body["error"]["message"]
+    assert body["checks"]["storage"]["ok"] is False
+    assert body["checks"]["queue"]["ok"] is True
+    assert response.headers["Retry-After"]
+
+
+def test_health_names_a_redis_that_is_down(client, setenv):
+    setenv(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
+    response = client.get("/api/v1/pdf/health")
+    assert response.status_code == 503
+    assert "Redis unreachable at redis://127.0.0.1:1/0" in response.get_json()["error"]["message"]
+
+
+def test_queue_status_counts_jobs_by_status(client):
+    for path in (GOOD / "pdfminer_jo.pdf", BAD / "pdfminer_rc4-40.pdf"):
+        upload(client, path)
+    body = client.get("/api/v1/pdf/queue/status").get_json()
+    assert body["queue"] == "pdf-tasks"
+    assert body["pending"] == 0
+    assert body["scheduled"] == 0
+    assert body["jobs"]["succeeded"] == 1
+    assert body["jobs"]["failed"] == 1
+    assert body["jobs"]["queued"] == 0

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings, SettingsError, load_settings, setting_names
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_need_no_environment():
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.queue_name == "pdf-tasks"
+    assert settings.task_retries == 3
+    assert settings.task_retry_delay == 60
+    assert settings.queue_backend == "sqlite"
+
+
+def test_huey_redis_url_falls_back_to_redis_url():
+    assert load_settings({"REDIS_URL": "redis://h:6379"}).redis_url == "redis://h:6379"
+    both = {"REDIS_URL": "redis://a:1", "HUEY_REDIS_URL": "rediss://b:2"}
+    assert load_settings(both).redis_url == "rediss://b:2"
+    assert load_settings(both).queue_backend == "redis"
+
+
+def test_immediate_mode_uses_memory():
+    assert load_settings({"HUEY_IMMEDIATE": "true", "REDIS_URL": "redis://x"}).queue_backend == (
+        "memory"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HUEY_WORKERS", "two", "whole number"),
+        ("HUEY_WORKERS", "0", "at least 1"),
+        ("HUEY_WORKER_TYPE", "greenlet", "thread, process"),
+        ("HUEY_IMMEDIATE", "maybe", "true or false"),
+        ("MAX_UPLOAD_BYTES", "-5", "at least 1"),
+        ("TASK_RETRY_BACKOFF", "0.5", "at least 1"),
+        ("TASK_RETRY_DELAY", "soon", "a number"),
+        ("S3_BUCKET", "My_Bucket", "S3 bucket name"),
+        ("S3_ENDPOINT_URL", "localhost:9000", "http://"),
+        ("REDIS_URL", "localhost:6379", "redis://"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_what_it_expected(name, value, expected):
+    with pytest.raises(SettingsError) as info:
+        load_settings({name: value})
+    assert name in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_env_file_is_read_under_the_real_environment(tmp_path, monkeypatch):
+    env_file = tmp_path / "dev.env"
+    env_file.write_text("HUEY_WORKERS=5\nS3_BUCKET=from-file\n")
+    monkeypatch.setenv("PDFQ_ENV_FILE", str(env_file))
+    monkeypatch.setenv("S3_BUCKET", "from-env")
+    settings = load_settings()
+    assert settings.workers == 5
+    assert settings.s3_bucket == "from-env"
+
+
+def test_env_example_lists_every_setting():
+    example = (ROOT / ".env.example").read_text()
+    listed = {line.lstrip("# ").split("=", 1)[0] for line in example.splitlines() if "=" in line}
+    missing = set(setting_names()) - listed
+    assert not missing, f".env.example does not mention {sorted(missing)}"

@@ -1,0 +1,59 @@
+import time
+
+import pytest
+
+from core.settings import load_settings
+from core.state import RedisState, SqliteState
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state(request, tmp_path):
+    if request.param == "sqlite":
+        return SqliteState(tmp_path / "state.sqlite3")
+    url = request.getfixturevalue("redis_url")
+    return RedisState(load_settings({"HUEY_REDIS_URL": url}))
+
+
+def test_set_and_get(state):
+    assert state.get("k") is None
+    state.set("k", "v", ttl=60)
+    assert state.get("k") == "v"
+    state.delete("k")
+    assert state.get("k") is None
+
+
+def test_set_if_absent_wins_once(state):
+    assert state.set_if_absent("lock", "a", ttl=60) is True
+    assert state.set_if_absent("lock", "b", ttl=60) is False
+    assert state.get("lock") == "a"
+
+
+def test_values_expire(state):
+    state.set("short", "v", ttl=1)
+    assert state.set_if_absent("short-lock", "a", ttl=1)
+    time.sleep(1.2)
+    assert state.get("short") is None
+    assert state.set_if_absent("short-lock", "b", ttl=60) is True
+
+
+def test_incr_counts_up_and_down(state):
+    assert state.incr("n") == 1
+    assert state.incr("n", 5) == 6
+    assert state.incr("n", -2) == 4
+    assert state.get("n") == "4"
+
+
+def test_sqlite_state_is_shared_between_connections(tmp_path):
+    one, two = SqliteState(tmp_path / "s.db"), SqliteState(tmp_path / "s.db")
+    one.set("k", "v", ttl=60)
+    assert two.get("k") == "v"
+
+
+def test_redis_down_names_the_url_and_the_fix():
+    state = RedisState(load_settings({"HUEY_REDIS_URL": "redis://:secret@127.0.0.1:1/0"}))
+    with pytest.raises(Exception) as info:
+        state.ping()
+    message = str(info.value)
+    assert "redis://:***@127.0.0.1:1/0" in message
+    assert "is redis-server running" in message
+    assert "secret" not in message

@@ -1,0 +1,109 @@
+import pytest
+
+from core import keys, services
+from tests.corpus import BAD, GOOD
+from tests.helpers import UPLOAD_URL as URL
+from tests.helpers import post_pdf as post
+
+
+def stored_keys(s3):
+    return sorted(s3.list_keys(""))
+
+
+def test_a_pdf_is_accepted_stored_and_processed(client, s3):
+    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
+    response = post(client, data, "jo.pdf")
+    assert response.status_code == 202
+    body = response.get_json()
+    assert response.headers["Location"] == f"/api/v1/pdf/jobs/{body['id']}"
+    assert body["links"]["self"] == response.headers["Location"]
+    assert s3.get_bytes(keys.source_key("public", body["id"])) == data
+    # Immediate mode ran the task already: the record says succeeded.
+    job = services.jobs().get(body["id"], "public")
+    assert job.status.value == "succeeded"
+    assert job.filename == "jo.pdf"
+    assert job.size == len(data)
+
+
+def test_empty_upload_is_400_and_leaves_nothing(client, s3):
+    response = post(client, b"")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "empty_file"
+    assert stored_keys(s3) == []
+
+
+@pytest.mark.parametrize("name", ["png_renamed.pdf", "text_renamed.pdf"])
+def test_non_pdf_bytes_are_415_whatever_the_filename(client, s3, name):
+    response = post(client, (BAD / name).read_bytes(), "looks-fine.pdf")
+    assert response.status_code == 415
+    assert response.get_json()["error"]["code"] == "not_a_pdf"
+    assert stored_keys(s3) == []
+
+
+def test_oversized_upload_is_413_and_leaves_nothing(client, s3, setenv):
+    setenv(MAX_UPLOAD_BYTES="1000")
+    response = post(client, b"%PDF-1.4\n" + b"x" * 2000)
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "too_large"
+    assert stored_keys(s3) == []
+
+
+def test_body_far_over_the_limit_is_refused_before_it_is_read(s3, setenv):
+    setenv(MAX_UPLOAD_BYTES="1000")
+    from functions import create_app
+
+    client = create_app({"TESTING": True}).test_client()
+    response = post(client, b"%PDF-1.4\n" + b"x" * 200_000)
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "too_large"
+
+
+def test_missing_file_field_is_400(client):
+    response = client.post(URL, data={"other": "x"}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "field named 'file'" in response.get_json()["error"]["message"]
+
+
+def test_storage_down_is_503_with_retry_after(client, s3, monkeypatch):
+    from core.errors import StorageUnavailable
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(s3, "upload_file", down)
+    response = post(client, (GOOD / "pdfminer_jo.pdf").read_bytes())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+
+
+def test_queue_down_is_503_and_removes_the_stored_upload(client, s3, monkeypatch):
+    import redis
+
+    from consumer import tasks
+
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("refused")
+
+    monkeypatch.setattr(tasks, "extract_document", down)
+    response = post(client, (GOOD / "pdfminer_jo.pdf").read_bytes())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "queue_unavailable"
+    assert stored_keys(s3) == []
+    assert services.jobs().counts()["queued"] == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\docs\\a.pdf", "a.pdf"),
+        ("", "upload.pdf"),
+        ("r\u00e9sum\u00e9\x00.pdf", "r\u00e9sum\u00e9.pdf"),
+        ("x" * 500 + ".pdf", "x" * 200),
+    ],
+)
+def test_filenames_are_display_names_only(given, kept):
+    from functions.uploads import clean_filename
+
+    assert clean_filename(given) == kept
