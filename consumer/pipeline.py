@@ -1,4 +1,8 @@
-"""One job from source object to stored results: download, extract, write, record the outcome."""
+"""One job from source object to stored results: lease, download, extract, write, record.
+
+The worker holds the job's lease while it runs and renews it on every tick of the sandbox,
+so a worker that dies leaves an expiring lease behind for consumer/recovery.py to find.
+"""
 
 from __future__ import annotations
 
@@ -9,55 +13,97 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from consumer.extract import Extraction, extract
+from consumer import sandbox
+from consumer.extract import Extraction
 from core import keys, services
 from core.errors import NotFound, PdfqError, SourceMissing, TooLarge
-from core.jobs import Job, JobStatus, JobStore
+from core.jobs import Job, JobStatus, JobStore, utc_after
 from core.settings import get_settings
 from core.storage import ObjectMissing, Storage
 
 log = logging.getLogger("pdfq.consumer")
 ENGINE = "pdfminer.six"
+RUNNABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PROCESSING)
+
+# Jobs this process was told to give up (SIGTERM in thread workers): their threads must
+# stop renewing the lease, since the job has been handed back to the queue.
+_interrupted: set[str] = set()
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (ours was presumed dead); stop without writing."""
+
+
+class Deferred(Exception):
+    """A live worker holds the job's lease; this delivery should look again later."""
+
+    def __init__(self, holder: str, delay: int):
+        super().__init__(f"held by {holder}")
+        self.delay = delay
 
 
 def worker_name() -> str:
-    """host:pid:thread, so an attempt in the record names the worker that made it."""
+    """host:pid:thread, so leases and attempts name the worker."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def process(source_key: str, *, final_attempt: bool = True) -> JobStatus | None:
+def process(
+    source_key: str, *, final_attempt: bool = True, retry_delay: float = 0
+) -> JobStatus | None:
     """Run the job whose source is `source_key`; returns its new status (None if skipped).
 
     Terminal errors end the job as failed at once. Retryable errors are re-raised so Huey
-    retries with its delay and backoff, unless this was the final attempt.
+    retries with its delay and backoff, unless this was the final attempt. Raises Deferred
+    when another live worker holds the job.
     """
     tenant, job_id = keys.parse_source_key(source_key)
-    store = services.jobs()
+    store, inflight = services.jobs(), services.inflight()
     try:
         job = store.get(job_id, tenant)
     except NotFound:
         log.warning("job %s: no record for %s; dropping the task", job_id, source_key)
         return None
-    if job.status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PROCESSING):
+    if job.status not in RUNNABLE:
         # A duplicate delivery of a task whose job already ended: running it again changes nothing.
         log.info("job %s: already %s; skipping", job_id, job.status.value)
         return None
 
     worker = worker_name()
-    job = store.transition(job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None)
-    log.info("job %s: processing %s", job_id, source_key)
+    if not inflight.acquire(job_id, worker):
+        raise Deferred(inflight.holder(job_id) or "?", inflight.lease_seconds)
+    inflight.dequeued(job_id)
+    _interrupted.discard(job_id)
     try:
-        extraction, timings = _run(store, job)
+        return _process_leased(store, job, worker, final_attempt, retry_delay)
+    except LeaseLost:
+        log.warning("job %s: lease lost to another worker; leaving the job to it", job_id)
+        return None
+    finally:
+        if job_id not in _interrupted:
+            inflight.release(job_id, worker)
+
+
+def _process_leased(
+    store: JobStore, job: Job, worker: str, final_attempt: bool, retry_delay: float
+):
+    job = store.transition(
+        job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None, worker=worker
+    )
+    log.info("job %s: processing %s", job.id, job.source_key)
+    try:
+        extraction, timings = _run(store, job, _heartbeat(job.id, worker))
     except PdfqError as error:
         if error.retryable and not final_attempt:
-            log.warning("job %s: %s (%s); will retry", job_id, error.code, error.message)
-            _hand_back(store, job, error, worker)
+            log.warning("job %s: %s (%s); will retry", job.id, error.code, error.message)
+            _hand_back(store, job, error, worker, retry_delay)
             raise
-        log.warning("job %s: failed with %s: %s", job_id, error.code, error.message)
+        log.warning("job %s: failed with %s: %s", job.id, error.code, error.message)
         store.fail(job, error, worker)
+        services.inflight().forget(job.id)
         return JobStatus.FAILED
 
     summary = _summary(extraction, timings)
@@ -70,15 +116,40 @@ def process(source_key: str, *, final_attempt: bool = True) -> JobStatus | None:
         result=summary,
         attempts=[*job.attempts, store.attempt(worker, "succeeded")],
     )
+    services.inflight().forget(job.id)
     log.info(
-        "job %s: succeeded, %d pages, %d chars", job_id, len(extraction.pages), summary["chars"]
+        "job %s: succeeded, %d pages, %d chars", job.id, len(extraction.pages), summary["chars"]
     )
     return JobStatus.SUCCEEDED
 
 
-def _run(store: JobStore, job: Job) -> tuple[Extraction, dict[str, float]]:
+def _heartbeat(job_id: str, worker: str) -> Callable[[], None]:
+    """A tick for the sandbox: renew the lease every third of its length."""
+    inflight = services.inflight()
+    every = inflight.lease_seconds / 3
+    last = time.monotonic()
+
+    def tick():
+        nonlocal last
+        if job_id in _interrupted:
+            raise LeaseLost()
+        if time.monotonic() - last < every:
+            return
+        last = time.monotonic()
+        try:
+            still_ours = inflight.renew(job_id, worker)
+        except PdfqError as exc:  # Redis down: keep working, the record is what counts
+            log.warning("job %s: could not renew the lease: %s", job_id, exc.message)
+            return
+        if not still_ours:
+            raise LeaseLost()
+
+    return tick
+
+
+def _run(store: JobStore, job: Job, tick) -> tuple[Extraction, dict[str, float]]:
     storage = store.storage
-    limit = get_settings().max_upload_bytes
+    settings = get_settings()
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="pdfq-") as folder:
         path = Path(folder) / "source.pdf"
@@ -90,13 +161,20 @@ def _run(store: JobStore, job: Job) -> tuple[Extraction, dict[str, float]]:
             raise SourceMissing() from None
         timings["download"] = time.monotonic() - started
         # Presigned uploads are bounded only by real S3's policy checks: check again here.
-        if path.stat().st_size > limit:
-            raise TooLarge(f"The PDF is {path.stat().st_size} bytes; the limit is {limit}.")
+        size, limit = path.stat().st_size, settings.max_upload_bytes
+        if size > limit:
+            raise TooLarge(f"The PDF is {size} bytes; the limit is {limit}.")
 
-        def on_page(done: int, total: int):
+        def on_progress(done: int, total: int):
             store.set_progress(job.id, done, total)
 
-        extraction = extract(path, on_page=on_page)
+        extraction = sandbox.run(
+            path,
+            timeout=settings.extract_timeout,
+            memory_mb=settings.extract_memory_mb,
+            on_progress=on_progress,
+            on_tick=tick,
+        )
         timings["extract"] = extraction.seconds
 
     started = time.monotonic()
@@ -148,14 +226,36 @@ def _summary(extraction: Extraction, timings: dict[str, float]) -> dict:
     }
 
 
-def _hand_back(store: JobStore, job: Job, error: PdfqError, worker: str):
-    """Record a retryable failure and hand the job back to the queue (best effort)."""
+def _hand_back(store: JobStore, job: Job, error: PdfqError, worker: str, retry_delay: float):
+    """Record a retryable failure; the job waits in `scheduled` for Huey's retry."""
+    # Huey schedules the retry retry_delay seconds from now (then multiplies the delay).
+    eta = utc_after(retry_delay)
     try:
+        services.inflight().mark_enqueued(job.id, "huey-retry", eta)
         store.transition(
             job,
-            JobStatus.QUEUED,
+            JobStatus.SCHEDULED,
             error=error.to_dict(),
+            scheduled_for=eta,
             attempts=[*job.attempts, store.attempt(worker, error.code)],
         )
     except PdfqError:
         log.warning("job %s: could not record the retry (%s)", job.id, error.code)
+
+
+def interrupted(source_key: str, enqueue: Callable[[Job], None]):
+    """The worker is stopping mid-job (SIGTERM): hand the job back to the queue now."""
+    tenant, job_id = keys.parse_source_key(source_key)
+    _interrupted.add(job_id)
+    store, inflight = services.jobs(), services.inflight()
+    job = store.get(job_id, tenant)
+    if job.status is not JobStatus.PROCESSING:
+        return
+    inflight.drop_lease(job_id)  # ours: the next worker may take it at once
+    job = store.transition(
+        job,
+        JobStatus.QUEUED,
+        attempts=[*job.attempts, store.attempt(job.worker or "?", "interrupted")],
+    )
+    enqueue(job)
+    log.warning("job %s: interrupted by shutdown; re-enqueued", job_id)

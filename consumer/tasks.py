@@ -1,18 +1,26 @@
-"""Huey tasks: thin wrappers over consumer.pipeline. The consumer target is consumer.tasks.huey."""
+"""Huey tasks: thin wrappers over consumer.pipeline and consumer.recovery.
+
+The consumer target is consumer.tasks.huey; the web imports enqueue_job from here.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from consumer import pipeline
-from core import logs
+from huey import crontab
+from huey.signals import SIGNAL_INTERRUPTED
+
+from consumer import pipeline, recovery
+from core import logs, services
 from core.errors import PdfqError
+from core.jobs import Job, parse_time
 from core.queue import huey
 from core.settings import get_settings
 
-__all__ = ["extract_document", "huey"]
+__all__ = ["enqueue_job", "extract_document", "huey", "recover_jobs"]
 
 _settings = get_settings()
+log = logging.getLogger("pdfq.consumer")
 
 
 class _OneLineForKnownErrors(logging.Filter):
@@ -43,4 +51,43 @@ def _configure_logging():
 def extract_document(source_key: str, task=None):
     """Extract the PDF at `source_key`; storage outages are retried with delay and backoff."""
     final_attempt = task is None or task.retries == 0
-    pipeline.process(source_key, final_attempt=final_attempt)
+    try:
+        pipeline.process(
+            source_key, final_attempt=final_attempt, retry_delay=task.retry_delay if task else 0
+        )
+    except pipeline.Deferred as deferred:
+        # A live worker holds the job: look again once its lease could have run out.
+        log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
+        huey.enqueue(extract_document.s(source_key, delay=deferred.delay))
+
+
+def enqueue_job(job: Job, eta: str | None = None):
+    """Put the job on the queue (at `eta`, an ISO timestamp, if given) and mark it enqueued."""
+    task = extract_document.s(job.source_key)
+    if eta:
+        task.eta = parse_time(eta).replace(tzinfo=None)  # Huey keeps naive UTC times
+    inflight = services.inflight()
+    inflight.mark_enqueued(job.id, task.id, eta)
+    try:
+        huey.enqueue(task)
+    except Exception:
+        inflight.forget(job.id)
+        raise
+
+
+@huey.signal(SIGNAL_INTERRUPTED)
+def _requeue_interrupted(signal, task, *args, **kwargs):
+    """SIGTERM past the grace period: the running job goes back to the queue, not lost."""
+    if isinstance(task, extract_document.task_class):
+        try:
+            pipeline.interrupted(task.args[0], enqueue_job)
+        except PdfqError as exc:
+            log.warning(
+                "could not re-enqueue interrupted %s (%s); recovery will", task.args[0], exc.message
+            )
+
+
+@huey.periodic_task(crontab(minute="*"))
+def recover_jobs():
+    """Every minute: re-enqueue lost jobs and jobs whose worker died (see recovery.py)."""
+    recovery.reconcile(enqueue_job)

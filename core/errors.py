@@ -85,6 +85,26 @@ class SourceMissing(ExtractionError):
     default_message = "The uploaded PDF is no longer in storage."
 
 
+class ExtractionTimeout(ExtractionError):
+    code = "timeout"
+    default_message = "Extraction took longer than the time limit."
+
+
+class MemoryLimit(ExtractionError):
+    code = "memory_limit"
+    default_message = "Extraction needed more memory than the limit allows."
+
+
+class EngineCrashed(ExtractionError):
+    code = "engine_crashed"
+    default_message = "The extraction process died while reading this PDF."
+
+
+class WorkerCrashed(ExtractionError):
+    code = "worker_crashed"
+    default_message = "This PDF was in progress each time its worker died; it is not tried again."
+
+
 # --- the service is unwell (retryable: wait and try again) ---
 
 

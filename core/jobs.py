@@ -7,6 +7,7 @@ Progress and per-status counters are ephemeral state (Redis or the embedded stor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -50,8 +51,18 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 
 def utcnow() -> str:
     """An ISO 8601 UTC timestamp with milliseconds, as every record and response uses."""
-    now = dt.datetime.now(dt.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return utc_after(0)
+
+
+def utc_after(seconds: float) -> str:
+    """The timestamp `seconds` from now, in the same format as utcnow()."""
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str) -> dt.datetime:
+    """A timestamp written by utcnow() as an aware datetime."""
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @dataclasses.dataclass
@@ -66,10 +77,12 @@ class Job:
     source_key: str
     created_at: str
     updated_at: str
+    sha256: str | None = None
     queued_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
     scheduled_for: str | None = None
+    worker: str | None = None
     pages_total: int | None = None
     pages_done: int | None = None
     error: dict | None = None
@@ -110,11 +123,13 @@ class JobStore:
         filename: str,
         size: int,
         status: JobStatus = JobStatus.QUEUED,
+        sha256: str | None = None,
     ) -> Job:
         now = utcnow()
         job = Job(
             id=job_id,
             tenant=tenant,
+            sha256=sha256,
             status=status,
             filename=filename,
             size=size,
@@ -123,6 +138,8 @@ class JobStore:
             updated_at=now,
             queued_at=now if status is JobStatus.QUEUED else None,
         )
+        # The marker first: a record that is not terminal must always be listed as active.
+        self.storage.put_bytes(keys.active_key(tenant, job_id), b"")
         job.etag = self.storage.put_json(
             keys.record_key(tenant, job_id), job.to_record(), if_absent=True
         )
@@ -141,7 +158,13 @@ class JobStore:
     def delete(self, job: Job):
         """Forget a job that never became real (its upload was refused after creation)."""
         self.storage.delete(keys.record_key(job.tenant, job.id))
+        self.storage.delete(keys.active_key(job.tenant, job.id))
         self._count(job.status, None)
+
+    def active(self):
+        """(tenant, job_id) of every job that is not terminal, from the durable markers."""
+        for key in self.storage.list_keys(keys.ACTIVE_PREFIX):
+            yield keys.parse_active_key(key)
 
     def transition(self, job: Job, to: JobStatus, **changes: Any) -> Job:
         """Move `job` to `to`, applying `changes`; re-reads and re-checks on a lost race."""
@@ -150,6 +173,9 @@ class JobStore:
                 raise Conflict(f"Job {job.id} is {job.status.value}; it cannot become {to.value}.")
             updated = dataclasses.replace(job, status=to, updated_at=utcnow(), **changes)
             self._stamp(updated, job.status)
+            marker = keys.active_key(job.tenant, job.id)
+            if job.status.terminal and not to.terminal:
+                self.storage.put_bytes(marker, b"")  # re-opened: listed before it is written
             try:
                 updated.etag = self.storage.put_json(
                     keys.record_key(job.tenant, job.id), updated.to_record(), if_match=job.etag
@@ -158,8 +184,15 @@ class JobStore:
                 job = self.get(job.id, job.tenant)
                 continue
             self._count(job.status, to)
+            if to.terminal:
+                self._close(marker)
             return updated
         raise Conflict(f"Job {job.id} is changing too often to update; try again.")
+
+    def _close(self, marker: str):
+        # If this fails, recovery deletes markers of terminal jobs it comes across.
+        with contextlib.suppress(PdfqError):
+            self.storage.delete(marker)
 
     @staticmethod
     def _stamp(job: Job, previous: JobStatus):

@@ -38,6 +38,19 @@ def result_key(tenant: str, job_id: str, name: str) -> str:
     return f"results/{tenant}/{job_id}/{name}"
 
 
+def active_key(tenant: str, job_id: str) -> str:
+    """A marker that exists while the job is not terminal, so recovery can list open jobs."""
+    return f"active/{tenant}/{job_id}"
+
+
+ACTIVE_PREFIX = "active/"
+
+
+def parse_active_key(key: str) -> tuple[str, str]:
+    _, tenant, job_id = key.split("/", 2)
+    return tenant, job_id
+
+
 def parse_source_key(key: str) -> tuple[str, str]:
     """(tenant, job_id) of a source key; ValueError for any other key."""
     match = _SOURCE_KEY.match(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from core.inflight import InFlight
 from core.jobs import JobStore
 from core.settings import get_settings
 from core.state import make_state
@@ -25,7 +26,12 @@ def jobs() -> JobStore:
     return JobStore(storage(), state(), progress_ttl=get_settings().progress_ttl)
 
 
+@functools.cache
+def inflight() -> InFlight:
+    return InFlight(state(), get_settings().lease_seconds)
+
+
 def reset():
     """Forget every client and the settings (tests change the environment between cases)."""
-    for cached in (storage, state, jobs, get_settings):
+    for cached in (storage, state, jobs, inflight, get_settings):
         cached.cache_clear()

@@ -100,6 +100,14 @@ class Settings:
     # Limits.
     max_upload_bytes: int = 100 * 1024 * 1024
 
+    # Never lose a job (issue 4): leases, crash quarantine, sandbox limits, reconcile.
+    lease_seconds: int = 60
+    max_worker_crashes: int = 3
+    extract_timeout: float = 300.0
+    extract_memory_mb: int = 1024
+    shutdown_timeout: float = 20.0
+    reconcile_grace: int = 60
+
     # Ephemeral state.
     progress_ttl: int = 7 * 24 * 3600
 
@@ -133,6 +141,12 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "TASK_RETRY_DELAY": ("task_retry_delay", lambda n, v: _float(n, v, minimum=0)),
     "TASK_RETRY_BACKOFF": ("task_retry_backoff", lambda n, v: _float(n, v, minimum=1)),
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", lambda n, v: _int(n, v, minimum=1)),
+    "LEASE_SECONDS": ("lease_seconds", lambda n, v: _int(n, v, minimum=3)),
+    "MAX_WORKER_CRASHES": ("max_worker_crashes", lambda n, v: _int(n, v, minimum=1)),
+    "EXTRACT_TIMEOUT_SECONDS": ("extract_timeout", lambda n, v: _float(n, v, minimum=1)),
+    "EXTRACT_MEMORY_MB": ("extract_memory_mb", lambda n, v: _int(n, v, minimum=0)),
+    "HUEY_SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda n, v: _float(n, v, minimum=0)),
+    "RECONCILE_GRACE_SECONDS": ("reconcile_grace", lambda n, v: _int(n, v, minimum=0)),
     "PROGRESS_TTL": ("progress_ttl", lambda n, v: _int(n, v, minimum=60)),
     "LOG_LEVEL": (
         "log_level",

@@ -28,13 +28,15 @@ def queue_call(fn, *args):
 
 
 def enqueue(job: Job):
-    """Hand the job's source key to the consumer; QueueUnavailable if the queue is down."""
-    from consumer.tasks import extract_document  # the web imports only the task, as Huey needs
+    """Hand the job to the consumer; QueueUnavailable if the queue is down."""
+    from consumer.tasks import enqueue_job  # the web imports only from the tasks module
 
-    queue_call(extract_document, job.source_key)
+    queue_call(enqueue_job, job)
 
 
-def submit_upload(fileobj: IO[bytes], *, filename: str, size: int, tenant: str) -> Job:
+def submit_upload(
+    fileobj: IO[bytes], *, filename: str, size: int, tenant: str, sha256: str | None = None
+) -> Job:
     """Store an already validated PDF, record its job and enqueue it.
 
     If any step fails, what the earlier steps wrote is removed, so a refused upload
@@ -46,7 +48,9 @@ def submit_upload(fileobj: IO[bytes], *, filename: str, size: int, tenant: str) 
     store.storage.upload_file(source, fileobj, "application/pdf", {"filename": _ascii(filename)})
     job = None
     try:
-        job = store.create(job_id=job_id, tenant=tenant, filename=filename, size=size)
+        job = store.create(
+            job_id=job_id, tenant=tenant, filename=filename, size=size, sha256=sha256
+        )
         enqueue(job)
     except PdfqError:
         _undo(store, job, source)

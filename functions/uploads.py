@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import unicodedata
 
@@ -10,6 +11,7 @@ from flask import Blueprint, request, url_for
 from core.errors import BadRequest, EmptyUpload, NotAPdf, TooLarge
 from core.pdf import MAGIC_WINDOW, looks_like_pdf
 from core.settings import get_settings
+from functions import idempotency
 from functions.auth import current_tenant
 from functions.jobs import job_view
 from functions.submission import submit_upload
@@ -36,12 +38,21 @@ def create_document():
     if not looks_like_pdf(stream.read(MAGIC_WINDOW)):
         raise NotAPdf()
     stream.seek(0)
+    digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    stream.seek(0)
 
-    job = submit_upload(
-        stream, filename=clean_filename(upload.filename), size=size, tenant=current_tenant()
+    filename, tenant = clean_filename(upload.filename), current_tenant()
+    job, replayed = idempotency.once(
+        tenant,
+        fingerprint=f"documents:{digest}:{filename}",
+        create=lambda: submit_upload(
+            stream, filename=filename, size=size, tenant=tenant, sha256=digest
+        ),
     )
-    body = job_view(job)
-    return body, 202, {"Location": url_for("jobs.get_job", job_id=job.id)}
+    headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return job_view(job), 202, headers
 
 
 def clean_filename(name: str | None) -> str:

@@ -25,6 +25,7 @@ class Stack:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.env = child_env(
             PDFQ_ENV_FILE="",
             HUEY_REDIS_URL=redis_url,
@@ -51,12 +52,26 @@ class Stack:
         local_s3.wait_until_up(self.base + "/api/v1/pdf/health", process=self.procs["web"].process)
 
     def start(self, name: str):
+        """Start (or restart, as a platform would) one Procfile process."""
+        if name in self.procs:
+            self.procs[name].stop()
         command = procfile()[name]
         self.procs[name] = Proc(name, ["sh", "-c", "exec " + command], self.env, self.folder)
 
     def stop(self):
         for proc in self.procs.values():
             proc.stop()
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """`python -m ...` with the stack's settings (a CLI run on the same deployment)."""
+        return subprocess.run(
+            [sys.executable, "-m", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def logs(self) -> str:
         return "\n".join(f"--- {n} ---\n{p.log()[-4000:]}" for n, p in self.procs.items())
@@ -82,6 +97,20 @@ class Stack:
         body, content_type = multipart(path.read_bytes(), path.name)
         status, payload, _ = self.request("POST", "/api/v1/pdf/documents", body, content_type)
         return status, payload
+
+    def job(self, job_id: str) -> dict:
+        status, job, _ = self.request("GET", f"/api/v1/pdf/jobs/{job_id}")
+        assert status == 200, job
+        return job
+
+    def wait_until(self, job_id: str, predicate, timeout: float = 60) -> dict:
+        """Poll one job until predicate(job) holds."""
+        deadline = time.monotonic() + timeout
+        while not predicate(job := self.job(job_id)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} never got there: {job}\n{self.logs()}")
+            time.sleep(0.1)
+        return job
 
     def wait(self, job_ids: list[str], timeout: float = 180) -> dict[str, dict]:
         """Poll each job's status URL until all are terminal."""

@@ -23,6 +23,13 @@ def test_worker_defaults_match_the_settings_defaults():
     defaults = Settings()
     assert f"${{HUEY_WORKERS:-{defaults.workers}}}" in command
     assert f"${{HUEY_WORKER_TYPE:-{defaults.worker_type}}}" in command
+    assert f"${{HUEY_SHUTDOWN_TIMEOUT:-{defaults.shutdown_timeout:g}}}" in command
+
+
+def test_worker_finishes_running_work_on_sigterm_within_the_platform_grace():
+    command = procfile()["worker"]
+    assert "--graceful-signal TERM" in command
+    assert Settings().shutdown_timeout < 30  # Heroku kills 30 s after SIGTERM
 
 
 def test_release_provisions():

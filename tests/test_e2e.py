@@ -46,7 +46,7 @@ def test_every_bad_file_ends_terminal_and_the_worker_survives(stack):
     expected, ids = {}, {}
     for row in manifest(BAD):
         if row["file"] in NEEDS_SANDBOX:
-            continue
+            continue  # see test_limits_stop_bombs_and_slow_pages_not_the_worker
         want_status, detail = expected_outcome(row)
         status, body = stack.upload(BAD / row["file"])
         if want_status == "rejected":
@@ -64,6 +64,36 @@ def test_every_bad_file_ends_terminal_and_the_worker_survives(stack):
             assert job["error"]["code"] == detail, (ids[job_id], job)
         elif detail:
             assert detail in job["warnings"], (ids[job_id], job)
+    assert_worker_survived(stack)
+
+
+@pytest.fixture(scope="module", params=["process", "thread"])
+def limited_stack(request, redis_server, moto_server, tmp_path_factory):
+    """Limits below what the bomb (inflates to 1 GiB) and the slow page (half a minute or
+    more of layout, 550 MB) need."""
+    stack = Stack(
+        redis_server.url,
+        moto_server,
+        tmp_path_factory.mktemp("limited"),
+        HUEY_WORKER_TYPE=request.param,
+        EXTRACT_MEMORY_MB="600",
+        EXTRACT_TIMEOUT_SECONDS="8",
+    )
+    yield stack
+    stack.stop()
+
+
+def test_limits_stop_bombs_and_slow_pages_not_the_worker(limited_stack):
+    stack = limited_stack
+    want = {"gen_flate_bomb.pdf": "memory_limit", "gen_slow_layout.pdf": "timeout"}
+    ids = {stack.upload(BAD / name)[1]["id"]: name for name in want}
+    for job_id, job in stack.wait(list(ids), timeout=120).items():
+        assert job["status"] == "failed", job
+        assert job["error"]["code"] == want[ids[job_id]], job
+    assert_worker_survived(stack)
+
+
+def assert_worker_survived(stack):
     assert stack.procs["worker"].alive(), stack.logs()
     _, queue, _ = stack.request("GET", "/api/v1/pdf/queue/status")
     assert queue["jobs"]["processing"] == 0

@@ -5,7 +5,7 @@ import pytest
 from consumer import pipeline, tasks
 from core import keys, services
 from core.errors import StorageUnavailable
-from core.jobs import JobStatus
+from core.jobs import JobStatus, parse_time
 from core.queue import huey
 from tests.corpus import BAD, GOOD
 
@@ -93,12 +93,14 @@ def test_storage_outage_is_retried_with_delay_then_succeeds(store, monkeypatch):
     tasks.extract_document(job.source_key)  # immediate mode: runs now, fails, is rescheduled
 
     waiting = store.get(job.id, "public")
-    assert waiting.status is JobStatus.QUEUED
+    assert waiting.status is JobStatus.SCHEDULED
     assert waiting.error["code"] == "storage_unavailable"
     assert waiting.attempts[-1]["outcome"] == "storage_unavailable"
     [retry] = huey.scheduled()
     delay = (retry.eta - before).total_seconds()
     assert tasks.extract_document.retry_delay - 1 <= delay <= tasks.extract_document.retry_delay + 5
+    promised = parse_time(waiting.scheduled_for).replace(tzinfo=None) - retry.eta
+    assert abs(promised.total_seconds()) < 2  # the record tells when the retry runs
     assert retry.retries == tasks.extract_document.retries - 1
 
     monkeypatch.setattr(store.storage, "download_to", real_download)

@@ -3,6 +3,7 @@ import pytest
 from core import keys, services
 from tests.corpus import BAD, GOOD
 from tests.helpers import UPLOAD_URL as URL
+from tests.helpers import multipart
 from tests.helpers import post_pdf as post
 
 
@@ -80,12 +81,12 @@ def test_storage_down_is_503_with_retry_after(client, s3, monkeypatch):
 def test_queue_down_is_503_and_removes_the_stored_upload(client, s3, monkeypatch):
     import redis
 
-    from consumer import tasks
+    from core.queue import huey
 
     def down(*args, **kwargs):
         raise redis.ConnectionError("refused")
 
-    monkeypatch.setattr(tasks, "extract_document", down)
+    monkeypatch.setattr(huey, "enqueue", down)
     response = post(client, (GOOD / "pdfminer_jo.pdf").read_bytes())
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "queue_unavailable"
@@ -107,3 +108,58 @@ def test_filenames_are_display_names_only(given, kept):
     from functions.uploads import clean_filename
 
     assert clean_filename(given) == kept
+
+
+def test_same_idempotency_key_and_file_returns_the_original_job(client, s3):
+    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
+    body, content_type = multipart(data, "jo.pdf")
+    headers = {"Idempotency-Key": "order-42"}
+    first = client.post(URL, data=body, content_type=content_type, headers=headers)
+    again = client.post(URL, data=body, content_type=content_type, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert services.jobs().counts()["succeeded"] == 1
+
+
+def test_same_idempotency_key_with_another_file_is_409(client, s3):
+    headers = {"Idempotency-Key": "order-43"}
+    for name, expected in (("pdfminer_jo.pdf", 202), ("pdfminer_pagelabels.pdf", 409)):
+        body, content_type = multipart((GOOD / name).read_bytes(), name)
+        response = client.post(URL, data=body, content_type=content_type, headers=headers)
+        assert response.status_code == expected
+    assert response.get_json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_failed_request_frees_its_idempotency_key(client, s3, monkeypatch):
+    from core.errors import StorageUnavailable
+
+    real = s3.upload_file
+    monkeypatch.setattr(
+        s3, "upload_file", lambda *a, **k: (_ for _ in ()).throw(StorageUnavailable())
+    )
+    body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf")
+    headers = {"Idempotency-Key": "order-44"}
+    assert (
+        client.post(URL, data=body, content_type=content_type, headers=headers).status_code == 503
+    )
+    monkeypatch.setattr(s3, "upload_file", real)
+    assert (
+        client.post(URL, data=body, content_type=content_type, headers=headers).status_code == 202
+    )
+
+
+def test_a_malformed_idempotency_key_is_400(client, s3):
+    body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf")
+    response = client.post(
+        URL, data=body, content_type=content_type, headers={"Idempotency-Key": "x" * 300}
+    )
+    assert response.status_code == 400
+
+
+def test_the_upload_records_its_sha256(client, s3):
+    import hashlib
+
+    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
+    job_id = post(client, data).get_json()["id"]
+    assert services.jobs().get(job_id, "public").sha256 == hashlib.sha256(data).hexdigest()
