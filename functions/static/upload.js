@@ -43,6 +43,7 @@ class Failure extends Error {
 // --- talking to pdfq and to storage ---
 
 async function api(method, path, body) {
+  // JSON in and out; a refusal becomes a Failure carrying pdfq's error code.
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -50,7 +51,7 @@ async function api(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(path.startsWith("/") ? path : API + path, init);
+    response = await fetch(path, init);
   } catch (error) {
     throw new Failure("network", error.message);
   }
@@ -126,7 +127,7 @@ async function handleFile(file) {
     if (file.size === 0) throw new Failure("empty_file");
     if (!(await looksLikePdf(file))) throw new Failure("not_a_pdf");
 
-    const job = await api("POST", "/uploads", {
+    const job = await api("POST", `${API}/uploads`, {
       filename: file.name,
       content_type: "application/pdf",
       size: file.size,
@@ -155,7 +156,7 @@ async function handleFile(file) {
 async function follow(jobId, card) {
   let delay = 400;
   for (;;) {
-    const job = await api("GET", `/jobs/${jobId}`);
+    const job = await api("GET", `${API}/jobs/${jobId}`);
     const { status, pages_done: done, pages_total: total } = job;
     if (status === "succeeded") return job;
     if (status === "failed") throw new Failure(job.error?.code || "failed", job.error?.message);
