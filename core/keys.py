@@ -56,10 +56,6 @@ def parse_source_key(key: str) -> tuple[str, str]:
     return match["tenant"], match["job_id"]
 
 
-def inbox_prefix(tenant: str) -> str:
-    return f"inbox/{tenant}/"
-
-
 def parse_inbox_key(key: str) -> tuple[str, str]:
     """(tenant, file name) of an object dropped in the inbox; ValueError for any other key."""
     match = _INBOX_KEY.match(key)
