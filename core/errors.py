@@ -33,6 +33,11 @@ class EmptyUpload(PdfqError):
     default_message = "The uploaded file is empty."
 
 
+class Unauthorized(PdfqError):
+    code, status = "unauthorized", 401
+    default_message = "Missing or wrong credentials."
+
+
 class NotFound(PdfqError):
     code, status = "not_found", 404
     default_message = "No such job."
@@ -48,6 +53,11 @@ class ResultNotReady(Conflict):
     default_message = "The job has not succeeded yet; poll its status URL."
 
 
+class NotUploaded(Conflict):
+    code = "not_uploaded"
+    default_message = "Nothing has been uploaded for this job yet; upload the file first."
+
+
 class TooLarge(PdfqError):
     code, status = "too_large", 413
     default_message = "The file is larger than the upload limit."
@@ -56,6 +66,21 @@ class TooLarge(PdfqError):
 class NotAPdf(PdfqError):
     code, status = "not_a_pdf", 415
     default_message = "The file is not a PDF: it does not start with %PDF-."
+
+
+class UnsupportedMediaType(PdfqError):
+    code, status = "unsupported_media_type", 415
+    default_message = "Only application/pdf can be uploaded."
+
+
+class UploadRejected(PdfqError):
+    """An object uploaded straight to storage failed a check (422); keeps that check's code."""
+
+    status = 422
+
+    def __init__(self, cause: PdfqError):
+        super().__init__(cause.message)
+        self.code = cause.code
 
 
 # --- the PDF can never be extracted (terminal: failing again would change nothing) ---

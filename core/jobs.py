@@ -38,7 +38,8 @@ TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
 _S = JobStatus
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     _S.AWAITING_UPLOAD: frozenset({_S.QUEUED, _S.FAILED, _S.CANCELED}),
-    _S.QUEUED: frozenset({_S.PROCESSING, _S.SCHEDULED, _S.FAILED, _S.CANCELED}),
+    # queued -> awaiting_upload: a completed upload whose enqueue failed is handed back.
+    _S.QUEUED: frozenset({_S.PROCESSING, _S.SCHEDULED, _S.FAILED, _S.CANCELED, _S.AWAITING_UPLOAD}),
     _S.SCHEDULED: frozenset({_S.QUEUED, _S.PROCESSING, _S.FAILED, _S.CANCELED}),
     # processing -> queued/scheduled: a retry or an interrupted worker hands the job back.
     _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.QUEUED, _S.SCHEDULED, _S.CANCELED}),
@@ -166,9 +167,18 @@ class JobStore:
         for key in self.storage.list_keys(keys.ACTIVE_PREFIX):
             yield keys.parse_active_key(key)
 
-    def transition(self, job: Job, to: JobStatus, **changes: Any) -> Job:
-        """Move `job` to `to`, applying `changes`; re-reads and re-checks on a lost race."""
+    def transition(
+        self, job: Job, to: JobStatus, *, expect: JobStatus | None = None, **changes: Any
+    ) -> Job:
+        """Move `job` to `to`, applying `changes`; re-reads and re-checks on a lost race.
+
+        With `expect`, the move happens only while the stored job is still in that status: of
+        several callers racing to make the same move, exactly one wins and the others get
+        Conflict (without it, a same-status move with changes would let them all through).
+        """
         for _ in range(5):
+            if expect is not None and job.status is not expect:
+                raise Conflict(f"Job {job.id} is {job.status.value}, no longer {expect.value}.")
             if to not in ALLOWED[job.status] and not (to is job.status and changes):
                 raise Conflict(f"Job {job.id} is {job.status.value}; it cannot become {to.value}.")
             updated = dataclasses.replace(job, status=to, updated_at=utcnow(), **changes)

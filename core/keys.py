@@ -1,7 +1,8 @@
 """The object key layout: the only place that knows where a job's objects live.
 
 Prefixes by kind (sources/, results/, jobs/) so lifecycle rules can expire each kind alone;
-the tenant comes next so every tenant's objects sit under their own prefix.
+the tenant comes next so every tenant's objects sit under their own prefix. inbox/<tenant>/
+is where any tool may drop PDFs; pdfq moves each one to sources/ as a new job.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import uuid
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _SOURCE_KEY = re.compile(r"^sources/(?P<tenant>[a-z0-9_-]{1,64})/(?P<job_id>[0-9a-f]{32})\.pdf$")
+_INBOX_KEY = re.compile(r"^inbox/(?P<tenant>[a-z0-9_-]{1,64})/(?P<path>.*[^/])$")
+# Fixed, so that one version of one object always derives the same job id, in every process.
+_OBJECT_JOBS = uuid.UUID("6f1c4c55-0b5e-4a8e-9a43-2f5d1c9e7b10")
 
 DEFAULT_TENANT = "public"
 RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
@@ -18,6 +22,12 @@ RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+def object_job_id(bucket: str, key: str, etag: str) -> str:
+    """The job id for one version of a stored object: a repeated event names the same job."""
+    version = etag.strip('"')  # S3 quotes ETags in headers but not in event records
+    return uuid.uuid5(_OBJECT_JOBS, f"{bucket}\n{key}\n{version}").hex
 
 
 def is_job_id(value: str) -> bool:
@@ -57,3 +67,11 @@ def parse_source_key(key: str) -> tuple[str, str]:
     if not match:
         raise ValueError(f"not a pdfq source key: {key!r}")
     return match["tenant"], match["job_id"]
+
+
+def parse_inbox_key(key: str) -> tuple[str, str]:
+    """(tenant, file name) of an object dropped in the inbox; ValueError for any other key."""
+    match = _INBOX_KEY.match(key)
+    if not match:
+        raise ValueError(f"not an inbox key (inbox/<tenant>/<name>): {key!r}")
+    return match["tenant"], match["path"].rsplit("/", 1)[-1]

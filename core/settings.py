@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,13 +26,15 @@ def _bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name}={raw!r}: expected true or false")
 
 
-def _int(name: str, raw: str, minimum: int = 0) -> int:
+def _int(name: str, raw: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(raw.strip().replace("_", ""))
     except ValueError:
         raise SettingsError(f"{name}={raw!r}: expected a whole number") from None
     if value < minimum:
         raise SettingsError(f"{name}={raw!r}: expected a number of at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name}={raw!r}: expected a number of at most {maximum}")
     return value
 
 
@@ -67,6 +70,25 @@ def _bucket(name: str, raw: str) -> str:
         raise SettingsError(
             f"{name}={raw!r}: expected an S3 bucket name (3-63 lowercase letters, digits, '.', '-')"
         )
+    return value
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins (scheme://host[:port], no path), or * for any."""
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+            raise SettingsError(
+                f"{name}={raw!r}: expected origins like https://app.example.com or "
+                "http://127.0.0.1:8000, separated by commas"
+            )
+    return origins
+
+
+def _secret(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 16:
+        raise SettingsError(f"{name}: expected at least 16 characters (or empty to turn it off)")
     return value
 
 
@@ -113,6 +135,11 @@ class Settings:
 
     log_level: str = "INFO"
 
+    # Presigned uploads and events (issue 3)
+    presign_expiry: int = 900
+    cors_origins: tuple[str, ...] = ()
+    events_webhook_secret: str = ""
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -152,6 +179,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
         "log_level",
         lambda n, v: _choice(n, v, ("debug", "info", "warning", "error")).upper(),
     ),
+    # Presigned uploads and events (issue 3). SigV4 signatures last at most 7 days.
+    "PRESIGN_EXPIRY": ("presign_expiry", lambda n, v: _int(n, v, minimum=1, maximum=604800)),
+    "CORS_ORIGINS": ("cors_origins", _origins),
+    "EVENTS_WEBHOOK_SECRET": ("events_webhook_secret", _secret),
 }
 
 

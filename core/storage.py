@@ -1,4 +1,8 @@
-"""The S3-compatible object store: put/get/head/delete, with a boto3 client made lazily."""
+"""The S3-compatible object store: put/get/head/delete/presign, with boto3 clients made lazily.
+
+Two clients: one for pdfq's own calls (S3_ENDPOINT_URL) and one that signs URLs for browsers
+(S3_PUBLIC_ENDPOINT_URL), because a presigned PUT URL signs the host it names.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class Storage:
         self.bucket = settings.s3_bucket
         self._settings = settings
         self._client = None
+        self._public_client = None
         self._lock = threading.Lock()
 
     @property
@@ -51,6 +56,18 @@ class Storage:
                 if self._client is None:
                     self._client = self._make_client(self._settings.s3_endpoint_url)
         return self._client
+
+    @property
+    def public_client(self):
+        """The client that signs URLs for browsers: the public endpoint when one is set."""
+        public = self._settings.s3_public_endpoint_url
+        if not public or public == self._settings.s3_endpoint_url:
+            return self.client
+        if self._public_client is None:
+            with self._lock:
+                if self._public_client is None:
+                    self._public_client = self._make_client(public)
+        return self._public_client
 
     def _make_client(self, endpoint_url: str):
         config = Config(
@@ -131,6 +148,50 @@ class Storage:
     def delete(self, key: str):
         self._call("delete " + key, "delete_object", Bucket=self.bucket, Key=key)
 
+    def copy(self, source: str, key: str, *, if_match: str | None = None):
+        """Server-side copy; with if_match, only while `source` is still that version."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "CopySource": {"Bucket": self.bucket, "Key": source},
+        }
+        if if_match:
+            kwargs["CopySourceIfMatch"] = if_match
+        self._call("copy " + source, "copy_object", **kwargs)
+
+    # --- presigned uploads (signed locally: no request is made) ---
+
+    def presign_post(self, key: str, *, fields: dict, conditions: list, expires: int) -> dict:
+        """{"url", "fields"} of an HTML form POST whose policy carries `conditions`."""
+        return self._sign(
+            "presign " + key,
+            "generate_presigned_post",
+            Bucket=self.bucket,
+            Key=key,
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=expires,
+        )
+
+    def presign_put(self, key: str, *, content_type: str, size: int | None, expires: int) -> str:
+        """A PUT URL; Content-Type (and Content-Length, when given) are signed headers."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if size is not None:
+            params["ContentLength"] = size
+        return self._sign(
+            "presign " + key,
+            "generate_presigned_url",
+            ClientMethod="put_object",
+            Params=params,
+            ExpiresIn=expires,
+        )
+
+    def _sign(self, what: str, method: str, **kwargs) -> Any:
+        try:
+            return getattr(self.public_client, method)(**kwargs)
+        except BotoCoreError as exc:  # e.g. no credentials to sign with
+            raise _unavailable(exc, what) from exc
+
     # --- reads ---
 
     def head(self, key: str) -> dict:
@@ -138,6 +199,16 @@ class Storage:
 
     def get_bytes(self, key: str) -> bytes:
         response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+        try:
+            return response["Body"].read()
+        except BotoCoreError as exc:
+            raise _unavailable(exc, "read " + key) from exc
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes (a ranged GET: a large object is not downloaded)."""
+        response = self._call(
+            "read " + key, "get_object", Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}"
+        )
         try:
             return response["Body"].read()
         except BotoCoreError as exc:
@@ -203,3 +274,23 @@ class Storage:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self._settings.s3_region}
         self._call("create bucket " + self.bucket, "create_bucket", **kwargs)
         return True
+
+    def cors_rules(self) -> list[dict]:
+        """The bucket's CORS rules ([] when it has none)."""
+        try:
+            response = self._call(
+                "read CORS of " + self.bucket, "get_bucket_cors", Bucket=self.bucket
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchCORSConfiguration":
+                return []
+            raise
+        return response.get("CORSRules", [])
+
+    def set_cors_rules(self, rules: list[dict]):
+        self._call(
+            "set CORS of " + self.bucket,
+            "put_bucket_cors",
+            Bucket=self.bucket,
+            CORSConfiguration={"CORSRules": rules},
+        )

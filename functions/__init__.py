@@ -22,10 +22,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from functions import errors, jobs, ops, uploads
+    from functions import errors, events, jobs, ops, page, presign, uploads
 
     errors.register(app)
+    app.register_blueprint(page.bp)
     app.register_blueprint(uploads.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(presign.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(events.bp, url_prefix=API_PREFIX)
     app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
     return app

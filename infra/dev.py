@@ -44,6 +44,8 @@ def main() -> int:
         env["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         for name, value in local_s3.FAKE_CREDENTIALS.items():
             env.setdefault(name, value)
+        if not settings.cors_origins:  # the page (:PORT) and the local S3 are two origins
+            env["CORS_ORIGINS"] = f"http://127.0.0.1:{env['PORT']},http://localhost:{env['PORT']}"
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
 

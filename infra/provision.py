@@ -11,6 +11,7 @@ from core import services
 from core.errors import PdfqError
 from core.redisconn import redacted
 from core.settings import get_settings
+from infra.cors import ensure_cors
 
 
 def provision() -> list[str]:
@@ -19,6 +20,7 @@ def provision() -> list[str]:
     report = []
     created = services.storage().ensure_bucket()
     report.append(f"bucket {settings.s3_bucket}: {'created' if created else 'exists'}")
+    report.append(ensure_cors(services.storage(), settings.cors_origins))
     if settings.redis_url:
         services.state().ping()
         report.append(f"redis {redacted(settings.redis_url)}: answers")

@@ -12,6 +12,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from core.settings import load_settings
+from core.storage import Storage
 from infra import local_s3
 from infra.dev import procfile
 from tests.helpers import multipart
@@ -21,8 +23,11 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 
 
 class Stack:
-    def __init__(self, redis_url: str, s3_url: str, folder: Path, **settings: str):
-        self.port = free_port()
+    def __init__(
+        self, redis_url: str, s3_url: str, folder: Path, port: int | None = None, **settings: str
+    ):
+        # A port chosen beforehand lets settings name the page's origin (CORS_ORIGINS).
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -92,6 +97,24 @@ class Stack:
         if headers.get("Content-Type", "").startswith("application/json"):
             return status, json.loads(raw), headers
         return status, raw.decode("utf-8"), headers
+
+    def post_json(self, path: str, payload, headers: dict | None = None) -> tuple[int, dict]:
+        req = urllib.request.Request(
+            self.base + path, data=json.dumps(payload).encode(), method="POST"
+        )
+        req.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:  # noqa: S310 - loopback
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def storage(self) -> Storage:
+        """The stack's bucket, as the web and the worker see it."""
+        names = ("S3_ENDPOINT_URL", "S3_BUCKET", "S3_PUBLIC_ENDPOINT_URL", "MAX_UPLOAD_BYTES")
+        return Storage(load_settings({n: self.env[n] for n in names if n in self.env}))
 
     def upload(self, path: Path) -> tuple[int, dict]:
         body, content_type = multipart(path.read_bytes(), path.name)

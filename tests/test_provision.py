@@ -22,15 +22,18 @@ def test_provision_creates_the_bucket_once_and_checks_redis(moto_server, redis_u
         "S3_ENDPOINT_URL": moto_server,
         "S3_BUCKET": "provision-test",
         "HUEY_REDIS_URL": redis_url,
+        "CORS_ORIGINS": "http://127.0.0.1:8000",
         **local_s3.FAKE_CREDENTIALS,
     }
     first = run_provision(**env)
     assert first.returncode == 0, first.stderr
     assert "bucket provision-test: created" in first.stdout
+    assert "cors: set for http://127.0.0.1:8000" in first.stdout
     assert "answers" in first.stdout
     second = run_provision(**env)
     assert second.returncode == 0
     assert "bucket provision-test: exists" in second.stdout
+    assert "cors: unchanged (http://127.0.0.1:8000)" in second.stdout
     settings = load_settings({"S3_ENDPOINT_URL": moto_server, "S3_BUCKET": "provision-test"})
     Storage(settings).ping()
 

@@ -42,6 +42,11 @@ def test_immediate_mode_uses_memory():
         ("S3_BUCKET", "My_Bucket", "S3 bucket name"),
         ("S3_ENDPOINT_URL", "localhost:9000", "http://"),
         ("REDIS_URL", "localhost:6379", "redis://"),
+        ("PRESIGN_EXPIRY", "0", "at least 1"),
+        ("PRESIGN_EXPIRY", "604801", "at most 604800"),
+        ("CORS_ORIGINS", "pdfq.example.com", "origins like"),
+        ("CORS_ORIGINS", "https://pdfq.example.com/upload", "origins like"),
+        ("EVENTS_WEBHOOK_SECRET", "short", "at least 16 characters"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_it_expected(name, value, expected):
@@ -49,6 +54,19 @@ def test_a_bad_value_names_the_variable_and_what_it_expected(name, value, expect
         load_settings({name: value})
     assert name in str(info.value)
     assert expected in str(info.value)
+
+
+def test_cors_origins_are_a_list_without_trailing_slashes():
+    settings = load_settings({"CORS_ORIGINS": " https://a.example, http://127.0.0.1:8000/ ,"})
+    assert settings.cors_origins == ("https://a.example", "http://127.0.0.1:8000")
+    assert load_settings({"CORS_ORIGINS": "*"}).cors_origins == ("*",)
+    assert load_settings({}).cors_origins == ()
+
+
+def test_a_bad_secret_is_not_echoed_back():
+    with pytest.raises(SettingsError) as info:
+        load_settings({"EVENTS_WEBHOOK_SECRET": "hunter2"})
+    assert "hunter2" not in str(info.value)
 
 
 def test_env_file_is_read_under_the_real_environment(tmp_path, monkeypatch):

@@ -1,0 +1,96 @@
+"""S3 ObjectCreated events: an AWS Lambda-style `handler` and a webhook for S3-compatible stores.
+
+Two kinds of keys matter. sources/<tenant>/<job>.pdf: a presigned upload arrived, so that job
+is completed, once, however the event and the client's own complete call interleave.
+inbox/<tenant>/<name>: a file dropped by any tool becomes a job (functions/inbox.py). Every
+other key is ignored, so the bucket's notifications may cover more than these two prefixes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, request
+
+from core import keys, logs, services
+from core.errors import BadRequest, NotFound, NotUploaded, Unauthorized, UploadRejected
+from core.jobs import JobStatus
+from core.settings import get_settings
+from functions import inbox
+from functions.completion import complete_upload
+from functions.s3events import Created, created_objects, outcome
+
+log = logging.getLogger("pdfq.events")
+bp = Blueprint("events", __name__)
+
+
+def handler(event: dict, context=None) -> dict:
+    """AWS Lambda entry point, for S3 -> Lambda and S3 -> SQS -> Lambda.
+
+    A storage or queue outage raises, so Lambda (or SQS) delivers the event again; handling
+    it twice is safe.
+    """
+    logs.configure(get_settings())
+    return {"records": handle(event)}
+
+
+@bp.post("/events/s3")
+def s3_webhook():
+    """The same handler over HTTP, for stores that post notifications (MinIO's webhook target)."""
+    secret = get_settings().events_webhook_secret
+    if not secret:
+        raise NotFound("The S3 event webhook is off: set EVENTS_WEBHOOK_SECRET to turn it on.")
+    # MinIO sends its target's auth_token as "Authorization: Bearer <token>".
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(sent.encode(), secret.encode()):
+        raise Unauthorized("Send the webhook secret as 'Authorization: Bearer <secret>'.")
+    event = request.get_json(force=True, silent=True)
+    if event is None:
+        raise BadRequest("Send the S3 event as JSON.")
+    return {"records": handle(event)}
+
+
+def handle(event) -> list[dict]:
+    """What became of each created object in `event` (see s3events.outcome for the shape)."""
+    bucket = get_settings().s3_bucket
+    results = []
+    for obj in created_objects(event):
+        if obj.bucket != bucket:
+            result = outcome(obj, "ignored", reason=f"not pdfq's bucket ({bucket})")
+        elif _is(keys.parse_source_key, obj.key):
+            result = _source_arrived(obj)
+        elif _is(keys.parse_inbox_key, obj.key):
+            result = inbox.ingest(obj)
+        else:
+            result = outcome(obj, "ignored", reason="neither a source nor an inbox key")
+        log.info("event %s: %s", obj.key, result["outcome"])
+        results.append(result)
+    return results
+
+
+def _source_arrived(obj: Created) -> dict:
+    """A presigned upload landed: complete its job, unless that already happened."""
+    tenant, job_id = keys.parse_source_key(obj.key)
+    try:
+        job = services.jobs().get(job_id, tenant)
+    except NotFound:
+        # The direct upload path stores the source before its record, and queues it itself.
+        return outcome(obj, "ignored", reason="no job awaits this upload")
+    if job.status is not JobStatus.AWAITING_UPLOAD:
+        return outcome(obj, "duplicate", job)
+    try:
+        job, queued = complete_upload(job)
+    except UploadRejected:
+        return outcome(obj, "rejected", services.jobs().get(job_id, tenant))
+    except NotUploaded:
+        return outcome(obj, "ignored", job, reason="the object is gone again")
+    return outcome(obj, "queued" if queued else "duplicate", job)
+
+
+def _is(parse, key: str) -> bool:
+    try:
+        parse(key)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,14 @@
+"""The upload page at /: static HTML and plain JavaScript from functions/static, no build step."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+bp = Blueprint("page", __name__)
+
+
+@bp.get("/")
+def index():
+    response = current_app.send_static_file("index.html")
+    response.headers["Cache-Control"] = "no-cache"  # a new release shows at the next load
+    return response

@@ -1,0 +1,120 @@
+"""Uploads straight to storage: POST /uploads signs one, POST /uploads/<id>/complete queues it.
+
+The PDF travels from the client to S3 under a key pdfq chose; this process sees only the small
+JSON around it. The signed POST policy binds the key, the size range and the content type;
+real S3 enforces it, local fakes (moto, ...) do not, so completion re-checks size and bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, request, url_for
+
+from core import keys, services
+from core.errors import BadRequest, EmptyUpload, TooLarge, UnsupportedMediaType
+from core.jobs import JobStatus
+from core.settings import get_settings
+from functions.auth import current_tenant
+from functions.completion import complete_upload
+from functions.jobs import job_view
+from functions.uploads import clean_filename
+
+bp = Blueprint("presign", __name__)
+PDF = "application/pdf"
+FIELDS = ("filename", "content_type", "size")
+
+
+@bp.post("/uploads")
+def create_upload():
+    """Create a job awaiting its upload and answer 201 with a presigned POST and PUT for it."""
+    body = request.get_json(force=True, silent=True)  # the Content-Type header may be missing
+    if not isinstance(body, dict):
+        raise BadRequest('Send a JSON object: {"filename": ..., "content_type": ..., "size": ...}.')
+    filename, size = _validated(body)
+
+    tenant = current_tenant()
+    job_id = keys.new_job_id()
+    # Signing is local (no request), so it comes first: if it fails, no record is left behind.
+    upload = sign_upload(keys.source_key(tenant, job_id), filename, size)
+    job = services.jobs().create(
+        job_id=job_id,
+        tenant=tenant,
+        filename=filename,
+        size=size or 0,
+        status=JobStatus.AWAITING_UPLOAD,
+    )
+    view = job_view(job)
+    view["links"]["complete"] = url_for("presign.complete", job_id=job.id)
+    view["upload"] = upload
+    return view, 201, {"Location": url_for("jobs.get_job", job_id=job.id)}
+
+
+@bp.post("/uploads/<job_id>/complete")
+def complete(job_id: str):
+    """Check the uploaded object and queue the job: 202 when this call queued it, 200 after."""
+    job, queued = complete_upload(services.jobs().get(job_id, current_tenant()))
+    return (
+        job_view(job),
+        202 if queued else 200,
+        {"Location": url_for("jobs.get_job", job_id=job.id)},
+    )
+
+
+def _validated(body: dict) -> tuple[str, int | None]:
+    """(display filename, declared size or None) from the request body; 4xx naming the field."""
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}; the fields are {', '.join(FIELDS)}.")
+    for name in ("filename", "content_type"):
+        if name not in body:
+            raise BadRequest(f"Field {name!r} is required.")
+        if not isinstance(body[name], str):
+            raise BadRequest(f"Field {name!r} must be a string.")
+    media_type = body["content_type"].split(";", 1)[0].strip().lower()
+    if media_type != PDF:
+        raise UnsupportedMediaType(
+            f"Field 'content_type' must be {PDF}; got {body['content_type']!r}."
+        )
+    size = body.get("size")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise BadRequest("Field 'size' must be a whole number of bytes.")
+        if size == 0:
+            raise EmptyUpload("Field 'size' is 0: the file is empty.")
+        limit = get_settings().max_upload_bytes
+        if size > limit:
+            raise TooLarge(f"Field 'size' is {size} bytes; the limit is {limit} bytes.")
+    return clean_filename(body["filename"]), size
+
+
+def sign_upload(key: str, filename: str, size: int | None) -> dict:
+    """A presigned POST (for browsers) and PUT (for scripts) of `key`, and when they expire."""
+    settings = get_settings()
+    storage = services.storage()
+    expires = settings.presign_expiry
+    # S3 user metadata travels in HTTP headers: ASCII only.
+    meta = {"x-amz-meta-filename": filename.encode("ascii", "replace").decode("ascii")}
+    post = storage.presign_post(
+        key,
+        fields={"Content-Type": PDF, **meta},
+        conditions=[
+            {"Content-Type": PDF},
+            ["content-length-range", 1, settings.max_upload_bytes],
+            *({name: value} for name, value in meta.items()),
+        ],
+        expires=expires,
+    )
+    headers = {"Content-Type": PDF}
+    if size is not None:
+        headers["Content-Length"] = str(size)  # signed: S3 refuses any other length
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)
+    return {
+        "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "max_bytes": settings.max_upload_bytes,
+        "post": {"url": post["url"], "fields": post["fields"]},
+        "put": {
+            "url": storage.presign_put(key, content_type=PDF, size=size, expires=expires),
+            "headers": headers,
+        },
+    }

@@ -1,0 +1,72 @@
+"""S3 ObjectCreated notifications in the AWS event shape (as Lambda, SQS and MinIO send them),
+and the per-object answer that the event handlers give."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from core.errors import BadRequest
+from core.jobs import Job
+
+
+@dataclass(frozen=True)
+class Created:
+    """One object that was written: the bucket, its decoded key, its size and its ETag."""
+
+    bucket: str
+    key: str
+    size: int | None
+    etag: str
+
+
+def created_objects(event) -> list[Created]:
+    """The ObjectCreated records of an event, SQS deliveries unwrapped; BadRequest if malformed.
+
+    Other records (ObjectRemoved, ...) and S3's s3:TestEvent, which has no Records, are skipped.
+    """
+    if not isinstance(event, dict) or not isinstance(event.get("Records", []), list):
+        raise BadRequest("An S3 event is a JSON object with a list of Records.")
+    found: list[Created] = []
+    for record in event.get("Records", []):
+        if not isinstance(record, dict):
+            raise BadRequest("Each of an S3 event's Records must be an object.")
+        if record.get("eventSource") == "aws:sqs":
+            # S3 -> SQS (-> Lambda): the S3 event is the message body.
+            found += created_objects(_json(record.get("body")))
+            continue
+        # AWS names events "ObjectCreated:Put"; MinIO "s3:ObjectCreated:Put".
+        if not str(record.get("eventName", "")).removeprefix("s3:").startswith("ObjectCreated:"):
+            continue
+        try:
+            bucket = record["s3"]["bucket"]["name"]
+            obj = record["s3"]["object"]
+            # Keys arrive form-encoded: a space is '+', a real '+' is %2B.
+            key = unquote_plus(obj["key"])
+        except (KeyError, TypeError):
+            raise BadRequest(
+                "An ObjectCreated record needs s3.bucket.name and s3.object.key."
+            ) from None
+        size = obj.get("size")
+        found.append(
+            Created(bucket, key, size if isinstance(size, int) else None, obj.get("eTag") or "")
+        )
+    return found
+
+
+def outcome(obj: Created, what: str, job: Job | None = None, reason: str | None = None) -> dict:
+    """What became of one object: queued, duplicate, rejected or ignored, with its job if any."""
+    result: dict = {"key": obj.key, "outcome": what}
+    if job is not None:
+        result.update(job_id=job.id, status=job.status.value, error=job.error)
+    if reason:
+        result["reason"] = reason
+    return result
+
+
+def _json(body) -> dict:
+    try:
+        return json.loads(body)
+    except (TypeError, ValueError):
+        raise BadRequest("An SQS record's body must be the JSON of an S3 event.") from None

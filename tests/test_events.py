@@ -1,0 +1,319 @@
+"""S3 ObjectCreated events, as moto really sends them: bucket notification -> SQS -> handler."""
+
+import json
+
+import boto3
+import pytest
+import requests
+
+from consumer import tasks
+from core import keys, services
+from core.errors import BadRequest
+from core.jobs import JobStatus
+from functions import events
+from functions.s3events import created_objects
+from tests.corpus import BAD, GOOD
+
+JO = GOOD / "pdfminer_jo.pdf"
+WEBHOOK = "/api/v1/pdf/events/s3"
+SECRET = "a-webhook-secret-of-some-length"
+
+
+class Notifications:
+    """An SQS queue that the bucket notifies of every object created under inbox/ and sources/."""
+
+    def __init__(self, storage):
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.url = self.sqs.create_queue(QueueName="pdfq-events")["QueueUrl"]
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        storage.client.put_bucket_notification_configuration(
+            Bucket=storage.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": self.arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                    }
+                    for prefix in ("inbox/", "sources/")
+                ]
+            },
+        )
+
+    def messages(self) -> list[dict]:
+        """Every message waiting in the queue, taken off it."""
+        taken = []
+        while batch := self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+            taken += batch
+        return taken
+
+    def events(self) -> list[dict]:
+        return [json.loads(message["Body"]) for message in self.messages()]
+
+
+@pytest.fixture
+def notified(s3):
+    notifications = Notifications(s3)
+    notifications.messages()  # S3 sends an s3:TestEvent when notifications are set up
+    return notifications
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    calls = []
+    original = tasks.enqueue_job
+
+    def counting(job, eta=None):
+        calls.append(job.source_key)
+        return original(job, eta)
+
+    monkeypatch.setattr(tasks, "enqueue_job", counting)
+    return calls
+
+
+def deliver(notified) -> list[dict]:
+    """Hand every waiting notification to the Lambda-style handler; the outcomes, in order."""
+    return [record for event in notified.events() for record in events.handler(event)["records"]]
+
+
+def job_records(s3) -> list[str]:
+    return list(s3.list_keys("jobs/"))
+
+
+def test_a_file_dropped_in_the_inbox_becomes_exactly_one_job(s3, notified, enqueued):
+    data = JO.read_bytes()
+    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/annual report+1.pdf", Body=data)
+    [event] = notified.events()
+    [outcome] = events.handler(event)["records"]
+    assert outcome["outcome"] == "queued"
+    assert outcome["key"] == "inbox/public/annual report+1.pdf"  # decoded from the event
+
+    job = services.jobs().get(outcome["job_id"], "public")
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.filename == "annual report+1.pdf"
+    assert s3.get_bytes(keys.source_key("public", job.id)) == data
+    assert not list(s3.list_keys("inbox/"))  # moved, not left behind
+
+    # The copy into sources/ was itself an event; it and a repeat of the first change nothing.
+    later = deliver(notified) + events.handler(event)["records"]
+    assert [o["outcome"] for o in later] == ["duplicate", "duplicate"]
+    assert {o["job_id"] for o in later} == {job.id}
+    assert job_records(s3) == [keys.record_key("public", job.id)]
+    assert len(enqueued) == 1
+
+
+def test_an_sqs_delivery_to_a_lambda_is_unwrapped(s3, notified, enqueued):
+    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/a.pdf", Body=JO.read_bytes())
+    # The event a Lambda subscribed to the queue receives: the S3 event is each record's body.
+    lambda_event = {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": notified.arn,
+                "awsRegion": "us-east-1",
+            }
+            for message in notified.messages()
+        ]
+    }
+    [outcome] = events.handler(lambda_event, context=None)["records"]
+    assert outcome["outcome"] == "queued"
+    assert services.jobs().get(outcome["job_id"], "public").status is JobStatus.SUCCEEDED
+
+
+def test_a_presigned_upload_is_queued_once_by_its_event_and_by_complete(
+    client, s3, notified, enqueued
+):
+    job = client.post(
+        "/api/v1/pdf/uploads", json={"filename": "jo.pdf", "content_type": "application/pdf"}
+    ).get_json()
+    post = job["upload"]["post"]
+    files = {"file": ("jo.pdf", JO.read_bytes(), "application/pdf")}
+    assert requests.post(post["url"], data=post["fields"], files=files, timeout=30).ok
+
+    [outcome] = deliver(notified)
+    assert (outcome["outcome"], outcome["job_id"]) == ("queued", job["id"])
+    # The page's own complete call arrives second: it finds the job queued and queues nothing.
+    response = client.post(job["links"]["complete"])
+    assert response.status_code == 200
+    assert enqueued == [keys.source_key("public", job["id"])]
+
+
+def test_a_presigned_upload_completed_first_ignores_its_late_event(client, s3, notified, enqueued):
+    job = client.post(
+        "/api/v1/pdf/uploads", json={"filename": "jo.pdf", "content_type": "application/pdf"}
+    ).get_json()
+    s3.put_bytes(keys.source_key("public", job["id"]), JO.read_bytes())  # as the browser would
+    assert client.post(job["links"]["complete"]).status_code == 202
+    assert [o["outcome"] for o in deliver(notified)] == ["duplicate"]
+    assert len(enqueued) == 1
+
+
+def test_a_direct_upload_is_not_taken_over_by_its_event(client, s3, notified, enqueued):
+    from tests.helpers import upload
+
+    job = upload(client, JO)
+    assert [o["outcome"] for o in deliver(notified)] == ["duplicate"]
+    assert enqueued == [keys.source_key("public", job["id"])]
+
+
+def test_a_non_pdf_in_the_inbox_fails_with_its_code_and_is_removed(s3, notified, enqueued):
+    s3.client.put_object(
+        Bucket=s3.bucket, Key="inbox/public/x.pdf", Body=(BAD / "png_renamed.pdf").read_bytes()
+    )
+    [outcome] = deliver(notified)
+    assert outcome["outcome"] == "rejected"
+    assert outcome["error"]["code"] == "not_a_pdf"
+    assert services.jobs().get(outcome["job_id"], "public").status is JobStatus.FAILED
+    assert not list(s3.list_keys("inbox/"))
+    assert not list(s3.list_keys("sources/"))
+    assert enqueued == []
+
+
+def test_an_inbox_file_over_the_limit_is_refused_without_copying(s3, notified, setenv):
+    setenv(MAX_UPLOAD_BYTES="1000")
+    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/big.pdf", Body=b"%PDF-" + b"x" * 2000)
+    [outcome] = deliver(notified)
+    assert (outcome["outcome"], outcome["error"]["code"]) == ("rejected", "too_large")
+    assert not list(s3.list_keys("sources/"))
+    assert not list(s3.list_keys("inbox/"))
+
+
+def test_a_file_replaced_before_it_was_taken_is_its_own_job(s3, notified, enqueued):
+    key = "inbox/public/draft.pdf"
+    s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"%PDF-1.4 first version")
+    s3.client.put_object(Bucket=s3.bucket, Key=key, Body=JO.read_bytes())
+    first, second = deliver(notified)
+    # The first version is gone: its job says so. The second is a job of its own.
+    assert (first["outcome"], first["error"]["code"]) == ("rejected", "source_missing")
+    assert second["outcome"] == "queued"
+    assert first["job_id"] != second["job_id"]
+    assert services.jobs().get(second["job_id"], "public").status is JobStatus.SUCCEEDED
+    assert len(enqueued) == 1
+
+
+def test_other_keys_buckets_and_event_types_are_ignored(s3, enqueued):
+    def record(bucket, key, name="ObjectCreated:Put"):
+        return {
+            "eventName": name,
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 5, "eTag": "e"}},
+        }
+
+    event = {
+        "Records": [
+            record(s3.bucket, "results/public/x/text.txt"),
+            record(s3.bucket, "inbox/no-tenant.pdf"),
+            record(s3.bucket, "inbox/public/folder/"),
+            record("another-bucket", "inbox/public/a.pdf"),
+            record(s3.bucket, "inbox/public/a.pdf", name="ObjectRemoved:Delete"),
+        ]
+    }
+    outcomes = events.handler(event)["records"]
+    assert [o["outcome"] for o in outcomes] == ["ignored"] * 4
+    assert not job_records(s3)
+    assert events.handler({"Service": "Amazon S3", "Event": "s3:TestEvent"}) == {"records": []}
+
+
+def test_keys_are_decoded_as_s3_encodes_them():
+    event = {
+        "Records": [
+            {
+                "eventName": "s3:ObjectCreated:Put",  # MinIO's spelling
+                "s3": {
+                    "bucket": {"name": "b"},
+                    "object": {"key": "inbox/public/my+file%2B1%C3%A9.pdf", "eTag": "e"},
+                },
+            }
+        ]
+    }
+    [created] = created_objects(event)
+    assert created.key == "inbox/public/my file+1\u00e9.pdf"
+    assert created.size is None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"Records": "nope"},
+        {"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]},
+        {"Records": [{"eventSource": "aws:sqs", "body": "not json"}]},
+    ],
+)
+def test_a_malformed_event_is_a_bad_request(event):
+    with pytest.raises(BadRequest):
+        created_objects(event)
+
+
+def test_one_object_version_always_names_the_same_job():
+    one = keys.object_job_id("b", "inbox/public/a.pdf", '"abc"')
+    assert one == keys.object_job_id("b", "inbox/public/a.pdf", "abc")
+    assert keys.is_job_id(one)
+    assert one != keys.object_job_id("b", "inbox/public/a.pdf", "abd")
+    assert one != keys.object_job_id("c", "inbox/public/a.pdf", "abc")
+
+
+@pytest.mark.parametrize(
+    ("key", "parsed"),
+    [
+        ("inbox/public/a.pdf", ("public", "a.pdf")),
+        ("inbox/t-1/deep/er/b.pdf", ("t-1", "b.pdf")),
+        ("inbox/public/", None),
+        ("inbox/a.pdf", None),
+        ("inbox/Public/a.pdf", None),
+        ("sources/public/a.pdf", None),
+    ],
+)
+def test_inbox_keys_name_a_tenant_and_a_file(key, parsed):
+    if parsed is None:
+        with pytest.raises(ValueError):
+            keys.parse_inbox_key(key)
+    else:
+        assert keys.parse_inbox_key(key) == parsed
+
+
+# --- the webhook (MinIO style) ---
+
+
+def test_the_webhook_is_off_without_a_secret(client):
+    response = client.post(WEBHOOK, json={"Records": []})
+    assert response.status_code == 404
+    assert "EVENTS_WEBHOOK_SECRET" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-secret-of-some-length", SECRET[:-1]])
+def test_the_webhook_refuses_a_wrong_secret(client, setenv, header):
+    setenv(EVENTS_WEBHOOK_SECRET=SECRET)
+    headers = {"Authorization": header} if header else {}
+    response = client.post(WEBHOOK, json={"Records": []}, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_the_webhook_handles_what_moto_sends(client, s3, notified, setenv, enqueued):
+    setenv(EVENTS_WEBHOOK_SECRET=SECRET)
+    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/a.pdf", Body=JO.read_bytes())
+    [event] = notified.events()
+    # MinIO adds its own top-level fields around the AWS-shaped Records.
+    body = {"EventName": "s3:ObjectCreated:Put", "Key": f"{s3.bucket}/inbox/public/a.pdf", **event}
+    auth = {"Authorization": f"Bearer {SECRET}"}
+    response = client.post(WEBHOOK, json=body, headers=auth)
+    assert response.status_code == 200
+    [outcome] = response.get_json()["records"]
+    assert outcome["outcome"] == "queued"
+    again = client.post(WEBHOOK, json=body, headers=auth).get_json()["records"]
+    assert again[0]["outcome"] == "duplicate"
+    assert len(enqueued) == 1
+    bad = client.post(WEBHOOK, data=b"{", headers=auth, content_type="application/json")
+    assert bad.status_code == 400

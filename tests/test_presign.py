@@ -1,0 +1,318 @@
+"""POST /uploads (presign) and POST /uploads/<id>/complete, against moto's in-process S3.
+
+moto, like every local S3 fake, does NOT enforce presigned POST policies: it stores a body
+that breaks content-length-range or Content-Type. Only real S3 does. So these tests decode
+the policy and assert every condition in it, and completion re-checks size and bytes (as
+the worker does again, see consumer/pipeline.py), which the tests below exercise for real.
+"""
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import redis
+import requests
+from pdfminer.high_level import extract_text
+
+from consumer import tasks
+from core import keys, services
+from core.jobs import JobStatus
+from functions.completion import complete_upload
+from tests.corpus import BAD, GOOD
+
+URL = "/api/v1/pdf/uploads"
+JO = GOOD / "pdfminer_jo.pdf"
+
+
+def presign(client, **body):
+    body = {"filename": "report.pdf", "content_type": "application/pdf", **body}
+    response = client.post(URL, json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def post_to_storage(job: dict, data: bytes) -> requests.Response:
+    """What the browser does: the form fields, then the file, straight to the storage URL."""
+    post = job["upload"]["post"]
+    return requests.post(
+        post["url"],
+        data=post["fields"],
+        files={"file": ("x.pdf", data, "application/pdf")},
+        timeout=30,
+    )
+
+
+def complete(client, job: dict):
+    return client.post(job["links"]["complete"])
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Every source key handed to the queue (the task still runs: Huey is immediate here)."""
+    calls = []
+    original = tasks.enqueue_job
+
+    def counting(job, eta=None):
+        calls.append(job.source_key)
+        return original(job, eta)
+
+    monkeypatch.setattr(tasks, "enqueue_job", counting)
+    return calls
+
+
+def test_presign_creates_a_job_awaiting_its_upload(client, s3):
+    job = presign(client, size=1234)
+    assert job["status"] == "awaiting_upload"
+    assert (job["filename"], job["size"]) == ("report.pdf", 1234)
+    assert job["links"]["complete"] == f"/api/v1/pdf/uploads/{job['id']}/complete"
+    assert set(job["upload"]) == {"expires_at", "max_bytes", "post", "put"}
+    record = services.jobs().get(job["id"], "public")
+    assert record.status is JobStatus.AWAITING_UPLOAD
+    assert not list(s3.list_keys("sources/"))  # nothing is stored until the client uploads
+
+
+def test_the_post_policy_binds_key_size_type_and_expiry(client, s3):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    job = presign(client, filename="r\u00e9sum\u00e9.pdf")
+    fields = job["upload"]["post"]["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    source = keys.source_key("public", job["id"])
+
+    assert {"bucket": "pdfq-test"} in conditions
+    assert {"key": source} in conditions  # exact: the client cannot choose another key
+    assert ["content-length-range", 1, 100 * 1024 * 1024] in conditions
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert {"x-amz-meta-filename": "r?sum?.pdf"} in conditions  # headers are ASCII
+    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in conditions
+    assert {"x-amz-credential": fields["x-amz-credential"]} in conditions
+    assert {"x-amz-date": fields["x-amz-date"]} in conditions
+    assert len(conditions) == 8  # and nothing looser, such as a starts-with on the key
+    # S3 refuses a form field no condition covers: every field sent is covered exactly.
+    for name, value in fields.items():
+        if name not in ("policy", "x-amz-signature"):
+            assert {name: value} in conditions, name
+
+    expires = dt.datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.UTC
+    )
+    assert before + dt.timedelta(seconds=900) <= expires <= before + dt.timedelta(seconds=905)
+    assert job["upload"]["expires_at"] == policy["expiration"]
+    assert job["upload"]["max_bytes"] == 100 * 1024 * 1024
+
+    # The signature is SigV4 over exactly this policy, with the server's secret (mock_aws
+    # puts its own fake credentials in the environment while it runs).
+    day = fields["x-amz-date"][:8]
+    signing_key = ("AWS4" + os.environ["AWS_SECRET_ACCESS_KEY"]).encode()
+    for part in (day, "us-east-1", "s3", "aws4_request"):
+        signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(signing_key, fields["policy"].encode(), hashlib.sha256).hexdigest()
+    assert fields["x-amz-signature"] == expected
+
+
+def test_the_policy_follows_the_limit_and_expiry_settings(client, setenv):
+    setenv(MAX_UPLOAD_BYTES="5000", PRESIGN_EXPIRY="60")
+    job = presign(client)
+    put = parse_qs(urlsplit(job["upload"]["put"]["url"]).query)
+    policy = json.loads(base64.b64decode(job["upload"]["post"]["fields"]["policy"]))
+    assert ["content-length-range", 1, 5000] in policy["conditions"]
+    assert put["X-Amz-Expires"] == ["60"]
+
+
+def test_the_put_url_signs_the_type_and_the_declared_size(client, s3):
+    declared = presign(client, size=4321)["upload"]["put"]
+    query = parse_qs(urlsplit(declared["url"]).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"]
+    assert query["X-Amz-Expires"] == ["900"]
+    assert declared["headers"] == {"Content-Type": "application/pdf", "Content-Length": "4321"}
+
+    undeclared = presign(client)["upload"]["put"]
+    query = parse_qs(urlsplit(undeclared["url"]).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-type;host"]
+    assert undeclared["headers"] == {"Content-Type": "application/pdf"}
+
+
+def test_presigned_urls_name_the_public_endpoint(client, s3, setenv):
+    setenv(S3_PUBLIC_ENDPOINT_URL="https://files.example.test:9443")
+    job = presign(client)
+    assert job["upload"]["post"]["url"] == "https://files.example.test:9443/pdfq-test"
+    assert job["upload"]["put"]["url"].startswith("https://files.example.test:9443/pdfq-test/")
+    # pdfq's own calls still go to its own endpoint (here AWS, intercepted by moto).
+    storage = services.storage()
+    assert "example.test" not in storage.client.meta.endpoint_url
+    assert storage.public_client is not storage.client
+
+
+def test_the_public_client_is_built_only_when_needed(setenv):
+    setenv(S3_PUBLIC_ENDPOINT_URL="https://files.example.test")
+    storage = services.storage()
+    assert storage._public_client is None
+    assert storage.public_client.meta.endpoint_url == "https://files.example.test"
+    setenv(S3_PUBLIC_ENDPOINT_URL="")
+    assert services.storage().public_client is services.storage().client
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "names"),
+    [
+        ({"filename": "a.pdf"}, 400, "bad_request", "'content_type'"),
+        ({"content_type": "application/pdf"}, 400, "bad_request", "'filename'"),
+        ({"filename": 7, "content_type": "application/pdf"}, 400, "bad_request", "'filename'"),
+        ({"filename": "a.pdf", "content_type": "text/plain"}, 415, "unsupported_media_type", ""),
+        ({"filename": "a", "content_type": "application/pdf", "size": "9"}, 400, "", "'size'"),
+        ({"filename": "a", "content_type": "application/pdf", "size": True}, 400, "", "'size'"),
+        ({"filename": "a", "content_type": "application/pdf", "size": -1}, 400, "", "'size'"),
+        ({"filename": "a", "content_type": "application/pdf", "size": 0}, 400, "empty_file", ""),
+        (
+            {"filename": "a", "content_type": "application/pdf", "size": 10**12},
+            413,
+            "too_large",
+            "",
+        ),
+        ({"filename": "a", "content_type": "application/pdf", "sise": 5}, 400, "", "'sise'"),
+        ([1, 2], 400, "bad_request", "JSON object"),
+    ],
+)
+def test_a_bad_request_body_is_refused_naming_the_field(client, s3, body, status, code, names):
+    response = client.post(URL, json=body)
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    assert error["code"] == (code or error["code"])
+    assert names in error["message"]
+    assert not list(s3.list_keys(""))  # no job was created
+
+
+def test_a_body_that_is_not_json_is_400(client, s3):
+    response = client.post(URL, data=b"filename=a.pdf", content_type="text/plain")
+    assert response.status_code == 400
+    assert "JSON" in response.get_json()["error"]["message"]
+
+
+def test_a_presigned_post_upload_is_completed_and_extracted(client, s3, enqueued):
+    job = presign(client, filename="jo.pdf")
+    assert post_to_storage(job, JO.read_bytes()).status_code == 204
+    response = complete(client, job)
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "queued"
+    assert response.headers["Location"] == f"/api/v1/pdf/jobs/{job['id']}"
+    assert enqueued == [keys.source_key("public", job["id"])]
+    done = client.get(f"/api/v1/pdf/jobs/{job['id']}").get_json()
+    assert done["status"] == "succeeded"
+    assert done["size"] == JO.stat().st_size  # the real size, from storage
+    text = client.get(f"/api/v1/pdf/jobs/{job['id']}/result").get_data(as_text=True)
+    assert text == extract_text(JO)
+    assert s3.head(keys.source_key("public", job["id"]))["Metadata"] == {"filename": "jo.pdf"}
+
+
+def test_a_presigned_put_upload_is_completed(client, s3, enqueued):
+    data = JO.read_bytes()
+    job = presign(client, size=len(data))
+    put = job["upload"]["put"]
+    assert (
+        requests.put(put["url"], data=data, headers=put["headers"], timeout=30).status_code == 200
+    )
+    assert complete(client, job).status_code == 202
+    assert services.jobs().get(job["id"], "public").status is JobStatus.SUCCEEDED
+
+
+def test_completing_twice_queues_once(client, s3, enqueued):
+    job = presign(client)
+    post_to_storage(job, JO.read_bytes())
+    assert complete(client, job).status_code == 202
+    again = complete(client, job)
+    assert again.status_code == 200
+    assert again.get_json()["status"] == "succeeded"
+    assert len(enqueued) == 1
+
+
+def test_a_stale_copy_loses_the_race_and_queues_nothing(client, s3, enqueued):
+    # Two callers (the client and the S3 event, say) read the job while it awaited its upload.
+    job = presign(client)
+    post_to_storage(job, JO.read_bytes())
+    first = services.jobs().get(job["id"], "public")
+    second = services.jobs().get(job["id"], "public")
+    assert complete_upload(first)[1] is True
+    # The second one's conditional write fails on the changed record: it queues nothing.
+    assert complete_upload(second)[1] is False
+    assert len(enqueued) == 1
+
+
+def test_complete_before_the_upload_is_409(client, s3, enqueued):
+    job = presign(client)
+    response = complete(client, job)
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "not_uploaded"
+    assert services.jobs().get(job["id"], "public").status is JobStatus.AWAITING_UPLOAD
+    assert enqueued == []
+
+
+def test_a_non_pdf_is_422_deleted_and_the_job_fails_with_its_code(client, s3, enqueued):
+    job = presign(client)
+    post_to_storage(job, (BAD / "png_renamed.pdf").read_bytes())
+    response = complete(client, job)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "not_a_pdf"
+    assert not list(s3.list_keys("sources/"))
+    record = services.jobs().get(job["id"], "public")
+    assert (record.status, record.error["code"]) == (JobStatus.FAILED, "not_a_pdf")
+    # Asking again gives the same answer; nothing was ever queued.
+    assert complete(client, job).get_json()["error"]["code"] == "not_a_pdf"
+    assert enqueued == []
+
+
+def test_an_object_over_the_limit_is_422_too_large(client, s3, setenv, enqueued):
+    setenv(MAX_UPLOAD_BYTES="1000")
+    job = presign(client)
+    # The policy says at most 1000 bytes; moto stores 2000 anyway (real S3 would refuse).
+    assert post_to_storage(job, b"%PDF-1.4\n" + b"x" * 2000).status_code == 204
+    response = complete(client, job)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "too_large"
+    assert not list(s3.list_keys("sources/"))
+    assert services.jobs().get(job["id"], "public").error["code"] == "too_large"
+
+
+def test_an_empty_object_is_422_empty_file(client, s3, enqueued):
+    job = presign(client)
+    post_to_storage(job, b"")
+    response = complete(client, job)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (422, "empty_file")
+
+
+def test_a_queue_outage_hands_the_job_back_so_completing_again_works(client, s3, monkeypatch):
+    job = presign(client)
+    post_to_storage(job, JO.read_bytes())
+    original = tasks.enqueue_job
+
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("refused")
+
+    monkeypatch.setattr(tasks, "enqueue_job", down)
+    response = complete(client, job)
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "queue_unavailable"
+    assert services.jobs().get(job["id"], "public").status is JobStatus.AWAITING_UPLOAD
+
+    monkeypatch.setattr(tasks, "enqueue_job", original)
+    assert complete(client, job).status_code == 202
+    assert services.jobs().get(job["id"], "public").status is JobStatus.SUCCEEDED
+
+
+def test_completing_an_unknown_job_is_404(client, s3):
+    response = client.post(f"/api/v1/pdf/uploads/{'0' * 32}/complete")
+    assert response.status_code == 404
+
+
+def test_the_upload_page_is_served_at_the_root(client):
+    with client.get("/") as page:
+        assert page.status_code == 200
+        assert page.headers["Cache-Control"] == "no-cache"
+        assert '<script src="/static/upload.js"' in page.get_data(as_text=True)
+    with client.get("/static/upload.js") as script:
+        assert script.status_code == 200
+        assert "/uploads" in script.get_data(as_text=True)
