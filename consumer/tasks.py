@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import consumer.telemetry  # noqa: F401 - the job id on log lines, retries counted (issue 8)
 from consumer import pipeline
 from core import logs
 from core.errors import PdfqError

@@ -33,6 +33,11 @@ class EmptyUpload(PdfqError):
     default_message = "The uploaded file is empty."
 
 
+class Unauthorized(PdfqError):
+    code, status = "unauthorized", 401
+    default_message = "Missing or wrong credentials."
+
+
 class NotFound(PdfqError):
     code, status = "not_found", 404
     default_message = "No such job."

@@ -13,7 +13,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from core import keys
+from core import keys, metrics
 from core.errors import Conflict, NotFound, PdfqError
 from core.storage import ObjectMissing, Storage, WriteConflict
 
@@ -158,6 +158,7 @@ class JobStore:
                 job = self.get(job.id, job.tenant)
                 continue
             self._count(job.status, to)
+            metrics.record_transition(self.state, job.status, updated)  # issue 8: /metrics
             return updated
         raise Conflict(f"Job {job.id} is changing too often to update; try again.")
 

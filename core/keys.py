@@ -12,7 +12,11 @@ import uuid
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _SOURCE_KEY = re.compile(r"^sources/(?P<tenant>[a-z0-9_-]{1,64})/(?P<job_id>[0-9a-f]{32})\.pdf$")
 
+_RECORD_KEY = re.compile(r"^jobs/(?P<tenant>[a-z0-9_-]{1,64})/(?P<job_id>[0-9a-f]{32})\.json$")
+
 DEFAULT_TENANT = "public"
+# Each kind of object under its own prefix: lifecycle rules and listings rely on these.
+SOURCES_PREFIX, RECORDS_PREFIX, RESULTS_PREFIX = "sources/", "jobs/", "results/"
 RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
 
 
@@ -43,4 +47,12 @@ def parse_source_key(key: str) -> tuple[str, str]:
     match = _SOURCE_KEY.match(key)
     if not match:
         raise ValueError(f"not a pdfq source key: {key!r}")
+    return match["tenant"], match["job_id"]
+
+
+def parse_record_key(key: str) -> tuple[str, str]:
+    """(tenant, job_id) of a job record key; ValueError for any other key."""
+    match = _RECORD_KEY.match(key)
+    if not match:
+        raise ValueError(f"not a pdfq job record key: {key!r}")
     return match["tenant"], match["job_id"]

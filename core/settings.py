@@ -70,6 +70,18 @@ def _bucket(name: str, raw: str) -> str:
     return value
 
 
+def _arn(name: str, raw: str) -> str:
+    value = raw.strip()
+    # S3 sends events to an SNS topic, an SQS queue (MinIO names its targets arn:minio:sqs:...)
+    # or a Lambda function; anything else S3 would refuse at provisioning time.
+    kinds = ("sns", "sqs", "lambda")
+    if value and not (value.startswith("arn:") and any(f":{k}:" in value for k in kinds)):
+        raise SettingsError(
+            f"{name}={raw!r}: expected the arn: of an SNS topic, SQS queue or Lambda"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything pdfq reads from the environment, with its default."""
@@ -105,6 +117,14 @@ class Settings:
 
     log_level: str = "INFO"
 
+    # Operations (issue 8).
+    log_format: str = "json"
+    metrics_enabled: bool = True
+    metrics_token: str = ""
+    source_retention_days: int = 30
+    result_retention_days: int = 0
+    s3_events_arn: str = ""
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -138,6 +158,13 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
         "log_level",
         lambda n, v: _choice(n, v, ("debug", "info", "warning", "error")).upper(),
     ),
+    # Operations (issue 8)
+    "LOG_FORMAT": ("log_format", lambda n, v: _choice(n, v, ("json", "text"))),
+    "METRICS_ENABLED": ("metrics_enabled", _bool),
+    "METRICS_TOKEN": ("metrics_token", lambda n, v: v.strip()),
+    "SOURCE_RETENTION_DAYS": ("source_retention_days", lambda n, v: _int(n, v, minimum=0)),
+    "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
+    "S3_EVENTS_ARN": ("s3_events_arn", _arn),
 }
 
 
