@@ -35,6 +35,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     env.setdefault("PORT", "8000")
+    env.setdefault("LOG_FORMAT", "text")  # readable lines in a terminal
     children: list[subprocess.Popen] = []
     settings = get_settings()
     if not settings.s3_endpoint_url:
