@@ -100,6 +100,8 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+        # Before encoding: JSON escapes quotes, which would hide "name": "value" secrets.
+        line = {k: redact(v) if isinstance(v, str) else v for k, v in line.items()}
         return redact(json.dumps(line, ensure_ascii=False, default=str))
 
 

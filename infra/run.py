@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     os.chdir(Path(__file__).resolve().parent.parent)
     # A shell expands ${HUEY_WORKERS:-2} as on Heroku; exec leaves the server as this process,
     # so the supervisor's signals reach gunicorn or huey_consumer directly.
-    os.execvp("sh", ["sh", "-c", "exec " + commands[argv[0]]])
+    os.execvp("sh", ["sh", "-c", "exec " + commands[argv[0]]])  # noqa: S606 - the Procfile line
     return 1  # not reached: execvp replaces this process
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from core import keys, services
 from core.errors import Conflict, NotFound, ResultNotReady
@@ -39,6 +40,7 @@ def job_json(job: Job) -> dict:
 
 
 @click.command()
+@with_appcontext
 @click.argument("job_ids", nargs=-1, required=True)
 @tenant_option
 @json_option
@@ -65,6 +67,7 @@ def status(job_ids, tenant, as_json):
 
 
 @click.command()
+@with_appcontext
 @click.argument("job_id")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("-o", "--output", type=click.File("wb"), default="-", help="Write here.")
@@ -89,6 +92,7 @@ def result(job_id, fmt, output, tenant):
 
 
 @click.command()
+@with_appcontext
 @json_option
 @reports_errors
 def queue(as_json):
@@ -120,6 +124,7 @@ def _duration(text: str) -> dt.timedelta:
 
 
 @click.command()
+@with_appcontext
 @click.option("--since", default="7d", show_default=True, help="How far back: 30m, 12h, 7d.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @json_option
@@ -156,6 +161,7 @@ def failed(since, limit, as_json):
 
 
 @click.command()
+@with_appcontext
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 def provision(check):
     """Create or check the bucket and its rules, and check Redis (as the release phase does)."""

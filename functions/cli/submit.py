@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from core import services
 from core.errors import PdfqError
@@ -42,6 +43,7 @@ def pdf_files(paths: tuple[Path, ...], recursive: bool) -> list[Path]:
 
 
 @click.command()
+@with_appcontext
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-r", "--recursive", is_flag=True, help="Take PDFs in sub-folders too.")
 @click.option("--wait", is_flag=True, help="Follow every job until it has finished.")
