@@ -6,6 +6,7 @@ Imported by consumer.tasks, so the hooks are registered wherever the tasks are.
 from __future__ import annotations
 
 import logging
+import threading
 
 from huey.api import Task
 from huey.signals import SIGNAL_RETRYING
@@ -26,14 +27,23 @@ def task_job_id(task: Task) -> str | None:
     return None
 
 
+# Per worker thread: the task it ran last, and that task's job. Huey logs some lines about a
+# task by its id alone ("Requeueing <id>, 2 retries"), after the task's own hooks have run.
+_last_task = threading.local()
+
+
 class _JobIdFromTask(logging.Filter):
-    """Huey's own lines ("Executing ...", "... executed in 1.2s") name the task, not the job."""
+    """Huey's own lines name the task ("Executing <task>", "Requeueing <task id>"), not the job."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "job_id", None) is None and isinstance(record.args, tuple):
-            task = next((a for a in record.args if isinstance(a, Task)), None)
-            if task is not None:
-                record.job_id = task_job_id(task)
+            for arg in record.args:
+                if isinstance(arg, Task):
+                    record.job_id = task_job_id(arg)
+                    break
+                if arg is not None and arg == getattr(_last_task, "id", None):
+                    record.job_id = _last_task.job_id
+                    break
         return True
 
 
@@ -42,7 +52,8 @@ logging.getLogger("huey").addFilter(_JobIdFromTask())
 
 @huey.pre_execute()
 def _bind_job(task: Task):
-    task._pdfq_log_token = logs.bind_job(task_job_id(task))
+    _last_task.id, _last_task.job_id = task.id, task_job_id(task)
+    task._pdfq_log_token = logs.bind_job(_last_task.job_id)
 
 
 @huey.post_execute()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from core.redisconn import connection_pool, unreachable
+from core.redisconn import connection_pool, out_of_memory, unreachable
 from core.settings import Settings
 
 
@@ -32,6 +32,8 @@ class RedisState:
             return fn(self._conn)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable(self._url, exc) from exc
+        except redis.exceptions.OutOfMemoryError as exc:
+            raise out_of_memory(self._url, exc) from exc
 
     def get(self, key: str) -> str | None:
         value = self._run(lambda r: r.get(self._prefix + key))

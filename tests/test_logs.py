@@ -107,3 +107,37 @@ def test_configure_reformats_existing_handlers_instead_of_adding_more():
         assert sum(isinstance(f, logs.JobIdFilter) for f in own.filters) == 1
     finally:
         huey_logger.handlers[:], huey_logger.propagate = saved
+
+
+def test_every_huey_line_about_a_retried_task_names_its_job(s3, monkeypatch):
+    from consumer import tasks
+    from core import keys, services
+    from core.errors import StorageUnavailable
+    from tests.corpus import GOOD
+
+    store = services.jobs()
+    job_id = keys.new_job_id()
+    source = keys.source_key("public", job_id)
+    store.storage.put_bytes(source, (GOOD / "pdfminer_jo.pdf").read_bytes())
+    store.create(job_id=job_id, tenant="public", filename="jo.pdf", size=1)
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(store.storage, "download_to", down)
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append
+    collector.addFilter(logs.JobIdFilter())
+    huey_logger = logging.getLogger("huey")
+    monkeypatch.setattr(huey_logger, "handlers", [collector])
+    level = huey_logger.level
+    huey_logger.setLevel(logging.INFO)  # (setLevel, not the attribute: it clears the cache)
+    try:
+        tasks.extract_document(source)  # immediate: runs, fails, is scheduled for a retry
+    finally:
+        huey_logger.setLevel(level)
+
+    messages = {r.getMessage().split(" ")[0]: r for r in records}
+    assert {"Executing", "Unhandled", "Requeueing"} <= set(messages)
+    assert {r.job_id for r in records} == {job_id}
