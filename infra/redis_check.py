@@ -7,6 +7,8 @@ Reads go through INFO, which managed Redis (Heroku, Render) allows where CONFIG 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import redis
 
 from core.redisconn import connection_pool, redacted, unreachable
@@ -36,12 +38,8 @@ def provision(settings: Settings, apply: bool) -> list[Outcome]:
         try:
             server = client.info("server")
             memory = client.info("memory")
-        except redis.AuthenticationError as exc:
-            return [Outcome(subject, FAILED, f"refused the password in the URL ({exc})")]
-        except redis.ResponseError as exc:
-            if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
-                return [Outcome(subject, FAILED, f"wants a password in the URL ({exc})")]
-            raise
+        except (redis.AuthenticationError, redis.AuthenticationWrongNumberOfArgsError) as exc:
+            return [Outcome(subject, FAILED, _auth_problem(settings.redis_url, exc))]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 return [Outcome(subject, FAILED, _untrusted_certificate())]
@@ -54,6 +52,12 @@ def provision(settings: Settings, apply: bool) -> list[Outcome]:
     finally:
         client.close()
         client.connection_pool.disconnect()
+
+
+def _auth_problem(url: str, exc: Exception) -> str:
+    if urlsplit(url).password:
+        return f"refused the password in the URL ({exc})"
+    return f"asks for a password and the URL has none: redis://:<password>@host:port ({exc})"
 
 
 def _untrusted_certificate() -> str:

@@ -223,3 +223,15 @@ def test_redis_tls_verification_names_the_setting_that_allows_self_signed(tls_re
     [outcome] = redis_check.provision(get_settings(), apply=False)
     assert outcome.state == "failed"
     assert "REDIS_SSL_VERIFY=false" in outcome.detail
+
+
+def test_a_redis_password_problem_is_named_without_showing_the_password(evicting_redis, setenv):
+    evicting_redis.client.config_set("requirepass", "sekret")
+    setenv(HUEY_REDIS_URL=evicting_redis.url)  # no password
+    [none] = redis_check.provision(get_settings(), apply=False)
+    setenv(HUEY_REDIS_URL=evicting_redis.url.replace("redis://", "redis://:hunter2@"))
+    [wrong] = redis_check.provision(get_settings(), apply=False)
+    assert none.state == wrong.state == "failed"
+    assert "asks for a password and the URL has none" in none.detail
+    assert "refused the password in the URL" in wrong.detail
+    assert "hunter2" not in wrong.subject + wrong.detail
