@@ -21,6 +21,10 @@ MIN_VERSION = (5, 0)
 # With noeviction a full Redis refuses writes, so new uploads fail: warn well before that.
 MEMORY_WARNING_RATIO = 0.8
 
+UNTRUSTED_CERTIFICATE = (
+    "its TLS certificate is not trusted (self-signed, as on Heroku Redis) and "
+    "REDIS_SSL_VERIFY=true: set REDIS_SSL_VERIFY=false, or trust its CA"
+)
 EVICTION_FIX = (
     "Set it to noeviction: on Heroku `heroku redis:maxmemory <REDIS ADD-ON> --policy "
     "noeviction`; on Render `maxmemoryPolicy: noeviction` on the Key Value instance "
@@ -42,7 +46,7 @@ def provision(settings: Settings, apply: bool) -> list[Outcome]:
             return [Outcome(subject, FAILED, _auth_problem(settings.redis_url, exc))]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                return [Outcome(subject, FAILED, _untrusted_certificate())]
+                return [Outcome(subject, FAILED, UNTRUSTED_CERTIFICATE)]
             raise unreachable(settings.redis_url, exc) from exc
         return [
             _version(subject, server),
@@ -58,13 +62,6 @@ def _auth_problem(url: str, exc: Exception) -> str:
     if urlsplit(url).password:
         return f"refused the password in the URL ({exc})"
     return f"asks for a password and the URL has none: redis://:<password>@host:port ({exc})"
-
-
-def _untrusted_certificate() -> str:
-    return (
-        "its TLS certificate is not trusted (self-signed, as on Heroku Redis) and "
-        "REDIS_SSL_VERIFY=true: set REDIS_SSL_VERIFY=false, or trust its CA"
-    )
 
 
 def _version(subject: str, server: dict) -> Outcome:
