@@ -26,6 +26,7 @@ from functions.cli.common import (
     reports_errors,
     tenant_option,
 )
+from functions.jobs import job_view
 from functions.submission import queue_call
 
 _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
@@ -33,8 +34,6 @@ _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 def job_json(job: Job) -> dict:
     """The job as GET /jobs/<id> shows it (links included)."""
-    from functions.jobs import job_view
-
     with current_app.test_request_context():
         return job_view(job)
 
