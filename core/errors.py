@@ -53,6 +53,11 @@ class ResultNotReady(Conflict):
     default_message = "The job has not succeeded yet; poll its status URL."
 
 
+class ResultExpired(PdfqError):
+    code, status = "result_expired", 410
+    default_message = "The job succeeded, but its result has expired (RESULT_RETENTION_DAYS)."
+
+
 class TooLarge(PdfqError):
     code, status = "too_large", 413
     default_message = "The file is larger than the upload limit."

@@ -134,3 +134,12 @@ def test_provision_check_exits_6_when_it_would_change_the_bucket(pdf):
     assert "lifecycle: would set" in result.stdout
     assert pdf("provision").exit_code == 0
     assert pdf("provision", "--check").exit_code == 0
+
+
+def test_result_of_an_expired_result_exits_1_naming_it(pdf, s3):
+    job_id = json.loads(pdf("submit", "--json", str(GOOD / "pdfminer_jo.pdf")).stdout)["job_id"]
+    for name in keys.RESULT_FILES:
+        s3.delete(keys.result_key("public", job_id, name))
+    result = pdf("result", job_id)
+    assert result.exit_code == exitcodes.FAILED
+    assert "pdf: result_expired: " in result.stderr

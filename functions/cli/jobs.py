@@ -13,11 +13,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from core import keys, services
-from core.errors import Conflict, NotFound, ResultNotReady
+from core.errors import Conflict, NotFound, ResultExpired, ResultNotReady
 from core.exitcodes import NOT_FOUND
 from core.jobs import Job, JobStatus
 from core.queue import huey
 from core.settings import get_settings
+from core.storage import ObjectMissing
 from functions.cli.common import (
     error_text,
     fail,
@@ -80,13 +81,20 @@ def result(job_id, fmt, output, tenant):
     if job.status is not JobStatus.SUCCEEDED:
         raise ResultNotReady(f"Job {job.id} is {job.status.value}; it has no result yet.")
     storage = services.storage()
-    if fmt == "text":
-        for chunk in storage.stream(keys.result_key(job.tenant, job.id, "text.txt")):
-            output.write(chunk)
-        return
-    summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
-    pages = storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl")).splitlines()
-    body = {**summary, "warnings": job.warnings, "pages": [json.loads(p) for p in pages]}
+    try:  # results/ may have expired (RESULT_RETENTION_DAYS) while the record stays
+        if fmt == "text":
+            for chunk in storage.stream(keys.result_key(job.tenant, job.id, "text.txt")):
+                output.write(chunk)
+            return
+        summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
+        pages = storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl"))
+    except ObjectMissing:
+        raise ResultExpired() from None
+    body = {
+        **summary,
+        "warnings": job.warnings,
+        "pages": [json.loads(p) for p in pages.splitlines()],
+    }
     output.write(json.dumps(body, ensure_ascii=False).encode() + b"\n")
 
 
