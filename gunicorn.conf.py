@@ -16,3 +16,10 @@ accesslog = "-"
 errorlog = "-"
 # Keep-alive behind a router that reuses connections.
 keepalive = 5
+# gunicorn's own lines in LOG_FORMAT (JSON by default) like the app's; access lines become
+# fields (method, path, status, duration) with the job id, and never the query string.
+logger_class = "functions.weblog.GunicornLogger"
+# A platform (dyno, container, supervisor) manages the processes by signals; gunicorn's
+# control socket would only add a local control surface, at a path every gunicorn on the
+# machine shares by default ($HOME/.gunicorn/gunicorn.ctl).
+control_socket_disable = True

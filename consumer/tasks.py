@@ -10,6 +10,7 @@ import logging
 from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
+import consumer.telemetry  # noqa: F401 - the job id on log lines, retries counted (issue 8)
 from consumer import pipeline, recovery
 from core import logs, services
 from core.errors import PdfqError

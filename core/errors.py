@@ -58,6 +58,11 @@ class NotUploaded(Conflict):
     default_message = "Nothing has been uploaded for this job yet; upload the file first."
 
 
+class ResultExpired(PdfqError):
+    code, status = "result_expired", 410
+    default_message = "The job succeeded, but its result has expired (RESULT_RETENTION_DAYS)."
+
+
 class TooLarge(PdfqError):
     code, status = "too_large", 413
     default_message = "The file is larger than the upload limit."

@@ -14,7 +14,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from core import keys
+from core import keys, metrics
 from core.errors import Conflict, NotFound, PdfqError
 from core.storage import ObjectMissing, Storage, WriteConflict
 
@@ -194,6 +194,7 @@ class JobStore:
                 job = self.get(job.id, job.tenant)
                 continue
             self._count(job.status, to)
+            metrics.record_transition(self.state, job.status, updated)  # issue 8: /metrics
             if to.terminal:
                 self._close(marker)
             return updated

@@ -16,7 +16,12 @@ _INBOX_KEY = re.compile(r"^inbox/(?P<tenant>[a-z0-9_-]{1,64})/(?P<path>.*[^/])$"
 # Fixed, so that one version of one object always derives the same job id, in every process.
 _OBJECT_JOBS = uuid.UUID("6f1c4c55-0b5e-4a8e-9a43-2f5d1c9e7b10")
 
+_RECORD_KEY = re.compile(r"^jobs/(?P<tenant>[a-z0-9_-]{1,64})/(?P<job_id>[0-9a-f]{32})\.json$")
+
 DEFAULT_TENANT = "public"
+# Each kind of object under its own prefix: lifecycle rules and listings rely on these.
+SOURCES_PREFIX, RECORDS_PREFIX, RESULTS_PREFIX = "sources/", "jobs/", "results/"
+INBOX_PREFIX = "inbox/"
 RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
 
 
@@ -75,3 +80,11 @@ def parse_inbox_key(key: str) -> tuple[str, str]:
     if not match:
         raise ValueError(f"not an inbox key (inbox/<tenant>/<name>): {key!r}")
     return match["tenant"], match["path"].rsplit("/", 1)[-1]
+
+
+def parse_record_key(key: str) -> tuple[str, str]:
+    """(tenant, job_id) of a job record key; ValueError for any other key."""
+    match = _RECORD_KEY.match(key)
+    if not match:
+        raise ValueError(f"not a pdfq job record key: {key!r}")
+    return match["tenant"], match["job_id"]

@@ -1,18 +1,144 @@
-"""Logging set-up shared by the web and the worker processes."""
+"""Logging shared by the web and the worker: JSON lines (or text), the job id, no secrets.
+
+Every line logged while a job is being handled carries its id: the worker binds it around
+each task, the web around each request for a job (see `job_context`). LOG_FORMAT=text gives
+readable lines for development. Secrets are masked in the final line, whatever logged them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import datetime as dt
+import json
 import logging
+import re
 
 from core.settings import Settings
 
+_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("pdfq_job_id", default=None)
+
+# Loggers whose lines pdfq formats: its own and Huey's (the consumer's "Executing..." lines).
+LOGGERS = ("pdfq", "huey")
+
+# Attributes every LogRecord has; anything else was passed with `extra=` and is worth keeping.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "job_id"}
+
+# (pattern, replacement): passwords in URLs, AWS key ids, presigned URL signatures and
+# credentials, secrets and tokens written as name=value or "name": "value", bearer tokens.
+_SECRETS = [
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.I), r"\1***@"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "AKIA***"),
+    (
+        re.compile(
+            r"((?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId"
+            r"|aws_secret_access_key|secret|password|token)[\"']?\s*[=:]\s*[\"']?)[^&\"'\s,}]+",
+            re.I,
+        ),
+        r"\1***",
+    ),
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1***"),
+]
+
+
+def redact(text: str) -> str:
+    """`text` with credentials, keys, signatures and tokens replaced by ***."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@contextlib.contextmanager
+def job_context(job_id: str | None):
+    """Tag every line logged inside the block, in this thread or task, with `job_id`."""
+    token = _job_id.set(job_id)
+    try:
+        yield
+    finally:
+        _job_id.reset(token)
+
+
+def bind_job(job_id: str | None) -> contextvars.Token:
+    """Tag later lines with `job_id` until `unbind_job(token)` (for hooks that cannot nest)."""
+    return _job_id.set(job_id)
+
+
+def unbind_job(token: contextvars.Token):
+    _job_id.reset(token)
+
+
+def current_job_id() -> str | None:
+    return _job_id.get()
+
+
+class JobIdFilter(logging.Filter):
+    """Copies the bound job id onto each record (unless the caller passed one in `extra`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "job_id", None) is None:
+            record.job_id = _job_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, job_id, extras, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,  # which gunicorn or huey worker process wrote it
+        }
+        if getattr(record, "job_id", None):
+            line["job_id"] = record.job_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        # Before encoding: JSON escapes quotes, which would hide "name": "value" secrets.
+        line = {k: redact(v) if isinstance(v, str) else v for k, v in line.items()}
+        return redact(json.dumps(line, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines for development: time, level, logger, [job <id>], message."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(_job)s%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        job_id = getattr(record, "job_id", None)
+        record._job = f"[job {job_id}] " if job_id else ""
+        return redact(super().format(record))
+
+
+def make_formatter(settings: Settings) -> logging.Formatter:
+    return TextFormatter() if settings.log_format == "text" else JsonFormatter()
+
+
+def prepare(handler: logging.Handler, settings: Settings):
+    """Give `handler` pdfq's format and job id filter (idempotent)."""
+    handler.setFormatter(make_formatter(settings))
+    if not any(isinstance(f, JobIdFilter) for f in handler.filters):
+        handler.addFilter(JobIdFilter())
+
 
 def configure(settings: Settings):
-    """Send pdfq's own loggers to stderr at LOG_LEVEL (gunicorn and huey keep theirs)."""
-    logger = logging.getLogger("pdfq")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(settings.log_level)
-    logger.propagate = False
+    """Send pdfq's and Huey's loggers to stderr in LOG_FORMAT; pdfq's at LOG_LEVEL.
+
+    huey_consumer installs its own handler on "huey" before our start-up hook runs: that
+    handler is re-formatted rather than doubled.
+    """
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.StreamHandler())
+        for handler in logger.handlers:
+            prepare(handler, settings)
+        logger.propagate = False
+    logging.getLogger("pdfq").setLevel(settings.log_level)

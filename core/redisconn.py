@@ -35,3 +35,11 @@ def unreachable(url: str, exc: Exception) -> QueueUnavailable:
         f"Redis unreachable at {redacted(url)} ({type(exc).__name__}): is redis-server running "
         "and is HUEY_REDIS_URL (or REDIS_URL) right?"
     )
+
+
+def out_of_memory(url: str, exc: Exception) -> QueueUnavailable:
+    # With maxmemory-policy noeviction (which a queue needs) a full Redis refuses writes.
+    return QueueUnavailable(
+        f"Redis at {redacted(url)} is full and refuses writes ({exc}): raise its maxmemory or "
+        "free memory; see docs/troubleshooting.md, 'memory too high'."
+    )

@@ -92,6 +92,18 @@ def _secret(name: str, raw: str) -> str:
     return value
 
 
+def _arn(name: str, raw: str) -> str:
+    value = raw.strip()
+    # S3 sends events to an SNS topic, an SQS queue (MinIO names its targets arn:minio:sqs:...)
+    # or a Lambda function; anything else S3 would refuse at provisioning time.
+    kinds = ("sns", "sqs", "lambda")
+    if value and not (value.startswith("arn:") and any(f":{k}:" in value for k in kinds)):
+        raise SettingsError(
+            f"{name}={raw!r}: expected the arn: of an SNS topic, SQS queue or Lambda"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything pdfq reads from the environment, with its default."""
@@ -140,6 +152,14 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     events_webhook_secret: str = ""
 
+    # Operations (issue 8).
+    log_format: str = "json"
+    metrics_enabled: bool = True
+    metrics_token: str = ""
+    source_retention_days: int = 30
+    result_retention_days: int = 0
+    s3_events_arn: str = ""
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -183,6 +203,13 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PRESIGN_EXPIRY": ("presign_expiry", lambda n, v: _int(n, v, minimum=1, maximum=604800)),
     "CORS_ORIGINS": ("cors_origins", _origins),
     "EVENTS_WEBHOOK_SECRET": ("events_webhook_secret", _secret),
+    # Operations (issue 8)
+    "LOG_FORMAT": ("log_format", lambda n, v: _choice(n, v, ("json", "text"))),
+    "METRICS_ENABLED": ("metrics_enabled", _bool),
+    "METRICS_TOKEN": ("metrics_token", lambda n, v: v.strip()),
+    "SOURCE_RETENTION_DAYS": ("source_retention_days", lambda n, v: _int(n, v, minimum=0)),
+    "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
+    "S3_EVENTS_ARN": ("s3_events_arn", _arn),
 }
 
 

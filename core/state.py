@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from core.redisconn import connection_pool, unreachable
+from core.redisconn import connection_pool, out_of_memory, unreachable
 from core.settings import Settings
 
 
@@ -32,6 +32,8 @@ class RedisState:
             return fn(self._conn)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable(self._url, exc) from exc
+        except redis.exceptions.OutOfMemoryError as exc:
+            raise out_of_memory(self._url, exc) from exc
 
     def get(self, key: str) -> str | None:
         value = self._run(lambda r: r.get(self._prefix + key))
@@ -48,6 +50,11 @@ class RedisState:
 
     def delete(self, key: str):
         self._run(lambda r: r.delete(self._prefix + key))
+
+    def get_many(self, keys: list[str]) -> dict[str, str | None]:
+        """Several keys in one round trip (metrics read dozens per scrape)."""
+        values = self._run(lambda r: r.mget([self._prefix + k for k in keys])) if keys else []
+        return {k: None if v is None else v.decode() for k, v in zip(keys, values, strict=True)}
 
     def ping(self):
         self._run(lambda r: r.ping())
@@ -116,6 +123,17 @@ class SqliteState:
 
     def delete(self, key: str):
         self._db.execute("delete from state where key = ?", (key,))
+
+    def get_many(self, keys: list[str]) -> dict[str, str | None]:
+        found = dict.fromkeys(keys)
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"select key, value from state where key in ({marks}) "  # noqa: S608 - only ?s
+            "and (expires_at is null or expires_at > ?)",
+            (*keys, time.time()),
+        )
+        found.update(rows.fetchall())
+        return found
 
     def ping(self):
         self._db.execute("select 1").fetchone()

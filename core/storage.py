@@ -238,14 +238,18 @@ class Storage:
 
     def list_keys(self, prefix: str):
         """Every key under `prefix`, page by page."""
+        for item in self.list_objects(prefix):
+            yield item["Key"]
+
+    def list_objects(self, prefix: str):
+        """Every object under `prefix` as S3 lists it (Key, LastModified, Size...)."""
         token = None
         while True:
             kwargs = {"Bucket": self.bucket, "Prefix": prefix}
             if token:
                 kwargs["ContinuationToken"] = token
             page = self._call("list " + prefix, "list_objects_v2", **kwargs)
-            for item in page.get("Contents", []):
-                yield item["Key"]
+            yield from page.get("Contents", [])
             if not page.get("IsTruncated"):
                 return
             token = page["NextContinuationToken"]

@@ -31,4 +31,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(events.bp, url_prefix=API_PREFIX)
     app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
+
+    # Operations (issue 8): /metrics at the root, job ids on log lines, `flask pdf ...`.
+    from functions import cli, metrics, weblog
+
+    weblog.register(app)
+    app.register_blueprint(metrics.bp)
+    app.cli.add_command(cli.pdf)
     return app

@@ -7,8 +7,9 @@ import json
 from flask import Blueprint, Response, request, url_for
 
 from core import keys, services
-from core.errors import BadRequest, Conflict, ResultNotReady
+from core.errors import BadRequest, Conflict, ResultExpired, ResultNotReady
 from core.jobs import Job, JobStatus
+from core.storage import ObjectMissing
 from functions.auth import current_tenant
 
 bp = Blueprint("jobs", __name__)
@@ -60,9 +61,12 @@ def get_result(job_id: str):
         raise ResultNotReady(f"Job {job.id} is {job.status.value}; poll its status URL.")
 
     storage = services.storage()
-    if fmt == "text":
-        chunks = storage.stream(keys.result_key(job.tenant, job.id, "text.txt"))
-        return Response(chunks, mimetype="text/plain", content_type="text/plain; charset=utf-8")
-    summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
-    lines = storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl")).splitlines()
+    try:  # results/ may expire by a lifecycle rule (RESULT_RETENTION_DAYS) before the record
+        if fmt == "text":
+            chunks = storage.stream(keys.result_key(job.tenant, job.id, "text.txt"))
+            return Response(chunks, mimetype="text/plain", content_type="text/plain; charset=utf-8")
+        summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
+        lines = storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl")).splitlines()
+    except ObjectMissing:
+        raise ResultExpired() from None
     return {**summary, "warnings": job.warnings, "pages": [json.loads(line) for line in lines]}

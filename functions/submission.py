@@ -11,7 +11,7 @@ import redis
 from core import keys, services
 from core.errors import PdfqError, QueueUnavailable
 from core.jobs import Job
-from core.redisconn import unreachable
+from core.redisconn import out_of_memory, unreachable
 from core.settings import get_settings
 
 log = logging.getLogger("pdfq.web")
@@ -23,6 +23,8 @@ def queue_call(fn, *args):
         return fn(*args)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise unreachable(get_settings().redis_url, exc) from exc
+    except redis.exceptions.OutOfMemoryError as exc:
+        raise out_of_memory(get_settings().redis_url, exc) from exc
     except sqlite3.OperationalError as exc:
         raise QueueUnavailable(f"The embedded queue is not usable ({exc}).") from exc
 

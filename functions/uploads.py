@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import unicodedata
 
 from flask import Blueprint, request, url_for
 
-from core.errors import BadRequest, EmptyUpload, NotAPdf, TooLarge
-from core.pdf import MAGIC_WINDOW, looks_like_pdf
+from core.errors import BadRequest
 from core.settings import get_settings
 from functions import idempotency
 from functions.auth import current_tenant
+from functions.intake import check_pdf
 from functions.jobs import job_view
 from functions.submission import submit_upload
 
@@ -28,16 +27,7 @@ def create_document():
         raise BadRequest("Send the PDF as multipart/form-data in a field named 'file'.")
     # Werkzeug spools parts over 500 KB to a temporary file, so memory stays bounded.
     stream = upload.stream
-    size = stream.seek(0, os.SEEK_END)
-    limit = get_settings().max_upload_bytes
-    if size == 0:
-        raise EmptyUpload()
-    if size > limit:
-        raise TooLarge(f"The file is {size} bytes; the limit is {limit} bytes.")
-    stream.seek(0)
-    if not looks_like_pdf(stream.read(MAGIC_WINDOW)):
-        raise NotAPdf()
-    stream.seek(0)
+    size = check_pdf(stream, get_settings().max_upload_bytes)
     digest = hashlib.file_digest(stream, "sha256").hexdigest()
     stream.seek(0)
 

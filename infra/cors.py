@@ -6,7 +6,10 @@ pdfq owns one rule, identified by its ID; rules that others added to the bucket 
 
 from __future__ import annotations
 
+from core.errors import StorageUnavailable
+from core.settings import Settings
 from core.storage import Storage
+from infra.report import CHANGED, OK, PENDING, Outcome
 
 RULE_ID = "pdfq-uploads"
 
@@ -26,14 +29,32 @@ def upload_rule(origins: tuple[str, ...]) -> dict:
 
 def ensure_cors(storage: Storage, origins: tuple[str, ...]) -> str:
     """Make pdfq's rule allow exactly `origins`, writing only on a change; one report line."""
+    outcome = _apply(storage, origins, apply=True)
+    return f"cors: {outcome.detail}"
+
+
+def provision(storage: Storage, settings: Settings, apply: bool) -> list[Outcome]:
+    """The provisioning step: with apply=False, only report what would change."""
+    return [_apply(storage, settings.cors_origins, apply)]
+
+
+def _apply(storage: Storage, origins: tuple[str, ...], apply: bool) -> Outcome:
     if not origins:
-        return "cors: not managed (CORS_ORIGINS is empty)"
-    current = storage.cors_rules()
+        return Outcome("cors", OK, "not managed (CORS_ORIGINS is empty)")
+    try:
+        current = storage.cors_rules()
+    except StorageUnavailable:
+        if apply:
+            raise
+        current = []  # --check before the bucket exists: everything is still to do
     wanted = [rule for rule in current if rule.get("ID") != RULE_ID] + [upload_rule(origins)]
+    listed = ", ".join(origins)
     if _normal(current) == _normal(wanted):
-        return f"cors: unchanged ({', '.join(origins)})"
+        return Outcome("cors", OK, f"unchanged ({listed})")
+    if not apply:
+        return Outcome("cors", PENDING, f"would set for {listed}")
     storage.set_cors_rules(wanted)
-    return f"cors: set for {', '.join(origins)}"
+    return Outcome("cors", CHANGED, f"set for {listed}")
 
 
 def _normal(rules: list[dict]) -> list[dict]:

@@ -35,6 +35,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     env.setdefault("PORT", "8000")
+    env.setdefault("LOG_FORMAT", "text")  # readable lines in a terminal
     children: list[subprocess.Popen] = []
     settings = get_settings()
     if not settings.s3_endpoint_url:
@@ -58,6 +59,11 @@ def main() -> int:
                 subprocess.Popen(["sh", "-c", "exec " + commands[name]], env=env, cwd=ROOT)
             )
         print(f"dev: ready on http://127.0.0.1:{env['PORT']} (Ctrl-C stops everything)", flush=True)
+        if not settings.s3_endpoint_url:  # the CLI must reach the same local S3
+            cli_env = " ".join(
+                f"{name}={env[name]}" for name in ("S3_ENDPOINT_URL", *local_s3.FAKE_CREDENTIALS)
+            )
+            print(f"dev: for `flask --app functions pdf ...` set: {cli_env}", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return 1

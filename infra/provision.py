@@ -1,42 +1,55 @@
-"""Provisioning, safe on every release: create the bucket if missing, check that Redis answers.
+"""Provisioning, safe on every release: make the bucket and Redis what pdfq needs.
 
-python -m infra.provision
+    python -m infra.provision           # create or fix what is missing, report the rest
+    python -m infra.provision --check   # report what it would change; change nothing
+
+One line per finding on stdout; failures on stderr as `provision failed: <what>: <why>`.
+Exit codes (core/exitcodes.py): 0 all in place, 1 a problem provisioning cannot fix,
+2 a bad setting, 3 storage or Redis unreachable, 6 (--check only) changes to make.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 
 from core import services
 from core.errors import PdfqError
-from core.redisconn import redacted
 from core.settings import get_settings
-from infra.cors import ensure_cors
+from infra import bucket, cors, redis_check
+from infra.report import FAILED, UNAVAILABLE, Outcome, exit_code
 
 
-def provision() -> list[str]:
-    """Do what is missing and return one line per check; raises PdfqError on the first failure."""
+def provision(apply: bool = True) -> list[Outcome]:
+    """Every step's findings; a step that cannot go on reports why and the others still run."""
     settings = get_settings()
-    report = []
-    created = services.storage().ensure_bucket()
-    report.append(f"bucket {settings.s3_bucket}: {'created' if created else 'exists'}")
-    report.append(ensure_cors(services.storage(), settings.cors_origins))
-    if settings.redis_url:
-        services.state().ping()
-        report.append(f"redis {redacted(settings.redis_url)}: answers")
-    else:
-        report.append(f"queue: embedded SQLite in {settings.data_dir} (no Redis URL set)")
-    return report
+    storage = services.storage()
+    steps: list[tuple[str, Callable[[], list[Outcome]]]] = [
+        (f"bucket {settings.s3_bucket}", lambda: bucket.provision(storage, settings, apply)),
+        ("cors", lambda: cors.provision(storage, settings, apply)),
+        ("redis", lambda: redis_check.provision(settings, apply)),
+    ]
+    outcomes: list[Outcome] = []
+    for subject, step in steps:
+        try:
+            outcomes += step()
+        except PdfqError as exc:
+            state = UNAVAILABLE if exc.retryable else FAILED
+            outcomes.append(Outcome(subject, state, exc.message))
+    return outcomes
 
 
-def main() -> int:
-    try:
-        for line in provision():
-            print(f"provision: {line}")
-    except PdfqError as exc:
-        print(f"provision failed: {exc}", file=sys.stderr)
-        return 1
-    return 0
+def main(argv: list[str] | None = None, *, check: bool | None = None) -> int:
+    if check is None:
+        parser = argparse.ArgumentParser(prog="python -m infra.provision", description=__doc__)
+        parser.add_argument("--check", action="store_true", help="change nothing, report")
+        check = parser.parse_args(argv).check
+    outcomes = provision(apply=not check)
+    for outcome in outcomes:
+        failed = outcome.state in (FAILED, UNAVAILABLE)
+        print(outcome.line(), file=sys.stderr if failed else sys.stdout, flush=True)
+    return exit_code(outcomes, check)
 
 
 if __name__ == "__main__":

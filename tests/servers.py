@@ -26,14 +26,14 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server in a temp folder, so a developer's own Redis is never touched."""
 
-    def __init__(self, folder: Path, tls: bool = False):
+    def __init__(self, folder: Path, tls: bool = False, extra_args: tuple[str, ...] = ()):
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server not found: `apt-get install redis-server`")
         self.port = free_port()
         log = str(folder / "redis.log")
         args = [exe, "--bind", "127.0.0.1", "--dir", str(folder), "--save", ""]
-        args += ["--appendonly", "no", "--logfile", log]
+        args += ["--appendonly", "no", "--logfile", log, *extra_args]
         if tls:
             # A self-signed certificate, as Heroku Redis presents.
             key, cert = str(folder / "key.pem"), str(folder / "cert.pem")

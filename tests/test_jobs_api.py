@@ -77,3 +77,14 @@ def test_unexpected_errors_are_500_json_without_a_traceback(client, monkeypatch)
     assert response.get_json() == {
         "error": {"code": "internal_error", "message": "Something went wrong inside pdfq."}
     }
+
+
+def test_an_expired_result_is_410_not_a_crash(client, s3):
+    # RESULT_RETENTION_DAYS expires results/ by a lifecycle rule; the record stays.
+    job = upload(client, GOOD / "pdfminer_jo.pdf")
+    for name in keys.RESULT_FILES:
+        s3.delete(keys.result_key("public", job["id"], name))
+    for fmt in ("text", "json"):
+        response = client.get(f"/api/v1/pdf/jobs/{job['id']}/result?format={fmt}")
+        assert response.status_code == 410
+        assert response.get_json()["error"]["code"] == "result_expired"

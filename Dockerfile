@@ -1,0 +1,23 @@
+# One image for every pdfq process; `python -m infra.run <name>` runs that Procfile line,
+# so containers run exactly what Heroku runs. docker-compose.yml wires the whole stack.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PORT=8000
+
+WORKDIR /app
+# Requirements first: the dependency layer is rebuilt only when they change.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+# Not root: a parser bug in a hostile PDF should not own the container.
+RUN useradd --system --create-home pdfq && mkdir -p .pdfq-data && chown pdfq .pdfq-data
+USER pdfq
+
+EXPOSE 8000
+ENTRYPOINT ["python", "-m", "infra.run"]
+CMD ["web"]

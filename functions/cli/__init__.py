@@ -1,0 +1,23 @@
+"""`flask --app functions pdf ...`: submit PDFs, follow jobs and provision, from a shell.
+
+Results go to stdout, one tab-separated line per item (or JSON with --json); progress bars
+and messages go to stderr; the exit code says how it went (functions/cli/common.py, and
+docs/cli.md for people).
+"""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+from functions.cli import jobs, submit
+
+pdf = AppGroup("pdf", help="Submit PDFs, follow their jobs, provision (exit codes: docs/cli.md).")
+for command in (
+    submit.submit,
+    jobs.status,
+    jobs.result,
+    jobs.queue,
+    jobs.failed,
+    jobs.provision,
+):
+    pdf.add_command(command)

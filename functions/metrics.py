@@ -1,0 +1,38 @@
+"""GET /metrics: Prometheus text for the queue, jobs by status and the jobs' outcomes.
+
+At the root, where Prometheus looks by default. Every number comes from the shared queue and
+state store, so any gunicorn worker on any machine gives the same page. METRICS_TOKEN, when
+set, must come as `Authorization: Bearer <token>` (Prometheus' `authorization` option).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, request
+
+from core import metrics, services
+from core.errors import NotFound, Unauthorized
+from core.queue import huey
+from core.settings import get_settings
+from functions.submission import queue_call
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics_page():
+    settings = get_settings()
+    if not settings.metrics_enabled:
+        raise NotFound("Metrics are turned off (METRICS_ENABLED=false).")
+    if settings.metrics_token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+            raise Unauthorized("Send METRICS_TOKEN as 'Authorization: Bearer <token>'.")
+    body = metrics.render(
+        services.state(),
+        pending=queue_call(huey.pending_count),
+        scheduled=queue_call(huey.scheduled_count),
+        jobs=services.jobs().counts(),
+    )
+    return Response(body, content_type=metrics.CONTENT_TYPE)

@@ -1,0 +1,65 @@
+"""Web logs: the job id on every line logged for a job's request; gunicorn's lines too.
+
+gunicorn.conf.py names GunicornLogger, so gunicorn's own lines and its access lines come out
+in LOG_FORMAT like the app's, with the method, path, status, duration and job id as fields.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, g, request
+from gunicorn import glogging
+
+from core import keys, logs
+from core.settings import get_settings
+
+_JOB_IN_PATH = re.compile(r"/jobs/([0-9a-f]{32})(?:/|$)")
+
+
+def register(app: Flask):
+    @app.before_request
+    def _bind_job():
+        job_id = (request.view_args or {}).get("job_id")
+        if job_id and keys.is_job_id(job_id):
+            g.pdfq_log_token = logs.bind_job(job_id)
+
+    @app.teardown_request
+    def _unbind_job(exc):
+        token = g.pop("pdfq_log_token", None)
+        if token is not None:
+            logs.unbind_job(token)
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger, writing LOG_FORMAT lines; access lines carry the job id."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        settings = get_settings()
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                logs.prepare(handler, settings)
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        path = environ.get("PATH_INFO", "")  # without the query string, which may hold secrets
+        match = _JOB_IN_PATH.search(path)
+        duration_ms = round(request_time.total_seconds() * 1000, 1)
+        self.access_log.info(
+            "%s %s %s %sms",
+            req.method,
+            path,
+            atoms["s"],
+            duration_ms,
+            extra={
+                "method": req.method,
+                "path": path,
+                "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+                "duration_ms": duration_ms,
+                "remote_addr": atoms["h"],
+                "job_id": match[1] if match else None,
+            },
+        )

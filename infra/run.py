@@ -1,0 +1,32 @@
+"""Run one Procfile process by name: `python -m infra.run web|worker|release`.
+
+The Docker image, docker-compose.yml and the supervisor config start processes through this,
+so they run exactly the Procfile's commands (the ones Heroku runs) and never drift from them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from infra.dev import procfile
+
+
+def main(argv: list[str]) -> int:
+    commands = procfile()
+    if len(argv) != 1 or argv[0] not in commands:
+        print(f"usage: python -m infra.run {{{'|'.join(commands)}}}", file=sys.stderr)
+        return 2
+    # The venv's tools (gunicorn, huey_consumer) first, as `make run` does, without activation.
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    os.chdir(Path(__file__).resolve().parent.parent)
+    # A shell expands ${HUEY_WORKERS:-2} as on Heroku; exec leaves the server as this process,
+    # so the supervisor's signals reach gunicorn or huey_consumer directly.
+    os.execvp("sh", ["sh", "-c", "exec " + commands[argv[0]]])  # noqa: S606 - the Procfile line
+    return 1  # not reached: execvp replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,143 @@
+import io
+import json
+import logging
+
+import pytest
+
+from core import logs
+from core.settings import load_settings
+
+
+@pytest.fixture
+def captured():
+    """A 'pdfq.test' logger writing through a handler prepared as pdfq prepares its own."""
+
+    def make(log_format: str = "json") -> tuple[logging.Logger, io.StringIO]:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        logs.prepare(handler, load_settings({"LOG_FORMAT": log_format}))
+        logger = logging.getLogger(f"pdfq.test.{log_format}")
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        return logger, stream
+
+    return make
+
+
+def lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_carry_the_bound_job_id_and_only_inside_the_block(captured):
+    logger, stream = captured("json")
+    logger.info("before")
+    with logs.job_context("3f0c5b0b9d2a4c4e8f1e2d3c4b5a6978"):
+        logger.info("inside %s", "the job")
+    logger.info("after")
+    before, inside, after = lines(stream)
+    assert "job_id" not in before and "job_id" not in after
+    assert inside["job_id"] == "3f0c5b0b9d2a4c4e8f1e2d3c4b5a6978"
+    assert inside["message"] == "inside the job"
+    assert inside["level"] == "info"
+    assert inside["logger"] == "pdfq.test.json"
+
+
+def test_extra_fields_and_exceptions_become_json_fields(captured):
+    logger, stream = captured("json")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("failed", extra={"status": 503})
+    [line] = lines(stream)
+    assert line["status"] == 503
+    assert "ValueError: boom" in line["exception"]
+
+
+def test_text_format_is_readable_and_names_the_job(captured):
+    logger, stream = captured("text")
+    with logs.job_context("ab" * 16):
+        logger.info("processing")
+    text = stream.getvalue()
+    assert f"INFO pdfq.test.text [job {'ab' * 16}] processing" in text
+    assert not text.startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("secret", "kept"),
+    [
+        ("redis://:hunter2@redis.example:6379/0", "redis://:***@redis.example:6379/0"),
+        ("rediss://default:hunter2@ec2.example:12345", "rediss://default:***@ec2.example:12345"),
+        ("key AKIAIOSFODNN7EXAMPLE used", "key AKIA*** used"),
+        (
+            "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AWS_SECRET_ACCESS_KEY=***",
+        ),
+        (
+            "https://b.s3.amazonaws.com/k.pdf?X-Amz-Credential=AKIAX%2F20261128&X-Amz-Signature=9f8e7d",
+            "https://b.s3.amazonaws.com/k.pdf?X-Amz-Credential=***&X-Amz-Signature=***",
+        ),
+        ('{"x-amz-signature": "9f8e7d6c"}', '{"x-amz-signature": "***"}'),
+        ("Authorization: Bearer s3cr3t-token", "Authorization: Bearer ***"),
+    ],
+)
+def test_secrets_never_reach_a_log_line(captured, secret, kept):
+    for log_format in ("json", "text"):
+        logger, stream = captured(log_format)
+        logger.warning("connecting with %s", secret)
+        written = stream.getvalue()
+        assert kept in (json.loads(written)["message"] if log_format == "json" else written)
+
+
+def test_ordinary_text_is_left_alone():
+    for text in ("maxmemory-policy is allkeys-lru", "job 3f0c: 18 pages", "http://h:8000/a@b"):
+        assert logs.redact(text) == text
+
+
+def test_configure_reformats_existing_handlers_instead_of_adding_more():
+    huey_logger = logging.getLogger("huey")
+    saved = huey_logger.handlers[:], huey_logger.propagate
+    try:
+        own = logging.StreamHandler(io.StringIO())
+        huey_logger.handlers[:] = [own]  # as huey_consumer leaves it
+        logs.configure(load_settings({"LOG_FORMAT": "json"}))
+        logs.configure(load_settings({"LOG_FORMAT": "json"}))
+        assert huey_logger.handlers == [own]
+        assert isinstance(own.formatter, logs.JsonFormatter)
+        assert sum(isinstance(f, logs.JobIdFilter) for f in own.filters) == 1
+    finally:
+        huey_logger.handlers[:], huey_logger.propagate = saved
+
+
+def test_every_huey_line_about_a_retried_task_names_its_job(s3, monkeypatch):
+    from consumer import tasks
+    from core import keys, services
+    from core.errors import StorageUnavailable
+    from tests.corpus import GOOD
+
+    store = services.jobs()
+    job_id = keys.new_job_id()
+    source = keys.source_key("public", job_id)
+    store.storage.put_bytes(source, (GOOD / "pdfminer_jo.pdf").read_bytes())
+    store.create(job_id=job_id, tenant="public", filename="jo.pdf", size=1)
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(store.storage, "download_to", down)
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append
+    collector.addFilter(logs.JobIdFilter())
+    huey_logger = logging.getLogger("huey")
+    monkeypatch.setattr(huey_logger, "handlers", [collector])
+    level = huey_logger.level
+    huey_logger.setLevel(logging.INFO)  # (setLevel, not the attribute: it clears the cache)
+    try:
+        tasks.extract_document(source)  # immediate: runs, fails, is scheduled for a retry
+    finally:
+        huey_logger.setLevel(level)
+
+    messages = {r.getMessage().split(" ")[0]: r for r in records}
+    assert {"Executing", "Unhandled", "Requeueing"} <= set(messages)
+    assert {r.job_id for r in records} == {job_id}

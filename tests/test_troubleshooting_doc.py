@@ -1,0 +1,62 @@
+"""docs/troubleshooting.md quotes the messages pdfq really prints (addresses aside)."""
+
+import pytest
+
+from core.settings import SettingsError, get_settings, load_settings
+from core.state import RedisState
+from infra import redis_check
+from tests.helpers import post_pdf
+from tests.servers import ROOT, RedisServer, free_port
+
+DOC_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return (ROOT / "docs" / "troubleshooting.md").read_text()
+
+
+def test_redis_down_message(doc):
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(Exception) as info:
+        RedisState(load_settings({"HUEY_REDIS_URL": url})).ping()
+    assert info.value.message.replace(url, DOC_REDIS) in doc
+
+
+def test_bad_configuration_message(doc):
+    with pytest.raises(SettingsError) as info:
+        load_settings({"HUEY_WORKERS": "many"})
+    assert f"pdfq: bad configuration: {info.value}" in doc
+
+
+def test_full_redis_message(doc, client, setenv, tmp_path):
+    server = RedisServer(tmp_path)
+    try:
+        used = int(server.client.info("memory")["used_memory"])
+        server.client.config_set("maxmemory", str(used // 2))
+        setenv(HUEY_REDIS_URL=server.url)
+        response = post_pdf(client, b"%PDF-1.4\n%%EOF\n")
+        memory = redis_check.provision(get_settings(), apply=False)[-1]
+    finally:
+        server.stop()
+    assert response.status_code == 503
+    message = response.get_json()["error"]["message"]
+    assert message.replace(server.url, "redis://127.0.0.1:6380/0") in doc
+    # The warning's numbers differ; its wording is the doc's.
+    assert memory.detail.split(": ", 1)[1] in doc
+
+
+def test_evicting_managed_redis_message(doc, setenv, tmp_path):
+    no_config = ("--rename-command", "CONFIG", "")
+    server = RedisServer(tmp_path, extra_args=("--maxmemory-policy", "allkeys-lru", *no_config))
+    try:
+        setenv(HUEY_REDIS_URL=server.url)
+        eviction = redis_check.provision(get_settings(), apply=True)[1]
+    finally:
+        server.stop()
+    assert eviction.line().replace(server.url, "redis://127.0.0.1:6380/0") in doc
+
+
+def test_password_and_certificate_messages(doc):
+    assert "asks for a password and the URL has none: redis://:<password>@host:port" in doc
+    assert redis_check.UNTRUSTED_CERTIFICATE in doc
