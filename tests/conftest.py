@@ -70,6 +70,22 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Every source key handed to the queue (the task still runs: Huey is immediate here)."""
+    from consumer import tasks
+
+    calls = []
+    original = tasks.enqueue_job
+
+    def counting(job, eta=None):
+        calls.append(job.source_key)
+        return original(job, eta)
+
+    monkeypatch.setattr(tasks, "enqueue_job", counting)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))

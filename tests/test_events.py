@@ -6,7 +6,6 @@ import boto3
 import pytest
 import requests
 
-from consumer import tasks
 from core import keys, services
 from core.errors import BadRequest
 from core.jobs import JobStatus
@@ -62,19 +61,6 @@ def notified(s3):
     notifications = Notifications(s3)
     notifications.messages()  # S3 sends an s3:TestEvent when notifications are set up
     return notifications
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    original = tasks.enqueue_job
-
-    def counting(job, eta=None):
-        calls.append(job.source_key)
-        return original(job, eta)
-
-    monkeypatch.setattr(tasks, "enqueue_job", counting)
-    return calls
 
 
 def deliver(notified) -> list[dict]:

@@ -51,20 +51,6 @@ def complete(client, job: dict):
     return client.post(job["links"]["complete"])
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Every source key handed to the queue (the task still runs: Huey is immediate here)."""
-    calls = []
-    original = tasks.enqueue_job
-
-    def counting(job, eta=None):
-        calls.append(job.source_key)
-        return original(job, eta)
-
-    monkeypatch.setattr(tasks, "enqueue_job", counting)
-    return calls
-
-
 def test_presign_creates_a_job_awaiting_its_upload(client, s3):
     job = presign(client, size=1234)
     assert job["status"] == "awaiting_upload"
