@@ -58,6 +58,11 @@ class InFlight:
         """A worker took the job's task off the queue: from now on its lease speaks for it."""
         self.state.delete(f"enqueued:{job_id}")
 
+    def enqueued_task(self, job_id: str) -> str | None:
+        """The id of the Huey task that is queued for the job, if one is marked."""
+        raw = self.state.get(f"enqueued:{job_id}")
+        return json.loads(raw)["task"] if raw else None
+
     def is_enqueued(self, job_id: str) -> bool:
         return self.state.get(f"enqueued:{job_id}") is not None
 
