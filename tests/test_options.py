@@ -91,7 +91,12 @@ def test_a_password_without_options_secret_is_refused(client):
 def test_presigned_upload_takes_options_as_json(client):
     response = client.post(
         "/api/v1/pdf/uploads",
-        json={"filename": "a.pdf", "content_type": "application/pdf", "pages": "1", "layout": False},
+        json={
+            "filename": "a.pdf",
+            "content_type": "application/pdf",
+            "pages": "1",
+            "layout": False,
+        },
     )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["options"] == {"pages": "1", "layout": False}
