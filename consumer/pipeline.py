@@ -236,8 +236,13 @@ def _summary(extraction: Extraction, timings: dict[str, float]) -> dict:
 
 def _canceled(store: JobStore, job: Job, worker: str) -> JobStatus:
     """The job was canceled while it ran: the child is already killed; nothing is written."""
+    done, total = store.progress(job)  # how far it got, kept on the record
     store.transition(
-        job, JobStatus.CANCELED, attempts=[*job.attempts, store.attempt(worker, "canceled")]
+        job,
+        JobStatus.CANCELED,
+        pages_done=done,
+        pages_total=total,
+        attempts=[*job.attempts, store.attempt(worker, "canceled")],
     )
     services.inflight().forget(job.id)
     control.clear_cancel(services.state(), job.id)
