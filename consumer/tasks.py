@@ -14,7 +14,8 @@ import consumer.telemetry  # noqa: F401 - the job id on log lines, retries count
 from consumer import pipeline, recovery, webhooks
 from core import keys, logs, services
 from core.errors import PdfqError
-from core.jobs import Job, parse_time
+from core.inflight import HUEY_RETRY
+from core.jobs import Job, JobStatus, parse_time
 from core.queue import huey
 from core.settings import get_settings
 
@@ -52,6 +53,8 @@ def _configure_logging():
 def extract_document(source_key: str, task=None):
     """Extract the PDF at `source_key`; storage outages are retried with delay and backoff."""
     final_attempt = task is None or task.retries == 0
+    if _superseded(source_key, task):
+        return
     try:
         status = pipeline.process(
             source_key, final_attempt=final_attempt, retry_delay=task.retry_delay if task else 0
@@ -61,6 +64,26 @@ def extract_document(source_key: str, task=None):
         # A live worker holds the job: look again once its lease could have run out.
         log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
         huey.enqueue(extract_document.s(source_key, delay=deferred.delay))
+
+
+def _superseded(source_key: str, task) -> bool:
+    """A task of a scheduled job that a reprocess replaced by another (issue 5).
+
+    Reprocess revokes the old task, but cannot reach a Huey retry; the enqueue marker names
+    the task that should run the job, so any other task of a `scheduled` job is stale.
+    """
+    tenant, job_id = keys.parse_source_key(source_key)
+    marked = services.inflight().enqueued_task(job_id)
+    if task is None or marked in (None, task.id, HUEY_RETRY):
+        return False
+    try:
+        job = services.jobs().get(job_id, tenant)
+    except PdfqError:
+        return False  # let the pipeline decide, as without this check
+    if job.status is not JobStatus.SCHEDULED:
+        return False
+    log.info("job %s: task %s replaced by %s; skipping", job_id, task.id, marked)
+    return True
 
 
 def _notify(source_key: str, status):

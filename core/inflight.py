@@ -15,6 +15,7 @@ import json
 from core.errors import PdfqError
 
 ENQUEUED_TTL = 14 * 24 * 3600  # far longer than any job waits in the queue
+HUEY_RETRY = "huey-retry"  # the enqueue marker's task id while Huey holds a retry
 
 
 class InFlight:

@@ -12,6 +12,7 @@ from flask import Blueprint, request, url_for
 
 from core import control, keys, options, retention, services
 from core.errors import BadRequest, Conflict
+from core.inflight import HUEY_RETRY
 from core.jobs import Job, JobStatus, utc_after
 from core.queue import huey
 from core.settings import get_settings
@@ -111,6 +112,8 @@ def reprocess(
     if callback_url:
         changes["callback_url"] = callback_url
     previous_task = inflight.enqueued_task(job.id) if job.status in WAITING else None
+    if previous_task == HUEY_RETRY:
+        previous_task = None  # a retry cannot be revoked by id; the worker skips it instead
     to = JobStatus.SCHEDULED if eta else JobStatus.QUEUED
     job = store.transition(job, to, expect=job.status, **changes)
     control.clear_cancel(services.state(), job.id)
@@ -143,7 +146,7 @@ def cancel(job: Job) -> tuple[Job, bool]:
         except Conflict:
             job = store.get(job.id, job.tenant)  # it moved (started, perhaps): look again
             continue
-        if task:
+        if task and task != HUEY_RETRY:
             queue_call(huey.revoke_by_id, task, None, True)
         inflight.forget(job.id)
         return job, True

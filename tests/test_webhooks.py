@@ -112,3 +112,18 @@ def test_a_public_looking_callback_on_a_private_address_is_400(client, setenv):
     )
     assert response.status_code == 400
     assert "'callback_url'" in response.get_json()["error"]["message"]
+
+
+def test_the_verification_snippet_in_the_docs_accepts_our_signature():
+    from tests.servers import ROOT
+
+    text = (ROOT / "docs" / "api.md").read_text().split("## Webhooks", 1)[1]
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 - our own documentation
+    body = b'{"event": "job.failed"}'
+    header = webhooks.signature(SECRET, int(time.time()), body)
+    assert namespace["verify"](SECRET, header, body)
+    assert not namespace["verify"](SECRET, header, body + b"x")
+    stale = webhooks.signature(SECRET, int(time.time()) - 3600, body)
+    assert not namespace["verify"](SECRET, stale, body)
