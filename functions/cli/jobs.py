@@ -12,8 +12,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from core import keys, services
-from core.errors import Conflict, NotFound, ResultExpired, ResultNotReady
+from core import keys, retention, services
+from core.errors import Conflict, NotFound, ResultNotReady
 from core.exitcodes import NOT_FOUND
 from core.jobs import Job, JobStatus
 from core.queue import huey
@@ -90,7 +90,7 @@ def result(job_id, fmt, output, tenant):
         summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
         pages = storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl"))
     except ObjectMissing:
-        raise ResultExpired() from None
+        raise retention.result_expired(job) from None
     body = {
         **summary,
         "warnings": job.warnings,
