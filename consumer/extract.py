@@ -68,10 +68,15 @@ def extract(
     password: str = "",
     laparams: LAParams | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    layout: bool = True,
+    page_numbers: frozenset[int] | None = None,
+    max_pages: int = 0,
 ) -> Extraction:
     """Extract every page of the PDF at `path`; raise a pdfq error for files that cannot be read.
 
-    `on_page(done, total)` is called after each page, for progress reporting.
+    `on_page(done, total)` is called after each page, for progress reporting. Job options
+    (issue 5): `layout=False` skips layout analysis, `page_numbers` keeps only those pages
+    (1-based), `max_pages` stops after that many pages with the warning `truncated`.
     """
     started = time.monotonic()
     with open(path, "rb") as fp:
@@ -79,7 +84,9 @@ def extract(
             raise NotAPdf()
         fp.seek(0)
         try:
-            pages, document = _extract_pages(fp, password, laparams or LAParams(), on_page)
+            selection = _Selection(page_numbers, max_pages)
+            params = (laparams or LAParams()) if layout else None
+            pages, document = _extract_pages(fp, password, params, on_page, selection)
             metadata = _metadata(document)
         except PDFEncryptionError as exc:
             raise Encrypted(_describe(Encrypted.default_message, exc)) from exc
@@ -102,6 +109,8 @@ def extract(
             raise Corrupt(_describe(Corrupt.default_message, exc)) from exc
 
     warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
+    if selection.truncated:
+        warnings.append("truncated")
     return Extraction(
         pages=pages,
         metadata=metadata,
@@ -111,7 +120,35 @@ def extract(
     )
 
 
-def _extract_pages(fp, password, laparams, on_page) -> tuple[list[Page], PDFDocument]:
+@dataclass
+class _Selection:
+    """Which pages a job asked for (every page by default), and whether more were left."""
+
+    numbers: frozenset[int] | None = None
+    max_pages: int = 0
+    truncated: bool = False
+
+    def total(self, declared: int | None) -> int | None:
+        count = declared
+        if self.numbers is not None:
+            count = len([n for n in self.numbers if declared is None or n <= declared])
+        if self.max_pages and count is not None:
+            count = min(count, self.max_pages)
+        return count
+
+    def wants(self, number: int, taken: int) -> bool | None:
+        """True to extract page `number`, False to skip it, None to stop here."""
+        if self.numbers is not None and number not in self.numbers:
+            return None if number > max(self.numbers) else False
+        if self.max_pages and taken >= self.max_pages:
+            self.truncated = True
+            return None
+        return True
+
+
+def _extract_pages(
+    fp, password, laparams, on_page, selection: _Selection | None = None
+) -> tuple[list[Page], PDFDocument]:
     # The same objects, in the same order, as extract_text: pdfminer breaks ties in its layout
     # analysis by id(), so even allocation order can change which text box comes first.
     output = StringIO()
@@ -120,16 +157,22 @@ def _extract_pages(fp, password, laparams, on_page) -> tuple[list[Page], PDFDocu
     interpreter = PDFPageInterpreter(resources, device)
     parser = PDFParser(fp)
     document = PDFDocument(parser, password=password, caching=True)
-    total = _page_count(document)
+    selection = selection or _Selection()
+    total = selection.total(_page_count(document))
     pages, start = [], 0
     for number, pdf_page in enumerate(PDFPage.create_pages(document), start=1):
+        wanted = selection.wants(number, len(pages))
+        if wanted is None:
+            break
+        if not wanted:
+            continue
         interpreter.process_page(pdf_page)
         end = output.tell()
         # TextConverter ends every page with a form feed; keep the page's text without it.
         pages.append(Page(number, output.getvalue()[start:end].removesuffix("\f")))
         start = end
         if on_page:
-            on_page(number, max(total or 0, number))
+            on_page(len(pages), max(total or 0, len(pages)))
     return pages, document
 
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from consumer import sandbox
+from consumer import quality, sandbox
 from consumer.extract import Extraction
-from core import keys, services
-from core.errors import NotFound, PdfqError, SourceMissing, TooLarge
+from core import control, keys, options, services
+from core.errors import Conflict, NotFound, PdfqError, SourceMissing, TooLarge
 from core.jobs import Job, JobStatus, JobStore, utc_after
 from core.settings import get_settings
 from core.storage import ObjectMissing, Storage
@@ -90,12 +90,18 @@ def process(
 def _process_leased(
     store: JobStore, job: Job, worker: str, final_attempt: bool, retry_delay: float
 ):
-    job = store.transition(
-        job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None, worker=worker
-    )
+    try:
+        job = store.transition(
+            job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None, worker=worker
+        )
+    except Conflict as exc:  # canceled (or re-run) between our read and our write
+        log.info("job %s: not started: %s", job.id, exc.message)
+        return None
     log.info("job %s: processing %s", job.id, job.source_key)
     try:
         extraction, timings = _run(store, job, _heartbeat(job.id, worker))
+    except control.JobCanceled:  # issue 5: POST .../cancel while it ran
+        return _canceled(store, job, worker)
     except PdfqError as error:
         if error.retryable and not final_attempt:
             log.warning("job %s: %s (%s); will retry", job.id, error.code, error.message)
@@ -112,7 +118,7 @@ def _process_leased(
         JobStatus.SUCCEEDED,
         pages_total=len(extraction.pages),
         pages_done=len(extraction.pages),
-        warnings=extraction.warnings,
+        warnings=quality.warnings(extraction),
         result=summary,
         attempts=[*job.attempts, store.attempt(worker, "succeeded")],
     )
@@ -125,7 +131,7 @@ def _process_leased(
 
 def _heartbeat(job_id: str, worker: str) -> Callable[[], None]:
     """A tick for the sandbox: renew the lease every third of its length."""
-    inflight = services.inflight()
+    inflight, state = services.inflight(), services.state()
     every = inflight.lease_seconds / 3
     last = time.monotonic()
 
@@ -133,6 +139,8 @@ def _heartbeat(job_id: str, worker: str) -> Callable[[], None]:
         nonlocal last
         if job_id in _interrupted:
             raise LeaseLost()
+        if control.cancel_requested(state, job_id):  # after each page and every poll
+            raise control.JobCanceled()
         if time.monotonic() - last < every:
             return
         last = time.monotonic()
@@ -172,6 +180,8 @@ def _run(store: JobStore, job: Job, tick) -> tuple[Extraction, dict[str, float]]
             path,
             timeout=settings.extract_timeout,
             memory_mb=settings.extract_memory_mb,
+            password=options.password(job.options, settings),
+            options=job.options,
             on_progress=on_progress,
             on_tick=tick,
         )
@@ -191,10 +201,7 @@ def write_results(storage: Storage, job: Job, extraction: Extraction):
         extraction.text.encode("utf-8"),
         "text/plain; charset=utf-8",
     )
-    lines = (
-        json.dumps({"page": p.number, "text": p.text, "chars": p.chars}, ensure_ascii=False)
-        for p in extraction.pages
-    )
+    lines = (json.dumps(quality.page_record(p), ensure_ascii=False) for p in extraction.pages)
     storage.put_bytes(
         keys.result_key(tenant, job_id, "pages.jsonl"),
         "".join(line + "\n" for line in lines).encode("utf-8"),
@@ -208,7 +215,8 @@ def write_results(storage: Storage, job: Job, extraction: Extraction):
             "chars": len(extraction.text),
             "metadata": extraction.metadata,
             "encrypted": extraction.encrypted,
-            "warnings": extraction.warnings,
+            "warnings": quality.warnings(extraction),
+            **quality.summary(extraction),
             "engine": ENGINE,
             "engine_version": version("pdfminer.six"),
         },
@@ -224,6 +232,22 @@ def _summary(extraction: Extraction, timings: dict[str, float]) -> dict:
         "engine": ENGINE,
         "seconds": {name: round(value, 3) for name, value in timings.items()},
     }
+
+
+def _canceled(store: JobStore, job: Job, worker: str) -> JobStatus:
+    """The job was canceled while it ran: the child is already killed; nothing is written."""
+    done, total = store.progress(job)  # how far it got, kept on the record
+    store.transition(
+        job,
+        JobStatus.CANCELED,
+        pages_done=done,
+        pages_total=total,
+        attempts=[*job.attempts, store.attempt(worker, "canceled")],
+    )
+    services.inflight().forget(job.id)
+    control.clear_cancel(services.state(), job.id)
+    log.info("job %s: canceled while processing", job.id)
+    return JobStatus.CANCELED
 
 
 def _hand_back(store: JobStore, job: Job, error: PdfqError, worker: str, retry_delay: float):

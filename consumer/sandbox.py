@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from consumer.extract import Extraction, Page, extract
+from consumer.joboptions import extract_arguments
 from core.errors import EngineCrashed, ExtractionTimeout, MemoryLimit, PdfqError
 
 _context = multiprocessing.get_context("forkserver")
@@ -49,7 +50,7 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int):
+def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int, options=None):
     """Runs in the child: extract, write pages to a file, report through `conn`."""
     # Stop signals are for the worker, which decides the child's fate (it kills it).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -58,7 +59,7 @@ def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int):
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
-        conn.send(_extract_to_file(conn, path, pages_path, password))
+        conn.send(_extract_to_file(conn, path, pages_path, password, options))
     except PdfqError as error:
         conn.send(("error", error.code, error.message))
     except MemoryError:
@@ -68,9 +69,12 @@ def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int):
         conn.close()
 
 
-def _extract_to_file(conn, path: str, pages_path: str, password: str) -> tuple:
+def _extract_to_file(conn, path: str, pages_path: str, password: str, options=None) -> tuple:
     result = extract(
-        path, password=password, on_page=lambda done, total: conn.send(("progress", done, total))
+        path,
+        password=password,
+        on_page=lambda done, total: conn.send(("progress", done, total)),
+        **extract_arguments(options),  # job options (issue 5)
     )
     with open(pages_path, "w", encoding="utf-8") as fp:
         for page in result.pages:
@@ -90,6 +94,7 @@ def run(
     timeout: float,
     memory_mb: int,
     password: str = "",
+    options: dict | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_tick: Callable[[], None] | None = None,
 ) -> Extraction:
@@ -103,7 +108,7 @@ def run(
     _allow_children()
     child = _context.Process(
         target=_child,
-        args=(sender, str(path), str(pages_path), password, memory_mb * 2**20),
+        args=(sender, str(path), str(pages_path), password, memory_mb * 2**20, options),
         name="pdfq-extract",
     )
     started = time.monotonic()

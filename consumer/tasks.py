@@ -11,14 +11,15 @@ from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
 import consumer.telemetry  # noqa: F401 - the job id on log lines, retries counted (issue 8)
-from consumer import pipeline, recovery
-from core import logs, services
+from consumer import pipeline, recovery, webhooks
+from core import keys, logs, services
 from core.errors import PdfqError
-from core.jobs import Job, parse_time
+from core.inflight import HUEY_RETRY
+from core.jobs import Job, JobStatus, parse_time
 from core.queue import huey
 from core.settings import get_settings
 
-__all__ = ["enqueue_job", "extract_document", "huey", "recover_jobs"]
+__all__ = ["deliver_webhook", "enqueue_job", "extract_document", "huey", "recover_jobs"]
 
 _settings = get_settings()
 log = logging.getLogger("pdfq.consumer")
@@ -52,14 +53,62 @@ def _configure_logging():
 def extract_document(source_key: str, task=None):
     """Extract the PDF at `source_key`; storage outages are retried with delay and backoff."""
     final_attempt = task is None or task.retries == 0
+    if _superseded(source_key, task):
+        return
     try:
-        pipeline.process(
+        status = pipeline.process(
             source_key, final_attempt=final_attempt, retry_delay=task.retry_delay if task else 0
         )
+        _notify(source_key, status)
     except pipeline.Deferred as deferred:
         # A live worker holds the job: look again once its lease could have run out.
         log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
         huey.enqueue(extract_document.s(source_key, delay=deferred.delay))
+
+
+def _superseded(source_key: str, task) -> bool:
+    """A task of a scheduled job that a reprocess replaced by another (issue 5).
+
+    Reprocess revokes the old task, but cannot reach a Huey retry; the enqueue marker names
+    the task that should run the job, so any other task of a `scheduled` job is stale.
+    """
+    tenant, job_id = keys.parse_source_key(source_key)
+    marked = services.inflight().enqueued_task(job_id)
+    if task is None or marked in (None, task.id, HUEY_RETRY):
+        return False
+    try:
+        job = services.jobs().get(job_id, tenant)
+    except PdfqError:
+        return False  # let the pipeline decide, as without this check
+    if job.status is not JobStatus.SCHEDULED:
+        return False
+    log.info("job %s: task %s replaced by %s; skipping", job_id, task.id, marked)
+    return True
+
+
+def _notify(source_key: str, status):
+    """Succeeded or failed: queue the job's webhook, if it has a callback URL (issue 5)."""
+    event = webhooks.event_for(status)
+    if event is None:
+        return
+    tenant, job_id = keys.parse_source_key(source_key)
+    try:
+        if services.jobs().get(job_id, tenant).callback_url:
+            huey.enqueue(deliver_webhook.s(tenant, job_id, event))
+    except PdfqError as exc:
+        log.warning("job %s: webhook not queued: %s", job_id, exc.message)
+
+
+@huey.task(
+    retries=_settings.webhook_retries,
+    retry_delay=_settings.webhook_retry_delay,
+    retry_backoff=2,
+    context=True,
+)
+def deliver_webhook(tenant: str, job_id: str, event: str, task=None):
+    """POST the job's signed event to its callback URL; retried with backoff until it lands."""
+    attempt = 1 + (_settings.webhook_retries - task.retries if task else 0)
+    webhooks.deliver(tenant, job_id, event, attempt)
 
 
 def enqueue_job(job: Job, eta: str | None = None):

@@ -17,8 +17,11 @@ from core.settings import get_settings
 
 
 def task_job_id(task: Task) -> str | None:
-    """The job a task works on: its first argument is the job's source key."""
+    """The job a task works on: its first argument is the job's source key (extraction), or
+    its second is the job id (webhook deliveries: tenant, job id, event)."""
     args = task.args or ()
+    if len(args) >= 2 and isinstance(args[1], str) and keys.is_job_id(args[1]):
+        return args[1]
     if args and isinstance(args[0], str):
         try:
             return keys.parse_source_key(args[0])[1]

@@ -58,9 +58,30 @@ class NotUploaded(Conflict):
     default_message = "Nothing has been uploaded for this job yet; upload the file first."
 
 
-class ResultExpired(PdfqError):
-    code, status = "result_expired", 410
+class Purged(PdfqError):
+    """Gone by retention (410); `purged_at` says when the lifecycle rule removed it."""
+
+    code, status = "purged", 410
+
+    def __init__(self, message: str | None = None, *, purged_at: str | None = None):
+        super().__init__(message)
+        self.purged_at = purged_at
+
+    def to_dict(self) -> dict[str, str]:
+        found = super().to_dict()
+        if self.purged_at:
+            found["purged_at"] = self.purged_at
+        return found
+
+
+class ResultExpired(Purged):
+    code = "result_expired"
     default_message = "The job succeeded, but its result has expired (RESULT_RETENTION_DAYS)."
+
+
+class SourceExpired(Purged):
+    code = "source_expired"
+    default_message = "The job's PDF has expired (SOURCE_RETENTION_DAYS); it cannot be re-run."
 
 
 class TooLarge(PdfqError):
@@ -154,3 +175,11 @@ class StorageUnavailable(Unavailable):
 class QueueUnavailable(Unavailable):
     code = "queue_unavailable"
     default_message = "The job queue (Redis) is unreachable; try again shortly."
+
+
+class WebhookFailed(Unavailable):
+    """A callback URL did not answer 2xx; the delivery task is retried with backoff."""
+
+    code = "webhook_failed"
+    status = 502
+    default_message = "The callback URL did not accept the webhook."

@@ -15,6 +15,7 @@ import json
 from core.errors import PdfqError
 
 ENQUEUED_TTL = 14 * 24 * 3600  # far longer than any job waits in the queue
+HUEY_RETRY = "huey-retry"  # the enqueue marker's task id while Huey holds a retry
 
 
 class InFlight:
@@ -57,6 +58,11 @@ class InFlight:
     def dequeued(self, job_id: str):
         """A worker took the job's task off the queue: from now on its lease speaks for it."""
         self.state.delete(f"enqueued:{job_id}")
+
+    def enqueued_task(self, job_id: str) -> str | None:
+        """The id of the Huey task that is queued for the job, if one is marked."""
+        raw = self.state.get(f"enqueued:{job_id}")
+        return json.loads(raw)["task"] if raw else None
 
     def is_enqueued(self, job_id: str) -> bool:
         return self.state.get(f"enqueued:{job_id}") is not None

@@ -90,6 +90,11 @@ class Job:
     warnings: list[str] = dataclasses.field(default_factory=list)
     attempts: list[dict] = dataclasses.field(default_factory=list)
     result: dict | None = None
+    # Job control (issue 5): extraction options (password sealed, see core/options.py),
+    # the webhook URL and its delivery log.
+    options: dict = dataclasses.field(default_factory=dict)
+    callback_url: str | None = None
+    deliveries: list[dict] = dataclasses.field(default_factory=list)
     etag: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_record(self) -> dict[str, Any]:
@@ -125,6 +130,8 @@ class JobStore:
         size: int,
         status: JobStatus = JobStatus.QUEUED,
         sha256: str | None = None,
+        options: dict | None = None,
+        callback_url: str | None = None,
     ) -> Job:
         now = utcnow()
         job = Job(
@@ -138,6 +145,8 @@ class JobStore:
             created_at=now,
             updated_at=now,
             queued_at=now if status is JobStatus.QUEUED else None,
+            options=options or {},
+            callback_url=callback_url,
         )
         # The marker first: a record that is not terminal must always be listed as active.
         self.storage.put_bytes(keys.active_key(tenant, job_id), b"")

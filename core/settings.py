@@ -160,6 +160,15 @@ class Settings:
     result_retention_days: int = 0
     s3_events_arn: str = ""
 
+    # Job control (issue 5).
+    options_secret: str = ""
+    webhook_secret: str = ""
+    webhook_allow_private: bool = False
+    webhook_retries: int = 5
+    webhook_retry_delay: float = 30.0
+    webhook_timeout: float = 10.0
+    result_link_expiry: int = 3600
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -210,6 +219,17 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SOURCE_RETENTION_DAYS": ("source_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "S3_EVENTS_ARN": ("s3_events_arn", _arn),
+    # Job control (issue 5)
+    "OPTIONS_SECRET": ("options_secret", _secret),
+    "WEBHOOK_SECRET": ("webhook_secret", _secret),
+    "WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _bool),
+    "WEBHOOK_RETRIES": ("webhook_retries", lambda n, v: _int(n, v, minimum=0)),
+    "WEBHOOK_RETRY_DELAY": ("webhook_retry_delay", lambda n, v: _float(n, v, minimum=0)),
+    "WEBHOOK_TIMEOUT": ("webhook_timeout", lambda n, v: _float(n, v, minimum=0.1)),
+    "RESULT_LINK_EXPIRY": (
+        "result_link_expiry",
+        lambda n, v: _int(n, v, minimum=1, maximum=604800),
+    ),
 }
 
 

@@ -186,6 +186,16 @@ class Storage:
             ExpiresIn=expires,
         )
 
+    def presign_get(self, key: str, *, expires: int) -> str:
+        """A GET URL of `key` for a client to download it straight from storage (issue 5)."""
+        return self._sign(
+            "presign " + key,
+            "generate_presigned_url",
+            ClientMethod="get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=expires,
+        )
+
     def _sign(self, what: str, method: str, **kwargs) -> Any:
         try:
             return getattr(self.public_client, method)(**kwargs)

@@ -21,8 +21,15 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, retry_after: int | None = None, **extra):
-    response = jsonify({"error": {"code": code, "message": message}, **extra})
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    details: dict | None = None,
+    **extra,
+):
+    response = jsonify({"error": {"code": code, "message": message, **(details or {})}, **extra})
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -34,7 +41,8 @@ def register(app: Flask):
     def pdfq_error(error: PdfqError):
         if error.status >= 500:
             log.warning("%s: %s", error.code, error.message)
-        return error_response(error.status, error.code, error.message, error.retry_after)
+        details = {k: v for k, v in error.to_dict().items() if k not in ("code", "message")}
+        return error_response(error.status, error.code, error.message, error.retry_after, details)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -12,17 +12,18 @@ import datetime as dt
 from flask import Blueprint, request, url_for
 
 from core import keys, services
+from core import options as job_options
 from core.errors import BadRequest, EmptyUpload, TooLarge, UnsupportedMediaType
 from core.jobs import JobStatus
 from core.settings import get_settings
 from functions.auth import current_tenant
 from functions.completion import complete_upload
 from functions.jobs import job_view
-from functions.uploads import clean_filename
+from functions.uploads import clean_filename, creation_options
 
 bp = Blueprint("presign", __name__)
 PDF = "application/pdf"
-FIELDS = ("filename", "content_type", "size")
+FIELDS = ("filename", "content_type", "size", "callback_url", *job_options.FIELDS)
 
 
 @bp.post("/uploads")
@@ -32,6 +33,7 @@ def create_upload():
     if not isinstance(body, dict):
         raise BadRequest('Send a JSON object: {"filename": ..., "content_type": ..., "size": ...}.')
     filename, size = _validated(body)
+    options, callback_url = creation_options(body, strings=False)
 
     tenant = current_tenant()
     job_id = keys.new_job_id()
@@ -43,6 +45,8 @@ def create_upload():
         filename=filename,
         size=size or 0,
         status=JobStatus.AWAITING_UPLOAD,
+        options=job_options.seal(options, get_settings()),
+        callback_url=callback_url,
     )
     view = job_view(job)
     view["links"]["complete"] = url_for("presign.complete", job_id=job.id)

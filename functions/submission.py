@@ -29,15 +29,22 @@ def queue_call(fn, *args):
         raise QueueUnavailable(f"The embedded queue is not usable ({exc}).") from exc
 
 
-def enqueue(job: Job):
-    """Hand the job to the consumer; QueueUnavailable if the queue is down."""
+def enqueue(job: Job, eta: str | None = None):
+    """Hand the job to the consumer (at `eta` if given); QueueUnavailable if the queue is down."""
     from consumer.tasks import enqueue_job  # the web imports only from the tasks module
 
-    queue_call(enqueue_job, job)
+    queue_call(enqueue_job, job, eta)
 
 
 def submit_upload(
-    fileobj: IO[bytes], *, filename: str, size: int, tenant: str, sha256: str | None = None
+    fileobj: IO[bytes],
+    *,
+    filename: str,
+    size: int,
+    tenant: str,
+    sha256: str | None = None,
+    options: dict | None = None,
+    callback_url: str | None = None,
 ) -> Job:
     """Store an already validated PDF, record its job and enqueue it.
 
@@ -51,7 +58,13 @@ def submit_upload(
     job = None
     try:
         job = store.create(
-            job_id=job_id, tenant=tenant, filename=filename, size=size, sha256=sha256
+            job_id=job_id,
+            tenant=tenant,
+            filename=filename,
+            size=size,
+            sha256=sha256,
+            options=options,
+            callback_url=callback_url,
         )
         enqueue(job)
     except PdfqError:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 
 from flask import Blueprint, request, url_for
 
+from core import options as job_options
 from core.errors import BadRequest
 from core.settings import get_settings
 from functions import idempotency
@@ -14,6 +16,7 @@ from functions.auth import current_tenant
 from functions.intake import check_pdf
 from functions.jobs import job_view
 from functions.submission import submit_upload
+from functions.webhooks import checked_url
 
 bp = Blueprint("uploads", __name__)
 MAX_FILENAME_CHARS = 200
@@ -32,17 +35,37 @@ def create_document():
     stream.seek(0)
 
     filename, tenant = clean_filename(upload.filename), current_tenant()
+    options, callback_url = creation_options(request.form, strings=True)
     job, replayed = idempotency.once(
         tenant,
-        fingerprint=f"documents:{digest}:{filename}",
+        fingerprint=f"documents:{digest}:{filename}:{fingerprint(options, callback_url)}",
         create=lambda: submit_upload(
-            stream, filename=filename, size=size, tenant=tenant, sha256=digest
+            stream,
+            filename=filename,
+            size=size,
+            tenant=tenant,
+            sha256=digest,
+            options=job_options.seal(options, get_settings()),
+            callback_url=callback_url,
         ),
     )
     headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return job_view(job), 202, headers
+
+
+def creation_options(fields, *, strings: bool) -> tuple[dict, str | None]:
+    """(options in clear, callback URL) from form fields or a JSON body; 400 naming a field."""
+    options = job_options.parse(dict(fields), strings=strings)
+    url = fields.get("callback_url")
+    return options, checked_url(url) if url else None
+
+
+def fingerprint(options: dict, callback_url: str | None) -> str:
+    """Options as part of an Idempotency-Key fingerprint (hashed: it may hold a password)."""
+    text = json.dumps([options, callback_url], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def clean_filename(name: str | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
-from functions.cli import jobs, submit
+from functions.cli import control, jobs, submit
 
 pdf = AppGroup("pdf", help="Submit PDFs, follow their jobs, provision (exit codes: docs/cli.md).")
 for command in (
@@ -18,6 +18,8 @@ for command in (
     jobs.result,
     jobs.queue,
     jobs.failed,
+    control.reprocess,
+    control.cancel,
     jobs.provision,
 ):
     pdf.add_command(command)

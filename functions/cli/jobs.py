@@ -12,13 +12,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from core import keys, services
-from core.errors import Conflict, NotFound, ResultExpired, ResultNotReady
+from core import keys, retention, services
+from core.errors import Conflict, NotFound, ResultNotReady
 from core.exitcodes import NOT_FOUND
 from core.jobs import Job, JobStatus
 from core.queue import huey
 from core.settings import get_settings
 from core.storage import ObjectMissing
+from functions.cli import control as cli_control
 from functions.cli.common import (
     error_text,
     fail,
@@ -89,7 +90,7 @@ def result(job_id, fmt, output, tenant):
         summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
         pages = storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl"))
     except ObjectMissing:
-        raise ResultExpired() from None
+        raise retention.result_expired(job) from None
     body = {
         **summary,
         "warnings": job.warnings,
@@ -134,13 +135,18 @@ def _duration(text: str) -> dt.timedelta:
 @with_appcontext
 @click.option("--since", default="7d", show_default=True, help="How far back: 30m, 12h, 7d.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@click.option("--retry", is_flag=True, help="Re-run the jobs listed (see reprocess).")
+@click.option("--delay", type=float, help="With --retry: run this many seconds from now.")
+@click.option("--at", help="With --retry: run at this time (ISO 8601, or HH:MM UTC).")
 @json_option
 @reports_errors
-def failed(since, limit, as_json):
+def failed(since, limit, retry, delay, at, as_json):
     """List failed jobs of every tenant: finished at, id, tenant, file, error.
 
     Reads the job records (S3 is the truth) changed within --since: each is one GET.
+    With --retry each listed job is re-run and its line shows the new status.
     """
+    eta = cli_control.when(delay, at) if retry else None
     cutoff = dt.datetime.now(dt.UTC) - _duration(since)
     storage = services.storage()
     recent = []
@@ -158,6 +164,10 @@ def failed(since, limit, as_json):
         found = pool.map(read, recent)
         jobs = [job for job in found if job.status is JobStatus.FAILED]
     jobs.sort(key=lambda j: j.finished_at or j.updated_at, reverse=True)
+    if retry:
+        outcomes = [cli_control.rerun(job, eta) for job in jobs[:limit]]
+        click.echo(f"pdf: {len(outcomes)} failed jobs re-run", err=True)
+        return cli_control.report(outcomes, [], as_json)
     for job in jobs[:limit]:
         if as_json:
             click.echo(json.dumps(job_json(job)))

@@ -1,0 +1,182 @@
+"""Options on creation and reprocess, rich results, progress estimate, retention answers."""
+
+import json
+
+import pytest
+from pdfminer.high_level import extract_text
+
+from core import keys, services
+from core.jobs import JobStatus, utc_after
+from functions.jobs import eta_seconds
+from tests.corpus import BAD, GOOD
+from tests.helpers import multipart
+
+JOBS = "/api/v1/pdf/jobs"
+SECRET = "an-options-secret-of-some-length"
+
+
+def submit(client, path, **fields) -> dict:
+    """POST /documents with form fields next to the file; the job as it is now."""
+    body, content_type = multipart(path.read_bytes(), path.name)
+    boundary = content_type.split("boundary=")[1]
+    extra = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    )
+    response = client.post("/api/v1/pdf/documents", data=extra + body, content_type=content_type)
+    assert response.status_code == 202, response.get_json()
+    return client.get(f"{JOBS}/{response.get_json()['id']}").get_json()
+
+
+def pages_of(client, job_id) -> list[dict]:
+    response = client.get(f"{JOBS}/{job_id}/result?format=pages")
+    assert response.status_code == 200
+    assert response.content_type == "application/x-ndjson; charset=utf-8"
+    return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+
+
+def test_page_range_and_max_pages_select_pages(client):
+    job = submit(client, GOOD / "pdfjs_tracemonkey.pdf", pages="2-4,9")
+    assert job["status"] == "succeeded"
+    assert [p["page"] for p in pages_of(client, job["id"])] == [2, 3, 4, 9]
+    assert job["options"] == {"pages": "2-4,9"}
+    job = submit(client, GOOD / "pdfjs_tracemonkey.pdf", max_pages="3")
+    assert [p["page"] for p in pages_of(client, job["id"])] == [1, 2, 3]
+    assert "truncated" in job["warnings"]
+    assert (job["pages_done"], job["pages_total"]) == (3, 3)
+
+
+def test_layout_off_and_laparams_change_the_text(client):
+    path = GOOD / "pdfminer_dmca.pdf"
+    plain = submit(client, path, layout="false")
+    tuned = submit(client, path, laparams='{"char_margin": 0.5, "boxes_flow": null}')
+    default = submit(client, path)
+    texts = {
+        name: client.get(f"{JOBS}/{job['id']}/result").get_data(as_text=True)
+        for name, job in (("plain", plain), ("tuned", tuned), ("default", default))
+    }
+    assert texts["default"] == extract_text(path)
+    assert texts["plain"] != texts["default"]
+    assert texts["tuned"] != texts["default"]
+    assert tuned["options"]["laparams"] == {"char_margin": 0.5, "boxes_flow": None}
+
+
+def test_a_password_opens_an_encrypted_pdf_and_is_never_stored_in_clear(client, setenv, s3):
+    setenv(OPTIONS_SECRET=SECRET)
+    path = BAD / "pdfminer_aes-256-r6.pdf"
+    refused = submit(client, path)
+    assert refused["status"] == "failed"
+    assert refused["error"]["code"] == "encrypted"
+    job = submit(client, path, password="usersecret")
+    assert job["status"] == "succeeded", job
+    assert job["options"] == {"password": True}
+    assert client.get(f"{JOBS}/{job['id']}/result").get_data(as_text=True).strip()
+    for key in s3.list_keys(""):
+        assert b"usersecret" not in s3.get_bytes(key), key
+    record, _ = s3.get_json(keys.record_key("public", job["id"]))
+    assert record["options"]["password_encrypted"].startswith("gAAAA")  # a Fernet token
+
+
+def test_a_password_without_options_secret_is_refused(client):
+    body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "a.pdf")
+    boundary = content_type.split("boundary=")[1]
+    field = f'--{boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\nx\r\n'
+    response = client.post(
+        "/api/v1/pdf/documents", data=field.encode() + body, content_type=content_type
+    )
+    assert response.status_code == 400
+    assert "OPTIONS_SECRET" in response.get_json()["error"]["message"]
+
+
+def test_presigned_upload_takes_options_as_json(client):
+    response = client.post(
+        "/api/v1/pdf/uploads",
+        json={
+            "filename": "a.pdf",
+            "content_type": "application/pdf",
+            "pages": "1",
+            "layout": False,
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["options"] == {"pages": "1", "layout": False}
+    bad = client.post(
+        "/api/v1/pdf/uploads",
+        json={"filename": "a.pdf", "content_type": "application/pdf", "max_pages": "ten"},
+    )
+    assert bad.status_code == 400
+    assert "'max_pages'" in bad.get_json()["error"]["message"]
+
+
+def test_reprocess_with_new_options_replaces_them(client):
+    job = submit(client, GOOD / "pdfjs_tracemonkey.pdf", pages="1-2")
+    response = client.post(f"{JOBS}/{job['id']}/reprocess", json={"pages": "5"})
+    assert response.status_code == 202
+    assert [p["page"] for p in pages_of(client, job["id"])] == [5]
+
+
+def test_pages_carry_text_layer_and_garbled_flags_with_warnings(client):
+    scan = submit(client, BAD / "pdfminer_encrypted_doc_no_id.pdf")
+    assert "no_text_layer" in scan["warnings"]
+    assert not any(p["has_text_layer"] for p in pages_of(client, scan["id"]))
+    arabic = submit(client, GOOD / "pdfjs_ThuluthFeatures.pdf")
+    assert "garbled_text" in arabic["warnings"]
+    [page] = pages_of(client, arabic["id"])
+    assert page["garbled"] is True
+    assert page["has_text_layer"] is True
+    clean = submit(client, GOOD / "pdfminer_dmca.pdf")
+    assert clean["warnings"] == []
+    assert not any(p["garbled"] for p in pages_of(client, clean["id"]))
+    summary = client.get(f"{JOBS}/{arabic['id']}/result?format=json").get_json()
+    assert summary["garbled_pages"] == [1]
+    assert {"page", "text", "chars", "has_text_layer", "garbled"} <= set(summary["pages"][0])
+
+
+def test_document_metadata_in_json_result(client):
+    job = submit(client, GOOD / "pdfjs_tracemonkey.pdf")
+    summary = client.get(f"{JOBS}/{job['id']}/result?format=json").get_json()
+    assert summary["page_count"] == 14
+    assert summary["encrypted"] is False
+    assert "producer" in summary["metadata"]
+
+
+def test_result_link_is_a_presigned_download(client):
+    job = submit(client, GOOD / "pdfminer_jo.pdf")
+    body = client.get(f"{JOBS}/{job['id']}/result/link?format=text").get_json()
+    assert "X-Amz-Signature=" in body["url"]
+    assert "/text.txt" in body["url"].split("?")[0]
+    assert body["bytes"] > 0
+
+
+def test_eta_is_estimated_from_the_pace_while_processing(client):
+    job = submit(client, GOOD / "pdfminer_jo.pdf")
+    record = services.jobs().get(job["id"], "public")
+    record.status, record.started_at = JobStatus.PROCESSING, utc_after(-10)
+    assert 28 <= eta_seconds(record, 2, 8) <= 32
+    assert eta_seconds(record, 0, 8) is None
+    record.status = JobStatus.SUCCEEDED
+    assert eta_seconds(record, 8, 8) is None
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "pages"])
+def test_a_purged_result_is_410_with_when(client, setenv, s3, fmt):
+    setenv(RESULT_RETENTION_DAYS="7")
+    job = submit(client, GOOD / "pdfminer_jo.pdf")
+    for name in keys.RESULT_FILES:
+        s3.delete(keys.result_key("public", job["id"], name))
+    response = client.get(f"{JOBS}/{job['id']}/result?format={fmt}")
+    assert response.status_code == 410
+    error = response.get_json()["error"]
+    assert error["code"] == "result_expired"
+    assert error["purged_at"].endswith("T00:00:00Z")
+    assert error["purged_at"] == client.get(f"{JOBS}/{job['id']}").get_json()["result_expires_at"]
+
+
+def test_reprocess_of_a_purged_source_is_410_with_when(client, s3):
+    job = submit(client, GOOD / "pdfminer_jo.pdf")
+    s3.delete(keys.source_key("public", job["id"]))
+    response = client.post(f"{JOBS}/{job['id']}/reprocess", json={})
+    assert response.status_code == 410
+    error = response.get_json()["error"]
+    assert error["code"] == "source_expired"
+    assert error["purged_at"] == job["source_expires_at"]
