@@ -67,11 +67,13 @@ def extract(
     *,
     password: str = "",
     laparams: LAParams | None = None,
+    pages: tuple[int, int] | None = None,
     on_page: Callable[[int, int], None] | None = None,
 ) -> Extraction:
     """Extract every page of the PDF at `path`; raise a pdfq error for files that cannot be read.
 
-    `on_page(done, total)` is called after each page, for progress reporting.
+    `pages` (first, last), 1-based and inclusive, limits extraction to that range (a part of a
+    page-parallel job). `on_page(done, total)` is called after each page, for progress.
     """
     started = time.monotonic()
     with open(path, "rb") as fp:
@@ -79,7 +81,7 @@ def extract(
             raise NotAPdf()
         fp.seek(0)
         try:
-            pages, document = _extract_pages(fp, password, laparams or LAParams(), on_page)
+            pages, document = _extract_pages(fp, password, laparams or LAParams(), pages, on_page)
             metadata = _metadata(document)
         except PDFEncryptionError as exc:
             raise Encrypted(_describe(Encrypted.default_message, exc)) from exc
@@ -111,7 +113,7 @@ def extract(
     )
 
 
-def _extract_pages(fp, password, laparams, on_page) -> tuple[list[Page], PDFDocument]:
+def _extract_pages(fp, password, laparams, wanted, on_page) -> tuple[list[Page], PDFDocument]:
     # The same objects, in the same order, as extract_text: pdfminer breaks ties in its layout
     # analysis by id(), so even allocation order can change which text box comes first.
     output = StringIO()
@@ -121,15 +123,23 @@ def _extract_pages(fp, password, laparams, on_page) -> tuple[list[Page], PDFDocu
     parser = PDFParser(fp)
     document = PDFDocument(parser, password=password, caching=True)
     total = _page_count(document)
+    first, last = wanted or (1, None)
+    if wanted and total is not None:
+        total = max(0, min(last, total) - first + 1)
     pages, start = [], 0
     for number, pdf_page in enumerate(PDFPage.create_pages(document), start=1):
+        if number < first:
+            continue  # walking the page tree is cheap: only laid out pages cost
+        if last is not None and number > last:
+            break
         interpreter.process_page(pdf_page)
         end = output.tell()
         # TextConverter ends every page with a form feed; keep the page's text without it.
         pages.append(Page(number, output.getvalue()[start:end].removesuffix("\f")))
         start = end
         if on_page:
-            on_page(number, max(total or 0, number))
+            done = number - first + 1
+            on_page(done, max(total or 0, done))
     return pages, document
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+# The extraction engines a job may name (consumer/engines.py runs them).
+ENGINES = ("pdfminer", "pdfium")
+
 
 class SettingsError(ValueError):
     """A variable has a value pdfq cannot use; the message names it and what it expected."""
@@ -160,6 +163,12 @@ class Settings:
     result_retention_days: int = 0
     s3_events_arn: str = ""
 
+    # Speed (issue 7)
+    default_engine: str = "pdfminer"
+    parallel_min_pages: int = 100
+    part_pages: int = 40
+    dedup_enabled: bool = True
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -210,6 +219,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SOURCE_RETENTION_DAYS": ("source_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "S3_EVENTS_ARN": ("s3_events_arn", _arn),
+    # Speed (issue 7)
+    "DEFAULT_ENGINE": ("default_engine", lambda n, v: _choice(n, v, ENGINES)),
+    "PARALLEL_MIN_PAGES": ("parallel_min_pages", lambda n, v: _int(n, v, minimum=0)),
+    "PART_PAGES": ("part_pages", lambda n, v: _int(n, v, minimum=1)),
+    "DEDUP_ENABLED": ("dedup_enabled", _bool),
 }
 
 

@@ -37,7 +37,13 @@ def enqueue(job: Job):
 
 
 def submit_upload(
-    fileobj: IO[bytes], *, filename: str, size: int, tenant: str, sha256: str | None = None
+    fileobj: IO[bytes],
+    *,
+    filename: str,
+    size: int,
+    tenant: str,
+    sha256: str | None = None,
+    engine: str | None = None,
 ) -> Job:
     """Store an already validated PDF, record its job and enqueue it.
 
@@ -51,7 +57,7 @@ def submit_upload(
     job = None
     try:
         job = store.create(
-            job_id=job_id, tenant=tenant, filename=filename, size=size, sha256=sha256
+            job_id=job_id, tenant=tenant, filename=filename, size=size, sha256=sha256, engine=engine
         )
         enqueue(job)
     except PdfqError:

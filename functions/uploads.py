@@ -8,7 +8,7 @@ import unicodedata
 from flask import Blueprint, request, url_for
 
 from core.errors import BadRequest
-from core.settings import get_settings
+from core.settings import ENGINES, get_settings
 from functions import idempotency
 from functions.auth import current_tenant
 from functions.intake import check_pdf
@@ -32,11 +32,14 @@ def create_document():
     stream.seek(0)
 
     filename, tenant = clean_filename(upload.filename), current_tenant()
+    engine = request.form.get("engine") or get_settings().default_engine
+    if engine not in ENGINES:
+        raise BadRequest(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
     job, replayed = idempotency.once(
         tenant,
-        fingerprint=f"documents:{digest}:{filename}",
+        fingerprint=f"documents:{digest}:{filename}:{engine}",
         create=lambda: submit_upload(
-            stream, filename=filename, size=size, tenant=tenant, sha256=digest
+            stream, filename=filename, size=size, tenant=tenant, sha256=digest, engine=engine
         ),
     )
     headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
