@@ -16,8 +16,10 @@ are stored objects (keys.part_key), so a coordinator that dies and is recovered 
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -192,14 +194,8 @@ def run_part(source_key: str, engine: str, first: int, last: int, *, final_attem
     if not inflight.acquire(name, worker):
         return  # someone extracts it now; if they die, the coordinator takes it over
     try:
-        with tempfile.TemporaryDirectory(prefix="pdfq-part-") as folder:
-            path = Path(folder) / "source.pdf"
-            try:
-                with open(path, "wb") as fp:
-                    store.storage.download_to(source_key, fp)
-            except ObjectMissing:
-                raise SourceMissing() from None
-            _extract_part(job, engine, first, last, path, _heartbeat(name, worker))
+        path = _source(store, source_key)
+        _extract_part(job, engine, first, last, path, _heartbeat(name, worker))
     except PartLeaseLost:
         log.warning("job %s: part %d-%d taken over by another worker", job_id, first, last)
     except PdfqError as error:
@@ -208,6 +204,35 @@ def run_part(source_key: str, engine: str, first: int, last: int, *, final_attem
         state.set(f"part-failed:{name}", json.dumps(error.to_dict()), get_settings().progress_ttl)
     finally:
         inflight.release(name, worker)
+
+
+# The last source this process downloaded: a worker usually takes several ranges of one
+# job in a row. A source key names one job's PDF, which never changes.
+_cached: dict[str, Path] = {}
+
+
+def _source(store: JobStore, source_key: str) -> Path:
+    """A local copy of the job's source, downloaded once per process and job."""
+    if source_key not in _cached:
+        _forget_sources()
+        folder = Path(tempfile.mkdtemp(prefix="pdfq-part-"))
+        try:
+            with open(folder / "source.pdf", "wb") as fp:
+                store.storage.download_to(source_key, fp)
+        except BaseException as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, ObjectMissing):
+                raise SourceMissing() from None
+            raise
+        _cached[source_key] = folder / "source.pdf"
+    return _cached[source_key]
+
+
+@atexit.register
+def _forget_sources():
+    for path in _cached.values():
+        shutil.rmtree(path.parent, ignore_errors=True)
+    _cached.clear()
 
 
 def _heartbeat(name: str, worker: str) -> Callable[[], None]:

@@ -166,7 +166,7 @@ class Settings:
     # Speed (issue 7)
     default_engine: str = "pdfminer"
     parallel_min_pages: int = 100
-    part_pages: int = 40
+    part_pages: int = 20
     dedup_enabled: bool = True
 
     @property
