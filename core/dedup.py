@@ -47,9 +47,10 @@ def find(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str) -
             return None
         summary, _ = storage.get_json(keys.result_key(tenant, earlier, "result.json"))
         raw = storage.get_bytes(keys.result_key(tenant, earlier, "pages.jsonl"))
+        # Split bytes on \n only: page text may hold U+2028 and the like, which JSON keeps.
+        pages = [json.loads(line) for line in raw.split(b"\n") if line]
     except (ObjectMissing, KeyError, TypeError, ValueError):
         return None
-    pages = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line]
     if len(pages) != summary.get("page_count"):
         return None  # results half written by a worker that died: extract again
     return Earlier(earlier, summary, pages)

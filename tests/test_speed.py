@@ -6,7 +6,7 @@ import pytest
 
 from consumer import engines, parallel, pipeline
 from consumer.extract import extract
-from core import keys, services
+from core import dedup, keys, services
 from core.errors import PdfqError
 from core.jobs import JobStatus
 from tests.corpus import BAD, GOOD, NONDETERMINISTIC
@@ -200,3 +200,19 @@ def test_the_default_engine_comes_from_the_settings(client, setenv, s3):
     with open(path, "rb") as fp:
         response = client.post("/api/v1/pdf/documents", data={"file": (fp, path.name)})
     assert services.jobs().get(response.get_json()["id"], "public").engine == "pdfium"
+
+
+def test_reused_pages_keep_characters_that_python_counts_as_line_breaks(store):
+    storage = store.storage
+    earlier = keys.new_job_id()
+    text = "one\u2028two\x85three\x1cfour"
+    storage.put_bytes(
+        keys.result_key("public", earlier, "pages.jsonl"),
+        (
+            json.dumps({"page": 1, "text": text, "chars": len(text)}, ensure_ascii=False) + "\n"
+        ).encode(),
+    )
+    storage.put_json(keys.result_key("public", earlier, "result.json"), {"page_count": 1})
+    dedup.remember(storage, "public", "d" * 64, "digest", earlier)
+    found = dedup.find(storage, "public", "d" * 64, "digest", keys.new_job_id())
+    assert found.pages[0]["text"] == text
