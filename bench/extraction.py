@@ -3,6 +3,7 @@ row a), the peak RSS of each file's extraction process, and PDFium against pdfmi
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import resource
 import time
@@ -16,6 +17,7 @@ def _pdfminer_one(path: str) -> tuple[str, float, int]:
     """One file in a fresh process: (name, seconds, peak RSS in KB)."""
     from pdfminer.high_level import extract_text
 
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)  # its font warnings are noise here
     started = time.perf_counter()
     extract_text(path)
     seconds = time.perf_counter() - started

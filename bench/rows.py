@@ -16,7 +16,17 @@ import uuid
 from pathlib import Path
 
 from bench import extraction
-from bench.harness import LARGE, Row, corpus, parse_time, percentile, salted, wait_terminal
+from bench.harness import (
+    LARGE,
+    Row,
+    corpus,
+    parse_time,
+    percentile,
+    salted,
+    terminal_count,
+    wait_many,
+    wait_terminal,
+)
 from tests.corpus import GOOD
 from tests.servers import ROOT, Proc, free_port
 
@@ -33,13 +43,14 @@ def throughput(stack, raw: dict) -> list[Row]:
     """a: pages/s from upload to succeeded over the corpus, against raw pdfminer x2."""
     with tempfile.TemporaryDirectory() as folder:
         copies = [(salted(p, Path(folder)), n) for p, n in raw["files"]]
+        before = terminal_count(stack)
         started = time.time()
         ids = []
         for path, _ in copies:
             status, job = stack.upload(path)
             assert status == 202, job
             ids.append(job["id"])
-        jobs = wait_terminal(stack, ids, timeout=1800, poll=0.2)
+        jobs = wait_many(stack, ids, before, timeout=1800)
     failed = [j for j in jobs.values() if j["status"] != "succeeded"]
     assert not failed, failed
     wall = max(parse_time(j["finished_at"]) for j in jobs.values()) - started
