@@ -28,8 +28,14 @@ def pdfminer_pool(paths: list[Path], processes: int = 2) -> tuple[float, list[tu
     """Raw extract_text over `paths` in `processes` processes, a fresh one per file (as the
     sandbox does): (wall seconds, per-file results)."""
     started = time.perf_counter()
-    with _context.Pool(processes, maxtasksperchild=1) as pool:
+    pool = _context.Pool(processes, maxtasksperchild=1)
+    try:
         results = pool.map(_pdfminer_one, [str(p) for p in paths], chunksize=1)
+    finally:
+        # close + join, not terminate: in a process that also runs the sandbox, the one
+        # forkserver is the sandbox's, whose children ignore SIGTERM.
+        pool.close()
+        pool.join()
     return time.perf_counter() - started, results
 
 

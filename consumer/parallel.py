@@ -21,6 +21,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,11 +105,19 @@ class _Coordinator:
                     error = json.loads(failed)
                     raise sandbox._error_class(error["code"])(error["message"])
                 elif self.inflight.acquire(name, self.worker):
+                    part_tick = _heartbeat(name, self.worker)
+
+                    def tick(part_tick=part_tick):
+                        self.tick()  # the job's lease
+                        part_tick()  # and this range's
+
                     try:
-                        _extract_part(self.job, self.engine, first, last, self.path, self.tick)
+                        _extract_part(self.job, self.engine, first, last, self.path, tick)
+                        pending.remove((first, last))
+                    except PartLeaseLost:
+                        log.warning("job %s: pages %d-%d taken over", self.job.id, first, last)
                     finally:
                         self.inflight.release(name, self.worker)
-                    pending.remove((first, last))
                     taken = True
                     break
             self._progress()
@@ -167,6 +176,7 @@ def _extract_part(job: Job, engine: str, first: int, last: int, path: Path, tick
             on_progress=lambda done, _: state.set(f"part-progress:{name}", str(done), ttl),
             on_tick=tick,
         )
+        log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
         storage.put_json(
             key,
             {
@@ -206,33 +216,42 @@ def run_part(source_key: str, engine: str, first: int, last: int, *, final_attem
         inflight.release(name, worker)
 
 
-# The last source this process downloaded: a worker usually takes several ranges of one
-# job in a row. A source key names one job's PDF, which never changes.
-_cached: dict[str, Path] = {}
+# The last source each worker thread downloaded: a worker usually takes several ranges of
+# one job in a row. A source key names one job's PDF, which never changes. Per thread, so
+# thread workers never delete a file another thread is extracting.
+_local = threading.local()
+_folders: set[Path] = set()
 
 
 def _source(store: JobStore, source_key: str) -> Path:
-    """A local copy of the job's source, downloaded once per process and job."""
-    if source_key not in _cached:
-        _forget_sources()
+    """A local copy of the job's source, downloaded once per worker and job."""
+    if getattr(_local, "key", None) != source_key:
+        _drop(getattr(_local, "folder", None))
+        _local.key = _local.folder = None
         folder = Path(tempfile.mkdtemp(prefix="pdfq-part-"))
+        _folders.add(folder)
         try:
             with open(folder / "source.pdf", "wb") as fp:
                 store.storage.download_to(source_key, fp)
         except BaseException as exc:
-            shutil.rmtree(folder, ignore_errors=True)
+            _drop(folder)
             if isinstance(exc, ObjectMissing):
                 raise SourceMissing() from None
             raise
-        _cached[source_key] = folder / "source.pdf"
-    return _cached[source_key]
+        _local.key, _local.folder = source_key, folder
+    return _local.folder / "source.pdf"
+
+
+def _drop(folder: Path | None):
+    if folder is not None:
+        _folders.discard(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @atexit.register
 def _forget_sources():
-    for path in _cached.values():
-        shutil.rmtree(path.parent, ignore_errors=True)
-    _cached.clear()
+    for folder in list(_folders):
+        _drop(folder)
 
 
 def _heartbeat(name: str, worker: str) -> Callable[[], None]:
