@@ -39,6 +39,10 @@ format: $(VENV)/.dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: bench
+bench: $(VENV)/.dev ## benchmarks with ratios (quick, a few minutes); `make bench FULL=1` for all
+	$(BIN)/python -m bench $(if $(FULL),--full)
+
 .PHONY: clean
 clean: ## remove the virtualenv and the local data folder
 	rm -rf $(VENV) .pdfq-data

@@ -67,6 +67,7 @@ def extract(
     *,
     password: str = "",
     laparams: LAParams | None = None,
+    pages: tuple[int, int] | None = None,
     on_page: Callable[[int, int], None] | None = None,
     layout: bool = True,
     page_numbers: frozenset[int] | None = None,
@@ -77,6 +78,8 @@ def extract(
     `on_page(done, total)` is called after each page, for progress reporting. Job options
     (issue 5): `layout=False` skips layout analysis, `page_numbers` keeps only those pages
     (1-based), `max_pages` stops after that many pages with the warning `truncated`.
+    `pages` (first, last), 1-based and inclusive, limits extraction to that range (a part of
+    a page-parallel job, issue 7).
     """
     started = time.monotonic()
     with open(path, "rb") as fp:
@@ -84,7 +87,7 @@ def extract(
             raise NotAPdf()
         fp.seek(0)
         try:
-            selection = _Selection(page_numbers, max_pages)
+            selection = PageSelection(page_numbers, max_pages, *(pages or (1, None)))
             params = (laparams or LAParams()) if layout else None
             pages, document = _extract_pages(fp, password, params, on_page, selection)
             metadata = _metadata(document)
@@ -121,23 +124,32 @@ def extract(
 
 
 @dataclass
-class _Selection:
-    """Which pages a job asked for (every page by default), and whether more were left."""
+class PageSelection:
+    """Which pages to extract: the job's choice (every page by default) within a part's range."""
 
     numbers: frozenset[int] | None = None
     max_pages: int = 0
+    first: int = 1
+    last: int | None = None
     truncated: bool = False
 
     def total(self, declared: int | None) -> int | None:
-        count = declared
+        last = declared if self.last is None else min(self.last, declared or self.last)
+        count = None if last is None else max(0, last - self.first + 1)
         if self.numbers is not None:
-            count = len([n for n in self.numbers if declared is None or n <= declared])
+            count = len(
+                [n for n in self.numbers if n >= self.first and (last is None or n <= last)]
+            )
         if self.max_pages and count is not None:
             count = min(count, self.max_pages)
         return count
 
     def wants(self, number: int, taken: int) -> bool | None:
         """True to extract page `number`, False to skip it, None to stop here."""
+        if number < self.first:
+            return False  # walking the page tree is cheap: only laid out pages cost
+        if self.last is not None and number > self.last:
+            return None
         if self.numbers is not None and number not in self.numbers:
             return None if number > max(self.numbers) else False
         if self.max_pages and taken >= self.max_pages:
@@ -147,7 +159,7 @@ class _Selection:
 
 
 def _extract_pages(
-    fp, password, laparams, on_page, selection: _Selection | None = None
+    fp, password, laparams, on_page, selection: PageSelection | None = None
 ) -> tuple[list[Page], PDFDocument]:
     # The same objects, in the same order, as extract_text: pdfminer breaks ties in its layout
     # analysis by id(), so even allocation order can change which text box comes first.
@@ -157,7 +169,7 @@ def _extract_pages(
     interpreter = PDFPageInterpreter(resources, device)
     parser = PDFParser(fp)
     document = PDFDocument(parser, password=password, caching=True)
-    selection = selection or _Selection()
+    selection = selection or PageSelection()
     total = selection.total(_page_count(document))
     pages, start = [], 0
     for number, pdf_page in enumerate(PDFPage.create_pages(document), start=1):

@@ -14,19 +14,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 
-from consumer import quality, sandbox
-from consumer.extract import Extraction
-from core import control, keys, options, services
+from consumer import engines, parallel, quality
+from consumer.extract import Extraction, Page
+from core import control, dedup, keys, options, services
 from core.errors import Conflict, NotFound, PdfqError, SourceMissing, TooLarge
 from core.jobs import Job, JobStatus, JobStore, utc_after
 from core.settings import get_settings
 from core.storage import ObjectMissing, Storage
 
 log = logging.getLogger("pdfq.consumer")
-ENGINE = "pdfminer.six"
 RUNNABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PROCESSING)
 
 # Jobs this process was told to give up (SIGTERM in thread workers): their threads must
@@ -99,7 +97,7 @@ def _process_leased(
         return None
     log.info("job %s: processing %s", job.id, job.source_key)
     try:
-        extraction, timings = _run(store, job, _heartbeat(job.id, worker))
+        extraction, timings, done = _run(store, job, worker, _heartbeat(job.id, worker))
     except control.JobCanceled:  # issue 5: POST .../cancel while it ran
         return _canceled(store, job, worker)
     except PdfqError as error:
@@ -112,7 +110,7 @@ def _process_leased(
         services.inflight().forget(job.id)
         return JobStatus.FAILED
 
-    summary = _summary(extraction, timings)
+    summary = _summary(extraction, timings, done)
     store.transition(
         job,
         JobStatus.SUCCEEDED,
@@ -121,6 +119,7 @@ def _process_leased(
         warnings=quality.warnings(extraction),
         result=summary,
         attempts=[*job.attempts, store.attempt(worker, "succeeded")],
+        **done,
     )
     services.inflight().forget(job.id)
     log.info(
@@ -155,10 +154,20 @@ def _heartbeat(job_id: str, worker: str) -> Callable[[], None]:
     return tick
 
 
-def _run(store: JobStore, job: Job, tick) -> tuple[Extraction, dict[str, float]]:
+def _run(store: JobStore, job: Job, worker: str, tick) -> tuple[Extraction, dict, dict]:
+    """(extraction, timings, record changes): extracted, or reused from an earlier job."""
     storage = store.storage
     settings = get_settings()
+    engine = job.engine or settings.default_engine
+    digest = dedup.options_digest(
+        engine, engines.engine_version(engine), options.dedup_view(job.options)
+    )
+    done = {"engine": engine}  # what the record learns: the engine, and the hash if new
     timings: dict[str, float] = {}
+    if settings.dedup_enabled and job.sha256:  # direct uploads: hashed by the web already
+        reused = _reuse(store, job, job.sha256, digest, done)
+        if reused:
+            return reused, timings, done
     with tempfile.TemporaryDirectory(prefix="pdfq-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
@@ -172,28 +181,43 @@ def _run(store: JobStore, job: Job, tick) -> tuple[Extraction, dict[str, float]]
         size, limit = path.stat().st_size, settings.max_upload_bytes
         if size > limit:
             raise TooLarge(f"The PDF is {size} bytes; the limit is {limit}.")
-
-        def on_progress(done: int, total: int):
-            store.set_progress(job.id, done, total)
-
-        extraction = sandbox.run(
-            path,
-            timeout=settings.extract_timeout,
-            memory_mb=settings.extract_memory_mb,
-            password=options.password(job.options, settings),
-            options=job.options,
-            on_progress=on_progress,
-            on_tick=tick,
-        )
+        sha256 = job.sha256 or dedup.file_sha256(path)  # presigned uploads: hashed here
+        if sha256 != job.sha256:
+            done["sha256"] = sha256
+            if settings.dedup_enabled and (reused := _reuse(store, job, sha256, digest, done)):
+                return reused, timings, done
+        extraction = parallel.extract(store, job, path, engine, worker, tick)
         timings["extract"] = extraction.seconds
 
     started = time.monotonic()
-    write_results(storage, job, extraction)
+    write_results(storage, job, extraction, engine)
     timings["upload"] = time.monotonic() - started
-    return extraction, timings
+    if settings.dedup_enabled:
+        dedup.remember(storage, job.tenant, sha256, digest, job.id)
+    return extraction, timings, done
 
 
-def write_results(storage: Storage, job: Job, extraction: Extraction):
+def _reuse(store: JobStore, job: Job, sha256: str, digest: str, done: dict) -> Extraction | None:
+    """The extraction of an earlier job with the same bytes and options, written as this
+    job's results; None when there is none."""
+    earlier = dedup.find(store.storage, job.tenant, sha256, digest, job.id)
+    if earlier is None:
+        return None
+    summary = earlier.summary
+    extraction = Extraction(
+        pages=[Page(item["page"], item["text"]) for item in earlier.pages],
+        metadata=summary.get("metadata", {}),
+        encrypted=summary.get("encrypted", False),
+        seconds=0.0,
+        warnings=summary.get("warnings", []),
+    )
+    write_results(store.storage, job, extraction, done["engine"])
+    done["result_of"] = earlier.job_id
+    log.info("job %s: same bytes and options as job %s; reused its result", job.id, earlier.job_id)
+    return extraction
+
+
+def write_results(storage: Storage, job: Job, extraction: Extraction, engine: str):
     """text.txt, pages.jsonl and result.json; the same job always writes the same keys."""
     tenant, job_id = job.tenant, job.id
     storage.put_bytes(
@@ -217,19 +241,21 @@ def write_results(storage: Storage, job: Job, extraction: Extraction):
             "encrypted": extraction.encrypted,
             "warnings": quality.warnings(extraction),
             **quality.summary(extraction),
-            "engine": ENGINE,
-            "engine_version": version("pdfminer.six"),
+            "engine": engines.LABELS[engine],
+            "engine_version": engines.engine_version(engine),
         },
     )
 
 
-def _summary(extraction: Extraction, timings: dict[str, float]) -> dict:
+def _summary(extraction: Extraction, timings: dict[str, float], done: dict) -> dict:
+    reused = {"reused_from": done.pop("result_of")} if "result_of" in done else {}
     return {
+        **reused,
         "page_count": len(extraction.pages),
         "chars": len(extraction.text),
         "metadata": extraction.metadata,
         "encrypted": extraction.encrypted,
-        "engine": ENGINE,
+        "engine": engines.LABELS[done["engine"]],
         "seconds": {name: round(value, 3) for name, value in timings.items()},
     }
 

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer.extract import Extraction, Page, extract
+from consumer import engines
+from consumer.extract import Extraction, Page
 from consumer.joboptions import extract_arguments
 from core.errors import EngineCrashed, ExtractionTimeout, MemoryLimit, PdfqError
 
@@ -50,7 +51,7 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int, options=None):
+def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int, options: dict):
     """Runs in the child: extract, write pages to a file, report through `conn`."""
     # Stop signals are for the worker, which decides the child's fate (it kills it).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -59,7 +60,7 @@ def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int, o
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
-        conn.send(_extract_to_file(conn, path, pages_path, password, options))
+        conn.send(_extract_to_file(conn, path, pages_path, password, **options))
     except PdfqError as error:
         conn.send(("error", error.code, error.message))
     except MemoryError:
@@ -69,10 +70,20 @@ def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int, o
         conn.close()
 
 
-def _extract_to_file(conn, path: str, pages_path: str, password: str, options=None) -> tuple:
-    result = extract(
+def _extract_to_file(
+    conn,
+    path: str,
+    pages_path: str,
+    password: str,
+    engine: str = engines.DEFAULT,
+    pages=None,
+    options: dict | None = None,
+) -> tuple:
+    result = engines.extract(
+        engine,
         path,
         password=password,
+        pages=pages,
         on_page=lambda done, total: conn.send(("progress", done, total)),
         **extract_arguments(options),  # job options (issue 5)
     )
@@ -95,20 +106,30 @@ def run(
     memory_mb: int,
     password: str = "",
     options: dict | None = None,
+    engine: str = engines.DEFAULT,
+    pages: tuple[int, int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_tick: Callable[[], None] | None = None,
 ) -> Extraction:
     """Extract `path` in a child process; raise the child's error, or timeout/memory_limit.
 
     `on_tick` is called about every POLL_SECONDS while the child works (lease heartbeats);
-    an exception it raises stops the child and propagates.
+    an exception it raises stops the child and propagates. `engine` names the engine
+    (consumer/engines.py); `pages` (first, last) limits extraction to a page range.
     """
     pages_path = path.with_suffix(".pages.jsonl")
     receiver, sender = _context.Pipe(duplex=False)
     _allow_children()
     child = _context.Process(
         target=_child,
-        args=(sender, str(path), str(pages_path), password, memory_mb * 2**20, options),
+        args=(
+            sender,
+            str(path),
+            str(pages_path),
+            password,
+            memory_mb * 2**20,
+            {"engine": engine, "pages": pages, "options": options},
+        ),
         name="pdfq-extract",
     )
     started = time.monotonic()

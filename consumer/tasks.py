@@ -11,7 +11,7 @@ from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
 import consumer.telemetry  # noqa: F401 - the job id on log lines, retries counted (issue 8)
-from consumer import pipeline, recovery, webhooks
+from consumer import parallel, pipeline, recovery, webhooks
 from core import keys, logs, services
 from core.errors import PdfqError
 from core.inflight import HUEY_RETRY
@@ -19,7 +19,15 @@ from core.jobs import Job, JobStatus, parse_time
 from core.queue import huey
 from core.settings import get_settings
 
-__all__ = ["deliver_webhook", "enqueue_job", "extract_document", "huey", "recover_jobs"]
+__all__ = [
+    "deliver_webhook",
+    "enqueue_job",
+    "enqueue_part",
+    "extract_document",
+    "extract_part",
+    "huey",
+    "recover_jobs",
+]
 
 _settings = get_settings()
 log = logging.getLogger("pdfq.consumer")
@@ -123,6 +131,25 @@ def enqueue_job(job: Job, eta: str | None = None):
     except Exception:
         inflight.forget(job.id)
         raise
+
+
+@huey.task(
+    retries=_settings.task_retries,
+    retry_delay=_settings.task_retry_delay,
+    retry_backoff=_settings.task_retry_backoff,
+    context=True,
+)
+def extract_part(source_key: str, engine: str, first: int, last: int, task=None):
+    """Pages first..last of a page-parallel job (consumer/parallel.py); retried alone."""
+    parallel.run_part(
+        source_key, engine, first, last, final_attempt=task is None or task.retries == 0
+    )
+
+
+def enqueue_part(source_key: str, engine: str, first: int, last: int):
+    """Offer one range of a job to any idle worker. No enqueue marker: the job's own worker
+    (the coordinator) holds the job's lease and extracts any range nobody took."""
+    huey.enqueue(extract_part.s(source_key, engine, first, last))
 
 
 @huey.signal(SIGNAL_INTERRUPTED)

@@ -79,6 +79,7 @@ class Job:
     created_at: str
     updated_at: str
     sha256: str | None = None
+    engine: str | None = None  # None: DEFAULT_ENGINE when the job runs (issue 7)
     queued_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -132,12 +133,14 @@ class JobStore:
         sha256: str | None = None,
         options: dict | None = None,
         callback_url: str | None = None,
+        engine: str | None = None,
     ) -> Job:
         now = utcnow()
         job = Job(
             id=job_id,
             tenant=tenant,
             sha256=sha256,
+            engine=engine,
             status=status,
             filename=filename,
             size=size,

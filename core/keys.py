@@ -53,6 +53,19 @@ def result_key(tenant: str, job_id: str, name: str) -> str:
     return f"results/{tenant}/{job_id}/{name}"
 
 
+def part_key(tenant: str, job_id: str, run: str, first: int, last: int) -> str:
+    """Pages first..last of a page-parallel job, as one part extracted them (issue 7)."""
+    return f"{PARTS_PREFIX}{tenant}/{job_id}/{run}/{first:06d}-{last:06d}.json"
+
+
+def dedup_key(tenant: str, sha256: str, options_digest: str) -> str:
+    """Which job already extracted these bytes with these options, per tenant (issue 7)."""
+    return f"{DEDUP_PREFIX}{tenant}/{sha256}/{options_digest}.json"
+
+
+PARTS_PREFIX, DEDUP_PREFIX = "parts/", "dedup/"
+
+
 def active_key(tenant: str, job_id: str) -> str:
     """A marker that exists while the job is not terminal, so recovery can list open jobs."""
     return f"active/{tenant}/{job_id}"

@@ -181,3 +181,14 @@ def public(options: dict) -> dict:
     if "password_encrypted" in options:
         shown["password"] = True
     return shown
+
+
+def dedup_view(options: dict | None) -> dict:
+    """The stored options that change the extracted text: all but the password's token,
+    which differs at every seal (and a wrong password fails the job rather than change it)."""
+    return {k: v for k, v in (options or {}).items() if k != "password_encrypted"}
+
+
+def selects_pages(options: dict | None) -> bool:
+    """True when the job extracts only some pages (then it runs in one piece, not in parts)."""
+    return bool((options or {}).get("pages") or (options or {}).get("max_pages"))

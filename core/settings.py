@@ -12,6 +12,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+# The extraction engines a job may name (consumer/engines.py runs them).
+ENGINES = ("pdfminer", "pdfium")
+
 
 class SettingsError(ValueError):
     """A variable has a value pdfq cannot use; the message names it and what it expected."""
@@ -169,6 +172,12 @@ class Settings:
     webhook_timeout: float = 10.0
     result_link_expiry: int = 3600
 
+    # Speed (issue 7)
+    default_engine: str = "pdfminer"
+    parallel_min_pages: int = 100
+    part_pages: int = 20
+    dedup_enabled: bool = True
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -230,6 +239,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
         "result_link_expiry",
         lambda n, v: _int(n, v, minimum=1, maximum=604800),
     ),
+    # Speed (issue 7)
+    "DEFAULT_ENGINE": ("default_engine", lambda n, v: _choice(n, v, ENGINES)),
+    "PARALLEL_MIN_PAGES": ("parallel_min_pages", lambda n, v: _int(n, v, minimum=0)),
+    "PART_PAGES": ("part_pages", lambda n, v: _int(n, v, minimum=1)),
+    "DEDUP_ENABLED": ("dedup_enabled", _bool),
 }
 
 

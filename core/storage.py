@@ -21,6 +21,9 @@ from core.settings import Settings
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 # 8 MiB parts, two at a time: a web worker holds at most ~16 MiB of an upload in memory.
 _TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+# s3transfer reads up to 10 parts ahead into memory (80 MiB with 8 MiB parts); one, plus
+# the part each of the 2 threads sends, keeps a web worker flat during a large upload (issue 7).
+_TRANSFER.max_in_memory_upload_chunks = 1
 
 
 class ObjectMissing(KeyError):

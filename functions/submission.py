@@ -45,6 +45,7 @@ def submit_upload(
     sha256: str | None = None,
     options: dict | None = None,
     callback_url: str | None = None,
+    engine: str | None = None,
 ) -> Job:
     """Store an already validated PDF, record its job and enqueue it.
 
@@ -65,6 +66,7 @@ def submit_upload(
             sha256=sha256,
             options=options,
             callback_url=callback_url,
+            engine=engine,
         )
         enqueue(job)
     except PdfqError:

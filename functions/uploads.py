@@ -10,7 +10,7 @@ from flask import Blueprint, request, url_for
 
 from core import options as job_options
 from core.errors import BadRequest
-from core.settings import get_settings
+from core.settings import ENGINES, get_settings
 from functions import idempotency
 from functions.auth import current_tenant
 from functions.intake import check_pdf
@@ -36,9 +36,12 @@ def create_document():
 
     filename, tenant = clean_filename(upload.filename), current_tenant()
     options, callback_url = creation_options(request.form, strings=True)
+    engine = request.form.get("engine") or get_settings().default_engine
+    if engine not in ENGINES:
+        raise BadRequest(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
     job, replayed = idempotency.once(
         tenant,
-        fingerprint=f"documents:{digest}:{filename}:{fingerprint(options, callback_url)}",
+        fingerprint=f"documents:{digest}:{filename}:{engine}:{fingerprint(options, callback_url)}",
         create=lambda: submit_upload(
             stream,
             filename=filename,
@@ -47,6 +50,7 @@ def create_document():
             sha256=digest,
             options=job_options.seal(options, get_settings()),
             callback_url=callback_url,
+            engine=engine,
         ),
     )
     headers = {"Location": url_for("jobs.get_job", job_id=job.id)}

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: `make bench` (quick) or `make bench FULL=1`; see docs/performance.md."""

@@ -1,0 +1,123 @@
+"""What every benchmark shares: the corpus, the real stack, timing and the result rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from tests.corpus import GOOD, manifest
+from tests.servers import RedisServer
+
+QUICK_MAX_PAGES = 60  # quick mode leaves out the two long books (285 and 352 pages)
+LARGE = "pdfjs_freeculture.pdf"
+
+
+@dataclasses.dataclass
+class Row:
+    name: str
+    figure: str  # what was measured, with its unit
+    baseline: str  # what it is compared with, measured in the same run
+    ratio: float
+    target: str
+    met: bool
+    note: str = ""
+
+    def line(self) -> str:
+        verdict = "met" if self.met else "NOT met"
+        return (
+            f"| {self.name} | {self.figure} | {self.baseline} | {self.ratio:.2f} | "
+            f"{self.target} | {verdict} |"
+        )
+
+
+HEADER = "| row | measured | baseline (same run) | ratio | target | |\n|---|---|---|---|---|---|"
+
+
+def corpus(full: bool) -> list[tuple[Path, int]]:
+    """(path, pages) of the good corpus; quick mode keeps documents of 60 pages or fewer."""
+    rows = [(GOOD / r["file"], int(r["pages"])) for r in manifest(GOOD)]
+    return [(p, n) for p, n in rows if full or n <= QUICK_MAX_PAGES]
+
+
+def salted(path: Path, folder: Path) -> Path:
+    """A copy of `path` with a unique comment after %%EOF: the same text, other bytes, so the
+    dedup index never answers for a benchmark that must extract."""
+    copy = folder / path.name
+    shutil.copyfile(path, copy)
+    with open(copy, "ab") as fp:
+        fp.write(f"\n% pdfq bench {uuid.uuid4().hex}\n".encode())
+    return copy
+
+
+def parse_time(value: str) -> float:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+class Services:
+    """A private redis-server and moto's S3 server, shared by the stacks of one run."""
+
+    def __init__(self):
+        from infra import local_s3
+        from tests.servers import free_port
+
+        self.folder = Path(tempfile.mkdtemp(prefix="pdfq-bench-"))
+        self.redis = RedisServer(self.folder)
+        port = free_port()
+        self._s3 = local_s3.start(port)
+        self.s3_url = f"http://127.0.0.1:{port}"
+        local_s3.wait_until_up(self.s3_url)
+
+    def stack(self, **settings: str):
+        from tests.stack import Stack
+
+        self.redis.client.flushall()
+        return Stack(self.redis.url, self.s3_url, self.folder / uuid.uuid4().hex[:8], **settings)
+
+    def stop(self):
+        self.redis.stop()
+        self._s3.terminate()
+        self._s3.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def wait_terminal(stack, job_ids: list[str], timeout: float, poll: float = 0.05) -> dict:
+    """Like Stack.wait, polling faster, so the client's view of `succeeded` is not late."""
+    deadline, done = time.monotonic() + timeout, {}
+    while len(done) < len(job_ids):
+        for job_id in job_ids:
+            if job_id not in done:
+                job = stack.job(job_id)
+                if job["status"] in ("succeeded", "failed", "canceled"):
+                    done[job_id] = job
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"jobs not finished after {timeout}s\n{stack.logs()}")
+        time.sleep(poll)
+    return done
+
+
+def terminal_count(stack) -> int:
+    """Jobs of the stack that ended (one cheap request: counters in Redis)."""
+    status, body, _ = stack.request("GET", "/api/v1/pdf/queue/status")
+    assert status == 200, body
+    return sum(body["jobs"][name] for name in ("succeeded", "failed", "canceled"))
+
+
+def wait_many(stack, job_ids: list[str], before: int, timeout: float) -> dict:
+    """Wait for many jobs with one status request per half second (polling each job would
+    cost the web and S3 more CPU than the workers have to spare), then read each once."""
+    deadline = time.monotonic() + timeout
+    while terminal_count(stack) < before + len(job_ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"jobs not finished after {timeout}s\n{stack.logs()}")
+        time.sleep(0.5)
+    return {job_id: stack.job(job_id) for job_id in job_ids}

@@ -1,0 +1,40 @@
+"""Row c's probe, run with a stack's settings: enqueue tiny jobs one at a time and print,
+as JSON, the seconds from each enqueue call to the worker stamping the job `processing`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+
+from consumer.tasks import enqueue_job
+from core import keys, services
+from core.jobs import JobStatus, parse_time
+from tests.corpus import GOOD
+
+
+def probe(samples: int) -> list[float]:
+    store = services.jobs()
+    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
+    delays = []
+    for index in range(samples):
+        job_id = keys.new_job_id()
+        store.storage.put_bytes(keys.source_key("public", job_id), data + b"%" + bytes(index))
+        job = store.create(job_id=job_id, tenant="public", filename="jo.pdf", size=len(data))
+        time.sleep(0.05)  # the workers are idle, blocked on the queue
+        enqueued = dt.datetime.now(dt.UTC)
+        enqueue_job(job)
+        deadline = time.monotonic() + 30
+        while (job := store.get(job_id, "public")).status is JobStatus.QUEUED:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job_id} never started")
+            time.sleep(0.005)
+        delays.append((parse_time(job.started_at) - enqueued).total_seconds())
+        while not store.get(job_id, "public").status.terminal:
+            time.sleep(0.01)
+    return delays
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe(int(sys.argv[1]))))
