@@ -61,17 +61,28 @@ def extract(
     split_up = settings.parallel_min_pages and not options.selects_pages(job.options)
     total = engines.page_count(path) if split_up else None
     if not total or total < settings.parallel_min_pages or total <= settings.part_pages:
-        return sandbox.run(
+        return _sandboxed(
+            job,
             path,
-            timeout=settings.extract_timeout,
-            memory_mb=settings.extract_memory_mb,
-            password=options.password(job.options, settings),
-            options=job.options,
-            engine=engine,
+            engine,
             on_progress=lambda done, of: store.set_progress(job.id, done, of),
             on_tick=tick,
         )
     return _Coordinator(store, job, path, engine, worker, tick, total).run()
+
+
+def _sandboxed(job: Job, path: Path, engine: str, **run) -> Extraction:
+    """One sandboxed extraction of `path` for `job`: its limits, password and options."""
+    settings = get_settings()
+    return sandbox.run(
+        path,
+        timeout=settings.extract_timeout,
+        memory_mb=settings.extract_memory_mb,
+        password=options.password(job.options, settings),
+        options=job.options,
+        engine=engine,
+        **run,
+    )
 
 
 def _run_id(engine: str, job: Job) -> str:
@@ -176,13 +187,10 @@ def _extract_part(job: Job, engine: str, first: int, last: int, path: Path, tick
     try:
         storage.head(key)  # stored by an extractor whose done flag was lost (Redis wiped)
     except ObjectMissing:
-        extraction = sandbox.run(
+        extraction = _sandboxed(
+            job,
             path,
-            timeout=settings.extract_timeout,
-            memory_mb=settings.extract_memory_mb,
-            password=options.password(job.options, settings),
-            options=job.options,
-            engine=engine,
+            engine,
             pages=(first, last),
             on_progress=lambda done, _: state.set(f"part-progress:{name}", str(done), ttl),
             on_tick=tick,
