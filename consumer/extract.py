@@ -111,16 +111,21 @@ def extract(
             # with plain Python ones; either way the same bytes will fail the same way again.
             raise Corrupt(_describe(Corrupt.default_message, exc)) from exc
 
-    warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
-    if selection.truncated:
-        warnings.append("truncated")
     return Extraction(
         pages=pages,
         metadata=metadata,
         encrypted=document.encryption is not None,
         seconds=time.monotonic() - started,
-        warnings=warnings,
+        warnings=text_warnings(pages, selection.truncated),
     )
+
+
+def text_warnings(pages: list[Page], truncated: bool = False) -> list[str]:
+    """The document-level warnings every engine gives: no text at all, pages left out."""
+    warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
+    if truncated:
+        warnings.append("truncated")
+    return warnings
 
 
 @dataclass

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from consumer import engines, sandbox
-from consumer.extract import Extraction, Page
+from consumer.extract import Extraction, Page, text_warnings
 from core import dedup, keys, options, services
 from core.errors import PdfqError, SourceMissing
 from core.jobs import Job, JobStatus, JobStore
@@ -173,7 +173,7 @@ class _Coordinator:
             metadata=first_part["metadata"],
             encrypted=first_part["encrypted"],
             seconds=seconds,
-            warnings=[] if any(p.text.strip() for p in pages) else ["no_text_layer"],
+            warnings=text_warnings(pages),
         )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from consumer.extract import METADATA_FIELDS, Extraction, Page, PageSelection
+from consumer.extract import METADATA_FIELDS, Extraction, Page, PageSelection, text_warnings
 from core.errors import Corrupt, Encrypted, NotAPdf
 from core.pdf import MAGIC_WINDOW, looks_like_pdf
 
@@ -73,15 +73,12 @@ def extract(
         raise Corrupt(f"{Corrupt.default_message} (PDFium: {exc})") from exc
     finally:
         document.close()
-    warnings = [] if any(page.text.strip() for page in result) else ["no_text_layer"]
-    if selection.truncated:
-        warnings.append("truncated")
     return Extraction(
         pages=result,
         metadata=metadata,
         encrypted=encrypted,
         seconds=time.monotonic() - started,
-        warnings=warnings,
+        warnings=text_warnings(result, selection.truncated),
     )
 
 
