@@ -4,6 +4,8 @@ gunicorn itself binds 0.0.0.0:$PORT when PORT is set (Heroku, Render; 127.0.0.1:
 otherwise) and starts $WEB_CONCURRENCY worker processes, so neither is repeated here.
 """
 
+import sys
+
 # Uploads spool to disk and stream to S3: threads keep a worker responsive meanwhile.
 worker_class = "gthread"
 threads = 4
@@ -23,3 +25,14 @@ logger_class = "functions.weblog.GunicornLogger"
 # control socket would only add a local control surface, at a path every gunicorn on the
 # machine shares by default ($HOME/.gunicorn/gunicorn.ctl).
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Refuse to start in production without API tokens; shout when running open."""
+    from core.settings import get_settings
+    from functions.auth import startup_problem
+
+    problem = startup_problem(get_settings())
+    if problem:
+        print(f"pdfq: bad configuration: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)

@@ -38,6 +38,20 @@ class Unauthorized(PdfqError):
     default_message = "Missing or wrong credentials."
 
 
+class InvalidToken(Unauthorized):
+    """An Authorization header that is malformed, or names a token pdfq does not know."""
+
+    code = "invalid_token"
+    default_message = "This API token is not valid."
+
+
+class TooManyJobs(PdfqError):
+    """The tenant already has its limit of jobs in flight (TENANT_MAX_JOBS_IN_FLIGHT)."""
+
+    code, status = "too_many_jobs", 429
+    default_message = "Too many jobs in flight; wait for some to finish."
+
+
 class NotFound(PdfqError):
     code, status = "not_found", 404
     default_message = "No such job."
@@ -82,6 +96,13 @@ class ResultExpired(Purged):
 class SourceExpired(Purged):
     code = "source_expired"
     default_message = "The job's PDF has expired (SOURCE_RETENTION_DAYS); it cannot be re-run."
+
+
+class UploadExpired(PdfqError):
+    """A presigned upload never arrived: its URLs expired, so recovery ended the job."""
+
+    code, status = "upload_expired", 410
+    default_message = "Nothing was uploaded before the upload URLs expired; start a new upload."
 
 
 class TooLarge(PdfqError):
@@ -165,6 +186,22 @@ class Unavailable(PdfqError):
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = 30):
         super().__init__(message, retry_after=retry_after)
+
+
+class AuthNotConfigured(PdfqError):
+    """Production without API_TOKENS: refuse every request rather than run open."""
+
+    code, status = "auth_not_configured", 503
+    default_message = (
+        "This server runs with PDFQ_ENV=production and no API_TOKENS, so it accepts no request."
+    )
+
+
+class QueueFull(Unavailable):
+    """More tasks wait in the queue than QUEUE_MAX_PENDING: new work is refused for now."""
+
+    code = "queue_full"
+    default_message = "The queue is full; try again shortly."
 
 
 class StorageUnavailable(Unavailable):

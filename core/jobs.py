@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import json
 from enum import StrEnum
 from typing import Any
@@ -173,6 +174,11 @@ class JobStore:
         self.storage.delete(keys.record_key(job.tenant, job.id))
         self.storage.delete(keys.active_key(job.tenant, job.id))
         self._count(job.status, None)
+
+    def in_flight(self, tenant: str, up_to: int | None = None) -> int:
+        """How many of the tenant's jobs are not terminal, counting no further than `up_to`."""
+        listed = self.storage.list_keys(keys.active_prefix(tenant))
+        return sum(1 for _ in itertools.islice(listed, up_to))
 
     def active(self):
         """(tenant, job_id) of every job that is not terminal, from the durable markers."""

@@ -74,6 +74,11 @@ def active_key(tenant: str, job_id: str) -> str:
 ACTIVE_PREFIX = "active/"
 
 
+def active_prefix(tenant: str) -> str:
+    """Where one tenant's open jobs are listed (their count is its jobs in flight)."""
+    return f"{ACTIVE_PREFIX}{tenant}/"
+
+
 def parse_active_key(key: str) -> tuple[str, str]:
     _, tenant, job_id = key.split("/", 2)
     return tenant, job_id

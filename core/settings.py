@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import sys
@@ -14,6 +15,13 @@ from dotenv import dotenv_values
 
 # The extraction engines a job may name (consumer/engines.py runs them).
 ENGINES = ("pdfminer", "pdfium")
+# Tenant names become S3 key parts (core/keys.py); "public" is the tenant of an open (no
+# tokens) development server, so no token may claim it.
+TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+RESERVED_TENANT = "public"
+# RFC 6750 b64token characters; tokens shorter than this are too easy to guess.
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/=-]+")
+MIN_TOKEN_CHARS = 24
 
 
 class SettingsError(ValueError):
@@ -107,6 +115,38 @@ def _arn(name: str, raw: str) -> str:
     return value
 
 
+def _api_tokens(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """(tenant, SHA-256 hex) pairs from `tenant:token` or `tenant:sha256:<hex>` entries.
+
+    Only the digest is kept, so the clear token lives nowhere in pdfq's memory after start-up.
+    """
+    pairs = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        tenant, _, secret = entry.partition(":")
+        tenant = tenant.strip()
+        if not TENANT_NAME.fullmatch(tenant) or tenant == RESERVED_TENANT:
+            raise SettingsError(
+                f"{name}: tenant {tenant!r} must be 1-63 lowercase letters, digits, '_' or '-' "
+                f"(and not {RESERVED_TENANT!r}); entries look like acme:<token>"
+            )
+        if re.fullmatch(r"sha256:[0-9a-f]{64}", secret):
+            pairs.append((tenant, secret.removeprefix("sha256:")))
+        elif len(secret) >= MIN_TOKEN_CHARS and TOKEN_CHARS.fullmatch(secret):
+            pairs.append((tenant, hashlib.sha256(secret.encode()).hexdigest()))
+        else:  # never echo the value: it is a credential
+            raise SettingsError(
+                f"{name}: the token of tenant {tenant!r} must be sha256:<64 hex> or at least "
+                f"{MIN_TOKEN_CHARS} characters of A-Z a-z 0-9 . _ ~ + / = - "
+                "(make one with `flask --app functions pdf token new <tenant>`)"
+            )
+    digests = [digest for _, digest in pairs]
+    if len(set(digests)) != len(digests):
+        raise SettingsError(f"{name}: the same token is listed twice")
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything pdfq reads from the environment, with its default."""
@@ -178,6 +218,18 @@ class Settings:
     part_pages: int = 20
     dedup_enabled: bool = True
 
+    # Security and tenants (issue 6)
+    environment: str = "production"
+    api_tokens: tuple[tuple[str, str], ...] = ()
+    tenant_max_jobs_in_flight: int = 100
+    queue_max_pending: int = 10000
+    max_json_bytes: int = 64 * 1024
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Tokens are configured: every API request must name its tenant with one."""
+        return bool(self.api_tokens)
+
     @property
     def queue_backend(self) -> str:
         """Which Huey storage the queue uses: memory, redis or sqlite."""
@@ -244,6 +296,15 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARALLEL_MIN_PAGES": ("parallel_min_pages", lambda n, v: _int(n, v, minimum=0)),
     "PART_PAGES": ("part_pages", lambda n, v: _int(n, v, minimum=1)),
     "DEDUP_ENABLED": ("dedup_enabled", _bool),
+    # Security and tenants (issue 6)
+    "PDFQ_ENV": ("environment", lambda n, v: _choice(n, v, ("development", "production"))),
+    "API_TOKENS": ("api_tokens", _api_tokens),
+    "TENANT_MAX_JOBS_IN_FLIGHT": (
+        "tenant_max_jobs_in_flight",
+        lambda n, v: _int(n, v, minimum=0),
+    ),
+    "QUEUE_MAX_PENDING": ("queue_max_pending", lambda n, v: _int(n, v, minimum=0)),
+    "MAX_JSON_BYTES": ("max_json_bytes", lambda n, v: _int(n, v, minimum=1024)),
 }
 
 

@@ -22,9 +22,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from functions import control, errors, events, jobs, ops, page, presign, uploads
+    from functions import (
+        auth,
+        control,
+        errors,
+        events,
+        jobs,
+        limits,
+        ops,
+        page,
+        presign,
+        uploads,
+    )
 
     errors.register(app)
+    auth.register(app)
+    limits.register(app)
     app.register_blueprint(page.bp)
     app.register_blueprint(uploads.bp, url_prefix=API_PREFIX)
     app.register_blueprint(presign.bp, url_prefix=API_PREFIX)
@@ -32,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
     app.register_blueprint(control.bp, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(limits.bp, url_prefix=API_PREFIX)
 
     # Operations (issue 8): /metrics at the root, job ids on log lines, `flask pdf ...`.
     from functions import cli, metrics, weblog

@@ -1,10 +1,80 @@
-"""Who is calling: the tenant whose jobs a request may see."""
+"""Who is calling: the bearer token names the tenant whose jobs a request may see.
+
+With API_TOKENS set, every view needs `Authorization: Bearer <token>` unless it is marked
+@public (health, the OpenAPI document, the page, and the endpoints with their own secret).
+With no tokens, development serves one open tenant ("public"); production refuses every API
+request, so a server started without tokens by any means never runs open.
+"""
 
 from __future__ import annotations
 
+import sys
+
+from flask import Flask, current_app, g, request
+
+from core import tokens
+from core.errors import AuthNotConfigured, InvalidToken, Unauthorized
 from core.keys import DEFAULT_TENANT
+from core.settings import TOKEN_CHARS, Settings, get_settings
+
+
+def public(view):
+    """Mark a view that anyone may call (it needs no token, or checks its own secret)."""
+    view.pdfq_public = True
+    return view
 
 
 def current_tenant() -> str:
-    """Every caller shares one tenant until API tokens exist."""
-    return DEFAULT_TENANT
+    """The tenant of this request, set by `authenticate` before the view runs."""
+    return g.tenant
+
+
+def authenticate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.endpoint == "static" or getattr(view, "pdfq_public", False):
+        return  # unknown routes answer 404; public views need no tenant
+    settings = get_settings()
+    if not settings.auth_enabled:
+        if settings.environment == "production":
+            raise AuthNotConfigured()
+        g.tenant = DEFAULT_TENANT
+        return
+    header = request.headers.get("Authorization")
+    if header is None:
+        raise Unauthorized("Send your API token as 'Authorization: Bearer <token>'.")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not TOKEN_CHARS.fullmatch(token):
+        raise InvalidToken("The Authorization header must be 'Bearer <token>'.")
+    tenant = tokens.tenant_of(token, settings.api_tokens)
+    if tenant is None:
+        raise InvalidToken("This API token is not known: check it, or ask for a new one.")
+    g.tenant = tenant
+
+
+def register(app: Flask):
+    app.before_request(authenticate)
+
+
+def startup_problem(settings: Settings) -> str | None:
+    """Why a web server must not start with these settings, or None (warns when auth is off)."""
+    if settings.auth_enabled:
+        return None
+    if settings.environment == "production":
+        return (
+            "PDFQ_ENV=production and API_TOKENS is empty, so every request would be refused. "
+            "Set API_TOKENS=<tenant>:<token> (make one with "
+            "`flask --app functions pdf token new <tenant>`), or set PDFQ_ENV=development "
+            "for a local server without auth."
+        )
+    banner = "!" * 78
+    print(
+        f"{banner}\n"
+        "pdfq: AUTH IS OFF. No API_TOKENS are set and PDFQ_ENV=development, so anyone who\n"
+        "can reach this server can upload, read and cancel every job. Set API_TOKENS before\n"
+        "this server is reachable from another machine.\n"
+        f"{banner}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return None

@@ -17,7 +17,7 @@ from core.jobs import Job, JobStatus, utc_after
 from core.queue import huey
 from core.settings import get_settings
 from core.storage import ObjectMissing
-from functions import webhooks
+from functions import limits, webhooks
 from functions.auth import current_tenant
 from functions.jobs import job_view
 from functions.submission import enqueue, queue_call
@@ -46,6 +46,8 @@ def reprocess_view(job_id: str):
     new_options = options.parse(body)
     callback = webhooks.checked_url(body["callback_url"]) if body.get("callback_url") else None
     job = services.jobs().get(job_id, current_tenant())
+    if job.status.terminal:  # a waiting job is counted already; a finished one comes back
+        limits.check_capacity(job.tenant)
     job = reprocess(job, eta=eta, new_options=new_options, callback_url=callback)
     return job_view(job), 202, {"Location": url_for("jobs.get_job", job_id=job.id)}
 

@@ -42,7 +42,13 @@ def register(app: Flask):
         if error.status >= 500:
             log.warning("%s: %s", error.code, error.message)
         details = {k: v for k, v in error.to_dict().items() if k not in ("code", "message")}
-        return error_response(error.status, error.code, error.message, error.retry_after, details)
+        response = error_response(
+            error.status, error.code, error.message, error.retry_after, details
+        )
+        if error.status == 401:  # RFC 6750: say which scheme to use, and what was wrong
+            problem = ', error="invalid_token"' if error.code == "invalid_token" else ""
+            response.headers["WWW-Authenticate"] = f'Bearer realm="pdfq"{problem}'
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -18,6 +18,7 @@ from core.errors import BadRequest, NotFound, NotUploaded, Unauthorized, UploadR
 from core.jobs import JobStatus
 from core.settings import get_settings
 from functions import inbox
+from functions.auth import public
 from functions.completion import complete_upload
 from functions.s3events import Created, created_objects, outcome
 
@@ -36,6 +37,7 @@ def handler(event: dict, context=None) -> dict:
 
 
 @bp.post("/events/s3")
+@public  # the storage server calls it with EVENTS_WEBHOOK_SECRET, not a tenant's token
 def s3_webhook():
     """The same handler over HTTP, for stores that post notifications (MinIO's webhook target)."""
     secret = get_settings().events_webhook_secret

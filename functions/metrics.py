@@ -15,16 +15,23 @@ from core import metrics, services
 from core.errors import NotFound, Unauthorized
 from core.queue import huey
 from core.settings import get_settings
+from functions.auth import public
 from functions.submission import queue_call
 
 bp = Blueprint("metrics", __name__)
 
 
 @bp.get("/metrics")
+@public  # METRICS_TOKEN, not a tenant's token: the numbers cover every tenant
 def metrics_page():
     settings = get_settings()
     if not settings.metrics_enabled:
         raise NotFound("Metrics are turned off (METRICS_ENABLED=false).")
+    if settings.auth_enabled and not settings.metrics_token:
+        raise Unauthorized(
+            "This server has API_TOKENS, so /metrics (which counts every tenant's jobs) needs "
+            "its own METRICS_TOKEN: set it, and send it as 'Authorization: Bearer <token>'."
+        )
     if settings.metrics_token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):

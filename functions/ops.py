@@ -8,6 +8,7 @@ from core import services
 from core.errors import PdfqError
 from core.queue import huey
 from core.settings import get_settings
+from functions.auth import public
 from functions.errors import error_response
 from functions.submission import queue_call
 
@@ -32,6 +33,7 @@ def _queue_ping():
 
 
 @bp.get("/health")
+@public  # platforms' health checks carry no token
 def health():
     """200 when the queue and storage answer; 503 naming what is down."""
     settings = get_settings()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from functions.auth import public
+
 bp = Blueprint("page", __name__)
 
 
 @bp.get("/")
+@public  # static HTML: the page sends the token the user types to the API
 def index():
     response = current_app.send_static_file("index.html")
     response.headers["Cache-Control"] = "no-cache"  # a new release shows at the next load

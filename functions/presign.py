@@ -16,6 +16,7 @@ from core import options as job_options
 from core.errors import BadRequest, EmptyUpload, TooLarge, UnsupportedMediaType
 from core.jobs import JobStatus
 from core.settings import get_settings
+from functions import limits
 from functions.auth import current_tenant
 from functions.completion import complete_upload
 from functions.jobs import job_view
@@ -36,6 +37,7 @@ def create_upload():
     options, callback_url = creation_options(body, strings=False)
 
     tenant = current_tenant()
+    limits.check_capacity(tenant)
     job_id = keys.new_job_id()
     # Signing is local (no request), so it comes first: if it fails, no record is left behind.
     upload = sign_upload(keys.source_key(tenant, job_id), filename, size)

@@ -11,7 +11,7 @@ from flask import Blueprint, request, url_for
 from core import options as job_options
 from core.errors import BadRequest
 from core.settings import ENGINES, get_settings
-from functions import idempotency
+from functions import idempotency, limits
 from functions.auth import current_tenant
 from functions.intake import check_pdf
 from functions.jobs import job_view
@@ -39,10 +39,10 @@ def create_document():
     engine = request.form.get("engine") or get_settings().default_engine
     if engine not in ENGINES:
         raise BadRequest(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
-    job, replayed = idempotency.once(
-        tenant,
-        fingerprint=f"documents:{digest}:{filename}:{engine}:{fingerprint(options, callback_url)}",
-        create=lambda: submit_upload(
+
+    def create():
+        limits.check_capacity(tenant)  # here, so a replayed request is never refused
+        return submit_upload(
             stream,
             filename=filename,
             size=size,
@@ -51,7 +51,12 @@ def create_document():
             options=job_options.seal(options, get_settings()),
             callback_url=callback_url,
             engine=engine,
-        ),
+        )
+
+    job, replayed = idempotency.once(
+        tenant,
+        fingerprint=f"documents:{digest}:{filename}:{engine}:{fingerprint(options, callback_url)}",
+        create=create,
     )
     headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
     if replayed:

@@ -36,6 +36,8 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PORT", "8000")
     env.setdefault("LOG_FORMAT", "text")  # readable lines in a terminal
+    # A laptop: without API_TOKENS the server runs open, with a loud warning (docs/security.md).
+    env.setdefault("PDFQ_ENV", "development")
     children: list[subprocess.Popen] = []
     settings = get_settings()
     if not settings.s3_endpoint_url:

@@ -17,6 +17,9 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     PDFQ_DATA_DIR=tempfile.mkdtemp(prefix="pdfq-test-"),
     LOG_LEVEL="warning",
+    # An open server (tenant "public") unless a test sets API_TOKENS; tests of production's
+    # refusal set PDFQ_ENV=production themselves.
+    PDFQ_ENV="development",
 )
 
 import pytest  # noqa: E402

@@ -1,0 +1,73 @@
+"""Backpressure and bounds: jobs in flight per tenant (429), queue depth (503), body sizes.
+
+Checked before a request creates work (a new job, or a finished job run again), never when
+it completes an upload already counted. Both checks read shared state (the tenant's active/
+markers in S3, the queue's length), so every web process agrees; two requests racing at the
+limit may both pass, so the limit can be exceeded by the number of concurrent requests.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, request
+
+from core import services
+from core.errors import QueueFull, TooLarge, TooManyJobs
+from core.queue import huey
+from core.settings import get_settings
+from functions.auth import current_tenant
+from functions.submission import queue_call
+
+bp = Blueprint("limits", __name__)
+# Seconds a client should wait: a job takes seconds, a full queue drains more slowly.
+TENANT_RETRY_AFTER = 10
+QUEUE_RETRY_AFTER = 30
+# Views whose body is a PDF (bounded by MAX_UPLOAD_BYTES); every other body is small JSON.
+UPLOAD_VIEWS = {"uploads.create_document"}
+
+
+def check_capacity(tenant: str):
+    """Raise QueueFull or TooManyJobs when one more job must wait; return quietly otherwise."""
+    settings = get_settings()
+    if settings.queue_max_pending:
+        pending = queue_call(huey.pending_count)
+        if pending >= settings.queue_max_pending:
+            raise QueueFull(
+                f"{pending} tasks are waiting in the queue (QUEUE_MAX_PENDING is "
+                f"{settings.queue_max_pending}); try again shortly.",
+                retry_after=QUEUE_RETRY_AFTER,
+            )
+    limit = settings.tenant_max_jobs_in_flight
+    if limit and services.jobs().in_flight(tenant, up_to=limit) >= limit:
+        raise TooManyJobs(
+            f"You have {limit} jobs in flight, the most allowed (TENANT_MAX_JOBS_IN_FLIGHT); "
+            "wait for some to finish, or cancel some.",
+            retry_after=TENANT_RETRY_AFTER,
+        )
+
+
+def bound_body():
+    """413 before a JSON body over MAX_JSON_BYTES is read (uploads have their own limit)."""
+    if request.endpoint in UPLOAD_VIEWS or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    limit = get_settings().max_json_bytes
+    # Werkzeug stops reading a body without Content-Length (chunked) at this many bytes too.
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"The request body is {request.content_length} bytes; the limit is {limit}.")
+
+
+def register(app: Flask):
+    app.before_request(bound_body)
+
+
+@bp.get("/me")
+def me():
+    """Who the token belongs to, and how much of its limit is in use."""
+    tenant, settings = current_tenant(), get_settings()
+    limit = settings.tenant_max_jobs_in_flight or None
+    return {
+        "tenant": tenant,
+        "auth": settings.auth_enabled,
+        "jobs_in_flight": services.jobs().in_flight(tenant, up_to=limit),
+        "max_jobs_in_flight": limit,
+    }
