@@ -5,6 +5,9 @@ One pass over the durable list of open jobs (the `active/` markers in S3):
   flushed, restarted without persistence, failed over): enqueue it again, at its time;
 - processing, with no lease: its worker died (SIGKILL, OOM, a dyno killed): put it back,
   or, once it has been in progress at N worker deaths, fail it with `worker_crashed`;
+- awaiting_upload past its upload URLs' expiry (PRESIGN_EXPIRY) and the grace: the file
+  arrived but nobody completed it (lost event, client gone): complete it; nothing arrived:
+  fail it `upload_expired`, so abandoned uploads do not count against the tenant's limit;
 - terminal: a marker left behind by a failed delete: remove it.
 Jobs changed in the last RECONCILE_GRACE_SECONDS are left alone (they may be mid-enqueue).
 
@@ -20,7 +23,7 @@ import sys
 from collections.abc import Callable
 
 from core import keys, services
-from core.errors import NotFound, PdfqError, WorkerCrashed
+from core.errors import NotFound, NotUploaded, PdfqError, UploadExpired, WorkerCrashed
 from core.jobs import Job, JobStatus, parse_time
 from core.settings import get_settings
 
@@ -35,6 +38,8 @@ class Report:
     rescheduled: int = 0
     recovered_from_crash: int = 0
     quarantined: int = 0
+    uploads_completed: int = 0
+    uploads_expired: int = 0
     closed: int = 0
     skipped: bool = False
 
@@ -66,17 +71,57 @@ def reconcile(enqueue: Callable[..., None], lock_seconds: int = 50) -> Report:
                 job = store.get(job_id, tenant)
             except NotFound:
                 continue  # a marker whose record is being written right now
-            if (now - parse_time(job.updated_at)).total_seconds() < settings.reconcile_grace:
+            grace = settings.reconcile_grace
+            if (now - parse_time(job.updated_at)).total_seconds() < grace:
                 continue
             try:
-                _recover(job, enqueue, report, settings.max_worker_crashes)
+                if job.status is JobStatus.AWAITING_UPLOAD:
+                    _expire_upload(job, report, now, settings.presign_expiry + grace)
+                else:
+                    _recover(job, enqueue, report, settings.max_worker_crashes)
             except PdfqError as exc:
                 log.warning("job %s: not recovered this time: %s", job.id, exc.message)
     finally:
         state.delete(LOCK_KEY)
-    if report.requeued or report.rescheduled or report.recovered_from_crash or report.quarantined:
+    if any(
+        (
+            report.requeued,
+            report.rescheduled,
+            report.recovered_from_crash,
+            report.quarantined,
+            report.uploads_completed,
+            report.uploads_expired,
+        )
+    ):
         log.warning("recovery: %s", report)
     return report
+
+
+def _expire_upload(job: Job, report: Report, now: dt.datetime, after_seconds: float):
+    """An upload whose URLs expired: complete it if the file is there, else end the job."""
+    if (now - parse_time(job.created_at)).total_seconds() < after_seconds:
+        return
+    from functions.completion import complete_upload  # the web's checks, applied the same way
+
+    store = services.jobs()
+    try:
+        _, queued = complete_upload(job)
+    except NotUploaded:
+        error = UploadExpired()
+        attempts = [*job.attempts, store.attempt("recovery", error.code)]
+        store.transition(
+            job,
+            JobStatus.FAILED,
+            expect=JobStatus.AWAITING_UPLOAD,
+            error=error.to_dict(),
+            attempts=attempts,
+        )
+        report.uploads_expired += 1
+        log.warning("job %s: nothing was uploaded before its URLs expired; failed", job.id)
+        return
+    if queued:
+        report.uploads_completed += 1
+        log.warning("job %s: its upload arrived but was never completed; queued", job.id)
 
 
 def _recover(job: Job, enqueue, report: Report, max_crashes: int):

@@ -66,7 +66,11 @@ def deliver(tenant: str, job_id: str, event: str, attempt: int):
         request.add_header("User-Agent", "pdfq-webhook")
         request.add_header(
             webhooks.SIGNATURE_HEADER,
-            webhooks.signature(settings.webhook_secret, int(time.time()), body),
+            webhooks.signature(
+                webhooks.tenant_secret(settings.webhook_secret, job.tenant),
+                int(time.time()),
+                body,
+            ),
         )
         opener = urllib.request.build_opener(_NoRedirects)
         with opener.open(request, timeout=settings.webhook_timeout) as response:

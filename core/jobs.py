@@ -157,7 +157,7 @@ class JobStore:
         job.etag = self.storage.put_json(
             keys.record_key(tenant, job_id), job.to_record(), if_absent=True
         )
-        self._count(None, status)
+        self._count(tenant, None, status)
         return job
 
     def get(self, job_id: str, tenant: str) -> Job:
@@ -173,7 +173,7 @@ class JobStore:
         """Forget a job that never became real (its upload was refused after creation)."""
         self.storage.delete(keys.record_key(job.tenant, job.id))
         self.storage.delete(keys.active_key(job.tenant, job.id))
-        self._count(job.status, None)
+        self._count(job.tenant, job.status, None)
 
     def in_flight(self, tenant: str, up_to: int | None = None) -> int:
         """How many of the tenant's jobs are not terminal, counting no further than `up_to`."""
@@ -211,7 +211,7 @@ class JobStore:
             except WriteConflict:
                 job = self.get(job.id, job.tenant)
                 continue
-            self._count(job.status, to)
+            self._count(job.tenant, job.status, to)
             metrics.record_transition(self.state, job.status, updated)  # issue 8: /metrics
             if to.terminal:
                 self._close(marker)
@@ -264,15 +264,18 @@ class JobStore:
                 return done, total
         return job.pages_done, job.pages_total
 
-    # --- counters by status (ephemeral, bounded by the vocabulary) ---
+    # --- counters by status, overall and per tenant (ephemeral, bounded by the vocabulary) ---
 
-    def _count(self, old: JobStatus | None, new: JobStatus | None):
+    def _count(self, tenant: str, old: JobStatus | None, new: JobStatus | None):
         if old is new:
             return
-        if old is not None:
-            self.state.incr(f"count:{old.value}", -1)
-        if new is not None:
-            self.state.incr(f"count:{new.value}", 1)
+        for scope in ("count", f"count:{tenant}"):
+            if old is not None:
+                self.state.incr(f"{scope}:{old.value}", -1)
+            if new is not None:
+                self.state.incr(f"{scope}:{new.value}", 1)
 
-    def counts(self) -> dict[str, int]:
-        return {s.value: max(0, int(self.state.get(f"count:{s.value}") or 0)) for s in JobStatus}
+    def counts(self, tenant: str | None = None) -> dict[str, int]:
+        """Jobs by status, of every tenant (metrics, operators) or of one (its API view)."""
+        scope = f"count:{tenant}" if tenant else "count"
+        return {s.value: max(0, int(self.state.get(f"{scope}:{s.value}") or 0)) for s in JobStatus}

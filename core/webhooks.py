@@ -1,7 +1,9 @@
 """Webhook rules shared by the web (checks a callback URL) and the worker (signs, re-checks).
 
 Signature: header `Pdfq-Signature: t=<unix seconds>,v1=<hex>` where
-hex = HMAC-SHA256(WEBHOOK_SECRET, "<t>." + raw body). docs/api.md shows how to verify it.
+hex = HMAC-SHA256(<the tenant's signing secret>, "<t>." + raw body). docs/api.md shows how to
+verify it. Each tenant has its own signing secret, derived from WEBHOOK_SECRET, so one tenant
+cannot forge a delivery to another's receiver; the open development tenant uses WEBHOOK_SECRET.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 from urllib.parse import urlsplit
 
 from core.errors import BadRequest
+from core.keys import DEFAULT_TENANT
 from core.settings import Settings
 
 SIGNATURE_HEADER = "Pdfq-Signature"
@@ -60,6 +63,14 @@ def public_address(address: str) -> bool:
         or ip.is_reserved
         or ip.is_unspecified
     )
+
+
+def tenant_secret(webhook_secret: str, tenant: str) -> str:
+    """The secret `tenant`'s deliveries are signed with (`flask pdf token secret` prints it)."""
+    if tenant == DEFAULT_TENANT:
+        return webhook_secret
+    message = f"pdfq-webhook-v1:{tenant}".encode()
+    return hmac.new(webhook_secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

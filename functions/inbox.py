@@ -21,6 +21,8 @@ from functions.uploads import clean_filename
 def ingest(obj: Created) -> dict:
     """Turn one inbox object into a queued job (or a failed one that says why); idempotent."""
     tenant, name = keys.parse_inbox_key(obj.key)
+    if not known_tenant(tenant):
+        return outcome(obj, "ignored", reason=f"no API token names tenant {tenant!r}")
     store = services.jobs()
     storage = store.storage
     etag = obj.etag
@@ -51,6 +53,14 @@ def ingest(obj: Created) -> dict:
         return outcome(obj, "rejected", refuse(store, job, gone))
     _remove(storage, obj.key, etag)
     return outcome(obj, "queued" if queued else "duplicate", job)
+
+
+def known_tenant(tenant: str) -> bool:
+    """With API tokens, only their tenants have inboxes; an open server has only "public"."""
+    settings = get_settings()
+    if settings.auth_enabled:
+        return any(tenant == owner for owner, _ in settings.api_tokens)
+    return tenant == keys.DEFAULT_TENANT
 
 
 def _create_or_get(store: JobStore, job_id: str, tenant: str, name: str, obj: Created) -> Job:

@@ -8,7 +8,7 @@ from core import services
 from core.errors import PdfqError
 from core.queue import huey
 from core.settings import get_settings
-from functions.auth import public
+from functions.auth import current_tenant, public
 from functions.errors import error_response
 from functions.submission import queue_call
 
@@ -50,11 +50,11 @@ def health():
 
 @bp.get("/queue/status")
 def queue_status():
-    """Tasks waiting, tasks scheduled for later, and jobs by status."""
+    """Tasks waiting and scheduled (the whole queue's), and the caller's jobs by status."""
     return {
         "queue": get_settings().queue_name,
         "backend": get_settings().queue_backend,
         "pending": queue_call(huey.pending_count),
         "scheduled": queue_call(huey.scheduled_count),
-        "jobs": services.jobs().counts(),
+        "jobs": services.jobs().counts(current_tenant()),
     }

@@ -23,9 +23,9 @@ def multipart(data: bytes, filename: str, field: str = "file") -> tuple[bytes, s
     )
 
 
-def post_pdf(client, data: bytes, filename: str = "doc.pdf"):
+def post_pdf(client, data: bytes, filename: str = "doc.pdf", headers: dict | None = None):
     body, content_type = multipart(data, filename)
-    return client.post(UPLOAD_URL, data=body, content_type=content_type)
+    return client.post(UPLOAD_URL, data=body, content_type=content_type, headers=headers)
 
 
 def upload(client, path) -> dict:

@@ -29,6 +29,8 @@ class Stack:
         # A port chosen beforehand lets settings name the page's origin (CORS_ORIGINS).
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # Sent as the bearer token on every request when set (API_TOKENS in `settings`).
+        self.token: str | None = None
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.env = child_env(
@@ -83,12 +85,24 @@ class Stack:
 
     # --- a client's view ---
 
+    def _auth(self, req: urllib.request.Request, headers: dict | None):
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+
     def request(
-        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict | None = None,
     ) -> tuple[int, dict | str, dict]:
         req = urllib.request.Request(self.base + path, data=body, method=method)
         if content_type:
             req.add_header("Content-Type", content_type)
+        self._auth(req, headers)
         try:
             with urllib.request.urlopen(req, timeout=60) as response:  # noqa: S310 - loopback
                 status, headers, raw = response.status, dict(response.headers), response.read()
@@ -103,8 +117,7 @@ class Stack:
             self.base + path, data=json.dumps(payload).encode(), method="POST"
         )
         req.add_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
-            req.add_header(name, value)
+        self._auth(req, headers)
         try:
             with urllib.request.urlopen(req, timeout=60) as response:  # noqa: S310 - loopback
                 return response.status, json.loads(response.read())

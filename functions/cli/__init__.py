@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
-from functions.cli import control, jobs, submit
+from functions.cli import control, jobs, submit, tokens
 
 pdf = AppGroup("pdf", help="Submit PDFs, follow their jobs, provision (exit codes: docs/cli.md).")
 for command in (
@@ -21,5 +21,6 @@ for command in (
     control.reprocess,
     control.cancel,
     jobs.provision,
+    tokens.token,
 ):
     pdf.add_command(command)
