@@ -50,10 +50,14 @@ def bound_body():
     if request.endpoint in UPLOAD_VIEWS or request.method in ("GET", "HEAD", "OPTIONS"):
         return
     limit = get_settings().max_json_bytes
-    # Werkzeug stops reading a body without Content-Length (chunked) at this many bytes too.
-    request.max_content_length = limit
+    too_large = TooLarge(f"The request body is over {limit} bytes (MAX_JSON_BYTES).")
     if request.content_length is not None and request.content_length > limit:
-        raise TooLarge(f"The request body is {request.content_length} bytes; the limit is {limit}.")
+        raise too_large
+    # A chunked body has no length: read (and cache, for the view) at most one byte more than
+    # the limit, since Werkzeug stops quietly at the limit itself.
+    request.max_content_length = limit + 1
+    if len(request.get_data(cache=True)) > limit:
+        raise too_large
 
 
 def register(app: Flask):

@@ -24,7 +24,7 @@ class Receiver:
                 header = self.headers.get(webhooks.SIGNATURE_HEADER, "")
                 valid = webhooks.verify(receiver.secret, header, body, int(time.time()))
                 receiver.received.append(
-                    {"body": json.loads(body), "valid": valid, "signature": header}
+                    {"body": json.loads(body), "raw": body, "valid": valid, "signature": header}
                 )
                 failing = len(receiver.received) <= receiver.fail_first
                 self.send_response(503 if failing else 204)

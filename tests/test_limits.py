@@ -1,0 +1,158 @@
+"""Limits in-process: jobs in flight per tenant (429), bounded JSON bodies, fields named in 400s.
+
+The queue-depth 503 needs a real queue that fills up: tests/test_limits_e2e.py.
+"""
+
+import pytest
+
+from core import tokens
+from tests.corpus import GOOD
+from tests.helpers import post_pdf
+
+API = "/api/v1/pdf"
+ACME = "acme-token-0123456789abcdefghij"
+GLOBEX = "globex-token-0123456789abcdefgh"
+JO = GOOD / "pdfminer_jo.pdf"
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def two_in_flight(setenv):
+    setenv(
+        API_TOKENS=f"acme:{ACME},{tokens.entry('globex', GLOBEX)}",
+        TENANT_MAX_JOBS_IN_FLIGHT="2",
+    )
+
+
+def presign(client, token=ACME):
+    body = {"filename": "a.pdf", "content_type": "application/pdf"}
+    return client.post(f"{API}/uploads", json=body, headers=bearer(token))
+
+
+def fill(client) -> list[str]:
+    """acme's two slots, taken by uploads that have not arrived yet."""
+    ids = [presign(client).get_json()["id"] for _ in range(2)]
+    assert client.get(f"{API}/me", headers=bearer(ACME)).get_json()["jobs_in_flight"] == 2
+    return ids
+
+
+def assert_too_many(response):
+    assert response.status_code == 429, response.get_json()
+    assert response.get_json()["error"]["code"] == "too_many_jobs"
+    assert "TENANT_MAX_JOBS_IN_FLIGHT" in response.get_json()["error"]["message"]
+    assert response.headers["Retry-After"] == "10"
+
+
+def test_new_jobs_over_the_tenants_limit_are_429_with_retry_after(client, two_in_flight):
+    fill(client)
+    assert_too_many(presign(client))
+    assert_too_many(post_pdf(client, JO.read_bytes(), headers=bearer(ACME)))
+
+
+def test_one_tenant_at_its_limit_does_not_hold_back_another(client, two_in_flight):
+    fill(client)
+    assert presign(client, GLOBEX).status_code == 201
+
+
+def test_a_finished_or_canceled_job_frees_its_slot(client, two_in_flight):
+    first, _ = fill(client)
+    assert client.post(f"{API}/jobs/{first}/cancel", headers=bearer(ACME)).status_code == 200
+    assert presign(client).status_code == 201
+
+
+def test_a_retried_request_with_its_idempotency_key_is_not_refused(client, two_in_flight):
+    key = {**bearer(ACME), "Idempotency-Key": "k-1"}
+    first = post_pdf(client, JO.read_bytes(), headers=key)
+    assert first.status_code == 202
+    fill(client)
+    again = post_pdf(client, JO.read_bytes(), headers=key)
+    assert again.status_code == 202
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_rerunning_a_finished_job_counts_but_rescheduling_a_waiting_one_does_not(
+    client, two_in_flight
+):
+    done = post_pdf(client, JO.read_bytes(), headers=bearer(ACME)).get_json()["id"]
+    later = {"delay": 3600}
+    scheduled = client.post(f"{API}/jobs/{done}/reprocess", json=later, headers=bearer(ACME))
+    assert scheduled.status_code == 202  # one slot of two
+    presign(client)  # the second
+    # The scheduled job may move to another time: it holds its slot already.
+    moved = client.post(f"{API}/jobs/{done}/reprocess", json={"delay": 60}, headers=bearer(ACME))
+    assert moved.status_code == 202
+    finished = post_pdf(client, JO.read_bytes(), headers=bearer(GLOBEX)).get_json()["id"]
+    assert client.get(f"{API}/jobs/{finished}", headers=bearer(GLOBEX)).get_json()["status"] == (
+        "succeeded"
+    )
+    other = post_pdf(client, JO.read_bytes(), headers=bearer(ACME))
+    assert_too_many(other)
+
+
+def test_a_rerun_over_the_limit_leaves_the_job_as_it_was(client, setenv, two_in_flight):
+    setenv(TENANT_MAX_JOBS_IN_FLIGHT="0")
+    done = post_pdf(client, JO.read_bytes(), headers=bearer(ACME)).get_json()["id"]
+    setenv(TENANT_MAX_JOBS_IN_FLIGHT="2")
+    fill(client)
+    before = client.get(f"{API}/jobs/{done}", headers=bearer(ACME)).get_json()
+    assert_too_many(client.post(f"{API}/jobs/{done}/reprocess", headers=bearer(ACME)))
+    assert client.get(f"{API}/jobs/{done}", headers=bearer(ACME)).get_json() == before
+
+
+def test_no_limit_when_the_setting_is_zero(client, setenv):
+    setenv(TENANT_MAX_JOBS_IN_FLIGHT="0")
+    assert all(presign(client).status_code == 201 for _ in range(5))
+
+
+# --- request bodies ---
+
+
+def test_a_json_body_over_max_json_bytes_is_413_before_it_is_read(client, setenv):
+    setenv(MAX_JSON_BYTES="1024")
+    body = {"filename": "a" * 2000, "content_type": "application/pdf"}
+    response = client.post(f"{API}/uploads", json=body)
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "too_large"
+    assert "1024 bytes (MAX_JSON_BYTES)" in response.get_json()["error"]["message"]
+
+
+def test_pdf_uploads_are_bounded_by_max_upload_bytes_not_max_json_bytes(client, setenv):
+    setenv(MAX_JSON_BYTES="1024")
+    assert post_pdf(client, JO.read_bytes()).status_code == 202  # 3 KB, over 1 KiB
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/uploads", {"content_type": "application/pdf"}, "'filename'"),
+        ("/uploads", {"filename": 7, "content_type": "application/pdf"}, "'filename'"),
+        (
+            "/uploads",
+            {"filename": "a.pdf", "content_type": "application/pdf", "size": -1},
+            "'size'",
+        ),
+        ("/uploads", {"filename": "a.pdf", "content_type": "application/pdf", "x": 1}, "'x'"),
+        ("/uploads", ["not", "an", "object"], "JSON object"),
+        ("/uploads", {"filename": "a", "content_type": "application/pdf", "pages": "z"}, "pages"),
+        ("/jobs/{id}/reprocess", {"delay": "soon"}, "'delay'"),
+        ("/jobs/{id}/reprocess", {"eta": "tomorrow"}, "'eta'"),
+        ("/jobs/{id}/reprocess", {"delay": 1, "eta": "2030-01-01T00:00:00Z"}, "'delay' or 'eta'"),
+        ("/jobs/{id}/reprocess", {"layout": "yes"}, "layout"),
+    ],
+)
+def test_a_bad_json_body_is_400_naming_the_field(client, path, body, field):
+    job_id = post_pdf(client, JO.read_bytes()).get_json()["id"]
+    response = client.post(API + path.format(id=job_id), json=body)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "bad_request"
+    assert field in response.get_json()["error"]["message"]
+
+
+def test_malformed_json_is_400(client):
+    response = client.post(f"{API}/uploads", data=b'{"filename": ', content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_request"
