@@ -131,3 +131,41 @@ def test_the_periodic_recovery_task_runs_every_minute():
     start = dt.datetime(2030, 1, 1, 0, 0)
     minutes = [start + dt.timedelta(minutes=m) for m in range(5)]
     assert all(task.validate_datetime(when) for when in minutes)
+
+
+def awaiting(store, uploaded: bool):
+    """A presigned upload created two hours ago: its URLs (PRESIGN_EXPIRY) have expired."""
+    job_id = keys.new_job_id()
+    if uploaded:
+        store.storage.put_bytes(
+            keys.source_key("acme", job_id), (GOOD / "pdfminer_jo.pdf").read_bytes()
+        )
+    job = store.create(
+        job_id=job_id, tenant="acme", filename="a.pdf", size=0, status=JobStatus.AWAITING_UPLOAD
+    )
+    return store.transition(job, job.status, created_at="2020-01-01T00:00:00.000Z")
+
+
+def test_an_upload_that_never_arrived_fails_upload_expired_and_frees_its_slot(store):
+    job = awaiting(store, uploaded=False)
+    assert store.in_flight("acme") == 1
+    report = recovery.reconcile(lambda j, eta=None: None)
+    assert report.uploads_expired == 1
+    failed = store.get(job.id, "acme")
+    assert failed.status is JobStatus.FAILED and failed.error["code"] == "upload_expired"
+    assert store.in_flight("acme") == 0
+
+
+def test_an_upload_that_arrived_but_was_never_completed_is_queued(store, enqueued):
+    job = awaiting(store, uploaded=True)
+    report = recovery.reconcile(lambda j, eta=None: None)
+    assert report.uploads_completed == 1
+    assert enqueued == [job.source_key]
+
+
+def test_an_upload_whose_urls_are_still_valid_is_left_waiting(store):
+    job = awaiting(store, uploaded=False)
+    store.transition(job, job.status, created_at=job.updated_at)  # just created
+    report = recovery.reconcile(lambda j, eta=None: None)
+    assert report.uploads_expired == 0
+    assert store.get(job.id, "acme").status is JobStatus.AWAITING_UPLOAD
