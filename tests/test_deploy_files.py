@@ -140,3 +140,11 @@ def test_infra_run_knows_every_procfile_process_and_refuses_others(capsys):
     usage = capsys.readouterr().err
     for name in procfile():
         assert name in usage
+
+
+def test_platform_deploys_ask_for_api_tokens_since_production_refuses_to_start_without():
+    app = json.loads((ROOT / "app.json").read_text())
+    assert app["env"]["API_TOKENS"]["required"] is True
+    assert "PDFQ_ENV" not in app["env"]  # production, the default
+    group = yaml.safe_load((ROOT / "render.yaml").read_text())["envVarGroups"][0]["envVars"]
+    assert {"key": "API_TOKENS", "sync": False} in group
