@@ -4,8 +4,6 @@ gunicorn itself binds 0.0.0.0:$PORT when PORT is set (Heroku, Render; 127.0.0.1:
 otherwise) and starts $WEB_CONCURRENCY worker processes, so neither is repeated here.
 """
 
-import sys
-
 # Uploads spool to disk and stream to S3: threads keep a worker responsive meanwhile.
 worker_class = "gthread"
 threads = 4
@@ -30,9 +28,11 @@ control_socket_disable = True
 def on_starting(server):
     """Refuse to start in production without API tokens; shout when running open."""
     from core.settings import get_settings
-    from functions.auth import startup_problem
+    from functions.auth import startup_check
 
-    problem = startup_problem(get_settings())
+    problem, warning = startup_check(get_settings())
     if problem:
-        print(f"pdfq: bad configuration: {problem}", file=sys.stderr, flush=True)
+        server.log.error(problem)  # in LOG_FORMAT, like every other line
         raise SystemExit(2)
+    if warning:
+        server.log.warning(warning)

@@ -8,8 +8,6 @@ request, so a server started without tokens by any means never runs open.
 
 from __future__ import annotations
 
-import sys
-
 from flask import Flask, current_app, g, request
 
 from core import tokens
@@ -56,25 +54,19 @@ def register(app: Flask):
     app.before_request(authenticate)
 
 
-def startup_problem(settings: Settings) -> str | None:
-    """Why a web server must not start with these settings, or None (warns when auth is off)."""
+def startup_check(settings: Settings) -> tuple[str | None, str | None]:
+    """(why a web server must not start, what it must warn about) for these settings."""
     if settings.auth_enabled:
-        return None
+        return None, None
     if settings.environment == "production":
         return (
-            "PDFQ_ENV=production and API_TOKENS is empty, so every request would be refused. "
-            "Set API_TOKENS=<tenant>:<token> (make one with "
+            "pdfq: bad configuration: PDFQ_ENV=production and API_TOKENS is empty, so every "
+            "request would be refused. Set API_TOKENS=<tenant>:<token> (make one with "
             "`flask --app functions pdf token new <tenant>`), or set PDFQ_ENV=development "
             "for a local server without auth."
-        )
-    banner = "!" * 78
-    print(
-        f"{banner}\n"
-        "pdfq: AUTH IS OFF. No API_TOKENS are set and PDFQ_ENV=development, so anyone who\n"
-        "can reach this server can upload, read and cancel every job. Set API_TOKENS before\n"
-        "this server is reachable from another machine.\n"
-        f"{banner}",
-        file=sys.stderr,
-        flush=True,
+        ), None
+    return None, (
+        "pdfq: AUTH IS OFF! No API_TOKENS are set and PDFQ_ENV=development, so anyone who can "
+        "reach this server can upload, read and cancel every job. Set API_TOKENS before this "
+        "server is reachable from another machine."
     )
-    return None
