@@ -22,9 +22,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from functions import control, errors, events, jobs, ops, page, presign, uploads
+    from functions import control, errors, events, headers, jobs, ops, page, presign, uploads
 
     errors.register(app)
+    headers.register(app, API_PREFIX)  # issue 6: CSP for the page, security headers everywhere
     app.register_blueprint(page.bp)
     app.register_blueprint(uploads.bp, url_prefix=API_PREFIX)
     app.register_blueprint(presign.bp, url_prefix=API_PREFIX)
