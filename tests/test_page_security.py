@@ -138,3 +138,32 @@ def test_a_missing_or_wrong_token_asks_for_the_right_one(stack, page, entered, c
     assert "API token" in refused.locator(".error").inner_text()
     playwright.expect(page.locator("#token-box")).to_have_class(re.compile("wanted"))
     assert refused.get_attribute("data-job-id") is None  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"),
+    [
+        (401, "unauthorized", "needs an API token"),
+        (401, "invalid_token", "did not accept this API token"),
+        (429, "too_many_jobs", "too many files in progress"),
+        (503, "queue_full", "busy right now"),
+    ],
+)
+def test_each_refusal_of_the_api_is_said_in_plain_words(stack, page, status, code, words):
+    # The API's answer as issue 6 defines it, played by the browser: the page's side alone.
+    answer = {"error": {"code": code, "message": "(the API's own words)"}}
+    page.route(
+        "**/api/v1/pdf/uploads",
+        lambda route: route.fulfill(
+            status=status, json=answer, headers={"Retry-After": "30"} if status != 401 else {}
+        ),
+    )
+    path = GOOD / "pdfminer_jo.pdf"
+    page.goto(stack.base + "/")
+    drop(page, path)
+    refused = card(page, path.name)
+    settled(refused, "failed", timeout=30_000)
+    assert refused.get_attribute("data-error") == code
+    assert words in refused.locator(".error").inner_text()
+    wanted = page.locator("#token-box.wanted")
+    playwright.expect(wanted).to_have_count(1 if status == 401 else 0)
