@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer import engines, sandbox
+from consumer import engines, sandbox, source
 from consumer.extract import Extraction, Page, text_warnings
 from core import dedup, keys, options, services
-from core.errors import PdfqError, SourceMissing
+from core.errors import PdfqError
 from core.jobs import Job, JobStatus, JobStore
 from core.settings import get_settings
 from core.storage import ObjectMissing
@@ -249,13 +249,11 @@ def _source(store: JobStore, source_key: str) -> Path:
         _local.key = _local.folder = None
         folder = Path(tempfile.mkdtemp(prefix="pdfq-part-"))
         _folders.add(folder)
-        try:
-            with open(folder / "source.pdf", "wb") as fp:
-                store.storage.download_to(source_key, fp)
-        except BaseException as exc:
+        try:  # the same checks as the coordinator's: the object may have changed since
+            limit = get_settings().max_upload_bytes
+            source.download_checked(store.storage, source_key, folder / "source.pdf", limit)
+        except BaseException:
             _drop(folder)
-            if isinstance(exc, ObjectMissing):
-                raise SourceMissing() from None
             raise
         _local.key, _local.folder = source_key, folder
     return _local.folder / "source.pdf"

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer import engines, parallel, quality
+from consumer import engines, parallel, quality, source
 from consumer.extract import Extraction, Page
 from core import control, dedup, keys, options, services
-from core.errors import Conflict, NotFound, PdfqError, SourceMissing, TooLarge
+from core.errors import Conflict, NotFound, PdfqError
 from core.jobs import Job, JobStatus, JobStore, utc_after
 from core.settings import get_settings
-from core.storage import ObjectMissing, Storage
+from core.storage import Storage
 
 log = logging.getLogger("pdfq.consumer")
 RUNNABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PROCESSING)
@@ -171,16 +171,9 @@ def _run(store: JobStore, job: Job, worker: str, tick) -> tuple[Extraction, dict
     with tempfile.TemporaryDirectory(prefix="pdfq-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
-        try:
-            with open(path, "wb") as fp:
-                storage.download_to(job.source_key, fp)
-        except ObjectMissing:
-            raise SourceMissing() from None
+        # Presigned uploads are bounded only by real S3's policy checks: size and magic again.
+        source.download_checked(storage, job.source_key, path, settings.max_upload_bytes)
         timings["download"] = time.monotonic() - started
-        # Presigned uploads are bounded only by real S3's policy checks: check again here.
-        size, limit = path.stat().st_size, settings.max_upload_bytes
-        if size > limit:
-            raise TooLarge(f"The PDF is {size} bytes; the limit is {limit}.")
         sha256 = job.sha256 or dedup.file_sha256(path)  # presigned uploads: hashed here
         if sha256 != job.sha256:
             done["sha256"] = sha256

@@ -25,19 +25,24 @@ LOGGERS = ("pdfq", "huey")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "job_id"}
 
 # (pattern, replacement): passwords in URLs, AWS key ids, presigned URL signatures and
-# credentials, secrets and tokens written as name=value or "name": "value", bearer tokens.
+# credentials, secrets, passwords and tokens (API_TOKENS too) written as name=value or
+# "name": "value", bearer and basic credentials, webhook signatures (v1=<hmac>), and
+# signatures in query strings (?sig=).
 _SECRETS = [
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.I), r"\1***@"),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "AKIA***"),
     (
         re.compile(
             r"((?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId"
-            r"|aws_secret_access_key|secret|password|token)[\"']?\s*[=:]\s*[\"']?)[^&\"'\s,}]+",
+            r"|aws_secret_access_key|secrets?|passwords?|passwd|tokens?|api_?key)"
+            r"[\"']?\s*[=:]\s*[\"']?)[^&\"'\s}]+",
             re.I,
         ),
         r"\1***",
     ),
-    (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1***"),
+    (re.compile(r"([?&]sig=)[^&\s\"']+", re.I), r"\1***"),
+    (re.compile(r"\b(v1=)[0-9a-f]{16,}", re.I), r"\1***"),
+    (re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1***"),
 ]
 
 

@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         control,
         errors,
         events,
+        headers,
         jobs,
         limits,
         ops,
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     errors.register(app)
+    headers.register(app, API_PREFIX)  # issue 6: CSP for the page, security headers everywhere
     auth.register(app)
     limits.register(app)
     app.register_blueprint(page.bp)

@@ -79,6 +79,12 @@ def test_text_format_is_readable_and_names_the_job(captured):
         ),
         ('{"x-amz-signature": "9f8e7d6c"}', '{"x-amz-signature": "***"}'),
         ("Authorization: Bearer s3cr3t-token", "Authorization: Bearer ***"),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic ***"),
+        ("API_TOKENS=acme:tok-1234567890,beta:tok-0987654321", "API_TOKENS=***"),
+        ("Pdfq-Signature: t=1764300000,v1=9f8e7d6c5b4a39281706", "Pdfq-Signature: ***"),
+        ("v1=9f8e7d6c5b4a39281706f5e4d3c2b1a0 in a retry", "v1=*** in a retry"),
+        ("https://hooks.example/p?sig=s3cr3t&x=1", "https://hooks.example/p?sig=***&x=1"),
+        ("passwd=hunter2 api_key=abc123", "passwd=*** api_key=***"),
     ],
 )
 def test_secrets_never_reach_a_log_line(captured, secret, kept):

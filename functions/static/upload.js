@@ -6,6 +6,8 @@
 const API = "/api/v1/pdf";
 const MAGIC = "%PDF-"; // readers accept it anywhere in the first KiB, as pdfq does
 const SHOWN_CHARS = 200000; // longer texts are cut on screen; the download has everything
+// sessionStorage, not localStorage: the token is forgotten with the tab.
+const TOKEN_KEY = "pdfq.token";
 
 // Error codes (docs/api.md) in plain words.
 const MESSAGES = {
@@ -21,6 +23,12 @@ const MESSAGES = {
   queue_unavailable: "The job queue is unreachable right now. Try again in a minute.",
   not_found: "This job no longer exists.",
   canceled: "The job was canceled.",
+  unauthorized: "This pdfq needs an API token: enter yours in the API token field, then try again.",
+  invalid_token:
+    "pdfq did not accept this API token: check the API token field (paste the whole token), " +
+    "then try again.",
+  too_many_jobs: "You have too many files in progress. Wait for some to finish, then try again.",
+  queue_full: "pdfq is busy right now. Try again in a minute.",
   network: "pdfq could not be reached. Check your connection and try again.",
   upload_blocked:
     "The file could not be sent to storage: the network failed, or storage does not " +
@@ -40,11 +48,25 @@ class Failure extends Error {
   }
 }
 
+// --- the API token ---
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+function askForToken() {
+  const box = document.getElementById("token-box");
+  box.classList.add("wanted");
+  box.querySelector("input").focus();
+}
+
 // --- talking to pdfq and to storage ---
 
-async function api(method, path, body) {
-  // JSON in and out; a refusal becomes a Failure carrying pdfq's error code.
+async function call(method, path, body) {
+  // One request to pdfq, with the token when one is set; a refusal becomes a Failure
+  // carrying pdfq's error code.
   const init = { method, headers: {} };
+  if (token()) init.headers.Authorization = `Bearer ${token()}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -55,13 +77,22 @@ async function api(method, path, body) {
   } catch (error) {
     throw new Failure("network", error.message);
   }
-  const isJson = (response.headers.get("Content-Type") || "").startsWith("application/json");
-  const data = isJson ? await response.json() : null;
   if (!response.ok) {
+    const data = isJson(response) ? await response.json() : null;
     const error = (data && data.error) || {};
+    if (response.status === 401) askForToken();
     throw new Failure(error.code || `http_${response.status}`, error.message);
   }
-  return data;
+  return response;
+}
+
+const isJson = (response) =>
+  (response.headers.get("Content-Type") || "").startsWith("application/json");
+
+async function api(method, path, body) {
+  // JSON in and out.
+  const response = await call(method, path, body);
+  return isJson(response) ? response.json() : null;
 }
 
 function sendToStorage(post, file, onProgress) {
@@ -172,14 +203,13 @@ async function follow(jobId, card) {
 }
 
 async function showText(job, file, card) {
-  const response = await fetch(job.links.result);
-  if (!response.ok) throw new Failure("network", `The result did not load (${response.status}).`);
-  const text = await response.text();
+  const text = await (await call("GET", job.links.result)).text();
   card.$(".extract").max = 1;
   card.$(".extract").value = 1;
 
+  // A link to the API could not carry the token: the download is the text already fetched.
   const link = card.$(".download");
-  link.href = job.links.result;
+  link.href = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
   link.download = `${file.name.replace(/\.pdf$/i, "")}.txt`;
   const notes = (job.warnings || []).map((code) => WARNINGS[code] || code);
   card.$(".summary").textContent =
@@ -212,6 +242,15 @@ function start(files) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  const field = document.getElementById("token");
+  field.value = token();
+  field.addEventListener("input", () => {
+    const value = field.value.trim();
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    document.getElementById("token-box").classList.remove("wanted");
+  });
+
   const drop = document.getElementById("drop");
   const pick = document.getElementById("pick");
   pick.addEventListener("change", () => {
