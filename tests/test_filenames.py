@@ -117,7 +117,8 @@ def test_composed_and_decomposed_names_are_the_same_name():
         ("a\x00b\x01c\r\nd.pdf", "abcd.pdf"),
         ("\x00\x07", "upload.pdf"),
         ("", "upload.pdf"),
-        ("a" * 9_996 + ".pdf", "a" * MAX_FILENAME_CHARS),
+        ("a" * 9_996 + ".pdf", "a" * (MAX_FILENAME_CHARS - 4) + ".pdf"),  # the type kept
+        ("a" * 9_996 + "." + "b" * 20, "a" * MAX_FILENAME_CHARS),  # not an extension
     ],
 )
 def test_what_a_hostile_name_becomes(given, kept):
