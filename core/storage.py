@@ -204,6 +204,12 @@ class Storage:
             return getattr(self.public_client, method)(**kwargs)
         except BotoCoreError as exc:  # e.g. no credentials to sign with
             raise _unavailable(exc, what) from exc
+        except AttributeError as exc:
+            # botocore's POST signer reads credentials.access_key without checking for None.
+            raise StorageUnavailable(
+                f"No AWS credentials to {what} with: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or a profile or instance role)."
+            ) from exc
 
     # --- reads ---
 

@@ -61,3 +61,19 @@ def test_ensure_bucket_is_idempotent(s3):
     fresh = Storage(load_settings({"S3_BUCKET": "fresh-bucket"}))
     assert fresh.ensure_bucket() is True
     assert fresh.ensure_bucket() is False
+
+
+def test_presigning_without_credentials_names_the_missing_keys(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    storage = Storage(load_settings({"S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}))
+    for sign in (
+        lambda: storage.presign_post("k", fields={}, conditions=[], expires=60),
+        lambda: storage.presign_put("k", content_type="application/pdf", size=None, expires=60),
+    ):
+        with pytest.raises(StorageUnavailable) as info:
+            sign()
+        assert "credentials" in info.value.message
