@@ -1,5 +1,6 @@
 import io
 
+import boto3
 import pytest
 
 from core.errors import StorageUnavailable
@@ -69,6 +70,7 @@ def test_presigning_without_credentials_names_the_missing_keys(monkeypatch, tmp_
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it caches the credentials it found
     storage = Storage(load_settings({"S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}))
     for sign in (
         lambda: storage.presign_post("k", fields={}, conditions=[], expires=60),
