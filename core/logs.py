@@ -43,6 +43,8 @@ _SECRETS = [
     (re.compile(r"([?&]sig=)[^&\s\"']+", re.I), r"\1***"),
     (re.compile(r"\b(v1=)[0-9a-f]{16,}", re.I), r"\1***"),
     (re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1***"),
+    # A pdfq API token anywhere (core/tokens.py gives them this prefix for that reason).
+    (re.compile(r"\bpdfq_[A-Za-z0-9_-]{20,}"), "pdfq_***"),
 ]
 
 

@@ -85,6 +85,7 @@ def test_text_format_is_readable_and_names_the_job(captured):
         ("v1=9f8e7d6c5b4a39281706f5e4d3c2b1a0 in a retry", "v1=*** in a retry"),
         ("https://hooks.example/p?sig=s3cr3t&x=1", "https://hooks.example/p?sig=***&x=1"),
         ("passwd=hunter2 api_key=abc123", "passwd=*** api_key=***"),
+        ("pasted pdfq_yOBHKy3bqkOKGK0XnQSzcnwOr6I-QmjLJU_G1Mj9XNQ here", "pasted pdfq_*** here"),
     ],
 )
 def test_secrets_never_reach_a_log_line(captured, secret, kept):
