@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from functions import control, errors, events, jobs, ops, page, presign, uploads
+    from functions import control, errors, events, jobs, openapi, ops, page, presign, uploads
 
     errors.register(app)
     app.register_blueprint(page.bp)
@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
     app.register_blueprint(control.bp, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
 
     # Operations (issue 8): /metrics at the root, job ids on log lines, `flask pdf ...`.
     from functions import cli, metrics, weblog
