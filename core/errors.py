@@ -196,6 +196,9 @@ class AuthNotConfigured(PdfqError):
         "This server runs with PDFQ_ENV=production and no API_TOKENS, so it accepts no request."
     )
 
+    def __init__(self, message: str | None = None):
+        super().__init__(message, retry_after=60)  # like any 503: until an operator fixes it
+
 
 class QueueFull(Unavailable):
     """More tasks wait in the queue than QUEUE_MAX_PENDING: new work is refused for now."""

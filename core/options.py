@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -121,11 +122,14 @@ def _laparams(raw) -> dict:
             if name == "boxes_flow" and value is None:
                 values[name] = None
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            # Python's JSON reads NaN, Infinity, 1e400 (inf) and 400-digit integers (too large
+            # for a float): none is a margin, and inf/NaN would make the job's view invalid JSON.
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 1e300:
+                value = float(value)
+            if not isinstance(value, float) or not math.isfinite(value):
                 raise BadRequest(f"Field 'laparams.{name}' must be a number.")
             if name == "boxes_flow" and not -1 <= value <= 1:
                 raise BadRequest("Field 'laparams.boxes_flow' must be between -1 and 1, or null.")
-            value = float(value)
         values[name] = value
     return values
 

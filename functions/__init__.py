@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         headers,
         jobs,
         limits,
+        openapi,
         ops,
         page,
         presign,
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(control.bp, url_prefix=API_PREFIX)
     app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
     app.register_blueprint(limits.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
 
     # Operations (issue 8): /metrics at the root, job ids on log lines, `flask pdf ...`.
     from functions import cli, metrics, weblog

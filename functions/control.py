@@ -101,6 +101,10 @@ def reprocess(
     try:
         store.storage.head(job.source_key)
     except ObjectMissing:
+        if job.queued_at is None:  # canceled or refused before any PDF was accepted
+            raise Conflict(
+                f"Job {job.id} never had a PDF accepted; there is nothing to re-run."
+            ) from None
         raise retention.source_expired(job) from None
     settings = get_settings()
     changes = {

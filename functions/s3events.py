@@ -40,17 +40,23 @@ def created_objects(event) -> list[Created]:
         if not str(record.get("eventName", "")).removeprefix("s3:").startswith("ObjectCreated:"):
             continue
         try:
-            bucket = record["s3"]["bucket"]["name"]
-            obj = record["s3"]["object"]
-            # Keys arrive form-encoded: a space is '+', a real '+' is %2B.
-            key = unquote_plus(obj["key"])
+            bucket, obj = record["s3"]["bucket"]["name"], record["s3"]["object"]
+            key = obj["key"]
         except (KeyError, TypeError):
+            bucket = key = None
+        # Any JSON may arrive here: a number or null where a string belongs is a bad request.
+        if not isinstance(bucket, str) or not isinstance(key, str):
             raise BadRequest(
-                "An ObjectCreated record needs s3.bucket.name and s3.object.key."
-            ) from None
-        size = obj.get("size")
+                "An ObjectCreated record needs s3.bucket.name and s3.object.key, as strings."
+            )
+        size, etag = obj.get("size"), obj.get("eTag")
         found.append(
-            Created(bucket, key, size if isinstance(size, int) else None, obj.get("eTag") or "")
+            Created(
+                bucket,
+                unquote_plus(key),  # keys arrive form-encoded: a space is '+', a real '+' is %2B
+                size if isinstance(size, int) and not isinstance(size, bool) else None,
+                etag if isinstance(etag, str) else "",
+            )
         )
     return found
 

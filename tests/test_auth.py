@@ -18,7 +18,7 @@ API = "/api/v1/pdf"
 # check their own secret (the S3 event webhook, /metrics).
 PUBLIC = {
     "ops.health",
-    "openapi.document",
+    "openapi.openapi_document",
     "page.index",
     "static",
     "events.s3_webhook",

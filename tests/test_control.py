@@ -109,6 +109,18 @@ def test_reprocess_is_409_while_running_or_awaiting_upload(client, done_job):
     assert response.status_code == 409
 
 
+def test_reprocess_of_a_job_canceled_before_its_upload_is_409_not_expired(client):
+    """Found by the schemathesis run: it answered 410 source_expired, "purged by retention"
+    at a date still to come, for a PDF that never arrived."""
+    created = client.post(
+        "/api/v1/pdf/uploads", json={"filename": "a.pdf", "content_type": "application/pdf"}
+    ).get_json()
+    assert client.post(f"{JOBS}/{created['id']}/cancel").status_code == 200
+    response = client.post(f"{JOBS}/{created['id']}/reprocess", json={})
+    assert response.status_code == 409
+    assert "never had a PDF accepted" in response.get_json()["error"]["message"]
+
+
 def test_cancel_a_scheduled_job_and_it_never_runs(client, done_job):
     client.post(f"{JOBS}/{done_job['id']}/reprocess", json={"delay": 60})
     response = client.post(f"{JOBS}/{done_job['id']}/cancel")

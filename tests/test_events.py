@@ -235,6 +235,23 @@ def test_keys_are_decoded_as_s3_encodes_them():
         {"Records": "nope"},
         {"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]},
         {"Records": [{"eventSource": "aws:sqs", "body": "not json"}]},
+        # Found by schemathesis: a key that is not a string was a 500.
+        {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": "b"}, "object": {"key": 0}},
+                }
+            ]
+        },
+        {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": None}, "object": {"key": "k"}},
+                }
+            ]
+        },
     ],
 )
 def test_a_malformed_event_is_a_bad_request(event):

@@ -180,3 +180,16 @@ def test_reprocess_of_a_purged_source_is_410_with_when(client, s3):
     error = response.get_json()["error"]
     assert error["code"] == "source_expired"
     assert error["purged_at"] == job["source_expires_at"]
+
+
+@pytest.mark.parametrize("number", ["1e400", "-Infinity", "NaN", "1" + "0" * 400])
+def test_a_laparams_number_json_cannot_carry_is_refused(client, number):
+    """Python's JSON parser accepts these; the job view must never hold them (invalid JSON)."""
+    body = (
+        '{"filename": "a.pdf", "content_type": "application/pdf", "laparams": {"char_margin": %s}}'
+    )
+    response = client.post(
+        "/api/v1/pdf/uploads", data=body % number, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "laparams.char_margin" in response.get_json()["error"]["message"]
