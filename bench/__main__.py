@@ -11,6 +11,8 @@ import os
 import time
 
 os.environ.setdefault("PDFQ_ENV_FILE", "")  # the benchmark's stacks carry their own settings
+# An open server, as `make run`: the rows measure the pipeline (auth adds one SHA-256).
+os.environ.setdefault("PDFQ_ENV", "development")
 
 from bench import rows  # noqa: E402
 from bench.harness import HEADER, Services  # noqa: E402
