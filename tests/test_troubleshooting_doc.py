@@ -60,3 +60,28 @@ def test_evicting_managed_redis_message(doc, setenv, tmp_path):
 def test_password_and_certificate_messages(doc):
     assert "asks for a password and the URL has none: redis://:<password>@host:port" in doc
     assert redis_check.UNTRUSTED_CERTIFICATE in doc
+
+
+def test_auth_and_limit_messages(doc, client, setenv, monkeypatch):
+    from core.jobs import JobStore
+    from core.queue import huey
+    from functions import limits
+    from functions.auth import startup_check
+
+    setenv(PDFQ_ENV="production")
+    problem, _ = startup_check(get_settings())
+    assert problem in doc
+
+    setenv(API_TOKENS="acme:token-0123456789abcdefghijklmn")
+    for header in (None, "Bearer " + "x" * 30, "Basic x"):
+        headers = {"Authorization": header} if header else {}
+        assert client.get("/api/v1/pdf/me", headers=headers).get_json()["error"]["message"] in doc
+
+    # The limits' messages at their default settings (the counts are made up, the words real).
+    monkeypatch.setattr(JobStore, "in_flight", lambda self, tenant, up_to=None: 100)
+    monkeypatch.setattr(huey, "pending_count", lambda: 10000)
+    for setting, value in (("QUEUE_MAX_PENDING", "10000"), ("QUEUE_MAX_PENDING", "0")):
+        setenv(**{setting: value})
+        with pytest.raises(Exception) as info:
+            limits.check_capacity("acme")
+        assert info.value.message in doc
