@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 UPLOAD_URL = "/api/v1/pdf/documents"
+# Two tenants' tokens for auth and isolation tests: acme's in clear, globex's hashed, as
+# API_TOKENS accepts both.
+ACME = "acme-token-0123456789abcdefghij"
+GLOBEX = "globex-token-0123456789abcdefgh"
+TWO_TENANTS = f"acme:{ACME},globex:sha256:{hashlib.sha256(GLOBEX.encode()).hexdigest()}"
 
 
-def multipart(data: bytes, filename: str, field: str = "file") -> tuple[bytes, str]:
-    """A multipart/form-data body and its content type, built in memory.
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def multipart(
+    data: bytes, filename: str, field: str = "file", fields: dict | None = None
+) -> tuple[bytes, str]:
+    """A multipart/form-data body (form `fields` first, then the file) and its content type,
+    built in memory.
 
     (Werkzeug's test client spools bodies over 500 KB to a temporary file it never closes.)
     """
     boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n'.encode()
+        for n, v in (fields or {}).items()
+    ]
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
         f'filename="{filename}"\r\nContent-Type: application/pdf\r\n\r\n'
     ).encode()
     return (
-        head + data + f"\r\n--{boundary}--\r\n".encode(),
+        b"".join(parts) + head + data + f"\r\n--{boundary}--\r\n".encode(),
         f"multipart/form-data; boundary={boundary}",
     )
 

@@ -8,11 +8,9 @@ import pytest
 from core import tokens
 from core.settings import SettingsError, load_settings
 from infra.dev import procfile
-from tests.helpers import post_pdf
+from tests.helpers import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
 from tests.servers import ROOT, child_env, free_port
 
-ACME = "acme-token-0123456789abcdefghij"
-GLOBEX = "globex-token-0123456789abcdefgh"
 API = "/api/v1/pdf"
 # Views anyone may call: health checks, the contract, the page, and the two endpoints that
 # check their own secret (the S3 event webhook, /metrics).
@@ -28,11 +26,7 @@ PUBLIC = {
 
 @pytest.fixture
 def tokens_on(setenv):
-    setenv(API_TOKENS=f"acme:{ACME},{tokens.entry('globex', GLOBEX)}")
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
+    setenv(API_TOKENS=TWO_TENANTS)
 
 
 def protected_routes(app):

@@ -2,12 +2,12 @@
 
 import datetime as dt
 import time
-import uuid
 
 import pytest
 
 from core.jobs import parse_time
 from tests.corpus import BAD, GOOD
+from tests.helpers import multipart
 from tests.receiver import Receiver
 from tests.stack import Stack
 
@@ -32,23 +32,8 @@ def stack(redis_server, moto_server, tmp_path_factory):
 
 def submit(stack, path, **fields) -> dict:
     """POST /documents with form fields before the file."""
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n'.encode()
-        for n, v in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"'
-        f"\r\nContent-Type: application/pdf\r\n\r\n".encode()
-        + path.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    status, job, _ = stack.request(
-        "POST",
-        "/api/v1/pdf/documents",
-        b"".join(parts),
-        f"multipart/form-data; boundary={boundary}",
-    )
+    body, kind = multipart(path.read_bytes(), path.name, fields=fields)
+    status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, kind)
     assert status == 202, job
     return job
 

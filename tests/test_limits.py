@@ -5,24 +5,17 @@ The queue-depth 503 needs a real queue that fills up: tests/test_limits_e2e.py.
 
 import pytest
 
-from core import tokens
 from tests.corpus import GOOD
-from tests.helpers import post_pdf
+from tests.helpers import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
 
 API = "/api/v1/pdf"
-ACME = "acme-token-0123456789abcdefghij"
-GLOBEX = "globex-token-0123456789abcdefgh"
 JO = GOOD / "pdfminer_jo.pdf"
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def two_in_flight(setenv):
     setenv(
-        API_TOKENS=f"acme:{ACME},{tokens.entry('globex', GLOBEX)}",
+        API_TOKENS=TWO_TENANTS,
         TENANT_MAX_JOBS_IN_FLIGHT="2",
     )
 

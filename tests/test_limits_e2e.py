@@ -10,13 +10,10 @@ import json
 
 import pytest
 
-from core import tokens
 from tests.corpus import GOOD
-from tests.helpers import multipart
+from tests.helpers import ACME, GLOBEX, TWO_TENANTS, multipart
 from tests.stack import Stack
 
-ACME = "acme-token-0123456789abcdefghij"
-GLOBEX = "globex-token-0123456789abcdefgh"
 JO = GOOD / "pdfminer_jo.pdf"
 
 
@@ -26,7 +23,7 @@ def stack(redis_server, moto_server, tmp_path_factory):
         redis_server.url,
         moto_server,
         tmp_path_factory.mktemp("limits-stack"),
-        API_TOKENS=f"acme:{ACME},{tokens.entry('globex', GLOBEX)}",
+        API_TOKENS=TWO_TENANTS,
         QUEUE_MAX_PENDING="2",
         TENANT_MAX_JOBS_IN_FLIGHT="3",
         MAX_JSON_BYTES="2048",

@@ -18,6 +18,7 @@ import requests
 
 from infra.local_s3 import FAKE_CREDENTIALS
 from tests.corpus import BAD
+from tests.helpers import multipart
 from tests.receiver import Receiver
 from tests.stack import TERMINAL, Stack
 
@@ -68,18 +69,7 @@ def call(stack, method, path, body=None, content_type=None, token=TOKEN):
 
 
 def submit(stack, path, **fields) -> dict:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n'.encode()
-        for n, v in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"'
-        f"\r\nContent-Type: application/pdf\r\n\r\n".encode()
-        + path.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    body, kind = b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    body, kind = multipart(path.read_bytes(), path.name, fields=fields)
     status, job = call(stack, "POST", "/api/v1/pdf/documents", body, kind)
     assert status == 202, job
     return job

@@ -10,14 +10,12 @@ import time
 
 import pytest
 
-from core import services, tokens, webhooks
+from core import services, webhooks
 from tests.corpus import GOOD
-from tests.helpers import post_pdf
+from tests.helpers import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
 from tests.receiver import Receiver
 
 API = "/api/v1/pdf"
-ACME = "acme-token-0123456789abcdefghij"
-GLOBEX = "globex-token-0123456789abcdefgh"
 JO = GOOD / "pdfminer_jo.pdf"
 SECRET = "webhook-secret-0123456789"
 
@@ -34,14 +32,10 @@ MATRIX = [
 ]
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def tenants(setenv):
     setenv(
-        API_TOKENS=f"acme:{ACME},{tokens.entry('globex', GLOBEX)}",
+        API_TOKENS=TWO_TENANTS,
         WEBHOOK_SECRET=SECRET,
         WEBHOOK_ALLOW_PRIVATE="true",
     )
