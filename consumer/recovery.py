@@ -43,6 +43,12 @@ class Report:
     closed: int = 0
     skipped: bool = False
 
+    @property
+    def acted(self) -> bool:
+        """It changed a job (closing stale markers aside): worth a warning in the log."""
+        quiet = ("checked", "closed", "skipped")
+        return any(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in quiet)
+
     def __str__(self) -> str:
         if self.skipped:
             return "another recovery pass is running; skipped"
@@ -83,16 +89,7 @@ def reconcile(enqueue: Callable[..., None], lock_seconds: int = 50) -> Report:
                 log.warning("job %s: not recovered this time: %s", job.id, exc.message)
     finally:
         state.delete(LOCK_KEY)
-    if any(
-        (
-            report.requeued,
-            report.rescheduled,
-            report.recovered_from_crash,
-            report.quarantined,
-            report.uploads_completed,
-            report.uploads_expired,
-        )
-    ):
+    if report.acted:
         log.warning("recovery: %s", report)
     return report
 
