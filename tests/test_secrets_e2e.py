@@ -8,8 +8,6 @@ token; then every line both processes wrote is searched for each of them.
 
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +18,7 @@ from infra.local_s3 import FAKE_CREDENTIALS
 from tests.corpus import BAD
 from tests.helpers import multipart
 from tests.receiver import Receiver
-from tests.stack import TERMINAL, Stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -50,22 +48,16 @@ def stack(redis_server, moto_server, tmp_path_factory):
         WEBHOOK_ALLOW_PRIVATE="true",
         WEBHOOK_RETRY_DELAY="1",
     )
+    stack.token = TOKEN
     yield stack
     stack.stop()
 
 
 def call(stack, method, path, body=None, content_type=None, token=TOKEN):
     """A client's request with `Authorization: Bearer <token>`: (status, decoded body)."""
-    req = urllib.request.Request(stack.base + path, data=body, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if content_type:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as response:  # noqa: S310 - loopback
-            status, kind, raw = response.status, response.headers["Content-Type"], response.read()
-    except urllib.error.HTTPError as error:
-        status, kind, raw = error.code, error.headers["Content-Type"], error.read()
-    return status, json.loads(raw) if kind.startswith("application/json") else raw.decode()
+    headers = {"Authorization": f"Bearer {token}"}  # replaces the stack's own token
+    status, answer, _ = stack.request(method, path, body, content_type, headers=headers)
+    return status, answer
 
 
 def submit(stack, path, **fields) -> dict:
@@ -73,18 +65,6 @@ def submit(stack, path, **fields) -> dict:
     status, job = call(stack, "POST", "/api/v1/pdf/documents", body, kind)
     assert status == 202, job
     return job
-
-
-def wait(stack, job_ids, timeout=90) -> dict[str, dict]:
-    deadline, done = time.monotonic() + timeout, {}
-    while len(done) < len(job_ids) and time.monotonic() < deadline:
-        for job_id in set(job_ids) - set(done):
-            _, job = call(stack, "GET", f"/api/v1/pdf/jobs/{job_id}")
-            if job["status"] in TERMINAL:
-                done[job_id] = job
-        time.sleep(0.2)
-    assert len(done) == len(job_ids), stack.logs()
-    return done
 
 
 def test_no_token_password_signature_or_key_reaches_the_logs(stack):
@@ -115,7 +95,7 @@ def test_no_token_password_signature_or_key_reaches_the_logs(stack):
         status, _ = call(stack, "POST", presigned["links"]["complete"])
         assert status == 202
 
-        jobs = wait(stack, [opened["id"], refused["id"], presigned["id"]])
+        jobs = stack.wait([opened["id"], refused["id"], presigned["id"]], timeout=90)
         assert jobs[opened["id"]]["status"] == jobs[presigned["id"]]["status"] == "succeeded"
         assert jobs[refused["id"]]["error"]["code"] == "encrypted"
         deliveries = receiver.wait_for(2)
