@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import cache
 
 import requests
@@ -23,55 +22,40 @@ def small_pdf() -> bytes:
     return SMALL_PDF.read_bytes()
 
 
-class Client:
-    """The API as a token holder sees it."""
+def _post(stack: Stack, path: str, expect: int, body: dict | None = None) -> dict:
+    status, answer = stack.post_json(API + path, body or {})
+    assert status == expect, answer
+    return answer
 
-    def __init__(self, stack: Stack):
-        self.base = stack.base + API
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {TOKEN}"
 
-    def post(self, path: str, expect: int, **kwargs) -> dict:
-        response = self.session.post(self.base + path, timeout=30, **kwargs)
-        assert response.status_code == expect, response.text
-        return response.json()
+def _document(stack: Stack, path) -> str:
+    status, job = stack.upload(path)
+    assert status == 202, job
+    return job["id"]
 
-    def document(self, data: bytes, name: str) -> str:
-        files = {"file": (name, data, "application/pdf")}
-        return self.post("/documents", 202, files=files)["id"]
 
-    def upload(self, size: int | None = None) -> dict:
-        body = {"filename": "seed.pdf", "content_type": "application/pdf"}
-        if size:
-            body["size"] = size
-        return self.post("/uploads", 201, json=body)
-
-    def wait(self, job_id: str, status: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.session.get(f"{self.base}/jobs/{job_id}", timeout=30).json()
-            if job["status"] == status:
-                return
-            assert time.monotonic() < deadline, job
-            time.sleep(0.1)
+def _upload(stack: Stack, size: int | None = None) -> dict:
+    body = {"filename": "seed.pdf", "content_type": "application/pdf"}
+    if size:
+        body["size"] = size
+    return _post(stack, "/uploads", 201, body)
 
 
 def seed_jobs(stack: Stack) -> list[str]:
     """Job ids in SEEDED_STATES order ("uploaded": awaiting_upload with its object in storage,
-    so completing it succeeds)."""
-    client = Client(stack)
-    succeeded = client.document(small_pdf(), "small.pdf")
-    failed = client.document(CORRUPT_PDF.read_bytes(), "corrupt.pdf")
-    scheduled = client.document(small_pdf(), "later.pdf")
-    canceled = client.upload()["id"]
-    client.post(f"/jobs/{canceled}/cancel", 200)
-    never_uploaded = client.upload()["id"]
-    uploaded = client.upload(size=len(small_pdf()))
+    so completing it succeeds). Requests carry TOKEN, as the stack's own token."""
+    stack.token = TOKEN
+    succeeded = _document(stack, SMALL_PDF)
+    failed = _document(stack, CORRUPT_PDF)
+    scheduled = _document(stack, SMALL_PDF)
+    canceled = _upload(stack)["id"]
+    _post(stack, f"/jobs/{canceled}/cancel", 200)
+    never_uploaded = _upload(stack)["id"]
+    uploaded = _upload(stack, size=len(small_pdf()))
     put = uploaded["upload"]["put"]
     response = requests.put(put["url"], data=small_pdf(), headers=put["headers"], timeout=30)
     assert response.status_code == 200, response.text
-    client.wait(succeeded, "succeeded")
-    client.wait(failed, "failed")
-    client.wait(scheduled, "succeeded")
-    client.post(f"/jobs/{scheduled}/reprocess", 202, json={"delay": 3600})
+    for job_id, status in ((succeeded, "succeeded"), (failed, "failed"), (scheduled, "succeeded")):
+        stack.wait_until(job_id, lambda job, status=status: job["status"] == status)
+    _post(stack, f"/jobs/{scheduled}/reprocess", 202, {"delay": 3600})
     return [succeeded, failed, scheduled, canceled, never_uploaded, uploaded["id"]]

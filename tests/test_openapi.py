@@ -193,8 +193,8 @@ def _with_real_pdf(body):
 
 @pytest.fixture(scope="module")
 def live(redis_server, moto_server, tmp_path_factory):
-    """The Procfile's web and worker with tokens on (harmless before auth lands) and jobs in
-    every kind of state, so job operations reach past 404."""
+    """The Procfile's web and worker with tokens on, and jobs in every kind of state, so job
+    operations reach past 404."""
     stack = Stack(
         redis_server.url,
         moto_server,
