@@ -74,6 +74,17 @@ def client(app):
 
 
 @pytest.fixture
+def pdf(app):
+    """`flask pdf <args>` in-process: pdf("status", job_id) -> click's Result."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        return runner.invoke(args=["pdf", *args])
+
+    return invoke
+
+
+@pytest.fixture
 def enqueued(monkeypatch):
     """Every source key handed to the queue (the task still runs: Huey is immediate here)."""
     from consumer import tasks

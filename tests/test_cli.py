@@ -11,16 +11,6 @@ from tests.corpus import BAD, GOOD
 
 
 @pytest.fixture
-def pdf(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args: str):
-        return runner.invoke(args=["pdf", *args])
-
-    return invoke
-
-
-@pytest.fixture
 def folder(tmp_path):
     """A folder of corpus PDFs (links, never copies), a refused one and a file that is not *.pdf."""
     for path in (GOOD / "pdfminer_jo.pdf", GOOD / "pdfminer_dmca.pdf", BAD / "pdfminer_rc4-40.pdf"):

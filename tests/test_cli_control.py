@@ -2,22 +2,10 @@
 
 import datetime as dt
 
-import pytest
-
 from core import exitcodes, services
 from core.jobs import parse_time
 from tests.corpus import BAD, GOOD
 from tests.helpers import upload
-
-
-@pytest.fixture
-def pdf(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args: str):
-        return runner.invoke(args=["pdf", *args])
-
-    return invoke
 
 
 def rows(stdout: str) -> dict[str, list[str]]:
