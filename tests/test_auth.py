@@ -177,7 +177,7 @@ def test_metrics_needs_its_own_token_once_tenants_exist(client, tokens_on, seten
 
 
 def _gunicorn(**settings: str) -> subprocess.Popen:
-    env = child_env(PDFQ_ENV_FILE="", PORT=str(free_port()), WEB_CONCURRENCY="1", **settings)
+    env = child_env(PDFQ_ENV_FILE="", PORT=str(free_port()), WEB_CONCURRENCY="1")
     env.pop("PDFQ_ENV", None)  # the default, production, unless `settings` name one
     env.update(settings)
     return subprocess.Popen(

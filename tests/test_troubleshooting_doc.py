@@ -80,8 +80,8 @@ def test_auth_and_limit_messages(doc, client, setenv, monkeypatch):
     # The limits' messages at their default settings (the counts are made up, the words real).
     monkeypatch.setattr(JobStore, "in_flight", lambda self, tenant, up_to=None: 100)
     monkeypatch.setattr(huey, "pending_count", lambda: 10000)
-    for setting, value in (("QUEUE_MAX_PENDING", "10000"), ("QUEUE_MAX_PENDING", "0")):
-        setenv(**{setting: value})
+    for queue_max_pending in ("10000", "0"):  # the queue's message, then the tenant's
+        setenv(QUEUE_MAX_PENDING=queue_max_pending)
         with pytest.raises(Exception) as info:
             limits.check_capacity("acme")
         assert info.value.message in doc
