@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,15 @@ run: $(VENV)/.runtime ## run the whole service locally: moto S3 + web on :8000 +
 test: $(VENV)/.dev ## install the dev requirements and run every test
 	$(BIN)/python -m pytest
 
+.PHONY: test-fast
+test-fast: $(VENV)/.dev ## the unit tests only (no server process), on every core: the loop while coding
+	$(BIN)/python -m pytest -m unit -q -n auto
+
 .PHONY: lint
-lint: $(VENV)/.dev ## ruff check and format check
+lint: $(VENV)/.dev ## ruff check and format check, and the house rules (tools/architecture.py)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/architecture.py
 
 .PHONY: format
 format: $(VENV)/.dev ## apply ruff's fixes and formatting

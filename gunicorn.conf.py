@@ -27,10 +27,10 @@ control_socket_disable = True
 
 def on_starting(server):
     """Refuse to start in production without API tokens; shout when running open."""
-    from core.settings import get_settings
+    from core.settings import settings_or_exit
     from functions.auth import startup_check
 
-    problem, warning = startup_check(get_settings())
+    problem, warning = startup_check(settings_or_exit())
     if problem:
         server.log.error(problem)  # in LOG_FORMAT, like every other line
         raise SystemExit(2)

@@ -10,8 +10,10 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.corpus import GOOD, manifest
-from tests.servers import RedisServer
+from infra import local_s3
+from tests.support.corpus import GOOD, manifest
+from tests.support.servers import RedisServer, free_port
+from tests.support.stack import Stack
 
 QUICK_MAX_PAGES = 60  # quick mode leaves out the two long books (285 and 352 pages)
 LARGE = "pdfjs_freeculture.pdf"
@@ -63,13 +65,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-class Services:
+class Servers:
     """A private redis-server and moto's S3 server, shared by the stacks of one run."""
 
     def __init__(self):
-        from infra import local_s3
-        from tests.servers import free_port
-
         self.folder = Path(tempfile.mkdtemp(prefix="pdfq-bench-"))
         self.redis = RedisServer(self.folder)
         port = free_port()
@@ -78,8 +77,6 @@ class Services:
         local_s3.wait_until_up(self.s3_url)
 
     def stack(self, **settings: str):
-        from tests.stack import Stack
-
         self.redis.client.flushall()
         return Stack(self.redis.url, self.s3_url, self.folder / uuid.uuid4().hex[:8], **settings)
 

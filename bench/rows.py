@@ -27,8 +27,9 @@ from bench.harness import (
     wait_many,
     wait_terminal,
 )
-from tests.corpus import GOOD
-from tests.servers import ROOT, Proc, free_port
+from infra import local_s3
+from tests.support.corpus import GOOD
+from tests.support.servers import ROOT, Proc, free_port
 
 
 def raw_corpus(full: bool) -> dict:
@@ -96,7 +97,7 @@ def large_document(stack) -> list[Row]:
 
 def queue_latency(stack, samples: int) -> list[Row]:
     """c: enqueue -> processing start with idle workers, one tiny job at a time (the probe
-    runs with the stack's settings and enqueues through consumer.tasks.enqueue_job)."""
+    runs with the stack's settings and enqueues as the lifecycle does)."""
     probe = stack.run("bench.queue_probe", str(samples))
     assert probe.returncode == 0, probe.stderr
     delays = json.loads(probe.stdout.strip().splitlines()[-1])
@@ -161,8 +162,6 @@ def web(stack, seconds: float) -> list[Row]:
         stack.folder,
     )
     try:
-        from infra import local_s3
-
         local_s3.wait_until_up(f"http://127.0.0.1:{port}/api/v1/pdf/health", process=bare.process)
         baseline = _load(port, "/api/v1/pdf/bare", body, seconds)
     finally:
@@ -328,7 +327,7 @@ def engines(raw: dict) -> list[Row]:
             f"pdfium {pps_pdfium:.0f} pages/s",
             f"pdfminer.six {pps_pdfminer:.1f} pages/s (1 process)",
             pps_pdfium / pps_pdfminer,
-            "faster (issue: ~30x)",
+            "faster (~30x expected)",
             pps_pdfium > pps_pdfminer,
         )
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from consumer.extract import Extraction, Page
+from engines.base import Extraction, Page
 
 _CID = re.compile(r"\(cid:\d+\)")
 GARBLED_SHARE = 0.3  # of a page's visible characters

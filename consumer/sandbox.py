@@ -1,16 +1,18 @@
-"""Extraction in a child process with a wall-clock timeout and a memory cap.
+"""Every engine call in a child process with a wall-clock timeout and a memory cap.
 
 A decompression bomb or a page that takes minutes to lay out then costs one child process,
 never the worker: the worker kills the child, fails the job with `timeout` or
 `memory_limit`, and goes on to the next job. Children come from a forkserver that has
 pdfminer imported already, so starting one costs milliseconds, and forking from it is safe
-for thread workers too (the worker's own threads are never forked).
+for thread workers too (the worker's own threads are never forked). The forkserver is set
+up by the first sandboxed call, in the process that makes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import multiprocessing
 import os
@@ -20,146 +22,91 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer import engines
-from consumer.extract import Extraction, Page
-from consumer.joboptions import extract_arguments
-from core.errors import EngineCrashed, ExtractionTimeout, MemoryLimit, PdfqError
+from core import engine_registry
+from core.errors import EngineCrashed, ExtractionTimeout, MemoryLimit, PdfqError, error_for_code
+from engines.base import Extraction, Page
 
-_context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["consumer.sandbox_preload"])
 _PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 MEMORY_EXIT = 86  # the child's exit status when it ran out of memory
 
-_ERRORS: dict[str, type[PdfqError]] = {}
+
+class Counted(Exception):
+    """`on_count` declined to extract the document in one piece: it has `pages` pages."""
+
+    def __init__(self, pages: int):
+        super().__init__(f"{pages} pages")
+        self.pages = pages
 
 
-def _error_class(code: str) -> type[PdfqError]:
-    """The PdfqError subclass for a code sent back by a child."""
-    if not _ERRORS:
-        stack = [PdfqError]
-        while stack:
-            cls = stack.pop()
-            _ERRORS.setdefault(cls.code, cls)
-            stack.extend(cls.__subclasses__())
-    return _ERRORS.get(code, EngineCrashed)
+@functools.cache
+def _context():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["consumer.sandbox_preload"])
+    return context
 
 
-def _die_with_parent():
-    # Our parent is the forkserver, which exits when the worker does: take us along.
-    with contextlib.suppress(OSError):  # not Linux: the kill on timeout still applies
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _child(conn, path: str, pages_path: str, password: str, memory_bytes: int, options: dict):
-    """Runs in the child: extract, write pages to a file, report through `conn`."""
-    # Stop signals are for the worker, which decides the child's fate (it kills it).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _die_with_parent()
-    if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    try:
-        conn.send(_extract_to_file(conn, path, pages_path, password, **options))
-    except PdfqError as error:
-        conn.send(("error", error.code, error.message))
-    except MemoryError:
-        # No reporting from here: the traceback still holds the memory that ran out.
-        os._exit(MEMORY_EXIT)
-    finally:
-        conn.close()
-
-
-def _extract_to_file(
-    conn,
-    path: str,
-    pages_path: str,
-    password: str,
-    engine: str = engines.DEFAULT,
-    pages=None,
-    options: dict | None = None,
-) -> tuple:
-    result = engines.extract(
-        engine,
-        path,
-        password=password,
-        pages=pages,
-        on_page=lambda done, total: conn.send(("progress", done, total)),
-        **extract_arguments(options),  # job options (issue 5)
-    )
-    with open(pages_path, "w", encoding="utf-8") as fp:
-        for page in result.pages:
-            fp.write(json.dumps({"page": page.number, "text": page.text}) + "\n")
-    summary = {
-        "metadata": result.metadata,
-        "encrypted": result.encrypted,
-        "seconds": result.seconds,
-        "warnings": result.warnings,
-    }
-    return ("ok", summary)
-
-
-def run(
+def extract(
     path: Path,
     *,
+    engine: str,
     timeout: float,
     memory_mb: int,
     password: str = "",
     options: dict | None = None,
-    engine: str = engines.DEFAULT,
     pages: tuple[int, int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_tick: Callable[[], None] | None = None,
+    on_count: Callable[[int], bool] | None = None,
 ) -> Extraction:
-    """Extract `path` in a child process; raise the child's error, or timeout/memory_limit.
+    """Extract `path` (the range `pages`, or all) with `engine` in a child; raise the child's
+    error, or timeout / memory_limit.
 
     `on_tick` is called about every POLL_SECONDS while the child works (lease heartbeats);
-    an exception it raises stops the child and propagates. `engine` names the engine
-    (consumer/engines.py); `pages` (first, last) limits extraction to a page range.
+    an exception it raises stops the child and propagates. With `on_count`, the child counts
+    the pages first and goes on only if on_count(pages) is true; otherwise it is stopped and
+    Counted raised: one child both sizes a document and, most often, extracts it.
     """
     pages_path = path.with_suffix(".pages.jsonl")
-    receiver, sender = _context.Pipe(duplex=False)
+    request = {
+        "path": str(path),
+        "engine": engine,
+        "password": password,
+        "pages_path": str(pages_path),
+        "pages": pages,
+        "options": options,
+        "count_first": on_count is not None,
+    }
+    receiver, sender = _context().Pipe(duplex=False)
     _allow_children()
-    child = _context.Process(
-        target=_child,
-        args=(
-            sender,
-            str(path),
-            str(pages_path),
-            password,
-            memory_mb * 2**20,
-            {"engine": engine, "pages": pages, "options": options},
-        ),
-        name="pdfq-extract",
+    child = _context().Process(
+        target=_child, args=(sender, request, memory_mb * 2**20), name="pdfq-extract"
     )
-    started = time.monotonic()
     child.start()
     sender.close()
     try:
+        deadline = time.monotonic() + timeout
         outcome = _wait(
-            child, receiver, started + timeout, timeout, memory_mb, on_progress, on_tick
+            child, receiver, deadline, timeout, memory_mb, on_progress, on_tick, on_count
         )
     finally:
         if child.is_alive():
             child.kill()
         child.join()
         receiver.close()
-    pages = []
+    found = []
     with open(pages_path, encoding="utf-8") as fp:
         for line in fp:
             item = json.loads(line)
-            pages.append(Page(item["page"], item["text"]))
+            found.append(Page(item["page"], item["text"]))
     pages_path.unlink()
-    return Extraction(
-        pages=pages,
-        metadata=outcome["metadata"],
-        encrypted=outcome["encrypted"],
-        seconds=outcome["seconds"],
-        warnings=outcome["warnings"],
-    )
+    return Extraction(pages=found, **outcome)
 
 
-def _wait(child, receiver, deadline, timeout, memory_mb, on_progress, on_tick) -> dict:
+# --- in the worker: start the child, watch it, kill it ---
+
+
+def _wait(child, receiver, deadline, timeout, memory_mb, on_progress, on_tick, on_count) -> dict:
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -174,10 +121,12 @@ def _wait(child, receiver, deadline, timeout, memory_mb, on_progress, on_tick) -
             break  # the child is gone without a word
         if message[0] == "progress" and on_progress:
             on_progress(message[1], message[2])
+        elif message[0] == "count" and not on_count(message[1]):
+            raise Counted(message[1])
         elif message[0] == "ok":
             return message[1]
         elif message[0] == "error":
-            raise _error_class(message[1])(message[2])
+            raise error_for_code(message[1])(message[2])
     child.join(5)
     if child.exitcode == MEMORY_EXIT:
         raise MemoryLimit(f"Extraction needed more than the {memory_mb} MB memory limit.")
@@ -189,8 +138,58 @@ def _wait(child, receiver, deadline, timeout, memory_mb, on_progress, on_tick) -
 
 def _allow_children():
     # Huey's process workers are daemonic, and multiprocessing refuses children of daemons
-    # so that none outlive them. Ours cannot: they are killed in run() and die with the
+    # so that none outlive them. Ours cannot: they are killed in _run() and die with the
     # forkserver, which exits with the worker.
     current = multiprocessing.current_process()
     if current.daemon:
         current._config["daemon"] = False
+
+
+# --- in the child ---
+
+
+def _child(conn, request: dict, memory_bytes: int):
+    """Runs in the child: do the request, report through `conn`."""
+    # Stop signals are for the worker, which decides the child's fate (it kills it).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        conn.send(("ok", _serve(conn, **request)))
+    except PdfqError as error:
+        conn.send(("error", error.code, error.message))
+    except MemoryError:
+        # No reporting from here: the traceback still holds the memory that ran out.
+        os._exit(MEMORY_EXIT)
+    finally:
+        conn.close()
+
+
+def _serve(conn, path, engine, password, pages_path, pages, options, count_first) -> dict:
+    module = engine_registry.load(engine)
+    if count_first:  # the worker may stop us here, to extract in parts instead
+        conn.send(("count", module.page_count(path, password)))
+    result = module.extract(
+        path,
+        password=password,
+        pages=pages,
+        on_page=lambda done, total: conn.send(("progress", done, total)),
+        options=options,
+    )
+    with open(pages_path, "w", encoding="utf-8") as fp:
+        for page in result.pages:
+            fp.write(json.dumps({"page": page.number, "text": page.text}) + "\n")
+    return {
+        "metadata": result.metadata,
+        "encrypted": result.encrypted,
+        "seconds": result.seconds,
+        "warnings": result.warnings,
+    }
+
+
+def _die_with_parent():
+    # Our parent is the forkserver, which exits when the worker does: take us along.
+    with contextlib.suppress(OSError):  # not Linux: the kill on timeout still applies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -7,6 +7,6 @@ parent by design). The worker kills its children itself when it must.
 
 import signal
 
-import consumer.extract  # noqa: F401 - preloaded so each child starts in milliseconds
+import engines.pdfminer_engine  # noqa: F401 - preloaded so each child starts in milliseconds
 
 signal.signal(signal.SIGTERM, signal.SIG_IGN)

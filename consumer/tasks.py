@@ -1,170 +1,117 @@
-"""Huey tasks: thin wrappers over consumer.pipeline and consumer.recovery.
+"""Huey tasks: the wiring between the queue and the worker's modules, and nothing else.
 
-The consumer target is consumer.tasks.huey; the web imports enqueue_job from here.
+`register(services)` attaches pdfq's tasks, hooks and periodic recovery to the process's
+Huey and binds the task functions to the queue, so the lifecycle can enqueue them. The web
+(create_app), the worker and every command call it once on the Services they built.
+
+`consumer.tasks.huey` is the consumer's target (the Procfile's worker line): huey_consumer
+reads it at start-up, which builds the worker's Services from the environment then.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import NamedTuple
 
 from huey import crontab
+from huey.api import TaskWrapper
 from huey.signals import SIGNAL_INTERRUPTED
 
-import consumer.telemetry  # noqa: F401 - the job id on log lines, retries counted (issue 8)
-from consumer import parallel, pipeline, recovery, webhooks
-from core import keys, logs, services
+from consumer import delivery, parts, pipeline, recovery, telemetry
+from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
 from core.errors import PdfqError
-from core.inflight import HUEY_RETRY
-from core.jobs import Job, JobStatus, parse_time
-from core.queue import huey
-from core.settings import get_settings
+from core.jobs.lifecycle import Deferred
+from core.services import Services, build
+from core.settings import settings_or_exit
 
-__all__ = [
-    "deliver_webhook",
-    "enqueue_job",
-    "enqueue_part",
-    "extract_document",
-    "extract_part",
-    "huey",
-    "recover_jobs",
-]
-
-_settings = get_settings()
 log = logging.getLogger("pdfq.consumer")
 
 
-class _OneLineForKnownErrors(logging.Filter):
-    """Huey logs a traceback for every failed task; pdfq's own errors already say what broke."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, PdfqError):
-            record.msg = f"{record.msg} {error.code}: {error.message}"
-            record.exc_info = record.exc_text = None
-        return True
+class Tasks(NamedTuple):
+    extract_document: TaskWrapper
+    extract_part: TaskWrapper
+    deliver_webhook: TaskWrapper
+    recover_jobs: TaskWrapper
 
 
-logging.getLogger("huey").addFilter(_OneLineForKnownErrors())
+def register(services: Services) -> Tasks:
+    """Attach the tasks to services.huey and bind them to services.queue."""
+    huey, settings = services.huey, services.settings
+    retried = {
+        "retries": settings.task_retries,
+        "retry_delay": settings.task_retry_delay,
+        "retry_backoff": settings.task_retry_backoff,
+        "context": True,
+    }
 
-
-@huey.on_startup()
-def _configure_logging():
-    logs.configure(_settings)
-
-
-@huey.task(
-    retries=_settings.task_retries,
-    retry_delay=_settings.task_retry_delay,
-    retry_backoff=_settings.task_retry_backoff,
-    context=True,
-)
-def extract_document(source_key: str, task=None):
-    """Extract the PDF at `source_key`; storage outages are retried with delay and backoff."""
-    final_attempt = task is None or task.retries == 0
-    if _superseded(source_key, task):
-        return
-    try:
-        status = pipeline.process(
-            source_key, final_attempt=final_attempt, retry_delay=task.retry_delay if task else 0
-        )
-        _notify(source_key, status)
-    except pipeline.Deferred as deferred:
-        # A live worker holds the job: look again once its lease could have run out.
-        log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
-        huey.enqueue(extract_document.s(source_key, delay=deferred.delay))
-
-
-def _superseded(source_key: str, task) -> bool:
-    """A task of a scheduled job that a reprocess replaced by another (issue 5).
-
-    Reprocess revokes the old task, but cannot reach a Huey retry; the enqueue marker names
-    the task that should run the job, so any other task of a `scheduled` job is stale.
-    """
-    tenant, job_id = keys.parse_source_key(source_key)
-    marked = services.inflight().enqueued_task(job_id)
-    if task is None or marked in (None, task.id, HUEY_RETRY):
-        return False
-    try:
-        job = services.jobs().get(job_id, tenant)
-    except PdfqError:
-        return False  # let the pipeline decide, as without this check
-    if job.status is not JobStatus.SCHEDULED:
-        return False
-    log.info("job %s: task %s replaced by %s; skipping", job_id, task.id, marked)
-    return True
-
-
-def _notify(source_key: str, status):
-    """Succeeded or failed: queue the job's webhook, if it has a callback URL (issue 5)."""
-    event = webhooks.event_for(status)
-    if event is None:
-        return
-    tenant, job_id = keys.parse_source_key(source_key)
-    try:
-        if services.jobs().get(job_id, tenant).callback_url:
-            huey.enqueue(deliver_webhook.s(tenant, job_id, event))
-    except PdfqError as exc:
-        log.warning("job %s: webhook not queued: %s", job_id, exc.message)
-
-
-@huey.task(
-    retries=_settings.webhook_retries,
-    retry_delay=_settings.webhook_retry_delay,
-    retry_backoff=2,
-    context=True,
-)
-def deliver_webhook(tenant: str, job_id: str, event: str, task=None):
-    """POST the job's signed event to its callback URL; retried with backoff until it lands."""
-    attempt = 1 + (_settings.webhook_retries - task.retries if task else 0)
-    webhooks.deliver(tenant, job_id, event, attempt)
-
-
-def enqueue_job(job: Job, eta: str | None = None):
-    """Put the job on the queue (at `eta`, an ISO timestamp, if given) and mark it enqueued."""
-    task = extract_document.s(job.source_key)
-    if eta:
-        task.eta = parse_time(eta).replace(tzinfo=None)  # Huey keeps naive UTC times
-    inflight = services.inflight()
-    inflight.mark_enqueued(job.id, task.id, eta)
-    try:
-        huey.enqueue(task)
-    except Exception:
-        inflight.forget(job.id)
-        raise
-
-
-@huey.task(
-    retries=_settings.task_retries,
-    retry_delay=_settings.task_retry_delay,
-    retry_backoff=_settings.task_retry_backoff,
-    context=True,
-)
-def extract_part(source_key: str, engine: str, first: int, last: int, task=None):
-    """Pages first..last of a page-parallel job (consumer/parallel.py); retried alone."""
-    parallel.run_part(
-        source_key, engine, first, last, final_attempt=task is None or task.retries == 0
-    )
-
-
-def enqueue_part(source_key: str, engine: str, first: int, last: int):
-    """Offer one range of a job to any idle worker. No enqueue marker: the job's own worker
-    (the coordinator) holds the job's lease and extracts any range nobody took."""
-    huey.enqueue(extract_part.s(source_key, engine, first, last))
-
-
-@huey.signal(SIGNAL_INTERRUPTED)
-def _requeue_interrupted(signal, task, *args, **kwargs):
-    """SIGTERM past the grace period: the running job goes back to the queue, not lost."""
-    if isinstance(task, extract_document.task_class):
+    @huey.task(**retried)
+    def extract_document(source_key: str, task=None):
+        """Extract the PDF at `source_key`; storage outages are retried with delay and backoff."""
+        if task is not None and pipeline.superseded(services, source_key, task.id):
+            return
+        final_attempt = task is None or task.retries == 0
+        delay = task.retry_delay if task else 0
         try:
-            pipeline.interrupted(task.args[0], enqueue_job)
-        except PdfqError as exc:
-            log.warning(
-                "could not re-enqueue interrupted %s (%s); recovery will", task.args[0], exc.message
-            )
+            pipeline.process(services, source_key, final_attempt=final_attempt, retry_delay=delay)
+        except Deferred as deferred:
+            # A live worker holds the job: look again once its lease could have run out.
+            log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
+            services.queue.put(EXTRACT_DOCUMENT, source_key, delay=deferred.delay)
+
+    @huey.task(**retried)
+    def extract_part(source_key: str, engine: str, first: int, last: int, task=None):
+        """Pages first..last of a page-parallel job (consumer/parts.py); retried alone."""
+        final_attempt = task is None or task.retries == 0
+        parts.run_part(services, source_key, engine, first, last, final_attempt=final_attempt)
+
+    @huey.task(
+        retries=settings.webhook_retries,
+        retry_delay=settings.webhook_retry_delay,
+        retry_backoff=2,
+        context=True,
+    )
+    def deliver_webhook(tenant: str, job_id: str, event: str, task=None):
+        """POST the job's signed event to its callback URL; retried with backoff until it lands."""
+        attempt = 1 + (settings.webhook_retries - task.retries if task else 0)
+        delivery.deliver(services, tenant, job_id, event, attempt)
+
+    @huey.periodic_task(crontab(minute="*"))
+    def recover_jobs():
+        """Every minute: re-enqueue lost jobs and jobs whose worker died."""
+        recovery.reconcile(services)
+
+    @huey.signal(SIGNAL_INTERRUPTED)
+    def requeue_interrupted(signal, task, *args, **kwargs):
+        """SIGTERM past the grace period: the running job goes back to the queue, not lost."""
+        if isinstance(task, extract_document.task_class):
+            try:
+                pipeline.interrupted_by_shutdown(services, task.args[0])
+            except PdfqError as exc:
+                source_key = task.args[0]
+                log.warning("could not re-enqueue %s (%s); recovery will", source_key, exc.message)
+
+    telemetry.register(services)
+    services.queue.bind(
+        **{
+            EXTRACT_DOCUMENT: extract_document,
+            EXTRACT_PART: extract_part,
+            DELIVER_WEBHOOK: deliver_webhook,
+        }
+    )
+    return Tasks(extract_document, extract_part, deliver_webhook, recover_jobs)
 
 
-@huey.periodic_task(crontab(minute="*"))
-def recover_jobs():
-    """Every minute: re-enqueue lost jobs and jobs whose worker died (see recovery.py)."""
-    recovery.reconcile(enqueue_job)
+@functools.cache
+def worker_services() -> Services:
+    """The worker's Services, built from the environment with the tasks registered."""
+    services = build(settings_or_exit())
+    register(services)
+    return services
+
+
+def __getattr__(name: str):
+    # huey_consumer's target, `consumer.tasks.huey`: built when the consumer asks for it.
+    if name == "huey":
+        return worker_services().huey
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

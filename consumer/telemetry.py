@@ -1,6 +1,5 @@
-"""The worker's logs and metrics: the job id on every line of a task, retries counted.
-
-Imported by consumer.tasks, so the hooks are registered wherever the tasks are.
+"""The worker's logs and metrics: the job id on every line of a task, one line for a known
+error instead of a traceback, retries counted. consumer/tasks.py registers it on the queue.
 """
 
 from __future__ import annotations
@@ -11,9 +10,9 @@ import threading
 from huey.api import Task
 from huey.signals import SIGNAL_RETRYING
 
-from core import keys, logs, metrics, services
-from core.queue import huey
-from core.settings import get_settings
+from core import keys, logs, metrics
+from core.errors import PdfqError
+from core.services import Services
 
 
 def task_job_id(task: Task) -> str | None:
@@ -50,35 +49,52 @@ class _JobIdFromTask(logging.Filter):
         return True
 
 
-logging.getLogger("huey").addFilter(_JobIdFromTask())
+class _OneLineForKnownErrors(logging.Filter):
+    """Huey logs a traceback for every failed task; pdfq's own errors already say what broke."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, PdfqError):
+            record.msg = f"{record.msg} {error.code}: {error.message}"
+            record.exc_info = record.exc_text = None
+        return True
 
 
-@huey.pre_execute()
-def _bind_job(task: Task):
-    _last_task.id, _last_task.job_id = task.id, task_job_id(task)
-    task._pdfq_log_token = logs.bind_job(_last_task.job_id)
+def register(services: Services):
+    """Hook the job id into every line a task logs, count retries, and format Huey's own
+    lines (the consumer's start-up lines too) in LOG_FORMAT."""
+    huey = services.huey
+    huey_log = logging.getLogger("huey")
+    for kind in (_JobIdFromTask, _OneLineForKnownErrors):
+        if not any(isinstance(f, kind) for f in huey_log.filters):
+            huey_log.addFilter(kind())
 
+    @huey.pre_execute()
+    def _bind_job(task: Task):
+        _last_task.id, _last_task.job_id = task.id, task_job_id(task)
+        task._pdfq_log_token = logs.bind_job(_last_task.job_id)
 
-@huey.post_execute()
-def _unbind_job(task: Task, value, exception):
-    token = getattr(task, "_pdfq_log_token", None)
-    if token is not None:
-        logs.unbind_job(token)
+    @huey.post_execute()
+    def _unbind_job(task: Task, value, exception):
+        token = getattr(task, "_pdfq_log_token", None)
+        if token is not None:
+            logs.unbind_job(token)
 
+    @huey.signal(SIGNAL_RETRYING)
+    def _count_retry(signal, task: Task, *args):
+        metrics.record_retry(services.state)
 
-@huey.signal(SIGNAL_RETRYING)
-def _count_retry(signal, task: Task, *args):
-    metrics.record_retry(services.state())
+    @huey.on_startup()
+    def _configure_logging():
+        logs.configure(services.settings)
 
+    # huey_consumer adds its own text handler to the "huey" logger after loading the Huey
+    # instance and before creating the consumer: re-format it there, so even the start-up
+    # lines are LOG_FORMAT.
+    create_consumer = huey.create_consumer
 
-# huey_consumer adds its own text handler to the "huey" logger after importing the tasks and
-# before creating the consumer: re-format it there, so even the start-up lines are LOG_FORMAT.
-_create_consumer = huey.create_consumer
+    def create_consumer_with_our_logs(**options):
+        logs.configure(services.settings)
+        return create_consumer(**options)
 
-
-def _create_consumer_with_our_logs(**options):
-    logs.configure(get_settings())
-    return _create_consumer(**options)
-
-
-huey.create_consumer = _create_consumer_with_our_logs
+    huey.create_consumer = create_consumer_with_our_logs

@@ -1,6 +1,19 @@
-"""One error hierarchy: every failure carries a stable code, an HTTP status and whether to retry."""
+"""One error hierarchy: every failure carries a stable code, an HTTP status and whether to retry.
+
+Two storage answers that are not failures come first: ObjectMissing (no such key) and
+WriteConflict (a conditional write lost its race); each caller turns them into what they mean
+there (NotFound, NotUploaded, a re-read).
+"""
 
 from __future__ import annotations
+
+
+class ObjectMissing(KeyError):
+    """Storage has no such key: a normal answer that callers turn into their own error."""
+
+
+class WriteConflict(Exception):
+    """A conditional write lost a race: someone else changed the object first."""
 
 
 class PdfqError(Exception):
@@ -70,6 +83,19 @@ class ResultNotReady(Conflict):
 class NotUploaded(Conflict):
     code = "not_uploaded"
     default_message = "Nothing has been uploaded for this job yet; upload the file first."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used for a different request."
+
+
+class IdempotentRequestInProgress(Conflict):
+    code = "idempotency_in_progress"
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, retry_after=1)
 
 
 class Purged(PdfqError):
@@ -223,3 +249,15 @@ class WebhookFailed(Unavailable):
     code = "webhook_failed"
     status = 502
     default_message = "The callback URL did not accept the webhook."
+
+
+def error_for_code(code: str) -> type[PdfqError]:
+    """The error class with this stable code (a sandbox child reports errors by code);
+    EngineCrashed for a code pdfq does not know."""
+    stack: list[type[PdfqError]] = [PdfqError]
+    while stack:
+        cls = stack.pop()
+        if cls.code == code:
+            return cls
+        stack.extend(cls.__subclasses__())
+    return EngineCrashed

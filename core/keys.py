@@ -1,28 +1,33 @@
-"""The object key layout: the only place that knows where a job's objects live.
+"""Every key pdfq writes, in object storage and in the state store, and how long each lives.
 
-Prefixes by kind (sources/, results/, jobs/) so lifecycle rules can expire each kind alone;
-the tenant comes next so every tenant's objects sit under their own prefix. inbox/<tenant>/
-is where any tool may drop PDFs; pdfq moves each one to sources/ as a new job.
+Object keys group by kind first (sources/, jobs/, results/, ...) so lifecycle rules can expire
+each kind alone, then by tenant so every tenant's objects sit under their own prefix.
+inbox/<tenant>/ is where any tool may drop PDFs; pdfq moves each one to sources/ as a new job.
+
+State-store keys (Redis, or the embedded SQLite store) hold what may be lost. Each has a TTL,
+named beside it, except the counters (`count:...`, `metrics:...`): fixed sets of keys bounded
+by the status vocabulary, the error codes and the histogram buckets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
+DEFAULT_TENANT = "public"
+RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
+
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-_SOURCE_KEY = re.compile(r"^sources/(?P<tenant>[a-z0-9_-]{1,64})/(?P<job_id>[0-9a-f]{32})\.pdf$")
-_INBOX_KEY = re.compile(r"^inbox/(?P<tenant>[a-z0-9_-]{1,64})/(?P<path>.*[^/])$")
+_TENANT = r"(?P<tenant>[a-z0-9_-]{1,64})"
+_SOURCE_KEY = re.compile(rf"^sources/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.pdf$")
+_RECORD_KEY = re.compile(rf"^jobs/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.json$")
+_INBOX_KEY = re.compile(rf"^inbox/{_TENANT}/(?P<path>.*[^/])$")
 # Fixed, so that one version of one object always derives the same job id, in every process.
 _OBJECT_JOBS = uuid.UUID("6f1c4c55-0b5e-4a8e-9a43-2f5d1c9e7b10")
 
-_RECORD_KEY = re.compile(r"^jobs/(?P<tenant>[a-z0-9_-]{1,64})/(?P<job_id>[0-9a-f]{32})\.json$")
 
-DEFAULT_TENANT = "public"
-# Each kind of object under its own prefix: lifecycle rules and listings rely on these.
-SOURCES_PREFIX, RECORDS_PREFIX, RESULTS_PREFIX = "sources/", "jobs/", "results/"
-INBOX_PREFIX = "inbox/"
-RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
+# --- job ids ---
 
 
 def new_job_id() -> str:
@@ -39,44 +44,49 @@ def is_job_id(value: str) -> bool:
     return bool(_JOB_ID.match(value))
 
 
+# --- object storage: one prefix per kind ---
+
+SOURCES_PREFIX = "sources/"  # the PDF of each job; expired by SOURCE_RETENTION_DAYS
+RECORDS_PREFIX = "jobs/"  # the durable job records; never expired
+RESULTS_PREFIX = "results/"  # text, pages and summary; expired by RESULT_RETENTION_DAYS
+ACTIVE_PREFIX = "active/"  # an empty marker per job that is not terminal
+PARTS_PREFIX = "parts/"  # page ranges of a page-parallel job, deleted once merged
+DEDUP_PREFIX = "dedup/"  # which job already extracted these bytes with these options
+INBOX_PREFIX = "inbox/"  # files dropped by other tools, until pdfq takes them
+
+
 def source_key(tenant: str, job_id: str) -> str:
-    return f"sources/{tenant}/{job_id}.pdf"
+    return f"{SOURCES_PREFIX}{tenant}/{job_id}.pdf"
 
 
 def record_key(tenant: str, job_id: str) -> str:
-    return f"jobs/{tenant}/{job_id}.json"
+    return f"{RECORDS_PREFIX}{tenant}/{job_id}.json"
 
 
 def result_key(tenant: str, job_id: str, name: str) -> str:
     if name not in RESULT_FILES:
         raise ValueError(f"unknown result file {name!r}")
-    return f"results/{tenant}/{job_id}/{name}"
-
-
-def part_key(tenant: str, job_id: str, run: str, first: int, last: int) -> str:
-    """Pages first..last of a page-parallel job, as one part extracted them (issue 7)."""
-    return f"{PARTS_PREFIX}{tenant}/{job_id}/{run}/{first:06d}-{last:06d}.json"
-
-
-def dedup_key(tenant: str, sha256: str, options_digest: str) -> str:
-    """Which job already extracted these bytes with these options, per tenant (issue 7)."""
-    return f"{DEDUP_PREFIX}{tenant}/{sha256}/{options_digest}.json"
-
-
-PARTS_PREFIX, DEDUP_PREFIX = "parts/", "dedup/"
+    return f"{RESULTS_PREFIX}{tenant}/{job_id}/{name}"
 
 
 def active_key(tenant: str, job_id: str) -> str:
     """A marker that exists while the job is not terminal, so recovery can list open jobs."""
-    return f"active/{tenant}/{job_id}"
-
-
-ACTIVE_PREFIX = "active/"
+    return f"{active_prefix(tenant)}{job_id}"
 
 
 def active_prefix(tenant: str) -> str:
     """Where one tenant's open jobs are listed (their count is its jobs in flight)."""
     return f"{ACTIVE_PREFIX}{tenant}/"
+
+
+def part_key(tenant: str, job_id: str, run: str, first: int, last: int) -> str:
+    """Pages first..last of a page-parallel job, as one part extracted them."""
+    return f"{PARTS_PREFIX}{tenant}/{job_id}/{run}/{first:06d}-{last:06d}.json"
+
+
+def dedup_key(tenant: str, sha256: str, options_digest: str) -> str:
+    """Which job already extracted these bytes with these options, per tenant."""
+    return f"{DEDUP_PREFIX}{tenant}/{sha256}/{options_digest}.json"
 
 
 def parse_active_key(key: str) -> tuple[str, str]:
@@ -92,6 +102,14 @@ def parse_source_key(key: str) -> tuple[str, str]:
     return match["tenant"], match["job_id"]
 
 
+def parse_record_key(key: str) -> tuple[str, str]:
+    """(tenant, job_id) of a job record key; ValueError for any other key."""
+    match = _RECORD_KEY.match(key)
+    if not match:
+        raise ValueError(f"not a pdfq job record key: {key!r}")
+    return match["tenant"], match["job_id"]
+
+
 def parse_inbox_key(key: str) -> tuple[str, str]:
     """(tenant, file name) of an object dropped in the inbox; ValueError for any other key."""
     match = _INBOX_KEY.match(key)
@@ -100,9 +118,51 @@ def parse_inbox_key(key: str) -> tuple[str, str]:
     return match["tenant"], match["path"].rsplit("/", 1)[-1]
 
 
-def parse_record_key(key: str) -> tuple[str, str]:
-    """(tenant, job_id) of a job record key; ValueError for any other key."""
-    match = _RECORD_KEY.match(key)
-    if not match:
-        raise ValueError(f"not a pdfq job record key: {key!r}")
-    return match["tenant"], match["job_id"]
+# --- the state store: what may be lost, each key with its TTL ---
+
+ENQUEUED_TTL = 14 * 24 * 3600  # far longer than any job waits in the queue
+CANCEL_TTL = 24 * 3600  # a running job stops within seconds of the request
+IDEMPOTENCY_TTL = 24 * 3600  # how long a client may replay a request
+RECOVERY_LOCK_TTL = 50  # under the minute between two recovery passes
+RECOVERY_LOCK = "recovery-lock"
+# Progress and parts live PROGRESS_TTL (a setting); leases LEASE_SECONDS, renewed while held.
+
+
+def lease_key(holder: str) -> str:
+    """Who runs a job (or a part of one) right now; TTL LEASE_SECONDS, renewed while it works."""
+    return f"lease:{holder}"
+
+
+def enqueued_key(job_id: str) -> str:
+    """The task that is queued for a job; ENQUEUED_TTL."""
+    return f"enqueued:{job_id}"
+
+
+def cancel_key(job_id: str) -> str:
+    """A cancel request for a running job, read by its worker; CANCEL_TTL."""
+    return f"cancel:{job_id}"
+
+
+def progress_key(job_id: str) -> str:
+    """[pages done, pages total] of a running job; PROGRESS_TTL."""
+    return f"progress:{job_id}"
+
+
+def part_keys(name: str) -> dict[str, str]:
+    """A part's progress (pages done), done flag and failure (its error); PROGRESS_TTL each."""
+    return {what: f"part-{what}:{name}" for what in ("progress", "done", "failed")}
+
+
+def idempotency_key(tenant: str, key: str) -> str:
+    """A client's Idempotency-Key (hashed: it may hold anything) and its job; IDEMPOTENCY_TTL."""
+    return f"idem:{tenant}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def count_key(status: str, tenant: str | None = None) -> str:
+    """Jobs in `status`, of every tenant or of one. No TTL: bounded by the vocabulary."""
+    return f"count:{tenant}:{status}" if tenant else f"count:{status}"
+
+
+def metric_key(*parts: str) -> str:
+    """A metrics counter (a histogram bucket or sum, failures of a code, retries). No TTL."""
+    return ":".join(("metrics", *parts))

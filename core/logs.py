@@ -74,10 +74,6 @@ def unbind_job(token: contextvars.Token):
     _job_id.reset(token)
 
 
-def current_job_id() -> str | None:
-    return _job_id.get()
-
-
 class JobIdFilter(logging.Filter):
     """Copies the bound job id onto each record (unless the caller passed one in `extra`)."""
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ExtractionError, NotAPdf, PdfqError, TooLarge, Unavailable
+from core.keys import metric_key
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_PREFIX = "metrics:"
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,11 @@ class Histogram:
     scale: int = 1
 
     def bucket_key(self, bound: float | None) -> str:
-        return f"{_PREFIX}{self.name}:le:{'+Inf' if bound is None else _number(bound)}"
+        return metric_key(self.name, "le", "+Inf" if bound is None else _number(bound))
 
     @property
     def sum_key(self) -> str:
-        return f"{_PREFIX}{self.name}:sum"
+        return metric_key(self.name, "sum")
 
     def keys(self) -> list[str]:
         return [self.bucket_key(b) for b in (*self.buckets, None)] + [self.sum_key]
@@ -48,7 +48,7 @@ DOCUMENT_PAGES = Histogram(
     (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 HISTOGRAMS = (EXTRACTION_SECONDS, DOCUMENT_PAGES)
-RETRIES_KEY = f"{_PREFIX}task_retries"
+RETRIES_KEY = metric_key("task_retries")
 OTHER_CODE = "other"
 
 
@@ -64,7 +64,7 @@ def failure_codes() -> list[str]:
 
 
 def _failure_key(code: str) -> str:
-    return f"{_PREFIX}job_failures:{code}"
+    return metric_key("job_failures", code)
 
 
 def _number(value: float) -> str:

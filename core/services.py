@@ -1,37 +1,60 @@
-"""The shared clients (storage, ephemeral state, job store), each built on first use."""
+"""Everything a process shares, built once from its settings by the process that needs it.
+
+create_app() builds one for the web, the consumer's start-up one for the worker, each command
+its own; tests build one per test. Building opens no connection: the storage client, Redis
+and the queue connect on first use.
+"""
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 
-from core.inflight import InFlight
-from core.jobs import JobStore
-from core.settings import get_settings
-from core.state import make_state
-from core.storage import Storage
+from huey import Huey
 
-
-@functools.cache
-def storage() -> Storage:
-    return Storage(get_settings())
-
-
-@functools.cache
-def state():
-    return make_state(get_settings())
+from core.adapters.queue import JobQueue, make_huey
+from core.adapters.state import State, make_state
+from core.adapters.storage import Storage
+from core.jobs.inflight import InFlight
+from core.jobs.lifecycle import Lifecycle
+from core.jobs.records import JobRecords
+from core.settings import Settings
 
 
-@functools.cache
-def jobs() -> JobStore:
-    return JobStore(storage(), state(), progress_ttl=get_settings().progress_ttl)
+@dataclasses.dataclass(frozen=True)
+class Services:
+    settings: Settings
+    storage: Storage
+    state: State
+    queue: JobQueue
+    records: JobRecords
+    inflight: InFlight
+    lifecycle: Lifecycle
+
+    @property
+    def huey(self) -> Huey:
+        return self.queue.huey
 
 
-@functools.cache
-def inflight() -> InFlight:
-    return InFlight(state(), get_settings().lease_seconds)
+def build(settings: Settings) -> Services:
+    """The clients and the job domain for `settings`. The queue's tasks are the worker's:
+    consumer.tasks.register(services) attaches them before anything is enqueued."""
+    storage = Storage(settings)
+    state = make_state(settings)
+    queue = JobQueue(make_huey(settings), settings.redis_url)
+    records = JobRecords(storage, state)
+    inflight = InFlight(state, settings.lease_seconds, settings.progress_ttl)
+    lifecycle = Lifecycle(records, inflight, queue, settings)
+    return Services(settings, storage, state, queue, records, inflight, lifecycle)
 
 
-def reset():
-    """Forget every client and the settings (tests change the environment between cases)."""
-    for cached in (storage, state, jobs, inflight, get_settings):
-        cached.cache_clear()
+def queue_summary(services: Services, tenant: str | None = None) -> dict:
+    """The queue's shape: tasks pending and scheduled (the whole queue's), and jobs by status
+    (of one tenant, or of all)."""
+    settings = services.settings
+    return {
+        "queue": settings.queue_name,
+        "backend": settings.queue_backend,
+        "pending": services.queue.pending(),
+        "scheduled": services.queue.scheduled(),
+        "jobs": services.records.counts(tenant),
+    }

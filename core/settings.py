@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -13,8 +12,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-# The extraction engines a job may name (consumer/engines.py runs them).
-ENGINES = ("pdfminer", "pdfium")
+from core import engine_registry
+
 # Tenant names become S3 key parts (core/keys.py); "public" is the tenant of an open (no
 # tokens) development server, so no token may claim it.
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -151,7 +150,7 @@ def _api_tokens(name: str, raw: str) -> tuple[tuple[str, str], ...]:
 class Settings:
     """Everything pdfq reads from the environment, with its default."""
 
-    # Queue (the seed guide's names).
+    # Queue.
     redis_url: str = ""
     queue_name: str = "pdf-tasks"
     workers: int = 2
@@ -177,7 +176,7 @@ class Settings:
     # Limits.
     max_upload_bytes: int = 100 * 1024 * 1024
 
-    # Never lose a job (issue 4): leases, crash quarantine, sandbox limits, reconcile.
+    # Never lose a job: leases, crash quarantine, sandbox limits, reconcile.
     lease_seconds: int = 60
     max_worker_crashes: int = 3
     extract_timeout: float = 300.0
@@ -190,12 +189,12 @@ class Settings:
 
     log_level: str = "INFO"
 
-    # Presigned uploads and events (issue 3)
+    # Presigned uploads and S3 events.
     presign_expiry: int = 900
     cors_origins: tuple[str, ...] = ()
     events_webhook_secret: str = ""
 
-    # Operations (issue 8).
+    # Operations: logs, metrics, retention, bucket notifications.
     log_format: str = "json"
     metrics_enabled: bool = True
     metrics_token: str = ""
@@ -203,7 +202,7 @@ class Settings:
     result_retention_days: int = 0
     s3_events_arn: str = ""
 
-    # Job control (issue 5).
+    # Job control: the password option, webhooks, result links.
     options_secret: str = ""
     webhook_secret: str = ""
     webhook_allow_private: bool = False
@@ -212,13 +211,13 @@ class Settings:
     webhook_timeout: float = 10.0
     result_link_expiry: int = 3600
 
-    # Speed (issue 7)
-    default_engine: str = "pdfminer"
+    # Engines, page-parallel extraction, dedup.
+    default_engine: str = engine_registry.DEFAULT
     parallel_min_pages: int = 100
     part_pages: int = 20
     dedup_enabled: bool = True
 
-    # Security and tenants (issue 6)
+    # Security and tenants.
     environment: str = "production"
     api_tokens: tuple[tuple[str, str], ...] = ()
     tenant_max_jobs_in_flight: int = 100
@@ -269,18 +268,16 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
         "log_level",
         lambda n, v: _choice(n, v, ("debug", "info", "warning", "error")).upper(),
     ),
-    # Presigned uploads and events (issue 3). SigV4 signatures last at most 7 days.
+    # SigV4 signatures last at most 7 days.
     "PRESIGN_EXPIRY": ("presign_expiry", lambda n, v: _int(n, v, minimum=1, maximum=604800)),
     "CORS_ORIGINS": ("cors_origins", _origins),
     "EVENTS_WEBHOOK_SECRET": ("events_webhook_secret", _secret),
-    # Operations (issue 8)
     "LOG_FORMAT": ("log_format", lambda n, v: _choice(n, v, ("json", "text"))),
     "METRICS_ENABLED": ("metrics_enabled", _bool),
     "METRICS_TOKEN": ("metrics_token", lambda n, v: v.strip()),
     "SOURCE_RETENTION_DAYS": ("source_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "S3_EVENTS_ARN": ("s3_events_arn", _arn),
-    # Job control (issue 5)
     "OPTIONS_SECRET": ("options_secret", _secret),
     "WEBHOOK_SECRET": ("webhook_secret", _secret),
     "WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _bool),
@@ -291,12 +288,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
         "result_link_expiry",
         lambda n, v: _int(n, v, minimum=1, maximum=604800),
     ),
-    # Speed (issue 7)
-    "DEFAULT_ENGINE": ("default_engine", lambda n, v: _choice(n, v, ENGINES)),
+    "DEFAULT_ENGINE": ("default_engine", lambda n, v: _choice(n, v, engine_registry.NAMES)),
     "PARALLEL_MIN_PAGES": ("parallel_min_pages", lambda n, v: _int(n, v, minimum=0)),
     "PART_PAGES": ("part_pages", lambda n, v: _int(n, v, minimum=1)),
     "DEDUP_ENABLED": ("dedup_enabled", _bool),
-    # Security and tenants (issue 6)
     "PDFQ_ENV": ("environment", lambda n, v: _choice(n, v, ("development", "production"))),
     "API_TOKENS": ("api_tokens", _api_tokens),
     "TENANT_MAX_JOBS_IN_FLIGHT": (
@@ -328,9 +323,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
     return Settings(**values)
 
 
-@functools.cache
-def get_settings() -> Settings:
-    """The process-wide settings, read once; a bad value stops the process with its name."""
+def settings_or_exit() -> Settings:
+    """The settings a process starts with; a bad value stops it, naming the variable (exit 2)."""
     try:
         return load_settings()
     except SettingsError as exc:

@@ -19,6 +19,8 @@ from core.keys import DEFAULT_TENANT
 from core.settings import Settings
 
 SIGNATURE_HEADER = "Pdfq-Signature"
+# The events a job calls back with: the end of each run, good or bad.
+EVENTS = {"succeeded": "job.succeeded", "failed": "job.failed"}
 MAX_URL_CHARS = 2000
 
 

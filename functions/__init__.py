@@ -5,56 +5,60 @@ from __future__ import annotations
 from flask import Flask
 
 from core import logs
-from core.settings import get_settings
+from core.services import Services
+from functions import (
+    auth,
+    context,
+    documents,
+    error_handlers,
+    events,
+    headers,
+    job_control,
+    job_views,
+    limits,
+    openapi,
+    ops,
+    page,
+    prometheus,
+    uploads,
+    weblog,
+)
+from functions.cli import pdf
 
 API_PREFIX = "/api/v1/pdf"
 # Multipart framing around the file: boundaries, headers and small fields.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app; settings come from the environment, `test_config` overrides Flask config."""
-    settings = get_settings()
-    logs.configure(settings)
+def create_app(test_config: dict | None = None, services: Services | None = None) -> Flask:
+    """Build the app on `services` (from the environment when not given: context.start());
+    `test_config` overrides Flask's config."""
+    services = services or context.start()
+    logs.configure(services.settings)
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.extensions["pdfq"] = services
+    app.config.update(MAX_CONTENT_LENGTH=services.settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.json.sort_keys = False  # keep fields in the order the API documents them
     if test_config:
         app.config.update(test_config)
 
-    from functions import (
-        auth,
-        control,
-        errors,
-        events,
-        headers,
-        jobs,
-        limits,
-        openapi,
-        ops,
-        page,
-        presign,
-        uploads,
-    )
-
-    errors.register(app)
-    headers.register(app, API_PREFIX)  # issue 6: CSP for the page, security headers everywhere
+    error_handlers.register(app)
+    headers.register(app, API_PREFIX)
     auth.register(app)
     limits.register(app)
-    app.register_blueprint(page.bp)
-    app.register_blueprint(uploads.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(presign.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(events.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(control.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(ops.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(limits.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
-
-    # Operations (issue 8): /metrics at the root, job ids on log lines, `flask pdf ...`.
-    from functions import cli, metrics, weblog
-
     weblog.register(app)
-    app.register_blueprint(metrics.bp)
-    app.cli.add_command(cli.pdf)
+    app.register_blueprint(page.bp)
+    for blueprint in (
+        documents.bp,
+        uploads.bp,
+        events.bp,
+        job_views.bp,
+        job_control.bp,
+        ops.bp,
+        limits.bp,
+        openapi.bp,
+    ):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(prometheus.bp)  # /metrics at the root, where Prometheus looks
+    app.cli.add_command(pdf)
     return app

@@ -13,7 +13,8 @@ from flask import Flask, current_app, g, request
 from core import tokens
 from core.errors import AuthNotConfigured, InvalidToken, Unauthorized
 from core.keys import DEFAULT_TENANT
-from core.settings import TOKEN_CHARS, Settings, get_settings
+from core.settings import TOKEN_CHARS, Settings
+from functions.context import services
 
 
 def public(view):
@@ -31,7 +32,7 @@ def authenticate():
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or request.endpoint == "static" or getattr(view, "pdfq_public", False):
         return  # unknown routes answer 404; public views need no tenant
-    settings = get_settings()
+    settings = services().settings
     if not settings.auth_enabled:
         if settings.environment == "production":
             raise AuthNotConfigured()

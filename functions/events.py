@@ -8,22 +8,31 @@ other key is ignored, so the bucket's notifications may cover more than these tw
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 
 from flask import Blueprint, request
 
-from core import keys, logs, services
+from core import keys, logs
 from core.errors import BadRequest, NotFound, NotUploaded, Unauthorized, UploadRejected
-from core.jobs import JobStatus
-from core.settings import get_settings
+from core.jobs.model import JobStatus
+from core.services import Services
 from functions import inbox
 from functions.auth import public
-from functions.completion import complete_upload
+from functions.context import caller, services, start
 from functions.s3events import Created, created_objects, outcome
 
 log = logging.getLogger("pdfq.events")
 bp = Blueprint("events", __name__)
+
+
+@functools.cache
+def _lambda_services() -> Services:
+    """One Services per Lambda container, which serves many invocations."""
+    runtime = start()
+    logs.configure(runtime.settings)
+    return runtime
 
 
 def handler(event: dict, context=None) -> dict:
@@ -32,15 +41,15 @@ def handler(event: dict, context=None) -> dict:
     A storage or queue outage raises, so Lambda (or SQS) delivers the event again; handling
     it twice is safe.
     """
-    logs.configure(get_settings())
-    return {"records": handle(event)}
+    return {"records": handle(_lambda_services(), event)}
 
 
 @bp.post("/events/s3")
 @public  # the storage server calls it with EVENTS_WEBHOOK_SECRET, not a tenant's token
 def s3_webhook():
     """The same handler over HTTP, for stores that post notifications (MinIO's webhook target)."""
-    secret = get_settings().events_webhook_secret
+    runtime = services()
+    secret = runtime.settings.events_webhook_secret
     if not secret:
         raise NotFound("The S3 event webhook is off: set EVENTS_WEBHOOK_SECRET to turn it on.")
     # MinIO sends its target's auth_token as "Authorization: Bearer <token>".
@@ -50,20 +59,20 @@ def s3_webhook():
     event = request.get_json(force=True, silent=True)
     if event is None:
         raise BadRequest("Send the S3 event as JSON.")
-    return {"records": handle(event)}
+    return {"records": handle(runtime, event)}
 
 
-def handle(event) -> list[dict]:
+def handle(runtime: Services, event) -> list[dict]:
     """What became of each created object in `event` (see s3events.outcome for the shape)."""
-    bucket = get_settings().s3_bucket
+    bucket = runtime.settings.s3_bucket
     results = []
     for obj in created_objects(event):
         if obj.bucket != bucket:
             result = outcome(obj, "ignored", reason=f"not pdfq's bucket ({bucket})")
         elif _is(keys.parse_source_key, obj.key):
-            result = _source_arrived(obj)
+            result = _source_arrived(runtime, obj)
         elif _is(keys.parse_inbox_key, obj.key):
-            result = inbox.ingest(obj)
+            result = inbox.ingest(runtime, obj, caller())
         else:
             result = outcome(obj, "ignored", reason="neither a source nor an inbox key")
         log.info("event %s: %s", obj.key, result["outcome"])
@@ -71,20 +80,20 @@ def handle(event) -> list[dict]:
     return results
 
 
-def _source_arrived(obj: Created) -> dict:
+def _source_arrived(runtime: Services, obj: Created) -> dict:
     """A presigned upload landed: complete its job, unless that already happened."""
     tenant, job_id = keys.parse_source_key(obj.key)
     try:
-        job = services.jobs().get(job_id, tenant)
+        job = runtime.records.get(job_id, tenant)
     except NotFound:
         # The direct upload path stores the source before its record, and queues it itself.
         return outcome(obj, "ignored", reason="no job awaits this upload")
     if job.status is not JobStatus.AWAITING_UPLOAD:
         return outcome(obj, "duplicate", job)
     try:
-        job, queued = complete_upload(job)
+        job, queued = runtime.lifecycle.complete_upload(job, caller())
     except UploadRejected:
-        return outcome(obj, "rejected", services.jobs().get(job_id, tenant))
+        return outcome(obj, "rejected", runtime.records.get(job_id, tenant))
     except NotUploaded:
         return outcome(obj, "ignored", job, reason="the object is gone again")
     return outcome(obj, "queued" if queued else "duplicate", job)

@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request
 
-from core import services
-from core.settings import get_settings
+from functions.context import services
 
 log = logging.getLogger("pdfq.web")
 
@@ -46,12 +45,12 @@ def page_policy(storage_origin: str) -> str:
 
 def storage_origin() -> str:
     """scheme://host[:port] that browsers upload to, as the presigned POST names it."""
-    storage = services.storage()
+    storage = services().storage
     try:
         url = storage.presign_post("sources/csp", fields={}, conditions=[], expires=60)["url"]
     except Exception as exc:  # noqa: BLE001 - e.g. no credentials (botocore: AttributeError)
         # Uploads fail anyway then; the page must still load and say why.
-        settings = get_settings()
+        settings = services().settings
         url = settings.s3_public_endpoint_url or settings.s3_endpoint_url
         url = url or f"https://{storage.bucket}.s3.amazonaws.com/"
         log.warning("upload page CSP: storage origin from settings (%s)", type(exc).__name__)

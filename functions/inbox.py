@@ -8,73 +8,81 @@ removed from the inbox: the inbox empties as pdfq takes the files.
 
 from __future__ import annotations
 
-from core import keys, services
-from core.errors import NotUploaded, SourceMissing, TooLarge, UploadRejected
-from core.jobs import Job, JobStatus, JobStore
-from core.settings import get_settings
-from core.storage import ObjectMissing, Storage, WriteConflict
-from functions.completion import complete_upload, refuse
+from core import keys
+from core.adapters.storage import Storage
+from core.errors import (
+    NotUploaded,
+    ObjectMissing,
+    SourceMissing,
+    TooLarge,
+    UploadRejected,
+    WriteConflict,
+)
+from core.jobs import pdfcheck
+from core.jobs.model import Job, JobStatus
+from core.services import Services
+from core.settings import Settings
+from functions.documents import clean_filename
 from functions.s3events import Created, outcome
-from functions.uploads import clean_filename
 
 
-def ingest(obj: Created) -> dict:
+def ingest(runtime: Services, obj: Created, by: str) -> dict:
     """Turn one inbox object into a queued job (or a failed one that says why); idempotent."""
     tenant, name = keys.parse_inbox_key(obj.key)
-    if not known_tenant(tenant):
+    if not known_tenant(runtime.settings, tenant):
         return outcome(obj, "ignored", reason=f"no API token names tenant {tenant!r}")
-    store = services.jobs()
-    storage = store.storage
+    storage, lifecycle = runtime.storage, runtime.lifecycle
     etag = obj.etag
     if not etag:  # S3 always sends one; a store that does not is asked
         try:
             etag = storage.head(obj.key)["ETag"]
         except ObjectMissing:
             return outcome(obj, "ignored", reason="the object is no longer in the inbox")
-    job = _create_or_get(store, keys.object_job_id(obj.bucket, obj.key, etag), tenant, name, obj)
+    job = _create_or_get(runtime, keys.object_job_id(obj.bucket, obj.key, etag), tenant, name, obj)
     if job.status is not JobStatus.AWAITING_UPLOAD:
         _remove(storage, obj.key, etag)  # finish the move an earlier attempt began
         return outcome(obj, "duplicate", job)
 
-    limit = get_settings().max_upload_bytes
-    if obj.size is not None and obj.size > limit:  # not worth copying
-        job = refuse(store, job, TooLarge(f"The file is {obj.size} bytes; the limit is {limit}."))
-        _remove(storage, obj.key, etag)
-        return outcome(obj, "rejected", job)
+    if obj.size is not None:  # not worth copying a file that is too large
+        try:
+            pdfcheck.check_limit(obj.size, runtime.settings.max_upload_bytes)
+        except TooLarge as too_large:
+            job = lifecycle.refuse(job, too_large, by)
+            _remove(storage, obj.key, etag)
+            return outcome(obj, "rejected", job)
 
     _take(storage, obj.key, etag, job.source_key)
     try:
-        job, queued = complete_upload(job)
+        job, queued = lifecycle.complete_upload(job, by)
     except UploadRejected:
         _remove(storage, obj.key, etag)
-        return outcome(obj, "rejected", store.get(job.id, tenant))
+        return outcome(obj, "rejected", runtime.records.get(job.id, tenant))
     except NotUploaded:
         gone = SourceMissing("The file left the inbox (removed or replaced) before pdfq took it.")
-        return outcome(obj, "rejected", refuse(store, job, gone))
+        return outcome(obj, "rejected", lifecycle.refuse(job, gone, by))
     _remove(storage, obj.key, etag)
     return outcome(obj, "queued" if queued else "duplicate", job)
 
 
-def known_tenant(tenant: str) -> bool:
+def known_tenant(settings: Settings, tenant: str) -> bool:
     """With API tokens, only their tenants have inboxes; an open server has only "public"."""
-    settings = get_settings()
     if settings.auth_enabled:
         return any(tenant == owner for owner, _ in settings.api_tokens)
     return tenant == keys.DEFAULT_TENANT
 
 
-def _create_or_get(store: JobStore, job_id: str, tenant: str, name: str, obj: Created) -> Job:
+def _create_or_get(runtime: Services, job_id: str, tenant: str, name: str, obj: Created) -> Job:
     """The object's job: created now, or found when an earlier delivery of the event made it."""
     try:
-        return store.create(
+        return runtime.lifecycle.create(
             job_id=job_id,
             tenant=tenant,
             filename=clean_filename(name),
             size=obj.size or 0,
-            status=JobStatus.AWAITING_UPLOAD,
+            awaiting_upload=True,
         )
     except WriteConflict:
-        return store.get(job_id, tenant)
+        return runtime.records.get(job_id, tenant)
 
 
 def _same_version(storage: Storage, key: str, etag: str) -> str | None:

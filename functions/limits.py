@@ -10,26 +10,24 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 
-from core import services
 from core.errors import QueueFull, TooLarge, TooManyJobs
-from core.queue import huey
-from core.settings import get_settings
+from core.services import Services
 from functions.auth import current_tenant
-from functions.submission import queue_call
+from functions.context import services
 
 bp = Blueprint("limits", __name__)
 # Seconds a client should wait: a job takes seconds, a full queue drains more slowly.
 TENANT_RETRY_AFTER = 10
 QUEUE_RETRY_AFTER = 30
 # Views whose body is a PDF (bounded by MAX_UPLOAD_BYTES); every other body is small JSON.
-UPLOAD_VIEWS = {"uploads.create_document"}
+UPLOAD_VIEWS = {"documents.create_document"}
 
 
-def check_capacity(tenant: str):
+def check_capacity(runtime: Services, tenant: str):
     """Raise QueueFull or TooManyJobs when one more job must wait; return quietly otherwise."""
-    settings = get_settings()
+    settings = runtime.settings
     if settings.queue_max_pending:
-        pending = queue_call(huey.pending_count)
+        pending = runtime.queue.pending()
         if pending >= settings.queue_max_pending:
             raise QueueFull(
                 f"{pending} tasks are waiting in the queue (QUEUE_MAX_PENDING is "
@@ -37,7 +35,7 @@ def check_capacity(tenant: str):
                 retry_after=QUEUE_RETRY_AFTER,
             )
     limit = settings.tenant_max_jobs_in_flight
-    if limit and services.jobs().in_flight(tenant, up_to=limit) >= limit:
+    if limit and runtime.records.in_flight(tenant, up_to=limit) >= limit:
         raise TooManyJobs(
             f"You have {limit} jobs in flight, the most allowed (TENANT_MAX_JOBS_IN_FLIGHT); "
             "wait for some to finish, or cancel some.",
@@ -49,7 +47,7 @@ def bound_body():
     """413 before a JSON body over MAX_JSON_BYTES is read (uploads have their own limit)."""
     if request.endpoint in UPLOAD_VIEWS or request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    limit = get_settings().max_json_bytes
+    limit = services().settings.max_json_bytes
     too_large = TooLarge(f"The request body is over {limit} bytes (MAX_JSON_BYTES).")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
@@ -67,11 +65,12 @@ def register(app: Flask):
 @bp.get("/me")
 def me():
     """Who the token belongs to, and how much of its limit is in use."""
-    tenant, settings = current_tenant(), get_settings()
+    runtime, tenant = services(), current_tenant()
+    settings = runtime.settings
     limit = settings.tenant_max_jobs_in_flight or None
     return {
         "tenant": tenant,
         "auth": settings.auth_enabled,
-        "jobs_in_flight": services.jobs().in_flight(tenant, up_to=limit),
+        "jobs_in_flight": runtime.records.in_flight(tenant, up_to=limit),
         "max_jobs_in_flight": limit,
     }

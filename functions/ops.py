@@ -1,16 +1,15 @@
-"""Operations: health (Redis and S3) and the queue's shape. The seed's two paths, unchanged."""
+"""Operations: health (the queue and storage) and the queue's shape, at the paths the service
+has always had (/health, /queue/status)."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from core import services
 from core.errors import PdfqError
-from core.queue import huey
-from core.settings import get_settings
+from core.services import queue_summary
 from functions.auth import current_tenant, public
-from functions.errors import error_response
-from functions.submission import queue_call
+from functions.context import services
+from functions.error_handlers import error_response
 
 bp = Blueprint("ops", __name__)
 
@@ -25,21 +24,17 @@ def _check(fn) -> dict:
     return {"ok": True}
 
 
-def _queue_ping():
-    if get_settings().redis_url:
-        services.state().ping()  # same Redis, with pdfq's own error message
-    else:
-        huey.pending_count()
-
-
 @bp.get("/health")
 @public  # platforms' health checks carry no token
 def health():
     """200 when the queue and storage answer; 503 naming what is down."""
-    settings = get_settings()
+    runtime = services()
+    settings = runtime.settings
+    # With Redis, its ping carries pdfq's own message; the embedded queue is asked directly.
+    ping_queue = runtime.state.ping if settings.redis_url else runtime.queue.pending
     checks = {
-        "queue": {"backend": settings.queue_backend, **_check(_queue_ping)},
-        "storage": {"bucket": settings.s3_bucket, **_check(services.storage().ping)},
+        "queue": {"backend": settings.queue_backend, **_check(ping_queue)},
+        "storage": {"bucket": settings.s3_bucket, **_check(runtime.storage.ping)},
     }
     down = [name for name, check in checks.items() if not check["ok"]]
     if down:
@@ -51,10 +46,4 @@ def health():
 @bp.get("/queue/status")
 def queue_status():
     """Tasks waiting and scheduled (the whole queue's), and the caller's jobs by status."""
-    return {
-        "queue": get_settings().queue_name,
-        "backend": get_settings().queue_backend,
-        "pending": queue_call(huey.pending_count),
-        "scheduled": queue_call(huey.scheduled_count),
-        "jobs": services.jobs().counts(current_tenant()),
-    }
+    return queue_summary(services(), current_tenant())

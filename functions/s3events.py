@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from core.errors import BadRequest
-from core.jobs import Job
+from core.jobs.model import Job
 
 
 @dataclass(frozen=True)

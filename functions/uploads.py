@@ -1,88 +1,123 @@
-"""POST /documents: a PDF sent through the web app, spooled to disk, then streamed to S3."""
+"""Uploads straight to storage: POST /uploads signs one, POST /uploads/<id>/complete queues it.
+
+The PDF travels from the client to S3 under a key pdfq chose; this process sees only the small
+JSON around it. The signed POST policy binds the key, the size range and the content type;
+real S3 enforces it, local fakes (moto, ...) do not, so completion re-checks size and bytes.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import unicodedata
+import datetime as dt
 
 from flask import Blueprint, request, url_for
 
-from core import options as job_options
-from core.errors import BadRequest
-from core.settings import ENGINES, get_settings
-from functions import idempotency, limits
+from core import keys
+from core.errors import BadRequest, UnsupportedMediaType
+from core.jobs import options as job_options
+from core.jobs import pdfcheck
+from core.services import Services
+from functions import limits
 from functions.auth import current_tenant
-from functions.intake import check_pdf
-from functions.jobs import job_view
-from functions.submission import submit_upload
-from functions.webhooks import checked_url
+from functions.context import caller, services
+from functions.documents import ascii_name, clean_filename, creation_options
+from functions.job_views import job_view
 
 bp = Blueprint("uploads", __name__)
-MAX_FILENAME_CHARS = 200
+PDF = "application/pdf"
+FIELDS = ("filename", "content_type", "size", "callback_url", *job_options.FIELDS)
 
 
-@bp.post("/documents")
-def create_document():
-    """Accept one PDF in the multipart field `file` and answer 202 with the new job."""
-    upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("Send the PDF as multipart/form-data in a field named 'file'.")
-    # Werkzeug spools parts over 500 KB to a temporary file, so memory stays bounded.
-    stream = upload.stream
-    size = check_pdf(stream, get_settings().max_upload_bytes)
-    digest = hashlib.file_digest(stream, "sha256").hexdigest()
-    stream.seek(0)
+@bp.post("/uploads")
+def create_upload():
+    """Create a job awaiting its upload and answer 201 with a presigned POST and PUT for it."""
+    body = request.get_json(force=True, silent=True)  # the Content-Type header may be missing
+    if not isinstance(body, dict):
+        raise BadRequest('Send a JSON object: {"filename": ..., "content_type": ..., "size": ...}.')
+    runtime = services()
+    filename, size = _validated(body, runtime.settings.max_upload_bytes)
+    options, callback_url = creation_options(runtime, body, strings=False)
 
-    filename, tenant = clean_filename(upload.filename), current_tenant()
-    options, callback_url = creation_options(request.form, strings=True)
-    engine = request.form.get("engine") or get_settings().default_engine
-    if engine not in ENGINES:
-        raise BadRequest(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
-
-    def create():
-        limits.check_capacity(tenant)  # here, so a replayed request is never refused
-        return submit_upload(
-            stream,
-            filename=filename,
-            size=size,
-            tenant=tenant,
-            sha256=digest,
-            options=job_options.seal(options, get_settings()),
-            callback_url=callback_url,
-            engine=engine,
-        )
-
-    job, replayed = idempotency.once(
-        tenant,
-        fingerprint=f"documents:{digest}:{filename}:{engine}:{fingerprint(options, callback_url)}",
-        create=create,
+    tenant = current_tenant()
+    limits.check_capacity(runtime, tenant)
+    job_id = keys.new_job_id()
+    # Signing is local (no request), so it comes first: if it fails, no record is left behind.
+    upload = sign_upload(runtime, keys.source_key(tenant, job_id), filename, size)
+    job = runtime.lifecycle.create(
+        job_id=job_id,
+        tenant=tenant,
+        filename=filename,
+        size=size or 0,
+        awaiting_upload=True,
+        options=job_options.seal(options, runtime.settings),
+        callback_url=callback_url,
     )
-    headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return job_view(job), 202, headers
+    view = job_view(job)
+    view["links"]["complete"] = url_for("uploads.complete", job_id=job.id)
+    view["upload"] = upload
+    return view, 201, {"Location": url_for("jobs.get_job", job_id=job.id)}
 
 
-def creation_options(fields, *, strings: bool) -> tuple[dict, str | None]:
-    """(options in clear, callback URL) from form fields or a JSON body; 400 naming a field."""
-    options = job_options.parse(dict(fields), strings=strings)
-    url = fields.get("callback_url")
-    return options, checked_url(url) if url else None
+@bp.post("/uploads/<job_id>/complete")
+def complete(job_id: str):
+    """Check the uploaded object and queue the job: 202 when this call queued it, 200 after."""
+    runtime = services()
+    job = runtime.records.get(job_id, current_tenant())
+    job, queued = runtime.lifecycle.complete_upload(job, caller())
+    return (
+        job_view(job),
+        202 if queued else 200,
+        {"Location": url_for("jobs.get_job", job_id=job.id)},
+    )
 
 
-def fingerprint(options: dict, callback_url: str | None) -> str:
-    """Options as part of an Idempotency-Key fingerprint (hashed: it may hold a password)."""
-    text = json.dumps([options, callback_url], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _validated(body: dict, limit: int) -> tuple[str, int | None]:
+    """(display filename, declared size or None) from the request body; 4xx naming the field."""
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}; the fields are {', '.join(FIELDS)}.")
+    for name in ("filename", "content_type"):
+        if name not in body:
+            raise BadRequest(f"Field {name!r} is required.")
+        if not isinstance(body[name], str):
+            raise BadRequest(f"Field {name!r} must be a string.")
+    media_type = body["content_type"].split(";", 1)[0].strip().lower()
+    if media_type != PDF:
+        raise UnsupportedMediaType(
+            f"Field 'content_type' must be {PDF}; got {body['content_type']!r}."
+        )
+    size = body.get("size")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise BadRequest("Field 'size' must be a whole number of bytes.")
+        pdfcheck.check_size(size, limit, "By its field 'size', the file")
+    return clean_filename(body["filename"]), size
 
 
-def clean_filename(name: str | None) -> str:
-    """A display name only (never a key): last path part, printable, bounded."""
-    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in unicodedata.normalize("NFC", name) if c.isprintable()).strip()
-    if len(name) > MAX_FILENAME_CHARS:  # cut the stem, keep a short extension such as .pdf
-        stem, dot, suffix = name.rpartition(".")
-        suffix = f".{suffix}" if dot and stem and len(suffix) <= 10 else ""
-        name = name[: MAX_FILENAME_CHARS - len(suffix)] + suffix
-    return name or "upload.pdf"
+def sign_upload(runtime: Services, key: str, filename: str, size: int | None) -> dict:
+    """A presigned POST (for browsers) and PUT (for scripts) of `key`, and when they expire."""
+    settings, storage = runtime.settings, runtime.storage
+    expires = settings.presign_expiry
+    meta = {"x-amz-meta-filename": ascii_name(filename)}
+    post = storage.presign_post(
+        key,
+        fields={"Content-Type": PDF, **meta},
+        conditions=[
+            {"Content-Type": PDF},
+            ["content-length-range", 1, settings.max_upload_bytes],
+            *({name: value} for name, value in meta.items()),
+        ],
+        expires=expires,
+    )
+    headers = {"Content-Type": PDF}
+    if size is not None:
+        headers["Content-Length"] = str(size)  # signed: S3 refuses any other length
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)
+    return {
+        "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "max_bytes": settings.max_upload_bytes,
+        "post": {"url": post["url"], "fields": post["fields"]},
+        "put": {
+            "url": storage.presign_put(key, content_type=PDF, size=size, expires=expires),
+            "headers": headers,
+        },
+    }

@@ -12,7 +12,7 @@ from flask import Flask, g, request
 from gunicorn import glogging
 
 from core import keys, logs
-from core.settings import get_settings
+from core.settings import settings_or_exit
 
 _JOB_IN_PATH = re.compile(r"/jobs/([0-9a-f]{32})(?:/|$)")
 
@@ -36,7 +36,7 @@ class GunicornLogger(glogging.Logger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        settings = get_settings()
+        settings = settings_or_exit()
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 logs.prepare(handler, settings)

@@ -8,12 +8,10 @@ apart by their `pdfq-` ids; anything else on the bucket is left as it is.
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from core import keys
+from core.adapters.storage import Storage
 from core.errors import StorageUnavailable
 from core.settings import Settings
-from core.storage import Storage
 from infra.report import CHANGED, OK, PENDING, Outcome
 
 OURS = "pdfq-"
@@ -40,7 +38,7 @@ def provision(storage: Storage, settings: Settings, apply: bool) -> list[Outcome
     if exists:
         outcomes = [Outcome(subject, OK, "exists")]
     elif apply:
-        storage.ensure_bucket()
+        _create(storage, settings)
         exists = True
         outcomes = [Outcome(subject, CHANGED, "created")]
     else:
@@ -60,22 +58,11 @@ def _exists(storage: Storage) -> bool:
     return True
 
 
-def _call(storage: Storage, what: str, method: str, missing_code: str | None = None, **kwargs):
-    """A bucket configuration call; None when S3 answers `missing_code` (nothing set yet)."""
-    try:
-        return getattr(storage.client, method)(Bucket=storage.bucket, **kwargs)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if missing_code and code == missing_code:
-            return None
-        raise StorageUnavailable(
-            f"Object storage refused to {what} ({code}: {exc.response['Error'].get('Message')})."
-        ) from exc
-    except BotoCoreError as exc:
-        raise StorageUnavailable(
-            f"Object storage unreachable while trying to {what} ({type(exc).__name__}): "
-            "is the S3 endpoint up and are the credentials right?"
-        ) from exc
+def _create(storage: Storage, settings: Settings):
+    where = {}
+    if settings.s3_region != "us-east-1":  # us-east-1 refuses its own name as a constraint
+        where["CreateBucketConfiguration"] = {"LocationConstraint": settings.s3_region}
+    storage.configure(f"create bucket {storage.bucket}", "create_bucket", **where)
 
 
 # --- lifecycle rules ---
@@ -136,8 +123,7 @@ def _lifecycle(storage: Storage, settings: Settings, apply: bool, exists: bool) 
     subject = f"bucket {storage.bucket} lifecycle"
     current = []
     if exists:
-        answer = _call(
-            storage,
+        answer = storage.configure(
             "read the lifecycle rules",
             "get_bucket_lifecycle_configuration",
             missing_code="NoSuchLifecycleConfiguration",
@@ -151,8 +137,7 @@ def _lifecycle(storage: Storage, settings: Settings, apply: bool, exists: bool) 
         return Outcome(subject, OK, summary)
     if not apply:
         return Outcome(subject, PENDING, f"would set: {summary}")
-    _call(
-        storage,
+    storage.configure(
         "set the lifecycle rules",
         "put_bucket_lifecycle_configuration",
         LifecycleConfiguration={"Rules": theirs + wanted},
@@ -204,8 +189,8 @@ def _notifications(storage: Storage, settings: Settings, apply: bool, exists: bo
     subject = f"bucket {storage.bucket} events"
     current: dict = {}
     if exists:
-        current = _call(
-            storage, "read the event notifications", "get_bucket_notification_configuration"
+        current = storage.configure(
+            "read the event notifications", "get_bucket_notification_configuration"
         )
         current = {k: v for k, v in current.items() if k != "ResponseMetadata"}
     ours = [
@@ -238,8 +223,7 @@ def _notifications(storage: Storage, settings: Settings, apply: bool, exists: bo
     config = {k: v for k, v in config.items() if v}
     if "EventBridgeConfiguration" in current:
         config["EventBridgeConfiguration"] = current["EventBridgeConfiguration"]
-    _call(
-        storage,
+    storage.configure(
         "set the event notifications",
         "put_bucket_notification_configuration",
         NotificationConfiguration=config,

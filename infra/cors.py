@@ -6,9 +6,9 @@ pdfq owns one rule, identified by its ID; rules that others added to the bucket 
 
 from __future__ import annotations
 
+from core.adapters.storage import Storage
 from core.errors import StorageUnavailable
 from core.settings import Settings
-from core.storage import Storage
 from infra.report import CHANGED, OK, PENDING, Outcome
 
 RULE_ID = "pdfq-uploads"
@@ -27,12 +27,6 @@ def upload_rule(origins: tuple[str, ...]) -> dict:
     }
 
 
-def ensure_cors(storage: Storage, origins: tuple[str, ...]) -> str:
-    """Make pdfq's rule allow exactly `origins`, writing only on a change; one report line."""
-    outcome = _apply(storage, origins, apply=True)
-    return f"cors: {outcome.detail}"
-
-
 def provision(storage: Storage, settings: Settings, apply: bool) -> list[Outcome]:
     """The provisioning step: with apply=False, only report what would change."""
     return [_apply(storage, settings.cors_origins, apply)]
@@ -42,7 +36,10 @@ def _apply(storage: Storage, origins: tuple[str, ...], apply: bool) -> Outcome:
     if not origins:
         return Outcome("cors", OK, "not managed (CORS_ORIGINS is empty)")
     try:
-        current = storage.cors_rules()
+        answer = storage.configure(
+            "read the CORS rules", "get_bucket_cors", missing_code="NoSuchCORSConfiguration"
+        )
+        current = (answer or {}).get("CORSRules", [])
     except StorageUnavailable:
         if apply:
             raise
@@ -53,7 +50,9 @@ def _apply(storage: Storage, origins: tuple[str, ...], apply: bool) -> Outcome:
         return Outcome("cors", OK, f"unchanged ({listed})")
     if not apply:
         return Outcome("cors", PENDING, f"would set for {listed}")
-    storage.set_cors_rules(wanted)
+    storage.configure(
+        "set the CORS rules", "put_bucket_cors", CORSConfiguration={"CORSRules": wanted}
+    )
     return Outcome("cors", CHANGED, f"set for {listed}")
 
 

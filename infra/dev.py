@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import get_settings
+from core.settings import settings_or_exit
 from infra import local_s3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def main() -> int:
     # A laptop: without API_TOKENS the server runs open, with a loud warning (docs/security.md).
     env.setdefault("PDFQ_ENV", "development")
     children: list[subprocess.Popen] = []
-    settings = get_settings()
+    settings = settings_or_exit()
     if not settings.s3_endpoint_url:
         port = settings.local_s3_port
         print(f"dev: starting local S3 (moto server) on 127.0.0.1:{port}", flush=True)

@@ -14,17 +14,15 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from core import services
+from core.adapters.storage import Storage
 from core.errors import PdfqError
-from core.settings import get_settings
+from core.settings import Settings, settings_or_exit
 from infra import bucket, cors, redis_check
 from infra.report import FAILED, UNAVAILABLE, Outcome, exit_code
 
 
-def provision(apply: bool = True) -> list[Outcome]:
+def provision(storage: Storage, settings: Settings, apply: bool = True) -> list[Outcome]:
     """Every step's findings; a step that cannot go on reports why and the others still run."""
-    settings = get_settings()
-    storage = services.storage()
     steps: list[tuple[str, Callable[[], list[Outcome]]]] = [
         (f"bucket {settings.s3_bucket}", lambda: bucket.provision(storage, settings, apply)),
         ("cors", lambda: cors.provision(storage, settings, apply)),
@@ -40,16 +38,21 @@ def provision(apply: bool = True) -> list[Outcome]:
     return outcomes
 
 
-def main(argv: list[str] | None = None, *, check: bool | None = None) -> int:
-    if check is None:
-        parser = argparse.ArgumentParser(prog="python -m infra.provision", description=__doc__)
-        parser.add_argument("--check", action="store_true", help="change nothing, report")
-        check = parser.parse_args(argv).check
-    outcomes = provision(apply=not check)
+def run(storage: Storage, settings: Settings, check: bool) -> int:
+    """Provision (or, with `check`, only report), print the findings; the exit code."""
+    outcomes = provision(storage, settings, apply=not check)
     for outcome in outcomes:
         failed = outcome.state in (FAILED, UNAVAILABLE)
         print(outcome.line(), file=sys.stderr if failed else sys.stdout, flush=True)
     return exit_code(outcomes, check)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.provision", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="change nothing, report")
+    check = parser.parse_args(argv).check
+    settings = settings_or_exit()
+    return run(Storage(settings), settings, check)
 
 
 if __name__ == "__main__":

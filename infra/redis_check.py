@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from core.redisconn import connection_pool, redacted, unreachable
+from core.adapters.redisconn import connection_pool, redacted, unreachable
 from core.settings import Settings
 from infra.report import CHANGED, FAILED, OK, PENDING, WARNING, Outcome
 

@@ -1,71 +1,158 @@
-"""Shared fixtures: an isolated environment, moto for S3, private redis-server and processes."""
+"""Fixtures: each test's own environment and Services, moto for S3, private servers.
+
+Markers say what a test needs (pyproject.toml): `unit` (no server process; set on every test
+that has none of the others), `integration` (a private redis-server or moto's S3 server),
+`e2e` (the Procfile's processes), `browser` (Chromium against the stack). A test that uses a
+server fixture without such a marker stops the collection, so the markers stay true.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import pytest
+from moto import mock_aws
+from moto.core.base_backend import BackendDict
 
-# Before any pdfq module reads its settings: immediate Huey, fake AWS, no .env, no Redis.
-for _name in ("HUEY_REDIS_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL"):
-    os.environ.pop(_name, None)
-os.environ.update(
-    PDFQ_ENV_FILE="",
-    HUEY_IMMEDIATE="true",
-    S3_BUCKET="pdfq-test",
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's fake credentials
-    AWS_DEFAULT_REGION="us-east-1",
-    PDFQ_DATA_DIR=tempfile.mkdtemp(prefix="pdfq-test-"),
-    LOG_LEVEL="warning",
-    # An open server (tenant "public") unless a test sets API_TOKENS; tests of production's
-    # refusal set PDFQ_ENV=production themselves.
-    PDFQ_ENV="development",
-)
+from consumer import tasks
+from core.services import Services, build
+from core.settings import load_settings
+from functions import create_app
+from infra import local_s3
+from tests.support import browser as chromium
+from tests.support.servers import RedisServer, free_port
 
-import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
+# Every test starts from this environment: nothing from the developer's own, an immediate
+# queue (tasks run inside enqueue), fake AWS credentials for moto, an open server.
+ENVIRONMENT = {
+    "PDFQ_ENV_FILE": "",
+    "HUEY_IMMEDIATE": "true",
+    "S3_BUCKET": "pdfq-test",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "LOG_LEVEL": "warning",
+    "PDFQ_ENV": "development",
+}
+CLEARED = ("HUEY_REDIS_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL")
+SERVER_MARKERS = ("integration", "e2e", "browser")
 
-from core import services  # noqa: E402
-from core.queue import huey  # noqa: E402
-from infra import local_s3  # noqa: E402
-from tests.servers import RedisServer, free_port  # noqa: E402
+
+# Fixtures that start a server, and so may only serve tests marked for one.
+SERVER_FIXTURES = {"redis_server", "moto_server", "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    unmarked = []
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SERVER_MARKERS):
+            continue
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            unmarked.append(item.nodeid)
+        item.add_marker(pytest.mark.unit)
+    if unmarked:
+        listed = "\n  ".join(unmarked)
+        raise pytest.UsageError(f"these tests start servers but are not marked for it:\n  {listed}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_environment():
+    """ENVIRONMENT for what the session builds before any test (module-scoped stacks)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CLEARED:
+            patch.delenv(name, raising=False)
+        for name, value in ENVIRONMENT.items():
+            patch.setenv(name, value)
+        yield
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """Each test gets its own data folder, fresh clients and an empty queue."""
+def environment(monkeypatch, tmp_path, request):
+    """Each test's environment: ENVIRONMENT, its own data folder, and the values of an
+    `@pytest.mark.env(NAME="value")` marker."""
+    for name in CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("PDFQ_DATA_DIR", str(tmp_path / "data"))
-    services.reset()
-    huey.flush()
-    yield
-    services.reset()
+    for marker in reversed(list(request.node.iter_markers("env"))):
+        for name, value in marker.kwargs.items():
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="session")
+def aws_mock():
+    """moto's in-process AWS, started once: each start would drop boto3's default session,
+    and loading its service models again costs about 0.1 s a test. Requests to any other
+    endpoint (the private servers) pass through it."""
+    mock = mock_aws()
+    mock.start()
+    yield mock
+    mock.stop()
 
 
 @pytest.fixture
-def setenv(monkeypatch):
-    """Change settings for one test: setenv(MAX_UPLOAD_BYTES="10")."""
+def s3(aws_mock):
+    """moto's in-process S3, emptied for this test (no bucket yet)."""
+    BackendDict.reset()  # moto's state only; its interception stays in place
 
-    def apply(**values: str):
+
+def started(bucket: bool = True) -> Services:
+    """Services from the current environment, with the worker's tasks and (in moto) the bucket."""
+    runtime = build(load_settings())
+    tasks.register(runtime)
+    if bucket:
+        runtime.storage.configure("create the test bucket", "create_bucket")
+    return runtime
+
+
+@pytest.fixture
+def services(s3) -> Services:
+    """The test's Services, on moto with the bucket created."""
+    return started()
+
+
+@pytest.fixture
+def configure(monkeypatch, request):
+    """configure(NAME="value", ...): change settings mid-test; the new Services (returned)
+    take over the test's app too, if it has one."""
+
+    def apply(**values: str) -> Services:
         for name, value in values.items():
             monkeypatch.setenv(name, value)
-        services.reset()
+        runtime = started(bucket=False)
+        if "app" in request.fixturenames:
+            request.getfixturevalue("app").extensions["pdfq"] = runtime
+        return runtime
 
     return apply
 
 
 @pytest.fixture
-def s3():
-    """moto's in-process S3 with the bucket provisioned; yields the Storage."""
-    with mock_aws():
-        services.storage().ensure_bucket()
-        yield services.storage()
+def enqueued(services, monkeypatch) -> list[str]:
+    """The source key of every job the lifecycle puts on the queue; its task still runs."""
+    keys = []
+    enqueue = services.lifecycle._enqueue
+
+    def counted(job, eta=None):
+        keys.append(job.source_key)
+        return enqueue(job, eta)
+
+    monkeypatch.setattr(services.lifecycle, "_enqueue", counted)
+    return keys
 
 
 @pytest.fixture
-def app(s3):
-    from functions import create_app
+def held(services, monkeypatch) -> list[tuple]:
+    """(job, eta) of every job the lifecycle puts on the queue, held there: no task runs."""
+    jobs = []
+    monkeypatch.setattr(
+        services.lifecycle, "_enqueue", lambda job, eta=None: jobs.append((job, eta))
+    )
+    return jobs
 
-    return create_app({"TESTING": True})
+
+@pytest.fixture
+def app(services):
+    return create_app({"TESTING": True}, services=services)
 
 
 @pytest.fixture
@@ -84,20 +171,7 @@ def pdf(app):
     return invoke
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Every source key handed to the queue (the task still runs: Huey is immediate here)."""
-    from consumer import tasks
-
-    calls = []
-    original = tasks.enqueue_job
-
-    def counting(job, eta=None):
-        calls.append(job.source_key)
-        return original(job, eta)
-
-    monkeypatch.setattr(tasks, "enqueue_job", counting)
-    return calls
+# --- private servers, shared by the session ---
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +182,7 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture
-def redis_url(redis_server):
+def redis_url(redis_server) -> str:
     """The private Redis, flushed before each test that uses it."""
     redis_server.client.flushall()
     return redis_server.url
@@ -122,3 +196,15 @@ def moto_server():
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with chromium.launched() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser):
+    with chromium.new_page(browser) as page:
+        yield page

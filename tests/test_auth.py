@@ -8,8 +8,9 @@ import pytest
 from core import tokens
 from core.settings import SettingsError, load_settings
 from infra.dev import procfile
-from tests.helpers import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
-from tests.servers import ROOT, child_env, free_port
+from tests.support.api import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
+from tests.support.corpus import GOOD
+from tests.support.servers import ROOT, child_env, free_port
 
 API = "/api/v1/pdf"
 # Views anyone may call: health checks, the contract, the page, and the two endpoints that
@@ -24,9 +25,8 @@ PUBLIC = {
 }
 
 
-@pytest.fixture
-def tokens_on(setenv):
-    setenv(API_TOKENS=TWO_TENANTS)
+# A server with two tenants' tokens.
+tokens_on = pytest.mark.env(API_TOKENS=TWO_TENANTS)
 
 
 def protected_routes(app):
@@ -90,7 +90,8 @@ def test_tenant_of_finds_each_tenant_of_several():
 # --- the bearer check ---
 
 
-def test_every_endpoint_but_the_public_ones_needs_a_token(app, client, tokens_on):
+@tokens_on
+def test_every_endpoint_but_the_public_ones_needs_a_token(app, client):
     routes = list(protected_routes(app))
     assert len(routes) >= 10  # the jobs, uploads, control, queue and /me endpoints
     for method, path in routes:
@@ -100,7 +101,8 @@ def test_every_endpoint_but_the_public_ones_needs_a_token(app, client, tokens_on
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="pdfq"'
 
 
-def test_the_public_views_need_no_token(client, tokens_on):
+@tokens_on
+def test_the_public_views_need_no_token(client):
     assert client.get(f"{API}/health").status_code == 200
     for path in ("/", "/static/upload.js"):
         with client.get(path) as response:  # closes the static file it streams
@@ -121,33 +123,35 @@ def test_the_public_views_need_no_token(client, tokens_on):
         f"Bearer {tokens.digest(ACME)}",  # the stored hash is not the token
     ],
 )
-def test_a_malformed_or_unknown_token_is_refused(client, tokens_on, header):
+@tokens_on
+def test_a_malformed_or_unknown_token_is_refused(client, header):
     response = client.get(f"{API}/me", headers={"Authorization": header.encode("latin-1")})
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "invalid_token"
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="pdfq", error="invalid_token"'
 
 
-def test_a_known_token_names_its_tenant_whatever_the_scheme_case(client, tokens_on):
+@tokens_on
+def test_a_known_token_names_its_tenant_whatever_the_scheme_case(client):
     assert client.get(f"{API}/me", headers=bearer(ACME)).get_json()["tenant"] == "acme"
     lower = {"Authorization": f"bearer {GLOBEX}"}
     assert client.get(f"{API}/me", headers=lower).get_json()["tenant"] == "globex"
 
 
-def test_an_authenticated_upload_belongs_to_the_tokens_tenant(client, s3, tokens_on):
-    from tests.corpus import GOOD
-
+@tokens_on
+def test_an_authenticated_upload_belongs_to_the_tokens_tenant(client, services):
     response = post_pdf(client, (GOOD / "pdfminer_jo.pdf").read_bytes(), headers=bearer(ACME))
     assert response.status_code == 202, response.get_json()
     job_id = response.get_json()["id"]
-    assert list(s3.list_keys(f"sources/acme/{job_id}"))
-    assert not list(s3.list_keys("sources/public/"))
+    assert list(services.storage.list_keys(f"sources/acme/{job_id}"))
+    assert not list(services.storage.list_keys("sources/public/"))
 
 
-def test_me_reports_the_tenant_and_its_limit(client, tokens_on, setenv):
+@tokens_on
+def test_me_reports_the_tenant_and_its_limit(client, configure):
     body = client.get(f"{API}/me", headers=bearer(ACME)).get_json()
     assert body == {"tenant": "acme", "auth": True, "jobs_in_flight": 0, "max_jobs_in_flight": 100}
-    setenv(TENANT_MAX_JOBS_IN_FLIGHT="0")
+    configure(TENANT_MAX_JOBS_IN_FLIGHT="0")
     assert client.get(f"{API}/me", headers=bearer(ACME)).get_json()["max_jobs_in_flight"] is None
 
 
@@ -159,8 +163,8 @@ def test_development_without_tokens_serves_the_public_tenant(client):
     assert body["tenant"] == "public" and body["auth"] is False
 
 
-def test_production_without_tokens_refuses_every_api_request_but_health(app, client, setenv):
-    setenv(PDFQ_ENV="production")
+@pytest.mark.env(PDFQ_ENV="production")
+def test_production_without_tokens_refuses_every_api_request_but_health(app, client):
     for method, path in protected_routes(app):
         response = client.open(path, method=method)
         assert response.status_code == 503, (method, path)
@@ -168,11 +172,12 @@ def test_production_without_tokens_refuses_every_api_request_but_health(app, cli
     assert client.get(f"{API}/health").status_code == 200
 
 
-def test_metrics_needs_its_own_token_once_tenants_exist(client, tokens_on, setenv):
+@tokens_on
+def test_metrics_needs_its_own_token_once_tenants_exist(client, configure):
     response = client.get("/metrics", headers=bearer(ACME))
     assert response.status_code == 401
     assert "METRICS_TOKEN" in response.get_json()["error"]["message"]
-    setenv(METRICS_TOKEN="metrics-token-0123456789abc")
+    configure(METRICS_TOKEN="metrics-token-0123456789abc")
     assert client.get("/metrics", headers=bearer("metrics-token-0123456789abc")).status_code == 200
 
 
@@ -190,6 +195,7 @@ def _gunicorn(**settings: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.e2e
 def test_gunicorn_refuses_to_start_in_production_without_tokens():
     process = _gunicorn()
     _, stderr = process.communicate(timeout=60)
@@ -198,6 +204,7 @@ def test_gunicorn_refuses_to_start_in_production_without_tokens():
     assert "flask --app functions pdf token new <tenant>" in stderr
 
 
+@pytest.mark.e2e
 def test_gunicorn_in_development_without_tokens_warns_loudly():
     process = _gunicorn(PDFQ_ENV="development")
     try:

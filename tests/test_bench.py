@@ -8,9 +8,9 @@ import pytest
 
 from bench import extraction, rows
 from bench.harness import HEADER, Row, corpus, percentile, salted
-from tests.corpus import GOOD
-from tests.servers import ROOT
-from tests.stack import Stack
+from tests.support.corpus import GOOD
+from tests.support.servers import ROOT
+from tests.support.stack import Stack
 
 SMALL = GOOD / "pdfminer_jo.pdf"
 

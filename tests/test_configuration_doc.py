@@ -3,7 +3,7 @@
 import re
 
 from core.settings import setting_names
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 PLATFORM_SECTION = "## Read by the platform"
 

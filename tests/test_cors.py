@@ -1,47 +1,84 @@
-"""The bucket's CORS rules: set by provisioning, and what a browser's preflight then gets."""
+"""The bucket's CORS rules (infra/cors.py): set by provisioning, and what a browser's preflight
+then gets."""
 
 import urllib.error
 import urllib.request
 
 import pytest
 
+from core.adapters.storage import Storage
 from core.settings import load_settings
-from core.storage import Storage
-from infra.cors import RULE_ID, ensure_cors, upload_rule
+from infra import cors
+from infra.cors import RULE_ID, upload_rule
+from infra.report import CHANGED, OK
 
 PAGE = "http://127.0.0.1:8000"
 
 
-def test_provisioning_lets_the_configured_origins_post_and_put(s3):
-    assert ensure_cors(s3, (PAGE, "https://pdfq.example.com")) == (
-        f"cors: set for {PAGE}, https://pdfq.example.com"
+@pytest.fixture
+def storage(services) -> Storage:
+    return services.storage
+
+
+def origins(*listed: str):
+    """Settings whose CORS_ORIGINS are `listed`."""
+    return load_settings({"CORS_ORIGINS": ",".join(listed)})
+
+
+def cors_rules(storage: Storage) -> list[dict]:
+    """The bucket's CORS rules as storage gives them back; [] when it has none."""
+    answer = storage.configure(
+        "read the CORS rules", "get_bucket_cors", missing_code="NoSuchCORSConfiguration"
     )
-    [rule] = s3.cors_rules()
+    return (answer or {}).get("CORSRules", [])
+
+
+def set_cors_rules(storage: Storage, rules: list[dict]):
+    storage.configure(
+        "set the CORS rules", "put_bucket_cors", CORSConfiguration={"CORSRules": rules}
+    )
+
+
+def test_provisioning_lets_the_configured_origins_post_and_put(storage):
+    [outcome] = cors.provision(storage, origins(PAGE, "https://pdfq.example.com"), apply=True)
+    assert (outcome.subject, outcome.state) == ("cors", CHANGED)
+    assert outcome.detail == f"set for {PAGE}, https://pdfq.example.com"
+    [rule] = cors_rules(storage)
     assert sorted(rule["AllowedOrigins"]) == sorted([PAGE, "https://pdfq.example.com"])
     assert sorted(rule["AllowedMethods"]) == ["POST", "PUT"]
     assert rule["ExposeHeaders"] == ["ETag"]
 
 
-def test_setting_the_same_origins_again_changes_nothing(s3, monkeypatch):
-    ensure_cors(s3, (PAGE,))
+def test_setting_the_same_origins_again_changes_nothing(storage, monkeypatch):
+    cors.provision(storage, origins(PAGE), apply=True)
     writes = []
-    monkeypatch.setattr(s3, "set_cors_rules", writes.append)
-    assert ensure_cors(s3, (PAGE,)) == f"cors: unchanged ({PAGE})"
+    configure = storage.configure
+
+    def recording(what, method, *args, **kwargs):
+        if method.startswith("put_"):
+            writes.append(method)
+        return configure(what, method, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "configure", recording)
+    [outcome] = cors.provision(storage, origins(PAGE), apply=True)
+    assert (outcome.state, outcome.detail) == (OK, f"unchanged ({PAGE})")
     assert writes == []
 
 
-def test_new_origins_replace_pdfqs_rule_and_keep_the_others(s3):
+def test_new_origins_replace_pdfqs_rule_and_keep_the_others(storage):
     other = {"ID": "reports", "AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}
-    s3.set_cors_rules([other, upload_rule((PAGE,))])
-    assert ensure_cors(s3, ("https://new.example",)) == "cors: set for https://new.example"
-    rules = {rule["ID"]: rule for rule in s3.cors_rules()}
+    set_cors_rules(storage, [other, upload_rule((PAGE,))])
+    [outcome] = cors.provision(storage, origins("https://new.example"), apply=True)
+    assert (outcome.state, outcome.detail) == (CHANGED, "set for https://new.example")
+    rules = {rule["ID"]: rule for rule in cors_rules(storage)}
     assert rules[RULE_ID]["AllowedOrigins"] == ["https://new.example"]
     assert rules["reports"]["AllowedMethods"] == ["GET"]
 
 
-def test_no_origins_leave_the_bucket_alone(s3):
-    assert ensure_cors(s3, ()) == "cors: not managed (CORS_ORIGINS is empty)"
-    assert s3.cors_rules() == []
+def test_no_origins_leave_the_bucket_alone(storage):
+    [outcome] = cors.provision(storage, origins(), apply=True)
+    assert (outcome.state, outcome.detail) == (OK, "not managed (CORS_ORIGINS is empty)")
+    assert cors_rules(storage) == []
 
 
 def preflight(url: str, origin: str, method: str = "POST") -> tuple[int, dict]:
@@ -59,9 +96,12 @@ def preflight(url: str, origin: str, method: str = "POST") -> tuple[int, dict]:
 
 @pytest.mark.integration
 def test_moto_server_answers_preflights_by_the_bucket_rules(moto_server):
-    storage = Storage(load_settings({"S3_ENDPOINT_URL": moto_server, "S3_BUCKET": "cors-test"}))
-    storage.ensure_bucket()
-    ensure_cors(storage, (PAGE,))
+    settings = load_settings(
+        {"S3_ENDPOINT_URL": moto_server, "S3_BUCKET": "cors-test", "CORS_ORIGINS": PAGE}
+    )
+    storage = Storage(settings)
+    storage.configure("create bucket cors-test", "create_bucket")
+    cors.provision(storage, settings, apply=True)
     for path in ("/cors-test", "/cors-test/sources/public/x.pdf"):  # POST form, PUT URL
         status, headers = preflight(moto_server + path, PAGE)
         assert status == 200

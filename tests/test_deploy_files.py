@@ -10,7 +10,7 @@ import yaml
 from core.settings import Settings, setting_names
 from infra import run
 from infra.dev import procfile
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 
 def test_procfile_has_web_worker_and_release():

@@ -3,8 +3,8 @@
 import pytest
 from pdfminer.high_level import extract_text
 
-from tests.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
-from tests.stack import Stack
+from tests.support.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

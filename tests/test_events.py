@@ -1,4 +1,7 @@
-"""S3 ObjectCreated events, as moto really sends them: bucket notification -> SQS -> handler."""
+"""S3 ObjectCreated events (functions/events.py, functions/inbox.py, functions/s3events.py), as
+moto really sends them: bucket notification -> SQS -> handler, and the MinIO-style webhook.
+A file dropped in the inbox becomes exactly one job; a presigned upload is completed once,
+by its event or by the client, whichever comes first."""
 
 import json
 
@@ -6,12 +9,13 @@ import boto3
 import pytest
 import requests
 
-from core import keys, services
+from core import keys
 from core.errors import BadRequest
-from core.jobs import JobStatus
+from core.jobs.model import JobStatus
 from functions import events
 from functions.s3events import created_objects
-from tests.corpus import BAD, GOOD
+from tests.support.api import upload
+from tests.support.corpus import BAD, GOOD
 
 JO = GOOD / "pdfminer_jo.pdf"
 WEBHOOK = "/api/v1/pdf/events/s3"
@@ -57,45 +61,57 @@ class Notifications:
 
 
 @pytest.fixture
-def notified(s3):
-    notifications = Notifications(s3)
+def storage(services):
+    """The test's bucket (moto in-process)."""
+    return services.storage
+
+
+@pytest.fixture
+def notified(storage):
+    notifications = Notifications(storage)
     notifications.messages()  # S3 sends an s3:TestEvent when notifications are set up
     return notifications
 
 
-def deliver(notified) -> list[dict]:
-    """Hand every waiting notification to the Lambda-style handler; the outcomes, in order."""
-    return [record for event in notified.events() for record in events.handler(event)["records"]]
+def deliver(services, notified) -> list[dict]:
+    """Hand every waiting notification to the event handler; the outcomes, in order."""
+    return [record for event in notified.events() for record in events.handle(services, event)]
 
 
-def job_records(s3) -> list[str]:
-    return list(s3.list_keys("jobs/"))
+def job_records(storage) -> list[str]:
+    return list(storage.list_keys("jobs/"))
 
 
-def test_a_file_dropped_in_the_inbox_becomes_exactly_one_job(s3, notified, enqueued):
+def test_a_file_dropped_in_the_inbox_becomes_exactly_one_job(services, storage, notified, enqueued):
     data = JO.read_bytes()
-    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/annual report+1.pdf", Body=data)
+    storage.client.put_object(
+        Bucket=storage.bucket, Key="inbox/public/annual report+1.pdf", Body=data
+    )
     [event] = notified.events()
-    [outcome] = events.handler(event)["records"]
+    [outcome] = events.handle(services, event)
     assert outcome["outcome"] == "queued"
     assert outcome["key"] == "inbox/public/annual report+1.pdf"  # decoded from the event
 
-    job = services.jobs().get(outcome["job_id"], "public")
+    job = services.records.get(outcome["job_id"], "public")
     assert job.status is JobStatus.SUCCEEDED
     assert job.filename == "annual report+1.pdf"
-    assert s3.get_bytes(keys.source_key("public", job.id)) == data
-    assert not list(s3.list_keys("inbox/"))  # moved, not left behind
+    assert storage.get_bytes(keys.source_key("public", job.id)) == data
+    assert not list(storage.list_keys("inbox/"))  # moved, not left behind
 
     # The copy into sources/ was itself an event; it and a repeat of the first change nothing.
-    later = deliver(notified) + events.handler(event)["records"]
+    later = deliver(services, notified) + events.handle(services, event)
     assert [o["outcome"] for o in later] == ["duplicate", "duplicate"]
     assert {o["job_id"] for o in later} == {job.id}
-    assert job_records(s3) == [keys.record_key("public", job.id)]
+    assert job_records(storage) == [keys.record_key("public", job.id)]
     assert len(enqueued) == 1
 
 
-def test_an_sqs_delivery_to_a_lambda_is_unwrapped(s3, notified, enqueued):
-    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/a.pdf", Body=JO.read_bytes())
+def test_an_sqs_delivery_to_a_lambda_is_unwrapped(
+    services, storage, notified, enqueued, monkeypatch
+):
+    # The Lambda container's Services are built once from its environment: here, the test's.
+    monkeypatch.setattr(events, "_lambda_services", lambda: services)
+    storage.client.put_object(Bucket=storage.bucket, Key="inbox/public/a.pdf", Body=JO.read_bytes())
     # The event a Lambda subscribed to the queue receives: the S3 event is each record's body.
     lambda_event = {
         "Records": [
@@ -113,13 +129,14 @@ def test_an_sqs_delivery_to_a_lambda_is_unwrapped(s3, notified, enqueued):
             for message in notified.messages()
         ]
     }
-    [outcome] = events.handler(lambda_event, context=None)["records"]
+    answer = events.handler(lambda_event, context=None)  # as AWS Lambda calls it
+    [outcome] = answer["records"]
     assert outcome["outcome"] == "queued"
-    assert services.jobs().get(outcome["job_id"], "public").status is JobStatus.SUCCEEDED
+    assert services.records.get(outcome["job_id"], "public").status is JobStatus.SUCCEEDED
 
 
 def test_a_presigned_upload_is_queued_once_by_its_event_and_by_complete(
-    client, s3, notified, enqueued
+    client, services, notified, enqueued
 ):
     job = client.post(
         "/api/v1/pdf/uploads", json={"filename": "jo.pdf", "content_type": "application/pdf"}
@@ -128,7 +145,7 @@ def test_a_presigned_upload_is_queued_once_by_its_event_and_by_complete(
     files = {"file": ("jo.pdf", JO.read_bytes(), "application/pdf")}
     assert requests.post(post["url"], data=post["fields"], files=files, timeout=30).ok
 
-    [outcome] = deliver(notified)
+    [outcome] = deliver(services, notified)
     assert (outcome["outcome"], outcome["job_id"]) == ("queued", job["id"])
     # The page's own complete call arrives second: it finds the job queued and queues nothing.
     response = client.post(job["links"]["complete"])
@@ -136,60 +153,64 @@ def test_a_presigned_upload_is_queued_once_by_its_event_and_by_complete(
     assert enqueued == [keys.source_key("public", job["id"])]
 
 
-def test_a_presigned_upload_completed_first_ignores_its_late_event(client, s3, notified, enqueued):
+def test_a_presigned_upload_completed_first_ignores_its_late_event(
+    client, services, storage, notified, enqueued
+):
     job = client.post(
         "/api/v1/pdf/uploads", json={"filename": "jo.pdf", "content_type": "application/pdf"}
     ).get_json()
-    s3.put_bytes(keys.source_key("public", job["id"]), JO.read_bytes())  # as the browser would
+    storage.put_bytes(keys.source_key("public", job["id"]), JO.read_bytes())  # as the browser would
     assert client.post(job["links"]["complete"]).status_code == 202
-    assert [o["outcome"] for o in deliver(notified)] == ["duplicate"]
+    assert [o["outcome"] for o in deliver(services, notified)] == ["duplicate"]
     assert len(enqueued) == 1
 
 
-def test_a_direct_upload_is_not_taken_over_by_its_event(client, s3, notified, enqueued):
-    from tests.helpers import upload
-
+def test_a_direct_upload_is_not_taken_over_by_its_event(client, services, notified, enqueued):
     job = upload(client, JO)
-    assert [o["outcome"] for o in deliver(notified)] == ["duplicate"]
+    assert [o["outcome"] for o in deliver(services, notified)] == ["duplicate"]
     assert enqueued == [keys.source_key("public", job["id"])]
 
 
-def test_a_non_pdf_in_the_inbox_fails_with_its_code_and_is_removed(s3, notified, enqueued):
-    s3.client.put_object(
-        Bucket=s3.bucket, Key="inbox/public/x.pdf", Body=(BAD / "png_renamed.pdf").read_bytes()
+def test_a_non_pdf_in_the_inbox_fails_with_its_code_and_is_removed(
+    services, storage, notified, enqueued
+):
+    storage.client.put_object(
+        Bucket=storage.bucket, Key="inbox/public/x.pdf", Body=(BAD / "png_renamed.pdf").read_bytes()
     )
-    [outcome] = deliver(notified)
+    [outcome] = deliver(services, notified)
     assert outcome["outcome"] == "rejected"
     assert outcome["error"]["code"] == "not_a_pdf"
-    assert services.jobs().get(outcome["job_id"], "public").status is JobStatus.FAILED
-    assert not list(s3.list_keys("inbox/"))
-    assert not list(s3.list_keys("sources/"))
+    assert services.records.get(outcome["job_id"], "public").status is JobStatus.FAILED
+    assert not list(storage.list_keys("inbox/"))
+    assert not list(storage.list_keys("sources/"))
     assert enqueued == []
 
 
-def test_an_inbox_file_over_the_limit_is_refused_without_copying(s3, notified, setenv):
-    setenv(MAX_UPLOAD_BYTES="1000")
-    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/big.pdf", Body=b"%PDF-" + b"x" * 2000)
-    [outcome] = deliver(notified)
+@pytest.mark.env(MAX_UPLOAD_BYTES="1000")
+def test_an_inbox_file_over_the_limit_is_refused_without_copying(services, storage, notified):
+    storage.client.put_object(
+        Bucket=storage.bucket, Key="inbox/public/big.pdf", Body=b"%PDF-" + b"x" * 2000
+    )
+    [outcome] = deliver(services, notified)
     assert (outcome["outcome"], outcome["error"]["code"]) == ("rejected", "too_large")
-    assert not list(s3.list_keys("sources/"))
-    assert not list(s3.list_keys("inbox/"))
+    assert not list(storage.list_keys("sources/"))
+    assert not list(storage.list_keys("inbox/"))
 
 
-def test_a_file_replaced_before_it_was_taken_is_its_own_job(s3, notified, enqueued):
+def test_a_file_replaced_before_it_was_taken_is_its_own_job(services, storage, notified, enqueued):
     key = "inbox/public/draft.pdf"
-    s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"%PDF-1.4 first version")
-    s3.client.put_object(Bucket=s3.bucket, Key=key, Body=JO.read_bytes())
-    first, second = deliver(notified)
+    storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"%PDF-1.4 first version")
+    storage.client.put_object(Bucket=storage.bucket, Key=key, Body=JO.read_bytes())
+    first, second = deliver(services, notified)
     # The first version is gone: its job says so. The second is a job of its own.
     assert (first["outcome"], first["error"]["code"]) == ("rejected", "source_missing")
     assert second["outcome"] == "queued"
     assert first["job_id"] != second["job_id"]
-    assert services.jobs().get(second["job_id"], "public").status is JobStatus.SUCCEEDED
+    assert services.records.get(second["job_id"], "public").status is JobStatus.SUCCEEDED
     assert len(enqueued) == 1
 
 
-def test_other_keys_buckets_and_event_types_are_ignored(s3, enqueued):
+def test_other_keys_buckets_and_event_types_are_ignored(services, storage, enqueued):
     def record(bucket, key, name="ObjectCreated:Put"):
         return {
             "eventName": name,
@@ -198,17 +219,17 @@ def test_other_keys_buckets_and_event_types_are_ignored(s3, enqueued):
 
     event = {
         "Records": [
-            record(s3.bucket, "results/public/x/text.txt"),
-            record(s3.bucket, "inbox/no-tenant.pdf"),
-            record(s3.bucket, "inbox/public/folder/"),
+            record(storage.bucket, "results/public/x/text.txt"),
+            record(storage.bucket, "inbox/no-tenant.pdf"),
+            record(storage.bucket, "inbox/public/folder/"),
             record("another-bucket", "inbox/public/a.pdf"),
-            record(s3.bucket, "inbox/public/a.pdf", name="ObjectRemoved:Delete"),
+            record(storage.bucket, "inbox/public/a.pdf", name="ObjectRemoved:Delete"),
         ]
     }
-    outcomes = events.handler(event)["records"]
+    outcomes = events.handle(services, event)
     assert [o["outcome"] for o in outcomes] == ["ignored"] * 4
-    assert not job_records(s3)
-    assert events.handler({"Service": "Amazon S3", "Event": "s3:TestEvent"}) == {"records": []}
+    assert not job_records(storage)
+    assert events.handle(services, {"Service": "Amazon S3", "Event": "s3:TestEvent"}) == []
 
 
 def test_keys_are_decoded_as_s3_encodes_them():
@@ -295,21 +316,25 @@ def test_the_webhook_is_off_without_a_secret(client):
     assert "EVENTS_WEBHOOK_SECRET" in response.get_json()["error"]["message"]
 
 
+@pytest.mark.env(EVENTS_WEBHOOK_SECRET=SECRET)
 @pytest.mark.parametrize("header", [None, "Bearer wrong-secret-of-some-length", SECRET[:-1]])
-def test_the_webhook_refuses_a_wrong_secret(client, setenv, header):
-    setenv(EVENTS_WEBHOOK_SECRET=SECRET)
+def test_the_webhook_refuses_a_wrong_secret(client, header):
     headers = {"Authorization": header} if header else {}
     response = client.post(WEBHOOK, json={"Records": []}, headers=headers)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_the_webhook_handles_what_moto_sends(client, s3, notified, setenv, enqueued):
-    setenv(EVENTS_WEBHOOK_SECRET=SECRET)
-    s3.client.put_object(Bucket=s3.bucket, Key="inbox/public/a.pdf", Body=JO.read_bytes())
+@pytest.mark.env(EVENTS_WEBHOOK_SECRET=SECRET)
+def test_the_webhook_handles_what_moto_sends(client, storage, notified, enqueued):
+    storage.client.put_object(Bucket=storage.bucket, Key="inbox/public/a.pdf", Body=JO.read_bytes())
     [event] = notified.events()
     # MinIO adds its own top-level fields around the AWS-shaped Records.
-    body = {"EventName": "s3:ObjectCreated:Put", "Key": f"{s3.bucket}/inbox/public/a.pdf", **event}
+    body = {
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": f"{storage.bucket}/inbox/public/a.pdf",
+        **event,
+    }
     auth = {"Authorization": f"Bearer {SECRET}"}
     response = client.post(WEBHOOK, json=body, headers=auth)
     assert response.status_code == 200

@@ -13,8 +13,8 @@ import requests
 from pdfminer.high_level import extract_text
 
 from core import keys
-from tests.corpus import GOOD
-from tests.stack import Stack
+from tests.support.corpus import GOOD
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -134,7 +134,7 @@ def test_a_presigned_put_is_queued_once_by_its_event_and_racing_completes(stack,
     # Eight completes at once over two gunicorn workers, and the upload's own event: one queues.
     # (Real S3 checks If-Match atomically; moto checks then writes, without a lock, but the
     # gap holds no I/O: 40 rounds of this in a row queued exactly once each. The logic itself
-    # is proven without timing in test_presign's stale-copy test.)
+    # is proven without timing in test_uploads' stale-copy test.)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(lambda _: stack.post_json(job["links"]["complete"], {})[0], range(8))

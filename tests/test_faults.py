@@ -11,9 +11,9 @@ import time
 import pytest
 from pdfminer.high_level import extract_text
 
-from tests.corpus import BAD, GOOD, manifest
-from tests.proxy import TcpProxy
-from tests.stack import Stack
+from tests.support.corpus import BAD, GOOD, manifest
+from tests.support.proxy import TcpProxy
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -83,6 +83,12 @@ def test_sigterm_mid_extraction_requeues_and_completes(make_stack, worker_type):
 
 def test_flushall_loses_no_job_after_reconcile(make_stack, redis_server):
     stack = make_stack()
+    # Five jobs scheduled for later, as reprocess-with-delay schedules them.
+    scheduled = [stack.upload(GOOD / "pdfminer_jo.pdf")[1]["id"] for _ in range(5)]
+    stack.wait(scheduled)
+    for job_id in scheduled:
+        status, job = stack.post_json(f"/api/v1/pdf/jobs/{job_id}/reprocess", {"delay": 30})
+        assert (status, job["status"]) == (202, "scheduled"), job
     ids = []
     _, first = stack.upload(LONG)
     ids.append(first["id"])
@@ -90,11 +96,6 @@ def test_flushall_loses_no_job_after_reconcile(make_stack, redis_server):
     assert len(small) == 14
     for path in (GOOD / name for name in small):
         ids.append(stack.upload(path)[1]["id"])
-    scheduled = []
-    for _ in range(5):
-        result = stack.run("tests.tools.schedule_job", str(GOOD / "pdfminer_jo.pdf"), "15")
-        assert result.returncode == 0, result.stderr
-        scheduled.append(result.stdout.strip())
     in_flight(stack, first["id"])
 
     redis_server.client.flushall()  # queue, schedule, leases, markers: all gone

@@ -1,4 +1,4 @@
-"""Client filenames are display names only: cleaned (functions/uploads.py clean_filename),
+"""Client filenames are display names only: cleaned (functions/documents.py clean_filename),
 bounded, and never part of an object key, on both ways in (POST /documents, POST /uploads).
 """
 
@@ -8,10 +8,10 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from core import keys, services
-from functions.uploads import MAX_FILENAME_CHARS, clean_filename
-from tests.corpus import GOOD
-from tests.test_presign import complete, post_to_storage, presign
+from core import keys
+from functions.documents import MAX_FILENAME_CHARS, clean_filename
+from tests.support.api import complete, post_to_storage, presign
+from tests.support.corpus import GOOD
 
 JO = GOOD / "pdfminer_jo.pdf"
 
@@ -76,18 +76,18 @@ def multipart_named(data: bytes, name: str) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize("name", NAMES, ids=IDS)
-def test_a_hostile_filename_on_documents_is_cleaned_and_never_a_key(client, s3, name):
+def test_a_hostile_filename_on_documents_is_cleaned_and_never_a_key(client, services, name):
     body, content_type = multipart_named(JO.read_bytes(), name)
     response = client.post("/api/v1/pdf/documents", data=body, content_type=content_type)
     assert response.status_code == 202, response.get_json()
     job = response.get_json()
     assert_safe(job["filename"])
     assert job["filename"] == clean_filename(name)
-    assert_keys_are_the_jobs(s3, job["id"], name)
+    assert_keys_are_the_jobs(services.storage, job["id"], name)
 
 
 @pytest.mark.parametrize("name", NAMES, ids=IDS)
-def test_a_hostile_filename_on_uploads_is_cleaned_and_never_a_key(client, s3, name):
+def test_a_hostile_filename_on_uploads_is_cleaned_and_never_a_key(client, services, name):
     job = presign(client, filename=name)
     assert_safe(job["filename"])
     fields = job["upload"]["post"]["fields"]
@@ -99,8 +99,8 @@ def test_a_hostile_filename_on_uploads_is_cleaned_and_never_a_key(client, s3, na
 
     assert post_to_storage(job, JO.read_bytes()).status_code == 204
     assert complete(client, job).status_code == 202
-    assert services.jobs().get(job["id"], "public").status.value == "succeeded"
-    assert_keys_are_the_jobs(s3, job["id"], name)
+    assert services.records.get(job["id"], "public").status.value == "succeeded"
+    assert_keys_are_the_jobs(services.storage, job["id"], name)
 
 
 def test_composed_and_decomposed_names_are_the_same_name():

@@ -5,11 +5,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core import services
 from functions.headers import page_policy, storage_origin
-from tests.corpus import GOOD
-from tests.helpers import upload
-from tests.test_presign import presign
+from tests.support.api import presign, upload
+from tests.support.corpus import GOOD
 
 JO = GOOD / "pdfminer_jo.pdf"
 
@@ -55,20 +53,27 @@ def test_the_page_may_reach_only_itself_and_the_storage_origin_it_uploads_to(cli
         ),
     ],
 )
-def test_the_storage_origin_follows_the_endpoint_browsers_are_given(setenv, settings, expected):
-    setenv(**settings)  # signing is local: no server needs to answer
-    assert storage_origin() == expected
-    assert f"connect-src 'self' {expected};" in page_policy(storage_origin())
+def test_the_storage_origin_follows_the_endpoint_browsers_are_given(
+    app, configure, settings, expected
+):
+    # Set after the app's Services are built (they create the test bucket, in moto, at the
+    # default endpoint); signing is local: no server needs to answer at these endpoints.
+    configure(**settings)
+    with app.app_context():
+        assert storage_origin() == expected
+        assert f"connect-src 'self' {expected};" in page_policy(storage_origin())
 
 
-def test_a_page_that_cannot_sign_still_loads_with_the_origin_from_the_settings(setenv, monkeypatch):
-    setenv(S3_PUBLIC_ENDPOINT_URL="https://files.example.com:8443/x")
-
+@pytest.mark.env(S3_PUBLIC_ENDPOINT_URL="https://files.example.com:8443/x")
+def test_a_page_that_cannot_sign_still_loads_with_the_origin_from_the_settings(
+    app, services, monkeypatch
+):
     def no_credentials(*args, **kwargs):
         raise AttributeError("'NoneType' object has no attribute 'access_key'")  # as botocore
 
-    monkeypatch.setattr(services.storage(), "presign_post", no_credentials)
-    assert storage_origin() == "https://files.example.com:8443"
+    monkeypatch.setattr(services.storage, "presign_post", no_credentials)
+    with app.app_context():
+        assert storage_origin() == "https://files.example.com:8443"
 
 
 def test_every_response_refuses_framing_sniffing_and_referrers(client):

@@ -5,19 +5,13 @@ The queue-depth 503 needs a real queue that fills up: tests/test_limits_e2e.py.
 
 import pytest
 
-from tests.corpus import GOOD
-from tests.helpers import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
+from tests.support.api import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
+from tests.support.corpus import GOOD
 
 API = "/api/v1/pdf"
 JO = GOOD / "pdfminer_jo.pdf"
-
-
-@pytest.fixture
-def two_in_flight(setenv):
-    setenv(
-        API_TOKENS=TWO_TENANTS,
-        TENANT_MAX_JOBS_IN_FLIGHT="2",
-    )
+# Two tenants, each with two jobs in flight at most.
+two_in_flight = pytest.mark.env(API_TOKENS=TWO_TENANTS, TENANT_MAX_JOBS_IN_FLIGHT="2")
 
 
 def presign(client, token=ACME):
@@ -39,24 +33,28 @@ def assert_too_many(response):
     assert response.headers["Retry-After"] == "10"
 
 
-def test_new_jobs_over_the_tenants_limit_are_429_with_retry_after(client, two_in_flight):
+@two_in_flight
+def test_new_jobs_over_the_tenants_limit_are_429_with_retry_after(client):
     fill(client)
     assert_too_many(presign(client))
     assert_too_many(post_pdf(client, JO.read_bytes(), headers=bearer(ACME)))
 
 
-def test_one_tenant_at_its_limit_does_not_hold_back_another(client, two_in_flight):
+@two_in_flight
+def test_one_tenant_at_its_limit_does_not_hold_back_another(client):
     fill(client)
     assert presign(client, GLOBEX).status_code == 201
 
 
-def test_a_finished_or_canceled_job_frees_its_slot(client, two_in_flight):
+@two_in_flight
+def test_a_finished_or_canceled_job_frees_its_slot(client):
     first, _ = fill(client)
     assert client.post(f"{API}/jobs/{first}/cancel", headers=bearer(ACME)).status_code == 200
     assert presign(client).status_code == 201
 
 
-def test_a_retried_request_with_its_idempotency_key_is_not_refused(client, two_in_flight):
+@two_in_flight
+def test_a_retried_request_with_its_idempotency_key_is_not_refused(client):
     key = {**bearer(ACME), "Idempotency-Key": "k-1"}
     first = post_pdf(client, JO.read_bytes(), headers=key)
     assert first.status_code == 202
@@ -67,9 +65,8 @@ def test_a_retried_request_with_its_idempotency_key_is_not_refused(client, two_i
     assert again.headers["Idempotent-Replayed"] == "true"
 
 
-def test_rerunning_a_finished_job_counts_but_rescheduling_a_waiting_one_does_not(
-    client, two_in_flight
-):
+@two_in_flight
+def test_rerunning_a_finished_job_counts_but_rescheduling_a_waiting_one_does_not(client):
     done = post_pdf(client, JO.read_bytes(), headers=bearer(ACME)).get_json()["id"]
     later = {"delay": 3600}
     scheduled = client.post(f"{API}/jobs/{done}/reprocess", json=later, headers=bearer(ACME))
@@ -86,26 +83,26 @@ def test_rerunning_a_finished_job_counts_but_rescheduling_a_waiting_one_does_not
     assert_too_many(other)
 
 
-def test_a_rerun_over_the_limit_leaves_the_job_as_it_was(client, setenv, two_in_flight):
-    setenv(TENANT_MAX_JOBS_IN_FLIGHT="0")
+@pytest.mark.env(API_TOKENS=TWO_TENANTS, TENANT_MAX_JOBS_IN_FLIGHT="0")
+def test_a_rerun_over_the_limit_leaves_the_job_as_it_was(client, configure):
     done = post_pdf(client, JO.read_bytes(), headers=bearer(ACME)).get_json()["id"]
-    setenv(TENANT_MAX_JOBS_IN_FLIGHT="2")
+    configure(TENANT_MAX_JOBS_IN_FLIGHT="2")
     fill(client)
     before = client.get(f"{API}/jobs/{done}", headers=bearer(ACME)).get_json()
     assert_too_many(client.post(f"{API}/jobs/{done}/reprocess", headers=bearer(ACME)))
     assert client.get(f"{API}/jobs/{done}", headers=bearer(ACME)).get_json() == before
 
 
-def test_no_limit_when_the_setting_is_zero(client, setenv):
-    setenv(TENANT_MAX_JOBS_IN_FLIGHT="0")
+@pytest.mark.env(TENANT_MAX_JOBS_IN_FLIGHT="0")
+def test_no_limit_when_the_setting_is_zero(client):
     assert all(presign(client).status_code == 201 for _ in range(5))
 
 
 # --- request bodies ---
 
 
-def test_a_json_body_over_max_json_bytes_is_413_before_it_is_read(client, setenv):
-    setenv(MAX_JSON_BYTES="1024")
+@pytest.mark.env(MAX_JSON_BYTES="1024")
+def test_a_json_body_over_max_json_bytes_is_413_before_it_is_read(client):
     body = {"filename": "a" * 2000, "content_type": "application/pdf"}
     response = client.post(f"{API}/uploads", json=body)
     assert response.status_code == 413
@@ -113,8 +110,8 @@ def test_a_json_body_over_max_json_bytes_is_413_before_it_is_read(client, setenv
     assert "1024 bytes (MAX_JSON_BYTES)" in response.get_json()["error"]["message"]
 
 
-def test_pdf_uploads_are_bounded_by_max_upload_bytes_not_max_json_bytes(client, setenv):
-    setenv(MAX_JSON_BYTES="1024")
+@pytest.mark.env(MAX_JSON_BYTES="1024")
+def test_pdf_uploads_are_bounded_by_max_upload_bytes_not_max_json_bytes(client):
     assert post_pdf(client, JO.read_bytes()).status_code == 202  # 3 KB, over 1 KiB
 
 

@@ -10,9 +10,11 @@ import json
 
 import pytest
 
-from tests.corpus import GOOD
-from tests.helpers import ACME, GLOBEX, TWO_TENANTS, multipart
-from tests.stack import Stack
+from tests.support.api import ACME, GLOBEX, TWO_TENANTS, multipart
+from tests.support.corpus import GOOD
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
 
 JO = GOOD / "pdfminer_jo.pdf"
 

@@ -1,3 +1,6 @@
+"""Logs (core/logs.py): JSON or text lines that carry the job id they are about, secrets
+redacted from every line, and Huey's own lines formatted and tagged the same way."""
+
 import io
 import json
 import logging
@@ -5,7 +8,11 @@ import logging
 import pytest
 
 from core import logs
+from core.adapters.queue import EXTRACT_DOCUMENT
+from core.errors import StorageUnavailable
 from core.settings import load_settings
+from tests.support.corpus import GOOD
+from tests.support.jobs import stored_job
 
 
 @pytest.fixture
@@ -116,22 +123,13 @@ def test_configure_reformats_existing_handlers_instead_of_adding_more():
         huey_logger.handlers[:], huey_logger.propagate = saved
 
 
-def test_every_huey_line_about_a_retried_task_names_its_job(s3, monkeypatch):
-    from consumer import tasks
-    from core import keys, services
-    from core.errors import StorageUnavailable
-    from tests.corpus import GOOD
-
-    store = services.jobs()
-    job_id = keys.new_job_id()
-    source = keys.source_key("public", job_id)
-    store.storage.put_bytes(source, (GOOD / "pdfminer_jo.pdf").read_bytes())
-    store.create(job_id=job_id, tenant="public", filename="jo.pdf", size=1)
+def test_every_huey_line_about_a_retried_task_names_its_job(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfminer_jo.pdf")
 
     def down(*args, **kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(store.storage, "download_to", down)
+    monkeypatch.setattr(services.storage, "download_to", down)
     records: list[logging.LogRecord] = []
     collector = logging.Handler()
     collector.emit = records.append
@@ -141,10 +139,11 @@ def test_every_huey_line_about_a_retried_task_names_its_job(s3, monkeypatch):
     level = huey_logger.level
     huey_logger.setLevel(logging.INFO)  # (setLevel, not the attribute: it clears the cache)
     try:
-        tasks.extract_document(source)  # immediate: runs, fails, is scheduled for a retry
+        # Immediate Huey: the task runs inside enqueue, fails, and is scheduled for a retry.
+        services.queue.enqueue(services.queue.task(EXTRACT_DOCUMENT, job.source_key))
     finally:
         huey_logger.setLevel(level)
 
     messages = {r.getMessage().split(" ")[0]: r for r in records}
     assert {"Executing", "Unhandled", "Requeueing"} <= set(messages)
-    assert {r.job_id for r in records} == {job_id}
+    assert {r.job_id for r in records} == {job.id}

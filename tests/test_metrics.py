@@ -1,14 +1,18 @@
+"""Metrics (core/metrics.py, GET /metrics in functions/prometheus.py): counted in the shared
+state store, written out in Prometheus' text format, guarded by METRICS_TOKEN."""
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer import tasks
-from core import metrics, services
+from core import metrics
+from core.adapters.queue import EXTRACT_DOCUMENT
+from core.adapters.state import RedisState, SqliteState
 from core.errors import StorageUnavailable
-from core.jobs import JobStatus
+from core.jobs.model import JobStatus
 from core.settings import load_settings
-from core.state import RedisState, SqliteState
-from tests.corpus import BAD, GOOD
-from tests.helpers import upload
+from tests.support.api import upload
+from tests.support.corpus import BAD, GOOD
+from tests.support.jobs import moved
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -24,7 +28,7 @@ def value(text: str, name: str, **labels) -> float:
     return samples(text)[(name, tuple(sorted(labels.items())))]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
 def state(request, tmp_path):
     if request.param == "sqlite":
         return SqliteState(tmp_path / "state.sqlite3")
@@ -98,23 +102,23 @@ def test_metrics_count_what_the_jobs_did(client):
     assert value(text, "pdfq_job_failures_total", code="encrypted") == 1
 
 
-def test_a_retry_is_counted(client, s3, monkeypatch):
+def test_a_retry_is_counted(client, services, monkeypatch):
     job = upload(client, GOOD / "pdfminer_jo.pdf")
-    store = services.jobs()
-    store.transition(store.get(job["id"], "public"), JobStatus.QUEUED)
+    moved(services, services.records.get(job["id"], "public"), JobStatus.QUEUED)
 
     def down(*args, **kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(s3, "download_to", down)
-    tasks.extract_document(f"sources/public/{job['id']}.pdf")  # fails, is scheduled again
+    monkeypatch.setattr(services.storage, "download_to", down)
+    task = services.queue.task(EXTRACT_DOCUMENT, f"sources/public/{job['id']}.pdf")
+    services.queue.enqueue(task)  # fails, is scheduled again
     text = client.get("/metrics").get_data(as_text=True)
     assert value(text, "pdfq_task_retries_total") == 1
     assert value(text, "pdfq_queue_scheduled") == 1
 
 
-def test_a_metrics_token_is_required_when_set(client, setenv):
-    setenv(METRICS_TOKEN="s3cr3t")
+@pytest.mark.env(METRICS_TOKEN="s3cr3t")
+def test_a_metrics_token_is_required_when_set(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
     answer = client.get("/metrics", headers={"Authorization": "Bearer s3cr3t"})
@@ -122,15 +126,15 @@ def test_a_metrics_token_is_required_when_set(client, setenv):
     assert client.get("/metrics").get_json()["error"]["code"] == "unauthorized"
 
 
-def test_metrics_can_be_turned_off(client, setenv):
-    setenv(METRICS_ENABLED="false")
+@pytest.mark.env(METRICS_ENABLED="false")
+def test_metrics_can_be_turned_off(client):
     response = client.get("/metrics")
     assert response.status_code == 404
     assert "METRICS_ENABLED" in response.get_json()["error"]["message"]
 
 
-def test_metrics_with_redis_down_is_503_naming_it(client, setenv):
-    setenv(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
+@pytest.mark.env(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
+def test_metrics_with_redis_down_is_503_naming_it(client):
     response = client.get("/metrics")
     assert response.status_code == 503
     assert "Redis unreachable at redis://127.0.0.1:1/0" in response.get_json()["error"]["message"]

@@ -28,10 +28,10 @@ from schemathesis.specs.openapi.checks import (
 
 from core.errors import PdfqError
 from functions import API_PREFIX
-from functions.errors import _HTTP_CODES
-from tests.openapi_seed import SEEDED_STATES, TOKEN, seed_jobs, small_pdf
-from tests.servers import free_port
-from tests.stack import Stack
+from functions.error_handlers import _HTTP_CODES
+from tests.support.openapi_seed import SEEDED_STATES, TOKEN, seed_jobs, small_pdf
+from tests.support.servers import free_port
+from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_URL = f"{API_PREFIX}/openapi.json"
@@ -241,9 +241,9 @@ def test_live_service_answers_as_the_document_says(case, live):
         ("/health", "GET", None),
     ],
 )
-def test_answers_with_storage_down_are_documented(client, setenv, path, method, body):
+def test_answers_with_storage_down_are_documented(client, configure, path, method, body):
     """The fuzz run never sees storage down: its 503s (with Retry-After) are checked here."""
-    setenv(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    configure(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")  # nothing listens there
     operation = openapi[path][method]
     case = operation.Case(path_parameters={"job_id": UNKNOWN_ID} if "{" in path else {})
     url = API_PREFIX + path.replace("{job_id}", UNKNOWN_ID)
@@ -261,11 +261,11 @@ def _secured_operations():
                 yield path, method.upper()
 
 
+@pytest.mark.env(API_TOKENS=f"acme:{TOKEN}")
 @pytest.mark.parametrize(("path", "method"), sorted(_secured_operations()))
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token-anyone-was-given-0000"])
-def test_answers_without_a_valid_token_are_documented(client, setenv, path, method, authorization):
+def test_answers_without_a_valid_token_are_documented(client, path, method, authorization):
     """The fuzz run always sends the token: its 401s are checked here, for every operation."""
-    setenv(API_TOKENS=f"acme:{TOKEN}")
     case = openapi[path][method].Case(path_parameters={"job_id": UNKNOWN_ID})
     headers = {"Authorization": authorization} if authorization else {}
     url = API_PREFIX + path.replace("{job_id}", UNKNOWN_ID)
@@ -281,12 +281,12 @@ def test_answers_without_a_valid_token_are_documented(client, setenv, path, meth
         ("/jobs/{job_id}/reprocess", "POST", {}),
     ],
 )
-def test_answers_over_the_tenants_limit_are_documented(client, setenv, path, method, body):
+def test_answers_over_the_tenants_limit_are_documented(client, configure, path, method, body):
     """429 with Retry-After, as the document says; the fuzz run never reaches the limit."""
     done = client.post(
         f"{API_PREFIX}/documents", data={"file": (io.BytesIO(small_pdf()), "a.pdf")}
     ).get_json()["id"]
-    setenv(TENANT_MAX_JOBS_IN_FLIGHT="1")
+    configure(TENANT_MAX_JOBS_IN_FLIGHT="1")
     filler = {"filename": "a.pdf", "content_type": "application/pdf"}
     assert client.post(f"{API_PREFIX}/uploads", json=filler).status_code == 201
     case = openapi[path][method].Case(path_parameters={"job_id": done})

@@ -1,7 +1,10 @@
-from core import services
+"""Operations (functions/ops.py): health names what is down; the queue's shape by status."""
+
+import pytest
+
 from core.errors import StorageUnavailable
-from tests.corpus import BAD, GOOD
-from tests.helpers import upload
+from tests.support.api import upload
+from tests.support.corpus import BAD, GOOD
 
 
 def test_health_is_ok_when_queue_and_storage_answer(client):
@@ -12,11 +15,11 @@ def test_health_is_ok_when_queue_and_storage_answer(client):
     assert body["checks"]["storage"]["ok"] and body["checks"]["queue"]["ok"]
 
 
-def test_health_is_503_naming_what_is_down(client, monkeypatch):
+def test_health_is_503_naming_what_is_down(client, services, monkeypatch):
     def down():
         raise StorageUnavailable("Object storage unreachable")
 
-    monkeypatch.setattr(services.storage(), "ping", down)
+    monkeypatch.setattr(services.storage, "ping", down)
     response = client.get("/api/v1/pdf/health")
     assert response.status_code == 503
     body = response.get_json()
@@ -27,8 +30,8 @@ def test_health_is_503_naming_what_is_down(client, monkeypatch):
     assert response.headers["Retry-After"]
 
 
-def test_health_names_a_redis_that_is_down(client, setenv):
-    setenv(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
+@pytest.mark.env(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
+def test_health_names_a_redis_that_is_down(client):
     response = client.get("/api/v1/pdf/health")
     assert response.status_code == 503
     assert "Redis unreachable at redis://127.0.0.1:1/0" in response.get_json()["error"]["message"]

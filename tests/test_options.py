@@ -5,11 +5,12 @@ import json
 import pytest
 from pdfminer.high_level import extract_text
 
-from core import keys, services
-from core.jobs import JobStatus, utc_after
-from functions.jobs import eta_seconds
-from tests.corpus import BAD, GOOD
-from tests.helpers import multipart
+from core import keys
+from core.clock import utc_after
+from core.jobs.model import JobStatus
+from functions.job_views import eta_seconds
+from tests.support.api import multipart
+from tests.support.corpus import BAD, GOOD
 
 JOBS = "/api/v1/pdf/jobs"
 SECRET = "an-options-secret-of-some-length"
@@ -61,8 +62,9 @@ def test_layout_off_and_laparams_change_the_text(client):
     assert tuned["options"]["laparams"] == {"char_margin": 0.5, "boxes_flow": None}
 
 
-def test_a_password_opens_an_encrypted_pdf_and_is_never_stored_in_clear(client, setenv, s3):
-    setenv(OPTIONS_SECRET=SECRET)
+@pytest.mark.env(OPTIONS_SECRET=SECRET)
+def test_a_password_opens_an_encrypted_pdf_and_is_never_stored_in_clear(client, services):
+    storage = services.storage
     path = BAD / "pdfminer_aes-256-r6.pdf"
     refused = submit(client, path)
     assert refused["status"] == "failed"
@@ -71,9 +73,9 @@ def test_a_password_opens_an_encrypted_pdf_and_is_never_stored_in_clear(client, 
     assert job["status"] == "succeeded", job
     assert job["options"] == {"password": True}
     assert client.get(f"{JOBS}/{job['id']}/result").get_data(as_text=True).strip()
-    for key in s3.list_keys(""):
-        assert b"usersecret" not in s3.get_bytes(key), key
-    record, _ = s3.get_json(keys.record_key("public", job["id"]))
+    for key in storage.list_keys(""):
+        assert b"usersecret" not in storage.get_bytes(key), key
+    record, _ = storage.get_json(keys.record_key("public", job["id"]))
     assert record["options"]["password_encrypted"].startswith("gAAAA")  # a Fernet token
 
 
@@ -148,9 +150,9 @@ def test_result_link_is_a_presigned_download(client):
     assert body["bytes"] > 0
 
 
-def test_eta_is_estimated_from_the_pace_while_processing(client):
+def test_eta_is_estimated_from_the_pace_while_processing(client, services):
     job = submit(client, GOOD / "pdfminer_jo.pdf")
-    record = services.jobs().get(job["id"], "public")
+    record = services.records.get(job["id"], "public")
     record.status, record.started_at = JobStatus.PROCESSING, utc_after(-10)
     assert 28 <= eta_seconds(record, 2, 8) <= 32
     assert eta_seconds(record, 0, 8) is None
@@ -159,11 +161,11 @@ def test_eta_is_estimated_from_the_pace_while_processing(client):
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "pages"])
-def test_a_purged_result_is_410_with_when(client, setenv, s3, fmt):
-    setenv(RESULT_RETENTION_DAYS="7")
+@pytest.mark.env(RESULT_RETENTION_DAYS="7")
+def test_a_purged_result_is_410_with_when(client, services, fmt):
     job = submit(client, GOOD / "pdfminer_jo.pdf")
     for name in keys.RESULT_FILES:
-        s3.delete(keys.result_key("public", job["id"], name))
+        services.storage.delete(keys.result_key("public", job["id"], name))
     response = client.get(f"{JOBS}/{job['id']}/result?format={fmt}")
     assert response.status_code == 410
     error = response.get_json()["error"]
@@ -172,9 +174,9 @@ def test_a_purged_result_is_410_with_when(client, setenv, s3, fmt):
     assert error["purged_at"] == client.get(f"{JOBS}/{job['id']}").get_json()["result_expires_at"]
 
 
-def test_reprocess_of_a_purged_source_is_410_with_when(client, s3):
+def test_reprocess_of_a_purged_source_is_410_with_when(client, services):
     job = submit(client, GOOD / "pdfminer_jo.pdf")
-    s3.delete(keys.source_key("public", job["id"]))
+    services.storage.delete(keys.source_key("public", job["id"]))
     response = client.post(f"{JOBS}/{job['id']}/reprocess", json={})
     assert response.status_code == 410
     error = response.get_json()["error"]

@@ -1,10 +1,7 @@
 """The upload page under its Content-Security-Policy, with an API token, in Debian's Chromium
-against the real stack (as tests/test_browser.py): it uploads to storage on another origin
-with no CSP violation, sends the token to pdfq and never to storage, and downloads the text
-through a Blob URL (a link to the API could not carry the token).
-
-The stack runs with API_TOKENS; before issue 6's auth is merged that setting is not read and
-every request is served as "public", so the test that needs refusals skips until then.
+against the real stack (as in test_page.py): it uploads to storage on another origin with no
+CSP violation, sends the token to pdfq and never to storage, downloads the text through a Blob
+URL (a link to the API could not carry the token), and says each refusal in plain words.
 """
 
 import re
@@ -12,18 +9,16 @@ from urllib.parse import urlsplit
 
 import pytest
 from pdfminer.high_level import extract_text
+from playwright.sync_api import expect
 
-from core.settings import setting_names
-from tests.corpus import GOOD
-from tests.servers import free_port
-from tests.stack import Stack
-from tests.test_browser import browser, card, drop, settled  # noqa: F401 - browser: a fixture
+from tests.support.browser import card, drop, settled
+from tests.support.corpus import GOOD
+from tests.support.servers import free_port
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.browser
-playwright = pytest.importorskip("playwright.sync_api")
 
 TOKEN = "pdfq-test-" + "k3y" * 12  # 46 characters
-AUTH_ENFORCED = "API_TOKENS" in setting_names()
 # Every CSP violation the page sees, as the browser reports it to the page itself.
 RECORD_VIOLATIONS = """
 window.cspViolations = [];
@@ -52,7 +47,9 @@ def stack(redis_server, moto_server, tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811 - the fixture imported above
+def page(browser):
+    """A fresh page (in place of conftest's) that records CSP violations and console lines,
+    and accepts downloads."""
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.add_init_script(RECORD_VIOLATIONS)
@@ -104,7 +101,7 @@ def test_the_page_uploads_with_its_token_under_its_csp_without_a_violation(stack
     assert violations(page)[0].startswith("connect-src http://127.0.0.1:9")
 
 
-def test_the_token_stays_for_the_tab_only(stack, browser):  # noqa: F811
+def test_the_token_stays_for_the_tab_only(stack, browser):
     context = browser.new_context()
     page = context.new_page()
     page.goto(stack.base + "/")
@@ -118,7 +115,6 @@ def test_the_token_stays_for_the_tab_only(stack, browser):  # noqa: F811
     context.close()
 
 
-@pytest.mark.skipif(not AUTH_ENFORCED, reason="API_TOKENS is enforced once issue 6's auth lands")
 @pytest.mark.parametrize(
     ("entered", "code", "words"),
     [
@@ -136,7 +132,7 @@ def test_a_missing_or_wrong_token_asks_for_the_right_one(stack, page, entered, c
     assert refused.get_attribute("data-error") == code
     assert words in refused.locator(".error").inner_text()
     assert "API token" in refused.locator(".error").inner_text()
-    playwright.expect(page.locator("#token-box")).to_have_class(re.compile("wanted"))
+    expect(page.locator("#token-box")).to_have_class(re.compile("wanted"))
     assert refused.get_attribute("data-job-id") is None  # nothing was created
 
 
@@ -150,7 +146,7 @@ def test_a_missing_or_wrong_token_asks_for_the_right_one(stack, page, entered, c
     ],
 )
 def test_each_refusal_of_the_api_is_said_in_plain_words(stack, page, status, code, words):
-    # The API's answer as issue 6 defines it, played by the browser: the page's side alone.
+    # The API's refusal, played by the browser: the page's side alone.
     answer = {"error": {"code": code, "message": "(the API's own words)"}}
     page.route(
         "**/api/v1/pdf/uploads",
@@ -166,4 +162,4 @@ def test_each_refusal_of_the_api_is_said_in_plain_words(stack, page, status, cod
     assert refused.get_attribute("data-error") == code
     assert words in refused.locator(".error").inner_text()
     wanted = page.locator("#token-box.wanted")
-    playwright.expect(wanted).to_have_count(1 if status == 401 else 0)
+    expect(wanted).to_have_count(1 if status == 401 else 0)

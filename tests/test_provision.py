@@ -1,13 +1,19 @@
+"""Provisioning (infra/provision.py and its steps in infra/bucket.py, infra/cors.py,
+infra/redis_check.py): `python -m infra.provision` creates or fixes the bucket, its rules and
+Redis's policy, reports one line per finding, and `--check` changes nothing; each exit code
+says how it went."""
+
 import subprocess
 import sys
 import uuid
 
 import pytest
 
-from core.settings import get_settings, load_settings
-from core.storage import Storage
+from core.adapters.storage import Storage
+from core.settings import Settings, load_settings
 from infra import bucket, local_s3, provision, redis_check
-from tests.servers import ROOT, RedisServer, child_env
+from infra.report import CHANGED, OK
+from tests.support.servers import ROOT, RedisServer, child_env
 
 
 def run_provision(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -20,6 +26,7 @@ def run_provision(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration
 def test_provision_creates_the_bucket_once_and_checks_redis(moto_server, redis_url):
     env = {
         "S3_ENDPOINT_URL": moto_server,
@@ -41,6 +48,7 @@ def test_provision_creates_the_bucket_once_and_checks_redis(moto_server, redis_u
     Storage(settings).ping()
 
 
+@pytest.mark.integration
 def test_provision_fails_with_a_message_when_redis_is_down(moto_server):
     result = run_provision(
         S3_ENDPOINT_URL=moto_server,
@@ -64,6 +72,7 @@ def test_a_bad_setting_stops_provisioning_with_its_name():
     assert "HUEY_WORKERS='many': expected a whole number" in result.stderr
 
 
+@pytest.mark.integration
 def test_check_reports_what_it_would_do_and_changes_nothing(moto_server, redis_url):
     env = {
         "S3_ENDPOINT_URL": moto_server,
@@ -87,11 +96,42 @@ def test_check_reports_what_it_would_do_and_changes_nothing(moto_server, redis_u
 # --- in-process: the bucket's rules and notifications, Redis's policy ---
 
 
+def test_provisioning_creates_a_missing_bucket_once(services):
+    [existing, *_] = bucket.provision(services.storage, services.settings, apply=True)
+    assert (existing.state, existing.detail) == (OK, "exists")
+    settings = load_settings({"S3_BUCKET": "fresh-bucket"})
+    fresh = Storage(settings)
+    [created, *_] = bucket.provision(fresh, settings, apply=True)
+    assert (created.state, created.detail) == (CHANGED, "created")
+    [again, *_] = bucket.provision(fresh, settings, apply=True)
+    assert (again.state, again.detail) == (OK, "exists")
+
+
+class Bucket:
+    """A new bucket on the moto server, provisioned in this process with given settings."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+        self.name = f"prov-{uuid.uuid4().hex[:8]}"
+
+    def settings(self, **values: str) -> Settings:
+        return load_settings({"S3_ENDPOINT_URL": self.endpoint, "S3_BUCKET": self.name, **values})
+
+    def provision(self, *, check: bool = False, **values: str) -> int:
+        """provision.run with these settings: its exit code (the findings are printed)."""
+        settings = self.settings(**values)
+        return provision.run(Storage(settings), settings, check)
+
+    def client(self):
+        return Storage(self.settings()).client
+
+    def lifecycle(self) -> list[dict]:
+        return self.client().get_bucket_lifecycle_configuration(Bucket=self.name)["Rules"]
+
+
 @pytest.fixture
-def bucket_env(moto_server, setenv):
-    name = f"prov-{uuid.uuid4().hex[:8]}"
-    setenv(S3_ENDPOINT_URL=moto_server, S3_BUCKET=name, **local_s3.FAKE_CREDENTIALS)
-    return name
+def new_bucket(moto_server) -> Bucket:
+    return Bucket(moto_server)
 
 
 def outcome_lines(capsys) -> str:
@@ -99,48 +139,42 @@ def outcome_lines(capsys) -> str:
     return captured.out + captured.err
 
 
-def lifecycle(name: str, moto_server: str) -> list[dict]:
-    settings = load_settings({"S3_ENDPOINT_URL": moto_server, "S3_BUCKET": name})
-    client = Storage(settings).client
-    return client.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
-
-
-def test_retention_settings_become_lifecycle_rules_and_foreign_rules_stay(
-    bucket_env, moto_server, setenv, capsys
-):
-    assert provision.main([]) == 0
-    ids = {rule["ID"]: rule for rule in lifecycle(bucket_env, moto_server)}
+@pytest.mark.integration
+def test_retention_settings_become_lifecycle_rules_and_foreign_rules_stay(new_bucket, capsys):
+    assert new_bucket.provision() == 0
+    ids = {rule["ID"]: rule for rule in new_bucket.lifecycle()}
     assert ids["pdfq-expire-sources"]["Expiration"]["Days"] == 30
     assert ids["pdfq-expire-sources"]["Filter"]["Prefix"] == "sources/"
     assert "pdfq-expire-results" not in ids  # RESULT_RETENTION_DAYS=0 keeps results forever
 
-    client = Storage(load_settings({"S3_ENDPOINT_URL": moto_server})).client
     theirs = {"ID": "theirs", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled"}
     theirs["Expiration"] = {"Days": 1}
-    rules = [*lifecycle(bucket_env, moto_server), theirs]
-    client.put_bucket_lifecycle_configuration(
-        Bucket=bucket_env, LifecycleConfiguration={"Rules": rules}
+    rules = [*new_bucket.lifecycle(), theirs]
+    new_bucket.client().put_bucket_lifecycle_configuration(
+        Bucket=new_bucket.name, LifecycleConfiguration={"Rules": rules}
     )
-    setenv(SOURCE_RETENTION_DAYS="0", RESULT_RETENTION_DAYS="90")
-    assert provision.main(["--check"]) == 6
+    retention = {"SOURCE_RETENTION_DAYS": "0", "RESULT_RETENTION_DAYS": "90"}
+    assert new_bucket.provision(check=True, **retention) == 6
     assert "would set: unfinished uploads dropped after 1 day(s); results/ expire after 90" in (
         outcome_lines(capsys)
     )
-    assert provision.main([]) == 0
-    ids = {rule["ID"]: rule for rule in lifecycle(bucket_env, moto_server)}
+    assert new_bucket.provision(**retention) == 0
+    ids = {rule["ID"]: rule for rule in new_bucket.lifecycle()}
     assert set(ids) == {"pdfq-abort-incomplete-uploads", "pdfq-expire-results", "theirs"}
     assert ids["pdfq-expire-results"]["Expiration"]["Days"] == 90
 
 
-def test_event_notifications_only_when_an_arn_is_set(bucket_env, moto_server, setenv, capsys):
-    client = Storage(load_settings({"S3_ENDPOINT_URL": moto_server})).client
-    assert provision.main([]) == 0
+@pytest.mark.integration
+def test_event_notifications_only_when_an_arn_is_set(new_bucket, capsys):
+    client = new_bucket.client()
+    assert new_bucket.provision() == 0
     assert "events: none (S3_EVENTS_ARN is not set)" in outcome_lines(capsys)
 
     topic = "arn:aws:sns:us-east-1:123456789012:pdfq-sources"
-    setenv(S3_EVENTS_ARN=topic)
-    assert provision.main([]) == 0
-    entries = client.get_bucket_notification_configuration(Bucket=bucket_env)["TopicConfigurations"]
+    assert new_bucket.provision(S3_EVENTS_ARN=topic) == 0
+    entries = client.get_bucket_notification_configuration(Bucket=new_bucket.name)[
+        "TopicConfigurations"
+    ]
     by_id = {entry["Id"]: entry for entry in entries}
     assert set(by_id) == {bucket.NOTIFICATION_ID, bucket.INBOX_NOTIFICATION_ID}
     for entry in entries:
@@ -152,12 +186,12 @@ def test_event_notifications_only_when_an_arn_is_set(bucket_env, moto_server, se
     }
     assert rules[bucket.NOTIFICATION_ID] == {"prefix": "sources/", "suffix": ".pdf"}
     assert rules[bucket.INBOX_NOTIFICATION_ID] == {"prefix": "inbox/"}
-    assert provision.main(["--check"]) == 0  # in place: nothing to change
+    # In place: nothing to change.
+    assert new_bucket.provision(check=True, S3_EVENTS_ARN=topic) == 0
 
-    setenv(S3_EVENTS_ARN="")
-    assert provision.main(["--check"]) == 6
-    assert provision.main([]) == 0
-    config = client.get_bucket_notification_configuration(Bucket=bucket_env)
+    assert new_bucket.provision(check=True, S3_EVENTS_ARN="") == 6
+    assert new_bucket.provision(S3_EVENTS_ARN="") == 0
+    config = client.get_bucket_notification_configuration(Bucket=new_bucket.name)
     assert not config.get("TopicConfigurations")
 
 
@@ -168,31 +202,36 @@ def evicting_redis(tmp_path):
     server.stop()
 
 
+def policy(server: RedisServer) -> str:
+    return server.client.config_get("maxmemory-policy")["maxmemory-policy"]
+
+
+@pytest.mark.integration
 def test_an_evicting_redis_is_reported_by_check_and_fixed_by_provision(
-    evicting_redis, bucket_env, setenv, capsys
+    evicting_redis, new_bucket, capsys
 ):
-    setenv(HUEY_REDIS_URL=evicting_redis.url)
-    assert provision.main(["--check"]) == 6
+    redis = {"HUEY_REDIS_URL": evicting_redis.url}
+    assert new_bucket.provision(check=True, **redis) == 6
     assert "would set maxmemory-policy allkeys-lru -> noeviction" in outcome_lines(capsys)
-    assert evicting_redis.client.config_get("maxmemory-policy")["maxmemory-policy"] == (
-        "allkeys-lru"
-    )
-    assert provision.main([]) == 0
+    assert policy(evicting_redis) == "allkeys-lru"
+    assert new_bucket.provision(**redis) == 0
     assert "set maxmemory-policy allkeys-lru -> noeviction" in outcome_lines(capsys)
-    assert evicting_redis.client.config_get("maxmemory-policy")["maxmemory-policy"] == (
-        "noeviction"
-    )
+    assert policy(evicting_redis) == "noeviction"
 
 
-def test_an_evicting_managed_redis_fails_with_the_command_that_fixes_it(tmp_path, setenv):
+def redis_settings(url: str, **values: str) -> Settings:
+    return load_settings({"HUEY_REDIS_URL": url, **values})
+
+
+@pytest.mark.integration
+def test_an_evicting_managed_redis_fails_with_the_command_that_fixes_it(tmp_path):
     # Heroku and Render disable CONFIG: pdfq cannot fix the policy and must say how to.
     server = RedisServer(
         tmp_path,
         extra_args=("--maxmemory-policy", "volatile-lru", "--rename-command", "CONFIG", ""),
     )
     try:
-        setenv(HUEY_REDIS_URL=server.url)
-        [version, eviction, _] = redis_check.provision(get_settings(), apply=True)
+        [version, eviction, _] = redis_check.provision(redis_settings(server.url), apply=True)
     finally:
         server.stop()
     assert version.state == "ok"
@@ -202,12 +241,12 @@ def test_an_evicting_managed_redis_fails_with_the_command_that_fixes_it(tmp_path
     assert "maxmemoryPolicy: noeviction" in eviction.detail
 
 
-def test_a_redis_close_to_maxmemory_is_a_warning(evicting_redis, setenv):
+@pytest.mark.integration
+def test_a_redis_close_to_maxmemory_is_a_warning(evicting_redis):
     evicting_redis.client.config_set("maxmemory-policy", "noeviction")
     used = int(evicting_redis.client.info("memory")["used_memory"])
     evicting_redis.client.config_set("maxmemory", str(int(used * 1.05)))
-    setenv(HUEY_REDIS_URL=evicting_redis.url)
-    [_, eviction, memory] = redis_check.provision(get_settings(), apply=False)
+    [_, eviction, memory] = redis_check.provision(redis_settings(evicting_redis.url), apply=False)
     assert eviction.state == "ok"
     assert memory.state == "warning"
     assert "when it is full, Redis refuses new tasks" in memory.detail
@@ -220,26 +259,28 @@ def tls_redis(tmp_path_factory):
     server.stop()
 
 
-def test_redis_over_tls_with_a_self_signed_certificate_passes(tls_redis, setenv):
-    setenv(REDIS_URL=tls_redis.url)
-    outcomes = redis_check.provision(get_settings(), apply=False)
+@pytest.mark.integration
+def test_redis_over_tls_with_a_self_signed_certificate_passes(tls_redis):
+    outcomes = redis_check.provision(load_settings({"REDIS_URL": tls_redis.url}), apply=False)
     assert [o.state for o in outcomes] == ["ok", "ok", "ok"]
     assert outcomes[0].subject == f"redis {tls_redis.url}"
 
 
-def test_redis_tls_verification_names_the_setting_that_allows_self_signed(tls_redis, setenv):
-    setenv(REDIS_URL=tls_redis.url, REDIS_SSL_VERIFY="true")
-    [outcome] = redis_check.provision(get_settings(), apply=False)
+@pytest.mark.integration
+def test_redis_tls_verification_names_the_setting_that_allows_self_signed(tls_redis):
+    settings = load_settings({"REDIS_URL": tls_redis.url, "REDIS_SSL_VERIFY": "true"})
+    [outcome] = redis_check.provision(settings, apply=False)
     assert outcome.state == "failed"
     assert "REDIS_SSL_VERIFY=false" in outcome.detail
 
 
-def test_a_redis_password_problem_is_named_without_showing_the_password(evicting_redis, setenv):
+@pytest.mark.integration
+def test_a_redis_password_problem_is_named_without_showing_the_password(evicting_redis):
     evicting_redis.client.config_set("requirepass", "sekret")
-    setenv(HUEY_REDIS_URL=evicting_redis.url)  # no password
-    [none] = redis_check.provision(get_settings(), apply=False)
-    setenv(HUEY_REDIS_URL=evicting_redis.url.replace("redis://", "redis://:hunter2@"))
-    [wrong] = redis_check.provision(get_settings(), apply=False)
+    url = evicting_redis.url  # no password
+    [none] = redis_check.provision(redis_settings(url), apply=False)
+    wrong_url = url.replace("redis://", "redis://:hunter2@")
+    [wrong] = redis_check.provision(redis_settings(wrong_url), apply=False)
     assert none.state == wrong.state == "failed"
     assert "asks for a password and the URL has none" in none.detail
     assert "refused the password in the URL" in wrong.detail

@@ -1,5 +1,5 @@
 """No secret reaches a log line, across real processes: gunicorn and huey_consumer from the
-Procfile at LOG_LEVEL=debug, a private redis-server and moto's S3 server (tests/stack.py).
+Procfile at LOG_LEVEL=debug, a private redis-server and moto's S3 server (the test Stack).
 
 A client uses every secret pdfq handles, right and wrong: its API token, a PDF password,
 presigned URLs (their signatures), a callback URL with a secret in its query, the metrics
@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from infra.local_s3 import FAKE_CREDENTIALS
-from tests.corpus import BAD
-from tests.helpers import multipart
-from tests.receiver import Receiver
-from tests.stack import Stack
+from tests.support.api import multipart
+from tests.support.corpus import BAD
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

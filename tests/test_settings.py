@@ -1,3 +1,7 @@
+"""Settings (core/settings.py): defaults without an environment, each bad value named with
+what it expected (and secrets never echoed), the .env file under the real environment, and
+.env.example listing every setting."""
+
 from pathlib import Path
 
 import pytest

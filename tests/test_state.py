@@ -1,12 +1,15 @@
+"""The state store (core/adapters/state.py): the same small interface on the embedded SQLite
+file and on Redis, and a Redis outage message that names the URL without its password."""
+
 import time
 
 import pytest
 
+from core.adapters.state import RedisState, SqliteState
 from core.settings import load_settings
-from core.state import RedisState, SqliteState
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
 def state(request, tmp_path):
     if request.param == "sqlite":
         return SqliteState(tmp_path / "state.sqlite3")

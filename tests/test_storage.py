@@ -1,40 +1,48 @@
+"""Object storage (core/adapters/storage.py): round trips, streams and conditional writes on
+moto, and outages, a missing bucket or missing credentials reported with what to do."""
+
 import io
 
 import boto3
 import pytest
 
-from core.errors import StorageUnavailable
+from core.adapters.storage import Storage
+from core.errors import ObjectMissing, StorageUnavailable, WriteConflict
 from core.settings import load_settings
-from core.storage import ObjectMissing, Storage, WriteConflict
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
-def test_round_trip_and_missing_keys(s3):
-    s3.put_bytes("a/b.txt", b"hello")
-    assert s3.get_bytes("a/b.txt") == b"hello"
-    assert s3.head("a/b.txt")["ContentLength"] == 5
-    assert list(s3.list_keys("a/")) == ["a/b.txt"]
+@pytest.fixture
+def storage(services) -> Storage:
+    return services.storage
+
+
+def test_round_trip_and_missing_keys(storage):
+    storage.put_bytes("a/b.txt", b"hello")
+    assert storage.get_bytes("a/b.txt") == b"hello"
+    assert storage.head("a/b.txt")["ContentLength"] == 5
+    assert list(storage.list_keys("a/")) == ["a/b.txt"]
     with pytest.raises(ObjectMissing):
-        s3.get_bytes("a/missing")
+        storage.get_bytes("a/missing")
 
 
-def test_upload_and_download_stream(s3):
+def test_upload_and_download_stream(storage):
     data = b"%PDF-1.4\n" + b"x" * (9 * 1024 * 1024)  # over one multipart chunk
-    s3.upload_file("big.pdf", io.BytesIO(data), "application/pdf", {"filename": "big.pdf"})
+    storage.upload_file("big.pdf", io.BytesIO(data), "application/pdf", {"filename": "big.pdf"})
     out = io.BytesIO()
-    s3.download_to("big.pdf", out)
+    storage.download_to("big.pdf", out)
     assert out.getvalue() == data
-    assert s3.head("big.pdf")["Metadata"] == {"filename": "big.pdf"}
+    assert storage.head("big.pdf")["Metadata"] == {"filename": "big.pdf"}
 
 
-def test_conditional_writes_detect_a_lost_race(s3):
-    etag = s3.put_json("r.json", {"v": 1}, if_absent=True)
+def test_conditional_writes_detect_a_lost_race(storage):
+    etag = storage.put_json("r.json", {"v": 1}, if_absent=True)
     with pytest.raises(WriteConflict):
-        s3.put_json("r.json", {"v": 2}, if_absent=True)
-    s3.put_json("r.json", {"v": 2}, if_match=etag)
+        storage.put_json("r.json", {"v": 2}, if_absent=True)
+    storage.put_json("r.json", {"v": 2}, if_match=etag)
     with pytest.raises(WriteConflict):
-        s3.put_json("r.json", {"v": 3}, if_match=etag)
-    assert s3.get_json("r.json")[0] == {"v": 2}
+        storage.put_json("r.json", {"v": 3}, if_match=etag)
+    assert storage.get_json("r.json")[0] == {"v": 2}
 
 
 def test_no_client_is_built_until_first_use():
@@ -55,13 +63,6 @@ def test_missing_bucket_names_the_provisioning_command(s3):
     with pytest.raises(StorageUnavailable) as info:
         other.get_bytes("x")
     assert "python -m infra.provision" in info.value.message
-
-
-def test_ensure_bucket_is_idempotent(s3):
-    assert s3.ensure_bucket() is False
-    fresh = Storage(load_settings({"S3_BUCKET": "fresh-bucket"}))
-    assert fresh.ensure_bucket() is True
-    assert fresh.ensure_bucket() is False
 
 
 def test_presigning_without_credentials_names_the_missing_keys(monkeypatch, tmp_path):

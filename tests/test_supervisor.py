@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from infra import local_s3
-from tests.servers import BIN, ROOT, child_env, free_port
+from tests.support.servers import BIN, ROOT, child_env, free_port
 
 pytestmark = pytest.mark.e2e
 

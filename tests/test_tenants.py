@@ -10,14 +10,21 @@ import time
 
 import pytest
 
-from core import services, webhooks
-from tests.corpus import GOOD
-from tests.helpers import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
-from tests.receiver import Receiver
+from core import webhooks
+from functions import events
+from tests.support.api import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
+from tests.support.corpus import GOOD
+from tests.support.receiver import Receiver
 
 API = "/api/v1/pdf"
 JO = GOOD / "pdfminer_jo.pdf"
 SECRET = "webhook-secret-0123456789"
+# Two tenants with tokens, and webhooks signed per tenant (to a receiver on this machine).
+pytestmark = pytest.mark.env(
+    API_TOKENS=TWO_TENANTS,
+    WEBHOOK_SECRET=SECRET,
+    WEBHOOK_ALLOW_PRIVATE="true",
+)
 
 # (method, path, JSON body, which of acme's jobs, the owner's status): every job-id endpoint.
 MATRIX = [
@@ -33,16 +40,7 @@ MATRIX = [
 
 
 @pytest.fixture
-def tenants(setenv):
-    setenv(
-        API_TOKENS=TWO_TENANTS,
-        WEBHOOK_SECRET=SECRET,
-        WEBHOOK_ALLOW_PRIVATE="true",
-    )
-
-
-@pytest.fixture
-def acme_jobs(client, tenants) -> dict[str, str]:
+def acme_jobs(client) -> dict[str, str]:
     """acme's jobs: one succeeded (Huey runs it at once here), one awaiting its upload."""
     done = post_pdf(client, JO.read_bytes(), headers=bearer(ACME)).get_json()
     done = client.get(f"{API}/jobs/{done['id']}", headers=bearer(ACME)).get_json()
@@ -93,9 +91,9 @@ def test_another_tenants_job_is_not_found_and_left_alone(
     assert call(client, method, path, body, job_id, ACME).status_code == owner_status
 
 
-def test_each_tenants_objects_live_under_its_own_prefix(client, s3, acme_jobs):
+def test_each_tenants_objects_live_under_its_own_prefix(client, services, acme_jobs):
     globex = post_pdf(client, JO.read_bytes(), headers=bearer(GLOBEX)).get_json()
-    keys = list(s3.list_keys(""))
+    keys = list(services.storage.list_keys(""))
     for kind in ("sources", "jobs", "results"):
         assert f"{kind}/acme/{acme_jobs['done']}" in " ".join(keys)
         assert f"{kind}/globex/{globex['id']}" in " ".join(keys)
@@ -103,7 +101,7 @@ def test_each_tenants_objects_live_under_its_own_prefix(client, s3, acme_jobs):
         assert ("acme" in key) != ("globex" in key), key  # every key names one tenant
 
 
-def test_presigned_urls_write_only_under_the_callers_prefix(client, tenants):
+def test_presigned_urls_write_only_under_the_callers_prefix(client):
     upload = client.post(
         f"{API}/uploads",
         json={"filename": "x.pdf", "content_type": "application/pdf"},
@@ -117,7 +115,7 @@ def upload_id(upload: dict) -> str:
     return upload["post"]["fields"]["key"].rsplit("/", 1)[1].removesuffix(".pdf")
 
 
-def test_the_same_idempotency_key_from_two_tenants_makes_two_jobs(client, tenants):
+def test_the_same_idempotency_key_from_two_tenants_makes_two_jobs(client):
     key = {"Idempotency-Key": "order-42"}
     first = post_pdf(client, JO.read_bytes(), headers={**bearer(ACME), **key})
     second = post_pdf(client, JO.read_bytes(), headers={**bearer(GLOBEX), **key})
@@ -126,27 +124,27 @@ def test_the_same_idempotency_key_from_two_tenants_makes_two_jobs(client, tenant
     assert "Idempotent-Replayed" not in second.headers
 
 
-def test_one_tenants_result_is_never_reused_for_another(client, s3, tenants):
+def test_one_tenants_result_is_never_reused_for_another(client, services):
     acme = [post_pdf(client, JO.read_bytes(), headers=bearer(ACME)).get_json() for _ in range(2)]
     globex = post_pdf(client, JO.read_bytes(), headers=bearer(GLOBEX)).get_json()
 
     def reused(tenant: str, job_id: str) -> bool:
-        record, _ = s3.get_json(f"jobs/{tenant}/{job_id}.json")
+        record, _ = services.storage.get_json(f"jobs/{tenant}/{job_id}.json")
         return "reused_from" in json.dumps(record)
 
     assert reused("acme", acme[1]["id"])  # the same tenant's second upload reuses the first
     assert not reused("globex", globex["id"])
 
 
-def test_queue_status_counts_only_the_callers_jobs(client, acme_jobs):
+def test_queue_status_counts_only_the_callers_jobs(client, services, acme_jobs):
     acme = client.get(f"{API}/queue/status", headers=bearer(ACME)).get_json()["jobs"]
     globex = client.get(f"{API}/queue/status", headers=bearer(GLOBEX)).get_json()["jobs"]
     assert acme["succeeded"] == 1 and acme["awaiting_upload"] == 1
     assert set(globex.values()) == {0}
-    assert services.jobs().counts()["succeeded"] == 1  # the whole service's, for /metrics
+    assert services.records.counts()["succeeded"] == 1  # the whole service's, for /metrics
 
 
-def test_each_tenant_signs_its_webhooks_with_its_own_secret(client, tenants):
+def test_each_tenant_signs_its_webhooks_with_its_own_secret(client):
     acme_secret = webhooks.tenant_secret(SECRET, "acme")
     globex_secret = webhooks.tenant_secret(SECRET, "globex")
     assert len({acme_secret, globex_secret, SECRET}) == 3
@@ -166,20 +164,20 @@ def test_each_tenant_signs_its_webhooks_with_its_own_secret(client, tenants):
     assert not webhooks.verify(SECRET, delivery["signature"], delivery["raw"], now)
 
 
-def test_an_inbox_for_a_tenant_without_a_token_is_ignored(client, s3, tenants):
-    from functions import events
+def test_an_inbox_for_a_tenant_without_a_token_is_ignored(client, services):
+    storage = services.storage
 
     def record(key):
         return {
             "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": s3.bucket}, "object": {"key": key}},
+            "s3": {"bucket": {"name": storage.bucket}, "object": {"key": key}},
         }
 
-    s3.put_bytes("inbox/initech/a.pdf", JO.read_bytes(), "application/pdf")
-    s3.put_bytes("inbox/acme/a.pdf", JO.read_bytes(), "application/pdf")
+    storage.put_bytes("inbox/initech/a.pdf", JO.read_bytes(), "application/pdf")
+    storage.put_bytes("inbox/acme/a.pdf", JO.read_bytes(), "application/pdf")
     with client.application.app_context():
         results = events.handle(
-            {"Records": [record("inbox/initech/a.pdf"), record("inbox/acme/a.pdf")]}
+            services, {"Records": [record("inbox/initech/a.pdf"), record("inbox/acme/a.pdf")]}
         )
     assert [r["outcome"] for r in results] == ["ignored", "queued"]
     assert "initech" in results[0]["reason"]

@@ -2,11 +2,13 @@
 
 import pytest
 
-from core.settings import SettingsError, get_settings, load_settings
-from core.state import RedisState
+from core.adapters.state import RedisState
+from core.settings import SettingsError, load_settings
+from functions import limits
+from functions.auth import startup_check
 from infra import redis_check
-from tests.helpers import post_pdf
-from tests.servers import ROOT, RedisServer, free_port
+from tests.support.api import post_pdf
+from tests.support.servers import ROOT, RedisServer, free_port
 
 DOC_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -29,14 +31,15 @@ def test_bad_configuration_message(doc):
     assert f"pdfq: bad configuration: {info.value}" in doc
 
 
-def test_full_redis_message(doc, client, setenv, tmp_path):
+@pytest.mark.integration
+def test_full_redis_message(doc, client, configure, tmp_path):
     server = RedisServer(tmp_path)
     try:
         used = int(server.client.info("memory")["used_memory"])
         server.client.config_set("maxmemory", str(used // 2))
-        setenv(HUEY_REDIS_URL=server.url)
+        services = configure(HUEY_REDIS_URL=server.url)
         response = post_pdf(client, b"%PDF-1.4\n%%EOF\n")
-        memory = redis_check.provision(get_settings(), apply=False)[-1]
+        memory = redis_check.provision(services.settings, apply=False)[-1]
     finally:
         server.stop()
     assert response.status_code == 503
@@ -46,12 +49,13 @@ def test_full_redis_message(doc, client, setenv, tmp_path):
     assert memory.detail.split(": ", 1)[1] in doc
 
 
-def test_evicting_managed_redis_message(doc, setenv, tmp_path):
+@pytest.mark.integration
+def test_evicting_managed_redis_message(doc, tmp_path):
     no_config = ("--rename-command", "CONFIG", "")
     server = RedisServer(tmp_path, extra_args=("--maxmemory-policy", "allkeys-lru", *no_config))
     try:
-        setenv(HUEY_REDIS_URL=server.url)
-        eviction = redis_check.provision(get_settings(), apply=True)[1]
+        settings = load_settings({"HUEY_REDIS_URL": server.url})
+        eviction = redis_check.provision(settings, apply=True)[1]
     finally:
         server.stop()
     assert eviction.line().replace(server.url, "redis://127.0.0.1:6380/0") in doc
@@ -62,26 +66,21 @@ def test_password_and_certificate_messages(doc):
     assert redis_check.UNTRUSTED_CERTIFICATE in doc
 
 
-def test_auth_and_limit_messages(doc, client, setenv, monkeypatch):
-    from core.jobs import JobStore
-    from core.queue import huey
-    from functions import limits
-    from functions.auth import startup_check
-
-    setenv(PDFQ_ENV="production")
-    problem, _ = startup_check(get_settings())
+def test_auth_and_limit_messages(doc, client, configure, monkeypatch):
+    services = configure(PDFQ_ENV="production")
+    problem, _ = startup_check(services.settings)
     assert problem in doc
 
-    setenv(API_TOKENS="acme:token-0123456789abcdefghijklmn")
+    configure(API_TOKENS="acme:token-0123456789abcdefghijklmn")
     for header in (None, "Bearer " + "x" * 30, "Basic x"):
         headers = {"Authorization": header} if header else {}
         assert client.get("/api/v1/pdf/me", headers=headers).get_json()["error"]["message"] in doc
 
     # The limits' messages at their default settings (the counts are made up, the words real).
-    monkeypatch.setattr(JobStore, "in_flight", lambda self, tenant, up_to=None: 100)
-    monkeypatch.setattr(huey, "pending_count", lambda: 10000)
     for queue_max_pending in ("10000", "0"):  # the queue's message, then the tenant's
-        setenv(QUEUE_MAX_PENDING=queue_max_pending)
+        services = configure(QUEUE_MAX_PENDING=queue_max_pending)
+        monkeypatch.setattr(services.records, "in_flight", lambda tenant, up_to=None: 100)
+        monkeypatch.setattr(services.huey, "pending_count", lambda: 10000)
         with pytest.raises(Exception) as info:
-            limits.check_capacity("acme")
+            limits.check_capacity(services, "acme")
         assert info.value.message in doc

@@ -1,165 +1,286 @@
+"""POST /uploads (presign) and POST /uploads/<id>/complete (functions/uploads.py), against
+moto's in-process S3.
+
+moto, like every local S3 fake, does NOT enforce presigned POST policies: it stores a body
+that breaks content-length-range or Content-Type. Only real S3 does. So these tests decode
+the policy and assert every condition in it, and completion re-checks size and bytes (as
+the worker does again, see consumer/pipeline.py), which the tests below exercise for real.
+"""
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
+import redis
+import requests
+from pdfminer.high_level import extract_text
 
-from core import keys, services
-from tests.corpus import BAD, GOOD
-from tests.helpers import UPLOAD_URL as URL
-from tests.helpers import multipart
-from tests.helpers import post_pdf as post
+from core import keys
+from core.jobs.model import JobStatus
+from tests.support.api import UPLOADS_URL as URL
+from tests.support.api import complete, post_to_storage, presign
+from tests.support.corpus import BAD, GOOD
+
+JO = GOOD / "pdfminer_jo.pdf"
 
 
-def stored_keys(s3):
-    return sorted(s3.list_keys(""))
+def test_presign_creates_a_job_awaiting_its_upload(client, services):
+    job = presign(client, size=1234)
+    assert job["status"] == "awaiting_upload"
+    assert (job["filename"], job["size"]) == ("report.pdf", 1234)
+    assert job["links"]["complete"] == f"/api/v1/pdf/uploads/{job['id']}/complete"
+    assert set(job["upload"]) == {"expires_at", "max_bytes", "post", "put"}
+    record = services.records.get(job["id"], "public")
+    assert record.status is JobStatus.AWAITING_UPLOAD
+    # nothing is stored until the client uploads
+    assert not list(services.storage.list_keys("sources/"))
 
 
-def test_a_pdf_is_accepted_stored_and_processed(client, s3):
-    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
-    response = post(client, data, "jo.pdf")
+def test_the_post_policy_binds_key_size_type_and_expiry(client):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    job = presign(client, filename="r\u00e9sum\u00e9.pdf")
+    fields = job["upload"]["post"]["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    source = keys.source_key("public", job["id"])
+
+    assert {"bucket": "pdfq-test"} in conditions
+    assert {"key": source} in conditions  # exact: the client cannot choose another key
+    assert ["content-length-range", 1, 100 * 1024 * 1024] in conditions
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert {"x-amz-meta-filename": "r?sum?.pdf"} in conditions  # headers are ASCII
+    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in conditions
+    assert {"x-amz-credential": fields["x-amz-credential"]} in conditions
+    assert {"x-amz-date": fields["x-amz-date"]} in conditions
+    assert len(conditions) == 8  # and nothing looser, such as a starts-with on the key
+    # S3 refuses a form field no condition covers: every field sent is covered exactly.
+    for name, value in fields.items():
+        if name not in ("policy", "x-amz-signature"):
+            assert {name: value} in conditions, name
+
+    expires = dt.datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.UTC
+    )
+    assert before + dt.timedelta(seconds=900) <= expires <= before + dt.timedelta(seconds=905)
+    assert job["upload"]["expires_at"] == policy["expiration"]
+    assert job["upload"]["max_bytes"] == 100 * 1024 * 1024
+
+    # The signature is SigV4 over exactly this policy, with the server's secret (mock_aws
+    # puts its own fake credentials in the environment while it runs).
+    day = fields["x-amz-date"][:8]
+    signing_key = ("AWS4" + os.environ["AWS_SECRET_ACCESS_KEY"]).encode()
+    for part in (day, "us-east-1", "s3", "aws4_request"):
+        signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(signing_key, fields["policy"].encode(), hashlib.sha256).hexdigest()
+    assert fields["x-amz-signature"] == expected
+
+
+@pytest.mark.env(MAX_UPLOAD_BYTES="5000", PRESIGN_EXPIRY="60")
+def test_the_policy_follows_the_limit_and_expiry_settings(client):
+    job = presign(client)
+    put = parse_qs(urlsplit(job["upload"]["put"]["url"]).query)
+    policy = json.loads(base64.b64decode(job["upload"]["post"]["fields"]["policy"]))
+    assert ["content-length-range", 1, 5000] in policy["conditions"]
+    assert put["X-Amz-Expires"] == ["60"]
+
+
+def test_the_put_url_signs_the_type_and_the_declared_size(client):
+    declared = presign(client, size=4321)["upload"]["put"]
+    query = parse_qs(urlsplit(declared["url"]).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"]
+    assert query["X-Amz-Expires"] == ["900"]
+    assert declared["headers"] == {"Content-Type": "application/pdf", "Content-Length": "4321"}
+
+    undeclared = presign(client)["upload"]["put"]
+    query = parse_qs(urlsplit(undeclared["url"]).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-type;host"]
+    assert undeclared["headers"] == {"Content-Type": "application/pdf"}
+
+
+@pytest.mark.env(S3_PUBLIC_ENDPOINT_URL="https://files.example.test:9443")
+def test_presigned_urls_name_the_public_endpoint(client, services):
+    job = presign(client)
+    assert job["upload"]["post"]["url"] == "https://files.example.test:9443/pdfq-test"
+    assert job["upload"]["put"]["url"].startswith("https://files.example.test:9443/pdfq-test/")
+    # pdfq's own calls still go to its own endpoint (here AWS, intercepted by moto).
+    storage = services.storage
+    assert "example.test" not in storage.client.meta.endpoint_url
+    assert storage.public_client is not storage.client
+
+
+@pytest.mark.env(S3_PUBLIC_ENDPOINT_URL="https://files.example.test")
+def test_the_public_client_is_built_only_when_needed(services, configure):
+    storage = services.storage
+    assert storage._public_client is None
+    assert storage.public_client.meta.endpoint_url == "https://files.example.test"
+    services = configure(S3_PUBLIC_ENDPOINT_URL="")
+    assert services.storage.public_client is services.storage.client
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "names"),
+    [
+        ({"filename": "a.pdf"}, 400, "bad_request", "'content_type'"),
+        ({"content_type": "application/pdf"}, 400, "bad_request", "'filename'"),
+        ({"filename": 7, "content_type": "application/pdf"}, 400, "bad_request", "'filename'"),
+        ({"filename": "a.pdf", "content_type": "text/plain"}, 415, "unsupported_media_type", ""),
+        ({"filename": "a", "content_type": "application/pdf", "size": "9"}, 400, "", "'size'"),
+        ({"filename": "a", "content_type": "application/pdf", "size": True}, 400, "", "'size'"),
+        ({"filename": "a", "content_type": "application/pdf", "size": -1}, 400, "", "'size'"),
+        ({"filename": "a", "content_type": "application/pdf", "size": 0}, 400, "empty_file", ""),
+        (
+            {"filename": "a", "content_type": "application/pdf", "size": 10**12},
+            413,
+            "too_large",
+            "",
+        ),
+        ({"filename": "a", "content_type": "application/pdf", "sise": 5}, 400, "", "'sise'"),
+        ([1, 2], 400, "bad_request", "JSON object"),
+    ],
+)
+def test_a_bad_request_body_is_refused_naming_the_field(
+    client, services, body, status, code, names
+):
+    response = client.post(URL, json=body)
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    assert error["code"] == (code or error["code"])
+    assert names in error["message"]
+    assert not list(services.storage.list_keys(""))  # no job was created
+
+
+def test_a_body_that_is_not_json_is_400(client):
+    response = client.post(URL, data=b"filename=a.pdf", content_type="text/plain")
+    assert response.status_code == 400
+    assert "JSON" in response.get_json()["error"]["message"]
+
+
+def test_a_presigned_post_upload_is_completed_and_extracted(client, services, enqueued):
+    job = presign(client, filename="jo.pdf")
+    assert post_to_storage(job, JO.read_bytes()).status_code == 204
+    response = complete(client, job)
     assert response.status_code == 202
-    body = response.get_json()
-    assert response.headers["Location"] == f"/api/v1/pdf/jobs/{body['id']}"
-    assert body["links"]["self"] == response.headers["Location"]
-    assert s3.get_bytes(keys.source_key("public", body["id"])) == data
-    # Immediate mode ran the task already: the record says succeeded.
-    job = services.jobs().get(body["id"], "public")
-    assert job.status.value == "succeeded"
-    assert job.filename == "jo.pdf"
-    assert job.size == len(data)
+    assert response.get_json()["status"] == "queued"
+    assert response.headers["Location"] == f"/api/v1/pdf/jobs/{job['id']}"
+    assert enqueued == [keys.source_key("public", job["id"])]
+    done = client.get(f"/api/v1/pdf/jobs/{job['id']}").get_json()
+    assert done["status"] == "succeeded"
+    assert done["size"] == JO.stat().st_size  # the real size, from storage
+    text = client.get(f"/api/v1/pdf/jobs/{job['id']}/result").get_data(as_text=True)
+    assert text == extract_text(JO)
+    head = services.storage.head(keys.source_key("public", job["id"]))
+    assert head["Metadata"] == {"filename": "jo.pdf"}
 
 
-def test_empty_upload_is_400_and_leaves_nothing(client, s3):
-    response = post(client, b"")
-    assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "empty_file"
-    assert stored_keys(s3) == []
+def test_a_presigned_put_upload_is_completed(client, services, enqueued):
+    data = JO.read_bytes()
+    job = presign(client, size=len(data))
+    put = job["upload"]["put"]
+    assert (
+        requests.put(put["url"], data=data, headers=put["headers"], timeout=30).status_code == 200
+    )
+    assert complete(client, job).status_code == 202
+    assert services.records.get(job["id"], "public").status is JobStatus.SUCCEEDED
 
 
-@pytest.mark.parametrize("name", ["png_renamed.pdf", "text_renamed.pdf"])
-def test_non_pdf_bytes_are_415_whatever_the_filename(client, s3, name):
-    response = post(client, (BAD / name).read_bytes(), "looks-fine.pdf")
-    assert response.status_code == 415
+def test_completing_twice_queues_once(client, enqueued):
+    job = presign(client)
+    post_to_storage(job, JO.read_bytes())
+    assert complete(client, job).status_code == 202
+    again = complete(client, job)
+    assert again.status_code == 200
+    assert again.get_json()["status"] == "succeeded"
+    assert len(enqueued) == 1
+
+
+def test_a_stale_copy_loses_the_race_and_queues_nothing(client, services, enqueued):
+    # Two callers (the client and the S3 event, say) read the job while it awaited its upload.
+    job = presign(client)
+    post_to_storage(job, JO.read_bytes())
+    first = services.records.get(job["id"], "public")
+    second = services.records.get(job["id"], "public")
+    assert services.lifecycle.complete_upload(first, "web:test")[1] is True
+    # The second one's conditional write fails on the changed record: it queues nothing.
+    assert services.lifecycle.complete_upload(second, "web:test")[1] is False
+    assert len(enqueued) == 1
+
+
+def test_complete_before_the_upload_is_409(client, services, enqueued):
+    job = presign(client)
+    response = complete(client, job)
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "not_uploaded"
+    assert services.records.get(job["id"], "public").status is JobStatus.AWAITING_UPLOAD
+    assert enqueued == []
+
+
+def test_a_non_pdf_is_422_deleted_and_the_job_fails_with_its_code(client, services, enqueued):
+    job = presign(client)
+    post_to_storage(job, (BAD / "png_renamed.pdf").read_bytes())
+    response = complete(client, job)
+    assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "not_a_pdf"
-    assert stored_keys(s3) == []
+    assert not list(services.storage.list_keys("sources/"))
+    record = services.records.get(job["id"], "public")
+    assert (record.status, record.error["code"]) == (JobStatus.FAILED, "not_a_pdf")
+    # Asking again gives the same answer; nothing was ever queued.
+    assert complete(client, job).get_json()["error"]["code"] == "not_a_pdf"
+    assert enqueued == []
 
 
-def test_oversized_upload_is_413_and_leaves_nothing(client, s3, setenv):
-    setenv(MAX_UPLOAD_BYTES="1000")
-    response = post(client, b"%PDF-1.4\n" + b"x" * 2000)
-    assert response.status_code == 413
+@pytest.mark.env(MAX_UPLOAD_BYTES="1000")
+def test_an_object_over_the_limit_is_422_too_large(client, services, enqueued):
+    job = presign(client)
+    # The policy says at most 1000 bytes; moto stores 2000 anyway (real S3 would refuse).
+    assert post_to_storage(job, b"%PDF-1.4\n" + b"x" * 2000).status_code == 204
+    response = complete(client, job)
+    assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "too_large"
-    assert stored_keys(s3) == []
+    assert not list(services.storage.list_keys("sources/"))
+    assert services.records.get(job["id"], "public").error["code"] == "too_large"
 
 
-def test_body_far_over_the_limit_is_refused_before_it_is_read(s3, setenv):
-    setenv(MAX_UPLOAD_BYTES="1000")
-    from functions import create_app
-
-    client = create_app({"TESTING": True}).test_client()
-    response = post(client, b"%PDF-1.4\n" + b"x" * 200_000)
-    assert response.status_code == 413
-    assert response.get_json()["error"]["code"] == "too_large"
+def test_an_empty_object_is_422_empty_file(client, enqueued):
+    job = presign(client)
+    post_to_storage(job, b"")
+    response = complete(client, job)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (422, "empty_file")
 
 
-def test_missing_file_field_is_400(client):
-    response = client.post(URL, data={"other": "x"}, content_type="multipart/form-data")
-    assert response.status_code == 400
-    assert "field named 'file'" in response.get_json()["error"]["message"]
-
-
-def test_storage_down_is_503_with_retry_after(client, s3, monkeypatch):
-    from core.errors import StorageUnavailable
-
-    def down(*args, **kwargs):
-        raise StorageUnavailable()
-
-    monkeypatch.setattr(s3, "upload_file", down)
-    response = post(client, (GOOD / "pdfminer_jo.pdf").read_bytes())
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "30"
-    assert response.get_json()["error"]["code"] == "storage_unavailable"
-
-
-def test_queue_down_is_503_and_removes_the_stored_upload(client, s3, monkeypatch):
-    import redis
-
-    from core.queue import huey
+def test_a_queue_outage_hands_the_job_back_so_completing_again_works(client, services, monkeypatch):
+    job = presign(client)
+    post_to_storage(job, JO.read_bytes())
+    original = services.huey.enqueue
 
     def down(*args, **kwargs):
         raise redis.ConnectionError("refused")
 
-    monkeypatch.setattr(huey, "enqueue", down)
-    response = post(client, (GOOD / "pdfminer_jo.pdf").read_bytes())
+    monkeypatch.setattr(services.huey, "enqueue", down)
+    response = complete(client, job)
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "queue_unavailable"
-    assert stored_keys(s3) == []
-    assert services.jobs().counts()["queued"] == 0
+    assert services.records.get(job["id"], "public").status is JobStatus.AWAITING_UPLOAD
+
+    monkeypatch.setattr(services.huey, "enqueue", original)
+    assert complete(client, job).status_code == 202
+    assert services.records.get(job["id"], "public").status is JobStatus.SUCCEEDED
 
 
-@pytest.mark.parametrize(
-    ("given", "kept"),
-    [
-        ("../../etc/passwd", "passwd"),
-        ("C:\\docs\\a.pdf", "a.pdf"),
-        ("", "upload.pdf"),
-        ("r\u00e9sum\u00e9\x00.pdf", "r\u00e9sum\u00e9.pdf"),
-        ("x" * 500 + ".pdf", "x" * 196 + ".pdf"),
-    ],
-)
-def test_filenames_are_display_names_only(given, kept):
-    from functions.uploads import clean_filename
-
-    assert clean_filename(given) == kept
+def test_completing_an_unknown_job_is_404(client):
+    response = client.post(f"/api/v1/pdf/uploads/{'0' * 32}/complete")
+    assert response.status_code == 404
 
 
-def test_same_idempotency_key_and_file_returns_the_original_job(client, s3):
-    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
-    body, content_type = multipart(data, "jo.pdf")
-    headers = {"Idempotency-Key": "order-42"}
-    first = client.post(URL, data=body, content_type=content_type, headers=headers)
-    again = client.post(URL, data=body, content_type=content_type, headers=headers)
-    assert first.status_code == again.status_code == 202
-    assert again.get_json()["id"] == first.get_json()["id"]
-    assert again.headers["Idempotent-Replayed"] == "true"
-    assert services.jobs().counts()["succeeded"] == 1
-
-
-def test_same_idempotency_key_with_another_file_is_409(client, s3):
-    headers = {"Idempotency-Key": "order-43"}
-    for name, expected in (("pdfminer_jo.pdf", 202), ("pdfminer_pagelabels.pdf", 409)):
-        body, content_type = multipart((GOOD / name).read_bytes(), name)
-        response = client.post(URL, data=body, content_type=content_type, headers=headers)
-        assert response.status_code == expected
-    assert response.get_json()["error"]["code"] == "idempotency_key_reused"
-
-
-def test_a_failed_request_frees_its_idempotency_key(client, s3, monkeypatch):
-    from core.errors import StorageUnavailable
-
-    real = s3.upload_file
-    monkeypatch.setattr(
-        s3, "upload_file", lambda *a, **k: (_ for _ in ()).throw(StorageUnavailable())
-    )
-    body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf")
-    headers = {"Idempotency-Key": "order-44"}
-    assert (
-        client.post(URL, data=body, content_type=content_type, headers=headers).status_code == 503
-    )
-    monkeypatch.setattr(s3, "upload_file", real)
-    assert (
-        client.post(URL, data=body, content_type=content_type, headers=headers).status_code == 202
-    )
-
-
-def test_a_malformed_idempotency_key_is_400(client, s3):
-    body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf")
-    response = client.post(
-        URL, data=body, content_type=content_type, headers={"Idempotency-Key": "x" * 300}
-    )
-    assert response.status_code == 400
-
-
-def test_the_upload_records_its_sha256(client, s3):
-    import hashlib
-
-    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
-    job_id = post(client, data).get_json()["id"]
-    assert services.jobs().get(job_id, "public").sha256 == hashlib.sha256(data).hexdigest()
+def test_the_upload_page_is_served_at_the_root(client):
+    with client.get("/") as page:
+        assert page.status_code == 200
+        assert page.headers["Cache-Control"] == "no-cache"
+        assert '<script src="/static/upload.js"' in page.get_data(as_text=True)
+    with client.get("/static/upload.js") as script:
+        assert script.status_code == 200
+        assert "/uploads" in script.get_data(as_text=True)

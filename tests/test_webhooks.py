@@ -1,4 +1,5 @@
-"""Webhooks in-process: URL rules, the signature, a real receiver that fails once."""
+"""Webhooks (core/webhooks.py, consumer/delivery.py) in-process: URL rules, the signature, a
+real receiver that fails once, and the verification snippet of docs/api.md."""
 
 import datetime as dt
 import time
@@ -7,11 +8,11 @@ import pytest
 
 from core import webhooks
 from core.errors import BadRequest
-from core.queue import huey
 from core.settings import load_settings
-from tests.corpus import GOOD
-from tests.helpers import multipart
-from tests.receiver import Receiver
+from tests.support.api import multipart
+from tests.support.corpus import GOOD
+from tests.support.receiver import Receiver
+from tests.support.servers import ROOT
 
 SECRET = "a-webhook-secret-long-enough"
 JOBS = "/api/v1/pdf/jobs"
@@ -69,8 +70,8 @@ def test_signature_verifies_and_rejects_tampering_and_old_timestamps():
     assert not webhooks.verify(SECRET, "garbage", body, now)
 
 
-def test_a_job_calls_back_signed_and_retries_until_the_receiver_accepts(client, setenv, receiver):
-    setenv(WEBHOOK_SECRET=SECRET, WEBHOOK_ALLOW_PRIVATE="true")
+@pytest.mark.env(WEBHOOK_SECRET=SECRET, WEBHOOK_ALLOW_PRIVATE="true")
+def test_a_job_calls_back_signed_and_retries_until_the_receiver_accepts(client, services, receiver):
     body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf")
     boundary = content_type.split("boundary=")[1]
     field = (
@@ -88,6 +89,7 @@ def test_a_job_calls_back_signed_and_retries_until_the_receiver_accepts(client, 
     assert first["body"]["job"]["id"] == job_id
     # Huey scheduled the retry WEBHOOK_RETRY_DELAY later: run it as a consumer would then.
     due = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=1)
+    huey = services.huey
     for task in huey.read_schedule(due):
         huey.execute(task, due)
     second = receiver.wait_for(2)[1]
@@ -100,8 +102,8 @@ def test_a_job_calls_back_signed_and_retries_until_the_receiver_accepts(client, 
     ]
 
 
-def test_a_public_looking_callback_on_a_private_address_is_400(client, setenv):
-    setenv(WEBHOOK_SECRET=SECRET)
+@pytest.mark.env(WEBHOOK_SECRET=SECRET)
+def test_a_public_looking_callback_on_a_private_address_is_400(client):
     response = client.post(
         "/api/v1/pdf/uploads",
         json={
@@ -115,8 +117,6 @@ def test_a_public_looking_callback_on_a_private_address_is_400(client, setenv):
 
 
 def test_the_verification_snippet_in_the_docs_accepts_our_signature():
-    from tests.servers import ROOT
-
     text = (ROOT / "docs" / "api.md").read_text().split("## Webhooks", 1)[1]
     snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
-from functions.cli import control, jobs, submit, tokens
+from functions.cli import api_tokens, reading, rerun, submit
 
 pdf = AppGroup("pdf", help="Submit PDFs, follow their jobs, provision (exit codes: docs/cli.md).")
 for command in (
     submit.submit,
-    jobs.status,
-    jobs.result,
-    jobs.queue,
-    jobs.failed,
-    control.reprocess,
-    control.cancel,
-    jobs.provision,
-    tokens.token,
+    reading.status,
+    reading.result,
+    reading.queue,
+    reading.failed,
+    rerun.reprocess,
+    rerun.cancel,
+    reading.provision,
+    api_tokens.token,
 ):
     pdf.add_command(command)

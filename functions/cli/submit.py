@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from core import services
 from core.errors import PdfqError
 from core.exitcodes import FAILED, NOT_READY
-from core.settings import get_settings
+from core.jobs import pdfcheck
+from core.services import Services
 from functions.cli.common import (
     error_text,
     json_option,
@@ -21,9 +21,9 @@ from functions.cli.common import (
     reports_errors,
     tenant_option,
 )
-from functions.intake import check_pdf
-from functions.submission import submit_upload
-from functions.uploads import clean_filename
+from functions.context import services
+from functions.documents import clean_filename
+from functions.documents import submit as submit_document
 
 POLL_SECONDS = 0.5
 
@@ -58,15 +58,15 @@ def submit(paths, recursive, wait, timeout, tenant, as_json):
     refused with that code, or stored and queued. Lines: status, job id, file, detail.
     """
     files = pdf_files(paths, recursive)
-    limit = get_settings().max_upload_bytes
+    runtime = services()
     outcomes: list[dict] = []
     with click.progressbar(
         files, label="Submitting", file=sys.stderr, item_show_func=_name, show_pos=True
     ) as bar:
         for path in bar:
-            outcomes.append(_submit_one(path, limit, tenant))
+            outcomes.append(_submit_one(runtime, path, tenant))
     if wait:
-        _follow(outcomes, tenant, timeout)
+        _follow(runtime, outcomes, tenant, timeout)
 
     for outcome in outcomes:
         click.echo(json.dumps(outcome) if as_json else _text(outcome))
@@ -86,23 +86,24 @@ def _name(path: Path | None) -> str | None:
     return path.name if path else None
 
 
-def _submit_one(path: Path, limit: int, tenant: str) -> dict:
+def _submit_one(runtime: Services, path: Path, tenant: str) -> dict:
     outcome = {"file": str(path), "job_id": None, "status": "refused", "error": None}
     with open(path, "rb") as fp:
         try:
-            size = check_pdf(fp, limit)
+            size = pdfcheck.check_stream(fp, runtime.settings.max_upload_bytes)
         except PdfqError as refused:
             outcome["error"] = refused.to_dict()
             return outcome
         # Redis or storage down raises out of the whole run: the next file would fail too.
-        job = submit_upload(fp, filename=clean_filename(path.name), size=size, tenant=tenant)
+        name = clean_filename(path.name)
+        job = submit_document(runtime, fp, filename=name, size=size, tenant=tenant)
     outcome.update(job_id=job.id, status=job.status.value, pages=None, warnings=[])
     return outcome
 
 
-def _follow(outcomes: list[dict], tenant: str, timeout: float):
+def _follow(runtime: Services, outcomes: list[dict], tenant: str, timeout: float):
     """Poll each job's record until it is terminal or `timeout` seconds have passed."""
-    store = services.jobs()
+    records = runtime.records
     waiting = {o["job_id"]: o for o in outcomes if o["job_id"]}
     deadline = time.monotonic() + timeout
     with click.progressbar(
@@ -110,7 +111,7 @@ def _follow(outcomes: list[dict], tenant: str, timeout: float):
     ) as bar:
         while waiting and time.monotonic() < deadline:
             for job_id, outcome in list(waiting.items()):
-                job = store.get(job_id, tenant)
+                job = records.get(job_id, tenant)
                 outcome.update(
                     status=job.status.value,
                     error=job.error,

@@ -1,0 +1,80 @@
+"""A worker's hold on what it runs: its name, and the tick that keeps a lease alive.
+
+The sandbox calls the tick about every POLL_SECONDS while its child extracts. The tick renews
+the lease every third of its length, so a worker that dies leaves a lease that expires for
+recovery to find; and it stops the run (by raising) when the lease went to someone else,
+the job was canceled, or this process handed the job back on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from core.errors import PdfqError
+from core.jobs.inflight import InFlight
+
+log = logging.getLogger("pdfq.consumer")
+
+# Jobs this process handed back on SIGTERM: their threads (thread workers) must stop at once
+# and leave the lease alone, since the job is on the queue again.
+interrupted: set[str] = set()
+
+
+class LeaseLost(Exception):
+    """Another worker took the job (or part) over, or it was handed back: stop, write nothing."""
+
+
+class PartLeaseLost(LeaseLost):
+    """Another worker took over one range of a page-parallel job (we were presumed dead)."""
+
+
+class JobCanceled(Exception):
+    """The job being run was canceled: not an error of the PDF."""
+
+
+def worker_name() -> str:
+    """host:pid:thread, so leases and attempts name the worker."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def lease_tick(
+    inflight: InFlight, name: str, worker: str, lost: type[LeaseLost] = LeaseLost
+) -> Callable[[], None]:
+    """A tick that renews the lease `name` every third of its length, raising `lost` when it
+    is someone else's. With Redis down the work goes on: the record is what counts."""
+    every = inflight.lease_seconds / 3
+    last = time.monotonic()
+
+    def tick():
+        nonlocal last
+        if time.monotonic() - last < every:
+            return
+        last = time.monotonic()
+        try:
+            still_ours = inflight.renew(name, worker)
+        except PdfqError as exc:
+            log.warning("%s: could not renew the lease: %s", name, exc.message)
+            return
+        if not still_ours:
+            raise lost()
+
+    return tick
+
+
+def job_tick(inflight: InFlight, job_id: str, worker: str) -> Callable[[], None]:
+    """The tick of a whole job: stop when it was handed back or canceled, keep its lease."""
+    renew = lease_tick(inflight, job_id, worker)
+
+    def tick():
+        if job_id in interrupted:
+            raise LeaseLost()
+        if inflight.cancel_requested(job_id):  # after each page and every poll
+            raise JobCanceled()
+        renew()
+
+    return tick

@@ -1,0 +1,281 @@
+"""Page-parallel extraction: a long document split into page ranges that several workers
+extract at once, each in its own sandbox, merged in page order.
+
+The job's worker (the coordinator) counts the pages, enqueues one `extract_part` task per
+range but the first, then works through the ranges itself, taking any that no live worker
+holds; it waits only for ranges another worker is extracting right now. So one worker
+alone still finishes the job, and a second idle worker halves the time.
+
+Each range has a lease under the name `<job>.<run>.<first>-<last>` that its extractor renews
+while it works. A part worker that dies leaves a lease that expires and the coordinator
+extracts that range itself; a part that fails with a retryable error releases its lease and
+is retried alone (by Huey, or by the coordinator taking it first). A terminal error
+(corrupt, timeout, memory) in any range fails the job with that error. Finished ranges are
+stored objects (keys.part_key), so a coordinator that dies and is recovered keeps them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from consumer import sandbox
+from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
+from core import engine_registry, keys
+from core.adapters.queue import EXTRACT_PART
+from core.errors import ObjectMissing, PdfqError, error_for_code
+from core.jobs import dedup, options, pdfcheck
+from core.jobs.model import Job, JobStatus
+from core.services import Services
+from engines.base import Extraction, Page, text_warnings
+
+log = logging.getLogger("pdfq.consumer")
+WAIT_SECONDS = 0.1
+
+
+def split(total: int, size: int) -> list[tuple[int, int]]:
+    """Pages 1..total as consecutive (first, last) ranges of at most `size` pages."""
+    return [(first, min(first + size - 1, total)) for first in range(1, total + 1, size)]
+
+
+def extract(
+    services: Services, job: Job, path: Path, engine: str, worker: str, tick: Callable[[], None]
+) -> Extraction:
+    """Extract `path` for `job`: in one sandbox, or in parts when it is long enough."""
+    settings = services.settings
+
+    def in_one_piece(total: int) -> bool:
+        return total < settings.parallel_min_pages or total <= settings.part_pages
+
+    # The child counts the pages first; a long document is stopped there and split. A page
+    # selection runs in one piece: parts split the whole document.
+    sized = settings.parallel_min_pages and not options.selects_pages(job.options)
+    try:
+        return sandboxed(
+            services,
+            job,
+            path,
+            engine,
+            on_progress=lambda done, of: services.inflight.set_progress(job.id, done, of),
+            on_tick=tick,
+            on_count=in_one_piece if sized else None,
+        )
+    except sandbox.Counted as counted:
+        return _Coordinator(services, job, path, engine, worker, tick, counted.pages).run()
+
+
+def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> Extraction:
+    """One sandboxed extraction of `path` for `job`: its limits, password and options."""
+    return sandbox.extract(
+        path, engine=engine, options=job.options, **_limits(services, job), **run
+    )
+
+
+def _limits(services: Services, job: Job) -> dict:
+    settings = services.settings
+    return {
+        "timeout": settings.extract_timeout,
+        "memory_mb": settings.extract_memory_mb,
+        "password": options.password(job.options, settings),
+    }
+
+
+def run_id(engine: str, job: Job) -> str:
+    """Parts of one run: same engine, version and options (a reprocess with other options
+    must not pick up the parts of the earlier run)."""
+    version = engine_registry.version(engine)
+    digest = dedup.options_digest(engine, version, options.dedup_view(job.options))
+    return f"{engine}-{version}-{digest[:8]}"
+
+
+def part_name(job_id: str, run: str, first: int, last: int) -> str:
+    """The name of one range's lease and state keys."""
+    return f"{job_id}.{run}.{first}-{last}"
+
+
+class _Coordinator:
+    def __init__(self, services: Services, job, path, engine, worker, tick, total):
+        self.services, self.job, self.path, self.engine = services, job, path, engine
+        self.worker, self.tick, self.total = worker, tick, total
+        self.run_id = run_id(engine, job)
+        self.parts = split(total, services.settings.part_pages)
+        self.state, self.inflight = services.state, services.inflight
+
+    def _keys(self, first: int, last: int) -> dict[str, str]:
+        return keys.part_keys(part_name(self.job.id, self.run_id, first, last))
+
+    def run(self) -> Extraction:
+        log.info("job %s: %d pages in %d parts", self.job.id, self.total, len(self.parts))
+        self.inflight.set_progress(self.job.id, 0, self.total)
+        for first, last in self.parts[1:]:
+            self.services.queue.put(EXTRACT_PART, self.job.source_key, self.engine, first, last)
+        pending = list(self.parts)
+        while pending:
+            self.tick()
+            taken = False
+            for first, last in list(pending):
+                name = part_name(self.job.id, self.run_id, first, last)
+                part = keys.part_keys(name)
+                if self.state.get(part["done"]):
+                    pending.remove((first, last))
+                elif failed := self.state.get(part["failed"]):
+                    error = json.loads(failed)
+                    raise error_for_code(error["code"])(error["message"])
+                elif self.inflight.acquire(name, self.worker):
+                    part_tick = lease_tick(self.inflight, name, self.worker, PartLeaseLost)
+
+                    def tick(part_tick=part_tick):
+                        self.tick()  # the job's lease
+                        part_tick()  # and this range's
+
+                    try:
+                        _extract_part(
+                            self.services, self.job, self.engine, first, last, self.path, tick
+                        )
+                        pending.remove((first, last))
+                    except PartLeaseLost:
+                        log.warning("job %s: pages %d-%d taken over", self.job.id, first, last)
+                    finally:
+                        self.inflight.release(name, self.worker)
+                    taken = True
+                    break
+            self._progress()
+            if pending and not taken:
+                time.sleep(WAIT_SECONDS)
+        return self._merge()
+
+    def _progress(self):
+        names = [self._keys(first, last)["progress"] for first, last in self.parts]
+        done = sum(int(v or 0) for v in self.state.get_many(names).values())
+        self.inflight.set_progress(self.job.id, min(done, self.total), self.total)
+
+    def _merge(self) -> Extraction:
+        storage = self.services.storage
+        pages: list[Page] = []
+        first_part: dict = {}
+        seconds = 0.0
+        stored = [
+            keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
+            for first, last in self.parts
+        ]
+        for key in stored:
+            part, _ = storage.get_json(key)
+            first_part = first_part or part
+            seconds += part["seconds"]
+            pages.extend(Page(item["page"], item["text"]) for item in part["pages"])
+        for (first, last), key in zip(self.parts, stored, strict=True):
+            part = self._keys(first, last)
+            self.state.delete(part["done"])
+            self.state.delete(part["progress"])
+            storage.delete(key)
+        return Extraction(
+            pages=pages,
+            metadata=first_part["metadata"],
+            encrypted=first_part["encrypted"],
+            seconds=seconds,
+            warnings=text_warnings(pages),
+        )
+
+
+def _extract_part(services: Services, job: Job, engine: str, first: int, last: int, path, tick):
+    """Extract pages first..last of the source at `path` and store them as a part object."""
+    storage, state = services.storage, services.state
+    run = run_id(engine, job)
+    part = keys.part_keys(part_name(job.id, run, first, last))
+    key = keys.part_key(job.tenant, job.id, run, first, last)
+    ttl = services.settings.progress_ttl
+    try:
+        storage.head(key)  # stored by an extractor whose done flag was lost (Redis wiped)
+    except ObjectMissing:
+        extraction = sandboxed(
+            services,
+            job,
+            path,
+            engine,
+            pages=(first, last),
+            on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
+            on_tick=tick,
+        )
+        log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
+        storage.put_json(
+            key,
+            {
+                "pages": [{"page": p.number, "text": p.text} for p in extraction.pages],
+                "metadata": extraction.metadata,
+                "encrypted": extraction.encrypted,
+                "seconds": extraction.seconds,
+            },
+        )
+    state.set(part["progress"], str(last - first + 1), ttl)
+    state.set(part["done"], "1", ttl)
+
+
+def run_part(
+    services: Services, source_key: str, engine: str, first: int, last: int, *, final_attempt: bool
+):
+    """The extract_part task: one range of a page-parallel job, if no one has it yet."""
+    tenant, job_id = keys.parse_source_key(source_key)
+    job = services.records.get(job_id, tenant)
+    name = part_name(job_id, run_id(engine, job), first, last)
+    part = keys.part_keys(name)
+    if job.status is not JobStatus.PROCESSING or services.state.get(part["done"]):
+        return  # the job ended, or the coordinator got here first
+    worker = worker_name()
+    if not services.inflight.acquire(name, worker):
+        return  # someone extracts it now; if they die, the coordinator takes it over
+    try:
+        path = _source(services, source_key)
+        tick = lease_tick(services.inflight, name, worker, PartLeaseLost)
+        _extract_part(services, job, engine, first, last, path, tick)
+    except PartLeaseLost:
+        log.warning("job %s: part %d-%d taken over by another worker", job_id, first, last)
+    except PdfqError as error:
+        if error.retryable and not final_attempt:
+            raise  # Huey retries this part alone; the coordinator may take it first
+        ttl = services.settings.progress_ttl
+        services.state.set(part["failed"], json.dumps(error.to_dict()), ttl)
+    finally:
+        services.inflight.release(name, worker)
+
+
+# The last source each worker thread downloaded: a worker usually takes several ranges of
+# one job in a row. A source key names one job's PDF, which never changes. Per thread, so
+# thread workers never delete a file another thread is extracting.
+_local = threading.local()
+_folders: set[Path] = set()
+
+
+def _source(services: Services, source_key: str) -> Path:
+    """A local copy of the job's source, downloaded once per worker and job."""
+    if getattr(_local, "key", None) != source_key:
+        _drop(getattr(_local, "folder", None))
+        _local.key = _local.folder = None
+        folder = Path(tempfile.mkdtemp(prefix="pdfq-part-"))
+        _folders.add(folder)
+        try:  # the same checks as the coordinator's: the object may have changed since
+            limit = services.settings.max_upload_bytes
+            pdfcheck.download_checked(services.storage, source_key, folder / "source.pdf", limit)
+        except BaseException:
+            _drop(folder)
+            raise
+        _local.key, _local.folder = source_key, folder
+    return _local.folder / "source.pdf"
+
+
+def _drop(folder: Path | None):
+    if folder is not None:
+        _folders.discard(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@atexit.register
+def _forget_sources():
+    for folder in list(_folders):
+        _drop(folder)

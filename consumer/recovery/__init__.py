@@ -1,0 +1,131 @@
+"""Recovery: re-enqueue what the queue forgot and what dead workers dropped.
+
+One pass over the durable list of open jobs (the `active/` markers in storage):
+- queued or scheduled, with no enqueue marker and no lease: the queue lost it (Redis
+  flushed, restarted without persistence, failed over): enqueue it again, at its time;
+- processing, with no lease: its worker died (SIGKILL, OOM, a dyno killed): put it back,
+  or, once it has been in progress at N worker deaths, fail it with `worker_crashed`;
+- awaiting_upload past its upload URLs' expiry (PRESIGN_EXPIRY) and the grace: the file
+  arrived but nobody completed it (lost event, client gone): complete it; nothing arrived:
+  fail it `upload_expired`, so abandoned uploads do not count against the tenant's limit;
+- terminal: a marker left behind by a failed delete: remove it.
+Jobs changed in the last RECONCILE_GRACE_SECONDS are left alone (they may be mid-enqueue).
+Each move is the lifecycle's; the pass also drops expired rows of the embedded state store.
+
+Run every minute by a Huey periodic task, and on demand with `python -m consumer.recovery`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from core import keys
+from core.clock import seconds_since
+from core.errors import NotFound, NotUploaded, PdfqError
+from core.jobs.model import Job, JobStatus
+from core.services import Services
+
+log = logging.getLogger("pdfq.recovery")
+
+
+@dataclasses.dataclass
+class Report:
+    checked: int = 0
+    requeued: int = 0
+    rescheduled: int = 0
+    recovered_from_crash: int = 0
+    quarantined: int = 0
+    uploads_completed: int = 0
+    uploads_expired: int = 0
+    closed: int = 0
+    skipped: bool = False
+
+    @property
+    def acted(self) -> bool:
+        """It changed a job (closing stale markers aside): worth a warning in the log."""
+        quiet = ("checked", "closed", "skipped")
+        return any(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in quiet)
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return "another recovery pass is running; skipped"
+        return ", ".join(
+            f"{f.name.replace('_', ' ')}: {getattr(self, f.name)}"
+            for f in dataclasses.fields(self)
+            if f.name != "skipped"
+        )
+
+
+def reconcile(services: Services) -> Report:
+    """One recovery pass, unless another process is running one."""
+    state, inflight = services.state, services.inflight
+    report = Report()
+    if not state.set_if_absent(keys.RECOVERY_LOCK, "1", keys.RECOVERY_LOCK_TTL):
+        report.skipped = True
+        return report
+    try:
+        for tenant, job_id in services.records.active():
+            report.checked += 1
+            if inflight.is_enqueued(job_id) or inflight.holder(job_id):
+                continue  # the queue or a live worker has it: no need to read the record
+            try:
+                job = services.records.get(job_id, tenant)
+            except NotFound:
+                continue  # a marker whose record is being written right now
+            if seconds_since(job.updated_at) < services.settings.reconcile_grace:
+                continue
+            try:
+                _recover(services, job, report)
+            except PdfqError as exc:
+                log.warning("job %s: not recovered this time: %s", job.id, exc.message)
+        state.purge_expired()
+    finally:
+        state.delete(keys.RECOVERY_LOCK)
+    if report.acted:
+        log.warning("recovery: %s", report)
+    return report
+
+
+def _recover(services: Services, job: Job, report: Report):
+    lifecycle, settings = services.lifecycle, services.settings
+    if job.status is JobStatus.AWAITING_UPLOAD:
+        _expire_upload(services, job, report)
+    elif job.status.terminal:
+        lifecycle.close(job)
+        report.closed += 1
+    elif job.status is JobStatus.QUEUED:
+        lifecycle.requeue(job)
+        report.requeued += 1
+        log.warning("job %s: was not in the queue; re-enqueued", job.id)
+    elif job.status is JobStatus.SCHEDULED:
+        lifecycle.requeue(job)
+        report.rescheduled += 1
+        log.warning(
+            "job %s: was not in the schedule; scheduled again for %s", job.id, job.scheduled_for
+        )
+    elif job.status is JobStatus.PROCESSING:
+        job = lifecycle.recover_crashed(job, settings.max_worker_crashes)
+        if job.status is JobStatus.FAILED:
+            report.quarantined += 1
+            log.warning("job %s: quarantined after repeated worker deaths", job.id)
+        else:
+            report.recovered_from_crash += 1
+            log.warning("job %s: its worker died (lease expired); re-enqueued", job.id)
+
+
+def _expire_upload(services: Services, job: Job, report: Report):
+    """An upload whose URLs expired: complete it if the file is there, else end the job."""
+    settings = services.settings
+    if seconds_since(job.created_at) < settings.presign_expiry + settings.reconcile_grace:
+        return
+    try:
+        _, queued = services.lifecycle.complete_upload(job, by="recovery")
+    except NotUploaded:
+        services.lifecycle.expire_upload(job)
+        report.uploads_expired += 1
+        log.warning("job %s: nothing was uploaded before its URLs expired; failed", job.id)
+        return
+    if queued:
+        report.uploads_completed += 1
+        log.warning("job %s: its upload arrived but was never completed; queued", job.id)

@@ -1,0 +1,293 @@
+"""The S3-compatible object store: put/get/head/delete/list/presign, and the bucket's own
+configuration for provisioning (`configure`), with boto3 clients made lazily.
+
+Two clients: one for pdfq's own calls (S3_ENDPOINT_URL) and one that signs URLs for browsers
+(S3_PUBLIC_ENDPOINT_URL), because a presigned PUT URL signs the host it names.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import IO, Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.errors import ObjectMissing, StorageUnavailable, WriteConflict
+from core.settings import Settings
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+# 8 MiB parts, two at a time: a web worker holds at most ~16 MiB of an upload in memory.
+_TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+# s3transfer reads up to 10 parts ahead into memory (80 MiB with 8 MiB parts); one, plus
+# the part each of the 2 threads sends, keeps a web worker flat during a large upload.
+_TRANSFER.max_in_memory_upload_chunks = 1
+
+
+def _unavailable(exc: Exception, what: str) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"Object storage unreachable while trying to {what} ({type(exc).__name__}): "
+        "is the S3 endpoint up and are the credentials right?"
+    )
+
+
+class Storage:
+    """One bucket. Every outage surfaces as StorageUnavailable, a missing key as ObjectMissing."""
+
+    def __init__(self, settings: Settings):
+        self.bucket = settings.s3_bucket
+        self._settings = settings
+        self._client = None
+        self._public_client = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        """The boto3 client, built on first use (never at import time)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client(self._settings.s3_endpoint_url)
+        return self._client
+
+    @property
+    def public_client(self):
+        """The client that signs URLs for browsers: the public endpoint when one is set."""
+        public = self._settings.s3_public_endpoint_url
+        if not public or public == self._settings.s3_endpoint_url:
+            return self.client
+        if self._public_client is None:
+            with self._lock:
+                if self._public_client is None:
+                    self._public_client = self._make_client(public)
+        return self._public_client
+
+    def _make_client(self, endpoint_url: str):
+        config = Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            signature_version="s3v4",
+            s3={"addressing_style": "path"} if endpoint_url else {},
+        )
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=self._settings.s3_region,
+            config=config,
+        )
+
+    def _call(self, what: str, method: str, **kwargs) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING_CODES:
+                raise ObjectMissing(kwargs.get("Key", "")) from exc
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise WriteConflict(kwargs.get("Key", "")) from exc
+            if code == "NoSuchBucket":
+                raise StorageUnavailable(
+                    f"Bucket {self.bucket!r} does not exist: run `python -m infra.provision`."
+                ) from exc
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise StorageUnavailable(
+                    f"Object storage refused pdfq ({code}) while trying to {what}: "
+                    "check the AWS credentials and the bucket policy."
+                ) from exc
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "RequestTimeout"):
+                raise _unavailable(exc, what) from exc
+            raise
+        except BotoCoreError as exc:
+            raise _unavailable(exc, what) from exc
+
+    # --- writes ---
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> str:
+        """Write `key`; with if_match/if_absent the write raises WriteConflict on a lost race."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type,
+        }
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        if if_absent:
+            kwargs["IfNoneMatch"] = "*"
+        return self._call("write " + key, "put_object", **kwargs)["ETag"]
+
+    def put_json(self, key: str, value: Any, **conditions) -> str:
+        body = json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+        return self.put_bytes(key, body, "application/json", **conditions)
+
+    def upload_file(self, key: str, fileobj: IO[bytes], content_type: str, metadata: dict):
+        """Stream a file object to `key` (multipart above 8 MB, so memory stays bounded)."""
+        extra = {"ContentType": content_type, "Metadata": metadata}
+        try:
+            self.client.upload_fileobj(fileobj, self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc, "write " + key) from exc
+
+    def delete(self, key: str):
+        self._call("delete " + key, "delete_object", Bucket=self.bucket, Key=key)
+
+    def copy(self, source: str, key: str, *, if_match: str | None = None):
+        """Server-side copy; with if_match, only while `source` is still that version."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "CopySource": {"Bucket": self.bucket, "Key": source},
+        }
+        if if_match:
+            kwargs["CopySourceIfMatch"] = if_match
+        self._call("copy " + source, "copy_object", **kwargs)
+
+    # --- presigned uploads (signed locally: no request is made) ---
+
+    def presign_post(self, key: str, *, fields: dict, conditions: list, expires: int) -> dict:
+        """{"url", "fields"} of an HTML form POST whose policy carries `conditions`."""
+        return self._sign(
+            "presign " + key,
+            "generate_presigned_post",
+            Bucket=self.bucket,
+            Key=key,
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=expires,
+        )
+
+    def presign_put(self, key: str, *, content_type: str, size: int | None, expires: int) -> str:
+        """A PUT URL; Content-Type (and Content-Length, when given) are signed headers."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if size is not None:
+            params["ContentLength"] = size
+        return self._sign(
+            "presign " + key,
+            "generate_presigned_url",
+            ClientMethod="put_object",
+            Params=params,
+            ExpiresIn=expires,
+        )
+
+    def presign_get(self, key: str, *, expires: int) -> str:
+        """A GET URL of `key` for a client to download it straight from storage."""
+        return self._sign(
+            "presign " + key,
+            "generate_presigned_url",
+            ClientMethod="get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=expires,
+        )
+
+    def _sign(self, what: str, method: str, **kwargs) -> Any:
+        try:
+            return getattr(self.public_client, method)(**kwargs)
+        except BotoCoreError as exc:  # e.g. no credentials to sign with
+            raise _unavailable(exc, what) from exc
+        except AttributeError as exc:
+            # botocore's POST signer reads credentials.access_key without checking for None.
+            raise StorageUnavailable(
+                f"No AWS credentials to {what} with: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or a profile or instance role)."
+            ) from exc
+
+    # --- reads ---
+
+    def head(self, key: str) -> dict:
+        return self._call("read " + key, "head_object", Bucket=self.bucket, Key=key)
+
+    def get_bytes(self, key: str) -> bytes:
+        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+        try:
+            return response["Body"].read()
+        except BotoCoreError as exc:
+            raise _unavailable(exc, "read " + key) from exc
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes (a ranged GET: a large object is not downloaded)."""
+        response = self._call(
+            "read " + key, "get_object", Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}"
+        )
+        try:
+            return response["Body"].read()
+        except BotoCoreError as exc:
+            raise _unavailable(exc, "read " + key) from exc
+
+    def get_json(self, key: str) -> tuple[Any, str]:
+        """The decoded object and its ETag (for a conditional write back)."""
+        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+        try:
+            return json.loads(response["Body"].read()), response["ETag"]
+        except BotoCoreError as exc:
+            raise _unavailable(exc, "read " + key) from exc
+
+    def download_to(self, key: str, fileobj: IO[bytes]):
+        """Stream `key` into an open binary file, chunk by chunk."""
+        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+        try:
+            for chunk in response["Body"].iter_chunks(1024 * 1024):
+                fileobj.write(chunk)
+        except BotoCoreError as exc:
+            raise _unavailable(exc, "read " + key) from exc
+
+    def stream(self, key: str, chunk_size: int = 64 * 1024):
+        """The object's body as an iterator of chunks, for responses that must not buffer."""
+        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+        return response["Body"].iter_chunks(chunk_size)
+
+    def list_keys(self, prefix: str):
+        """Every key under `prefix`, page by page."""
+        for item in self.list_objects(prefix):
+            yield item["Key"]
+
+    def list_objects(self, prefix: str):
+        """Every object under `prefix` as S3 lists it (Key, LastModified, Size...)."""
+        token = None
+        while True:
+            kwargs = {"Bucket": self.bucket, "Prefix": prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+            yield from page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                return
+            token = page["NextContinuationToken"]
+
+    # --- the bucket itself ---
+
+    def ping(self):
+        """Raise StorageUnavailable unless the bucket answers."""
+        try:
+            self._call("reach bucket " + self.bucket, "head_bucket", Bucket=self.bucket)
+        except ObjectMissing:
+            raise StorageUnavailable(
+                f"Bucket {self.bucket!r} does not exist: run `python -m infra.provision`."
+            ) from None
+
+    def configure(self, what: str, method: str, missing_code: str = "", **kwargs) -> Any:
+        """A call on the bucket's configuration (lifecycle, CORS, notifications, creation), for
+        provisioning; None when storage answers `missing_code` (nothing is configured yet)."""
+        try:
+            return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if missing_code and error.get("Code") == missing_code:
+                return None
+            raise StorageUnavailable(
+                f"Object storage refused to {what} ({error.get('Code')}: {error.get('Message')})."
+            ) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc, what) from exc

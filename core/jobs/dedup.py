@@ -1,0 +1,65 @@
+"""Content-addressed dedup: the same bytes with the same engine and options, extracted once.
+
+The index lives in storage, beside the results it points at (S3 is the source of truth, and
+a result outlives any Redis): dedup/<tenant>/<sha256>/<options digest>.json names the job
+whose results hold the extraction. Per tenant, so one tenant never learns what another
+uploaded. An entry whose results are gone (expired by RESULT_RETENTION_DAYS, or the job
+re-run and failed) is simply a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+
+from core import keys
+from core.adapters.storage import Storage
+from core.errors import ObjectMissing, PdfqError
+from core.jobs import results
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A finished job whose results can stand for a new job's."""
+
+    job_id: str
+    summary: dict  # its result.json
+    pages: list[dict]  # its pages.jsonl, one {"page", "text", "chars", ...} per page
+
+
+def options_digest(engine: str, engine_version: str, options: dict | None = None) -> str:
+    """Everything that changes the extracted text, hashed: the engine, its version, options."""
+    canonical = json.dumps(
+        {"engine": engine, "engine_version": engine_version, "options": options or {}},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def find(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str) -> Earlier | None:
+    """The earlier job (not `job_id` itself) that extracted these bytes, if its results remain."""
+    try:
+        entry, _ = storage.get_json(keys.dedup_key(tenant, sha256, digest))
+        earlier = entry["job_id"]
+        if earlier == job_id or not keys.is_job_id(earlier):
+            return None
+        summary, pages = results.read(storage, tenant, earlier)
+    except (ObjectMissing, KeyError, TypeError, ValueError):
+        return None
+    if len(pages) != summary.get("page_count"):
+        return None  # results half written by a worker that died: extract again
+    return Earlier(earlier, summary, pages)
+
+
+def remember(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str):
+    """Point the index at `job_id`; losing this write only costs one future extraction."""
+    with contextlib.suppress(PdfqError):
+        storage.put_json(keys.dedup_key(tenant, sha256, digest), {"job_id": job_id})
+
+
+def file_sha256(path) -> str:
+    with open(path, "rb") as fp:
+        return hashlib.file_digest(fp, "sha256").hexdigest()

@@ -1,0 +1,106 @@
+"""What the state store knows about jobs in flight: leases, enqueue markers, cancel requests
+and live progress (keys and TTLs in core/keys.py).
+
+Huey drops a task the moment a worker takes it, with no acknowledgement. A lease says
+"worker W is running job J until T"; the worker renews it while it works, so a lease that
+expired means the worker died. An enqueue marker says "a task for job J is in the queue";
+it lives in the same store as the queue, so losing Redis loses both together, and a job
+with neither marker nor lease is one the queue has forgotten (consumer/recovery.py). A
+cancel request is how the web reaches a running job: its worker looks at every tick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from core import keys
+from core.adapters.state import State
+from core.errors import PdfqError
+from core.jobs.model import Job, JobStatus
+
+HUEY_RETRY = "huey-retry"  # the enqueue marker's task id while Huey holds a retry
+
+
+class InFlight:
+    def __init__(self, state: State, lease_seconds: int, progress_ttl: int):
+        self.state = state
+        self.lease_seconds = lease_seconds
+        self.progress_ttl = progress_ttl
+
+    # --- leases: of a job, or of a part of one (any holder name) ---
+
+    def acquire(self, name: str, worker: str) -> bool:
+        """Take the lease; False if another live worker holds it."""
+        return self.state.set_if_absent(keys.lease_key(name), worker, self.lease_seconds)
+
+    def renew(self, name: str, worker: str) -> bool:
+        """Extend our lease; False when it now belongs to someone else (we were presumed dead)."""
+        holder = self.state.get(keys.lease_key(name))
+        if holder not in (None, worker):
+            return False
+        # Also re-creates a lease lost with Redis's data, so the sweeper leaves the job alone.
+        self.state.set(keys.lease_key(name), worker, self.lease_seconds)
+        return True
+
+    def release(self, name: str, worker: str):
+        """Give the lease back, if it is still ours."""
+        if self.state.get(keys.lease_key(name)) == worker:
+            self.state.delete(keys.lease_key(name))
+
+    def drop_lease(self, name: str):
+        """Remove the lease whoever holds it (the holder is this process, stopping)."""
+        self.state.delete(keys.lease_key(name))
+
+    def holder(self, name: str) -> str | None:
+        return self.state.get(keys.lease_key(name))
+
+    # --- enqueue markers ---
+
+    def mark_enqueued(self, job_id: str, task_id: str, eta: str | None = None):
+        value = json.dumps({"task": task_id, "eta": eta})
+        self.state.set(keys.enqueued_key(job_id), value, keys.ENQUEUED_TTL)
+
+    def dequeued(self, job_id: str):
+        """A worker took the job's task off the queue: from now on its lease speaks for it."""
+        self.state.delete(keys.enqueued_key(job_id))
+
+    def enqueued_task(self, job_id: str) -> str | None:
+        """The id of the Huey task that is queued for the job, if one is marked."""
+        raw = self.state.get(keys.enqueued_key(job_id))
+        return json.loads(raw)["task"] if raw else None
+
+    def is_enqueued(self, job_id: str) -> bool:
+        return self.state.get(keys.enqueued_key(job_id)) is not None
+
+    # --- cancel requests for running jobs ---
+
+    def request_cancel(self, job_id: str):
+        self.state.set(keys.cancel_key(job_id), "1", keys.CANCEL_TTL)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.state.get(keys.cancel_key(job_id)) is not None
+
+    def clear_cancel(self, job_id: str):
+        with contextlib.suppress(PdfqError):  # it expires anyway
+            self.state.delete(keys.cancel_key(job_id))
+
+    # --- progress ---
+
+    def set_progress(self, job_id: str, done: int, total: int | None):
+        self.state.set(keys.progress_key(job_id), json.dumps([done, total]), self.progress_ttl)
+
+    def progress(self, job: Job) -> tuple[int | None, int | None]:
+        """(pages_done, pages_total): live while processing, from the record otherwise."""
+        if job.status is JobStatus.PROCESSING:
+            raw = self.state.get(keys.progress_key(job.id))
+            if raw:
+                done, total = json.loads(raw)
+                return done, total
+        return job.pages_done, job.pages_total
+
+    def forget(self, job_id: str):
+        """The job ended: no marker, lease or cancel request of it stays."""
+        for key in (keys.enqueued_key(job_id), keys.lease_key(job_id), keys.cancel_key(job_id)):
+            with contextlib.suppress(PdfqError):  # each expires on its own
+                self.state.delete(key)

@@ -1,0 +1,385 @@
+"""The only place a job changes status: one method per move, each complete.
+
+Every method does the conditional record write (JobRecords.transition), appends the attempt
+when a run or a decision ends, and does all of its cleanup: the lease, the enqueue marker,
+the cancel request, the job's task on the queue, and the webhook a finished run owes. Views,
+tasks, recovery and the CLI call these; nothing else moves a job.
+
+    born        create (awaiting_upload, or queued with its task), discard
+    uploaded    complete_upload (-> queued), refuse, expire_upload (-> failed)
+    run         start (-> processing), succeed, fail, stop_canceled, retry_later (-> scheduled),
+                interrupt (-> queued)
+    controlled  reprocess (-> queued or scheduled), cancel (-> canceled, or a request)
+    recovered   requeue (its task again), recover_crashed (-> queued, or failed), close
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from core import keys, webhooks
+from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, JobQueue
+from core.clock import utc_after
+from core.errors import (
+    Conflict,
+    NotUploaded,
+    ObjectMissing,
+    PdfqError,
+    QueueUnavailable,
+    UploadExpired,
+    UploadRejected,
+    WorkerCrashed,
+    error_for_code,
+)
+from core.jobs import options, pdfcheck, retention
+from core.jobs.inflight import HUEY_RETRY, InFlight
+from core.jobs.model import WAITING, Job, JobStatus, attempt
+from core.jobs.records import JobRecords
+from core.settings import Settings
+
+log = logging.getLogger("pdfq.lifecycle")
+MAX_DELIVERIES = 50  # webhook deliveries kept on the record
+_REFUSED = {error.code for error in pdfcheck.REFUSALS}
+
+
+class Deferred(Exception):
+    """A live worker holds the job's lease; this delivery of its task should look again later."""
+
+    def __init__(self, holder: str, delay: int):
+        super().__init__(f"held by {holder}")
+        self.delay = delay
+
+
+class Lifecycle:
+    def __init__(
+        self, records: JobRecords, inflight: InFlight, queue: JobQueue, settings: Settings
+    ):
+        self.records = records
+        self.inflight = inflight
+        self.queue = queue
+        self.settings = settings
+
+    # --- a job is born ---
+
+    def create(
+        self,
+        *,
+        tenant: str,
+        filename: str,
+        size: int,
+        job_id: str | None = None,
+        awaiting_upload: bool = False,
+        sha256: str | None = None,
+        options: dict | None = None,
+        callback_url: str | None = None,
+        engine: str | None = None,
+    ) -> Job:
+        """A new job: awaiting its upload, or queued at once (its PDF is stored already).
+
+        A queued job whose task cannot be enqueued is removed again, so a refused request
+        leaves no job behind. WriteConflict when a job with `job_id` exists.
+        """
+        status = JobStatus.AWAITING_UPLOAD if awaiting_upload else JobStatus.QUEUED
+        job = self.records.create(
+            job_id=job_id or keys.new_job_id(),
+            tenant=tenant,
+            filename=filename,
+            size=size,
+            status=status,
+            sha256=sha256,
+            options=options,
+            callback_url=callback_url,
+            engine=engine,
+        )
+        if status is JobStatus.QUEUED:
+            try:
+                self._enqueue(job)
+            except PdfqError:
+                self.discard(job)
+                raise
+        return job
+
+    def discard(self, job: Job):
+        """Remove a job that never became real (its upload was refused after creation)."""
+        try:
+            self.records.delete(job)
+        except PdfqError as exc:
+            log.warning("job %s: could not remove its record: %s", job.id, exc.message)
+
+    def complete_upload(self, job: Job, by: str) -> tuple[Job, bool]:
+        """Check the object at the job's source key and queue the job: (job, True) if this
+        call queued it. A job already past awaiting_upload comes back as it is, with False.
+
+        NotUploaded (409) while nothing is there; UploadRejected (422) when the object is
+        empty, too large or not a PDF: it is deleted and the job fails with that code.
+        Of any number of callers racing (the client, the bucket's event), one queues the job.
+        """
+        if job.status is not JobStatus.AWAITING_UPLOAD:
+            return _as_decided(job), False
+        storage = self.records.storage
+        try:
+            size = pdfcheck.check_object(storage, job.source_key, self.settings.max_upload_bytes)
+        except ObjectMissing:
+            raise NotUploaded(
+                f"Nothing is uploaded for job {job.id} yet: send the file to its upload URL first."
+            ) from None
+        except pdfcheck.REFUSALS as problem:
+            job = self.refuse(job, problem, by)
+            with contextlib.suppress(PdfqError):  # the lifecycle rule removes it otherwise
+                storage.delete(job.source_key)
+            return _as_decided(job), False
+        try:
+            job = self._move(job, JobStatus.QUEUED, expect=JobStatus.AWAITING_UPLOAD, size=size)
+        except Conflict:  # another caller completed (or refused) it first
+            return _as_decided(self.records.get(job.id, job.tenant)), False
+        try:
+            self._enqueue(job)
+        except QueueUnavailable:
+            self._hand_back(job)
+            raise
+        return job, True
+
+    def refuse(self, job: Job, error: PdfqError, by: str) -> Job:
+        """Fail an awaiting_upload job with `error`'s code; one decided meanwhile stays as it is."""
+        try:
+            return self._end(job, JobStatus.FAILED, by, error, expect=JobStatus.AWAITING_UPLOAD)
+        except Conflict:
+            return self.records.get(job.id, job.tenant)
+
+    def expire_upload(self, job: Job) -> Job:
+        """Fail an upload that never arrived before its URLs expired (recovery)."""
+        return self._end(
+            job, JobStatus.FAILED, "recovery", UploadExpired(), expect=JobStatus.AWAITING_UPLOAD
+        )
+
+    # --- a worker runs it ---
+
+    def start(self, job: Job, worker: str) -> Job | None:
+        """Take the job's lease and mark it processing; None if it was canceled or re-run
+        meanwhile. Raises Deferred while another live worker holds the lease."""
+        if not self.inflight.acquire(job.id, worker):
+            raise Deferred(self.inflight.holder(job.id) or "?", self.inflight.lease_seconds)
+        self.inflight.dequeued(job.id)
+        try:
+            return self._move(
+                job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None, worker=worker
+            )
+        except Conflict as exc:  # canceled (or re-run) between our read and our write
+            log.info("job %s: not started: %s", job.id, exc.message)
+            self.inflight.release(job.id, worker)
+            return None
+
+    def succeed(self, job: Job, worker: str, **outcome) -> Job:
+        """The run ended with a result (`outcome`: pages, warnings, summary, engine...)."""
+        return self._end(job, JobStatus.SUCCEEDED, worker, notify=True, **outcome)
+
+    def fail(self, job: Job, error: PdfqError, worker: str) -> Job:
+        """The run ended with `error`, whose stable code the job keeps."""
+        return self._end(job, JobStatus.FAILED, worker, error, notify=True)
+
+    def stop_canceled(self, job: Job, worker: str) -> Job:
+        """The run was stopped by a cancel request; how far it got stays on the record."""
+        done, total = self.inflight.progress(job)
+        return self._end(job, JobStatus.CANCELED, worker, pages_done=done, pages_total=total)
+
+    def retry_later(self, job: Job, error: PdfqError, worker: str, delay: float):
+        """A retryable failure: the job waits in `scheduled` for Huey's retry in `delay` s."""
+        eta = utc_after(delay)
+        try:
+            self.inflight.mark_enqueued(job.id, HUEY_RETRY, eta)
+            self._move(
+                job,
+                JobStatus.SCHEDULED,
+                error=error.to_dict(),
+                scheduled_for=eta,
+                attempts=_appended(attempt(worker, error.code)),
+            )
+        except PdfqError:
+            log.warning("job %s: could not record the retry (%s)", job.id, error.code)
+        self.inflight.release(job.id, worker)
+
+    def interrupt(self, job: Job):
+        """The worker is stopping mid-job (SIGTERM): the job goes back to the queue now."""
+        if job.status is not JobStatus.PROCESSING:
+            return
+        self.inflight.drop_lease(job.id)  # ours: the next worker may take it at once
+        job = self._move(
+            job, JobStatus.QUEUED, attempts=_appended(attempt(job.worker or "?", "interrupted"))
+        )
+        self._enqueue(job)
+        log.warning("job %s: interrupted by shutdown; re-enqueued", job.id)
+
+    # --- people control it ---
+
+    def reprocess(
+        self,
+        job: Job,
+        *,
+        eta: str | None,
+        new_options: dict | None = None,
+        callback_url: str | None = None,
+    ) -> Job:
+        """Queue (or schedule for `eta`) a job that is finished or still waiting, with new
+        options; its old task, if it is still waiting, never runs."""
+        if job.status in (JobStatus.PROCESSING, JobStatus.AWAITING_UPLOAD):
+            what = "running" if job.status is JobStatus.PROCESSING else "waiting for its upload"
+            raise Conflict(f"Job {job.id} is {what}; it can be re-run once it has finished.")
+        try:
+            self.records.storage.head(job.source_key)
+        except ObjectMissing:
+            if job.queued_at is None:  # canceled or refused before any PDF was accepted
+                raise Conflict(
+                    f"Job {job.id} never had a PDF accepted; there is nothing to re-run."
+                ) from None
+            raise retention.source_expired(job, self.settings.source_retention_days) from None
+        changes = {
+            "options": options.merged(job.options, new_options or {}, self.settings),
+            "error": None,
+            "pages_done": None,
+            "pages_total": None,
+            "warnings": [],
+            "scheduled_for": eta,
+        }
+        if callback_url:
+            changes["callback_url"] = callback_url
+        old_task = self.inflight.enqueued_task(job.id) if job.status in WAITING else None
+        to = JobStatus.SCHEDULED if eta else JobStatus.QUEUED
+        job = self._move(job, to, expect=job.status, **changes)
+        self.inflight.clear_cancel(job.id)
+        if old_task and old_task != HUEY_RETRY:  # a retry cannot be revoked: the worker skips it
+            self.queue.revoke(old_task)
+        # If this fails (503), the record already says queued/scheduled: recovery enqueues it.
+        self._enqueue(job, eta)
+        log.info("job %s: re-run %s", job.id, f"scheduled for {eta}" if eta else "queued")
+        return job
+
+    def cancel(self, job: Job) -> tuple[Job, bool]:
+        """(job, True) when it ended canceled now; (job, False) when its worker is stopping it."""
+        for _ in range(3):
+            if job.status.terminal:
+                raise Conflict(f"Job {job.id} is already {job.status.value}; nothing to cancel.")
+            if job.status is JobStatus.PROCESSING and self.inflight.holder(job.id):
+                self.inflight.request_cancel(job.id)  # the worker stops at its next page
+                return job, False
+            task = self.inflight.enqueued_task(job.id)
+            try:
+                job = self._end(job, JobStatus.CANCELED, "api", expect=job.status)
+            except Conflict:
+                job = self.records.get(job.id, job.tenant)  # it moved (started?): look again
+                continue
+            if task and task != HUEY_RETRY:
+                self.queue.revoke(task)
+            return job, True
+        raise Conflict(f"Job {job.id} is changing too often to cancel; try again.")
+
+    # --- recovery puts right what a lost queue or a dead worker left ---
+
+    def requeue(self, job: Job):
+        """A waiting job the queue forgot: enqueue it again, at its time if it is scheduled."""
+        self._enqueue(job, job.scheduled_for if job.status is JobStatus.SCHEDULED else None)
+
+    def recover_crashed(self, job: Job, max_crashes: int) -> Job:
+        """A processing job whose lease expired (its worker died): queue it again, or fail it
+        `worker_crashed` once it has been in progress at `max_crashes` worker deaths."""
+        lost = attempt(job.worker or "?", "worker_lost")
+        attempts = _appended(lost)
+        crashes = sum(1 for a in [*job.attempts, lost] if a["outcome"] == "worker_lost")
+        if crashes < max_crashes:
+            job = self._move(job, JobStatus.QUEUED, attempts=attempts)
+            self._enqueue(job)
+            return job
+        error = WorkerCrashed(
+            f"The worker died {crashes} times while this PDF was in progress; "
+            "it is not tried again."
+        )
+        job = self._move(job, JobStatus.FAILED, error=error.to_dict(), attempts=attempts)
+        self.inflight.forget(job.id)
+        return job
+
+    def close(self, job: Job):
+        """Remove the open-job marker a terminal job kept (a delete that failed earlier)."""
+        self.records.close(job)
+
+    # --- the record keeps what happened to the job's webhook ---
+
+    def record_delivery(self, job: Job, outcome: dict):
+        """Append one webhook delivery attempt to the job's log (no status change)."""
+
+        def logged(current: Job) -> list[dict]:
+            return [*current.deliveries, outcome][-MAX_DELIVERIES:]
+
+        for _ in range(3):
+            try:
+                self._move(job, job.status, expect=job.status, deliveries=logged)
+                return
+            except Conflict:
+                job = self.records.get(job.id, job.tenant)
+        log.warning("job %s: could not record a webhook delivery", job.id)
+
+    # --- the steps every move shares ---
+
+    def _move(self, job: Job, to: JobStatus, **changes) -> Job:
+        return self.records.transition(job, to, **changes)
+
+    def _end(
+        self,
+        job: Job,
+        to: JobStatus,
+        by: str,
+        error: PdfqError | None = None,
+        *,
+        expect: JobStatus | None = None,
+        notify: bool = False,
+        **changes,
+    ) -> Job:
+        """A terminal move with its attempt; then nothing of the job stays in flight, and, with
+        `notify` (the end of a run in a worker), the job's webhook is queued."""
+        outcome = error.code if error else to.value
+        if error:
+            changes["error"] = error.to_dict()
+        job = self._move(
+            job, to, expect=expect, attempts=_appended(attempt(by, outcome)), **changes
+        )
+        self.inflight.forget(job.id)
+        if notify and job.callback_url:
+            self._queue_webhook(job)
+        return job
+
+    def _queue_webhook(self, job: Job):
+        try:
+            self.queue.put(DELIVER_WEBHOOK, job.tenant, job.id, webhooks.EVENTS[job.status.value])
+        except PdfqError as exc:
+            log.warning("job %s: webhook not queued: %s", job.id, exc.message)
+
+    def _enqueue(self, job: Job, eta: str | None = None):
+        """Put the job's task on the queue (at `eta`) and mark it enqueued (before: with an
+        immediate queue the task runs inside enqueue, and takes the marker off)."""
+        task = self.queue.task(EXTRACT_DOCUMENT, job.source_key, eta=eta)
+        self.inflight.mark_enqueued(job.id, task.id, eta)
+        try:
+            self.queue.enqueue(task)
+        except Exception:
+            with contextlib.suppress(PdfqError):
+                self.inflight.dequeued(job.id)
+            raise
+
+    def _hand_back(self, job: Job):
+        """The queue is down: put the job back to awaiting_upload, so completing again works."""
+        try:
+            self._move(job, JobStatus.AWAITING_UPLOAD, expect=JobStatus.QUEUED)
+        except PdfqError as exc:
+            log.warning("job %s: queued but not enqueued (%s)", job.id, exc.message)
+
+
+def _appended(entry: dict):
+    """A change that appends `entry` to the attempts of the record it is applied to."""
+    return lambda current: [*current.attempts, entry]
+
+
+def _as_decided(job: Job) -> Job:
+    """The job, or UploadRejected again if the checks at the door refused it."""
+    code = (job.error or {}).get("code")
+    if job.status is JobStatus.FAILED and code in _REFUSED:
+        raise UploadRejected(error_for_code(code)(job.error.get("message")))
+    return job

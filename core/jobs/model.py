@@ -1,0 +1,96 @@
+"""A job: the closed status vocabulary, the table of legal moves, and the durable record.
+
+The record lives in storage as JSON (keys.record_key); core/jobs/records.py reads and writes
+it, and core/jobs/lifecycle.py is the only code that moves a job from one status to another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from typing import Any
+
+from core.clock import utcnow
+
+
+class JobStatus(StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED)
+
+_S = JobStatus
+ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    _S.AWAITING_UPLOAD: frozenset({_S.QUEUED, _S.FAILED, _S.CANCELED}),
+    # queued -> awaiting_upload: a completed upload whose enqueue failed is handed back.
+    _S.QUEUED: frozenset({_S.PROCESSING, _S.SCHEDULED, _S.FAILED, _S.CANCELED, _S.AWAITING_UPLOAD}),
+    _S.SCHEDULED: frozenset({_S.QUEUED, _S.PROCESSING, _S.FAILED, _S.CANCELED}),
+    # processing -> queued/scheduled: a retry or an interrupted worker hands the job back.
+    _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.QUEUED, _S.SCHEDULED, _S.CANCELED}),
+    # Terminal jobs can only be re-run (reprocess).
+    _S.SUCCEEDED: frozenset({_S.QUEUED, _S.SCHEDULED}),
+    _S.FAILED: frozenset({_S.QUEUED, _S.SCHEDULED}),
+    _S.CANCELED: frozenset({_S.QUEUED, _S.SCHEDULED}),
+}
+
+
+@dataclasses.dataclass
+class Job:
+    """The durable job record, stored as JSON at keys.record_key(tenant, id)."""
+
+    id: str
+    tenant: str
+    status: JobStatus
+    filename: str
+    size: int
+    source_key: str
+    created_at: str
+    updated_at: str
+    sha256: str | None = None
+    engine: str | None = None  # None: DEFAULT_ENGINE when the job runs
+    queued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    scheduled_for: str | None = None
+    worker: str | None = None
+    pages_total: int | None = None
+    pages_done: int | None = None
+    error: dict | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    attempts: list[dict] = dataclasses.field(default_factory=list)
+    result: dict | None = None
+    # Extraction options (the password sealed: core/jobs/options.py), the webhook URL and
+    # the log of its deliveries.
+    options: dict = dataclasses.field(default_factory=dict)
+    callback_url: str | None = None
+    deliveries: list[dict] = dataclasses.field(default_factory=list)
+    etag: str | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self)
+        record.pop("etag")
+        record["status"] = self.status.value
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], etag: str | None = None) -> Job:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in record.items() if k in names}
+        values["status"] = JobStatus(values["status"])
+        return cls(**values, etag=etag)
+
+
+def attempt(by: str, outcome: str) -> dict[str, str]:
+    """One entry of a job's `attempts`: when, which process, and how it ended."""
+    return {"at": utcnow(), "worker": by, "outcome": outcome}

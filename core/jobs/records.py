@@ -1,0 +1,176 @@
+"""Job records in storage: created once, read, listed, and rewritten only by conditional writes.
+
+The record in storage is the source of truth. `transition` checks a move against the table
+of legal moves (core/jobs/model.py), stamps the times and writes with If-Match on the ETag it
+read, so of two writers only one wins; the loser re-reads and re-checks. Only the lifecycle
+(core/jobs/lifecycle.py) calls it. Each write also keeps the `active/` marker of open jobs
+and the per-status counters and metrics in the state store in step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+from core import keys, metrics
+from core.adapters.state import State
+from core.adapters.storage import Storage
+from core.clock import utcnow
+from core.errors import Conflict, NotFound, ObjectMissing, PdfqError, WriteConflict
+from core.jobs.model import ALLOWED, Job, JobStatus
+
+
+class JobRecords:
+    def __init__(self, storage: Storage, state: State):
+        self.storage = storage
+        self.state = state
+
+    def create(
+        self,
+        *,
+        job_id: str,
+        tenant: str,
+        filename: str,
+        size: int,
+        status: JobStatus,
+        sha256: str | None = None,
+        options: dict | None = None,
+        callback_url: str | None = None,
+        engine: str | None = None,
+    ) -> Job:
+        """Write a new record; WriteConflict if a record with this id exists already."""
+        now = utcnow()
+        job = Job(
+            id=job_id,
+            tenant=tenant,
+            sha256=sha256,
+            engine=engine,
+            status=status,
+            filename=filename,
+            size=size,
+            source_key=keys.source_key(tenant, job_id),
+            created_at=now,
+            updated_at=now,
+            queued_at=now if status is JobStatus.QUEUED else None,
+            options=options or {},
+            callback_url=callback_url,
+        )
+        # The marker first: a record that is not terminal must always be listed as active.
+        self.storage.put_bytes(keys.active_key(tenant, job_id), b"")
+        job.etag = self.storage.put_json(
+            keys.record_key(tenant, job_id), job.to_record(), if_absent=True
+        )
+        self._count(tenant, None, status)
+        return job
+
+    def get(self, job_id: str, tenant: str) -> Job:
+        if not keys.is_job_id(job_id):
+            raise NotFound(f"No job {job_id!r}.")
+        try:
+            record, etag = self.storage.get_json(keys.record_key(tenant, job_id))
+        except ObjectMissing:
+            raise NotFound(f"No job {job_id!r}.") from None
+        return Job.from_record(record, etag)
+
+    def delete(self, job: Job):
+        """Remove a record and its marker (a job that never became real)."""
+        self.storage.delete(keys.record_key(job.tenant, job.id))
+        self.storage.delete(keys.active_key(job.tenant, job.id))
+        self._count(job.tenant, job.status, None)
+
+    def transition(
+        self, job: Job, to: JobStatus, *, expect: JobStatus | None = None, **changes: Any
+    ) -> Job:
+        """Move `job` to `to`, applying `changes`; re-reads and re-checks on a lost race.
+
+        A change may be a function of the record it is applied to (`attempts=lambda job:
+        [*job.attempts, entry]`): after a re-read it is computed again from the stored record,
+        so an entry someone else appended meanwhile is kept. With `expect`, the move happens
+        only while the stored job is still in that status: of several callers racing to make
+        the same move, exactly one wins and the others get Conflict (without it, a
+        same-status move with changes would let them all through).
+        """
+        for _ in range(5):
+            if expect is not None and job.status is not expect:
+                raise Conflict(f"Job {job.id} is {job.status.value}, no longer {expect.value}.")
+            if to not in ALLOWED[job.status] and not (to is job.status and changes):
+                raise Conflict(f"Job {job.id} is {job.status.value}; it cannot become {to.value}.")
+            values = {name: v(job) if callable(v) else v for name, v in changes.items()}
+            updated = dataclasses.replace(job, status=to, updated_at=utcnow(), **values)
+            _stamp(updated, job.status)
+            marker = keys.active_key(job.tenant, job.id)
+            if job.status.terminal and not to.terminal:
+                self.storage.put_bytes(marker, b"")  # re-opened: listed before it is written
+            try:
+                updated.etag = self.storage.put_json(
+                    keys.record_key(job.tenant, job.id), updated.to_record(), if_match=job.etag
+                )
+            except WriteConflict:
+                job = self.get(job.id, job.tenant)
+                continue
+            self._count(job.tenant, job.status, to)
+            metrics.record_transition(self.state, job.status, updated)
+            if to.terminal:
+                self.close(updated)
+            return updated
+        raise Conflict(f"Job {job.id} is changing too often to update; try again.")
+
+    def close(self, job: Job):
+        """Remove the `active/` marker of a terminal job; if this fails, recovery retries it."""
+        with contextlib.suppress(PdfqError):
+            self.storage.delete(keys.active_key(job.tenant, job.id))
+
+    # --- listings ---
+
+    def active(self) -> Iterator[tuple[str, str]]:
+        """(tenant, job_id) of every job that is not terminal, from the durable markers."""
+        for key in self.storage.list_keys(keys.ACTIVE_PREFIX):
+            yield keys.parse_active_key(key)
+
+    def in_flight(self, tenant: str, up_to: int | None = None) -> int:
+        """How many of the tenant's jobs are not terminal, counting no further than `up_to`."""
+        listed = self.storage.list_keys(keys.active_prefix(tenant))
+        return sum(1 for _ in itertools.islice(listed, up_to))
+
+    def listed(self, tenant: str | None = None, since: dt.datetime | None = None):
+        """(tenant, job_id) of every record (of one tenant; changed since `since`), by scan."""
+        prefix = keys.RECORDS_PREFIX + (f"{tenant}/" if tenant else "")
+        for item in self.storage.list_objects(prefix):
+            if since is not None and item["LastModified"] < since:
+                continue
+            with contextlib.suppress(ValueError):  # not a job record: not pdfq's
+                yield keys.parse_record_key(item["Key"])
+
+    # --- counters by status, overall and per tenant (ephemeral, bounded by the vocabulary) ---
+
+    def _count(self, tenant: str, old: JobStatus | None, new: JobStatus | None):
+        if old is new:
+            return
+        for scope in (None, tenant):
+            if old is not None:
+                self.state.incr(keys.count_key(old.value, scope), -1)
+            if new is not None:
+                self.state.incr(keys.count_key(new.value, scope), 1)
+
+    def counts(self, tenant: str | None = None) -> dict[str, int]:
+        """Jobs by status, of every tenant (metrics, operators) or of one (its API view)."""
+        found = self.state.get_many([keys.count_key(s.value, tenant) for s in JobStatus])
+        return {
+            s.value: max(0, int(found[keys.count_key(s.value, tenant)] or 0)) for s in JobStatus
+        }
+
+
+def _stamp(job: Job, previous: JobStatus):
+    now = job.updated_at
+    if job.status is previous:
+        return
+    if job.status is JobStatus.QUEUED:
+        job.queued_at, job.scheduled_for = now, None
+    elif job.status is JobStatus.PROCESSING:
+        job.started_at, job.finished_at = now, None
+    elif job.status.terminal:
+        job.finished_at = now

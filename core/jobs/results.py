@@ -1,0 +1,88 @@
+"""A job's results in storage: written by the worker, read by the API, the CLI and dedup.
+
+Three objects under results/<tenant>/<job>/: text.txt (every page followed by a form feed,
+as pdfminer's extract_text writes it), pages.jsonl (one JSON object per page) and
+result.json (the document summary). A job run twice writes the same three keys. Results may
+expire by a lifecycle rule (RESULT_RETENTION_DAYS) before the record: reading one that is
+gone is a 410 with the time it was purged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from core import keys
+from core.adapters.storage import Storage
+from core.errors import Conflict, ObjectMissing, ResultNotReady
+from core.jobs.model import Job, JobStatus
+from core.jobs.retention import result_expired
+
+# ?format= -> the stored file it is read from, and its media type.
+FORMATS = {
+    "text": ("text.txt", "text/plain; charset=utf-8"),
+    "json": ("result.json", "application/json"),
+    "pages": ("pages.jsonl", "application/x-ndjson; charset=utf-8"),
+}
+
+
+def write(storage: Storage, tenant: str, job_id: str, pages: list[dict], summary: dict):
+    """Store the pages (each {"page", "text", ...}) and the summary as the job's results."""
+    storage.put_bytes(
+        keys.result_key(tenant, job_id, "text.txt"),
+        "".join(page["text"] + "\f" for page in pages).encode("utf-8"),
+        "text/plain; charset=utf-8",
+    )
+    lines = (json.dumps(page, ensure_ascii=False) + "\n" for page in pages)
+    storage.put_bytes(
+        keys.result_key(tenant, job_id, "pages.jsonl"),
+        "".join(lines).encode("utf-8"),
+        "application/x-ndjson; charset=utf-8",
+    )
+    storage.put_json(keys.result_key(tenant, job_id, "result.json"), {"job_id": job_id, **summary})
+
+
+def read(storage: Storage, tenant: str, job_id: str) -> tuple[dict, list[dict]]:
+    """(summary, pages) of a job's stored results; ObjectMissing when they are gone."""
+    summary, _ = storage.get_json(keys.result_key(tenant, job_id, "result.json"))
+    raw = storage.get_bytes(keys.result_key(tenant, job_id, "pages.jsonl"))
+    # Split bytes on \n only: page text may hold U+2028 and the like, which JSON keeps.
+    return summary, [json.loads(line) for line in raw.split(b"\n") if line]
+
+
+def require_succeeded(job: Job):
+    """Conflict for a failed job, ResultNotReady (409) for one that has not finished."""
+    if job.status is JobStatus.FAILED:
+        code = (job.error or {}).get("code", "failed")
+        raise Conflict(f"Job {job.id} failed ({code}); it has no result.")
+    if job.status is not JobStatus.SUCCEEDED:
+        raise ResultNotReady(f"Job {job.id} is {job.status.value}; poll its status URL.")
+
+
+def document(storage: Storage, job: Job, retention_days: int) -> dict:
+    """The result as `?format=json` shows it: the summary, the warnings and every page."""
+    require_succeeded(job)
+    try:
+        summary, pages = read(storage, job.tenant, job.id)
+    except ObjectMissing:
+        raise result_expired(job, retention_days) from None
+    return {**summary, "warnings": job.warnings, "pages": pages}
+
+
+def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterator[bytes]:
+    """The stored file of `fmt` ("text" or "pages"), streamed in chunks."""
+    require_succeeded(job)
+    try:
+        return storage.stream(keys.result_key(job.tenant, job.id, FORMATS[fmt][0]))
+    except ObjectMissing:
+        raise result_expired(job, retention_days) from None
+
+
+def stored_key(storage: Storage, job: Job, fmt: str, retention_days: int) -> tuple[str, int]:
+    """(key, size) of the stored file of `fmt`, for a presigned download link."""
+    require_succeeded(job)
+    key = keys.result_key(job.tenant, job.id, FORMATS[fmt][0])
+    try:
+        return key, storage.head(key)["ContentLength"]
+    except ObjectMissing:
+        raise result_expired(job, retention_days) from None

@@ -1,0 +1,112 @@
+"""What every engine shares: the interface, the result types and the page selection.
+
+An engine module provides:
+
+    page_count(path, password="") -> int
+    extract(path, *, password="", pages=None, on_page=None, options=None) -> Extraction
+
+`pages` is a 1-based inclusive (first, last) range (one part of a page-parallel job), `on_page`
+is called with (pages done, pages expected) after each page, and `options` are the job's
+stored options (core/jobs/options.py): each engine applies those it understands. Errors are
+pdfq's (core/errors.py): Encrypted, Corrupt, Unsupported, NotAPdf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+METADATA_FIELDS = (
+    "Title",
+    "Author",
+    "Subject",
+    "Keywords",
+    "Creator",
+    "Producer",
+    "CreationDate",
+    "ModDate",
+)
+
+
+@dataclass
+class Page:
+    number: int  # 1-based, as people count pages
+    text: str
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+
+@dataclass
+class Extraction:
+    pages: list[Page]
+    metadata: dict[str, str]
+    encrypted: bool
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The whole document as extract_text returns it: each page followed by a form feed."""
+        return "".join(page.text + "\f" for page in self.pages)
+
+
+def text_warnings(pages: list[Page], truncated: bool = False) -> list[str]:
+    """The document-level warnings every engine gives: no text at all, pages left out."""
+    warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
+    if truncated:
+        warnings.append("truncated")
+    return warnings
+
+
+def page_numbers(spec: str | None) -> frozenset[int] | None:
+    """The 1-based page numbers a (validated) 'pages' option such as '1-3,7' selects."""
+    if not spec:
+        return None
+    numbers: set[int] = set()
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        numbers.update(range(int(first), int(last or first) + 1))
+    return frozenset(numbers)
+
+
+@dataclass
+class PageSelection:
+    """Which pages to extract: the job's choice (every page by default) within a part's range."""
+
+    numbers: frozenset[int] | None = None
+    max_pages: int = 0
+    first: int = 1
+    last: int | None = None
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, options: dict | None, pages: tuple[int, int] | None) -> PageSelection:
+        """The selection a job's options and a part's page range make together."""
+        options = options or {}
+        first, last = pages or (1, None)
+        return cls(page_numbers(options.get("pages")), options.get("max_pages", 0), first, last)
+
+    def total(self, declared: int | None) -> int | None:
+        last = declared if self.last is None else min(self.last, declared or self.last)
+        count = None if last is None else max(0, last - self.first + 1)
+        if self.numbers is not None:
+            count = len(
+                [n for n in self.numbers if n >= self.first and (last is None or n <= last)]
+            )
+        if self.max_pages and count is not None:
+            count = min(count, self.max_pages)
+        return count
+
+    def wants(self, number: int, taken: int) -> bool | None:
+        """True to extract page `number`, False to skip it, None to stop here."""
+        if number < self.first:
+            return False  # walking the page tree is cheap: only laid out pages cost
+        if self.last is not None and number > self.last:
+            return None
+        if self.numbers is not None and number not in self.numbers:
+            return None if number > max(self.numbers) else False
+        if self.max_pages and taken >= self.max_pages:
+            self.truncated = True
+            return None
+        return True

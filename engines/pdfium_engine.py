@@ -1,0 +1,103 @@
+"""PDFium (pypdfium2): the same Extraction as pdfminer's engine, many times faster.
+
+PDFium's text is not pdfminer's: it keeps the characters in content-stream order with line
+breaks as PDFium finds them, with no layout analysis. The result format (pages, text,
+metadata, warnings) is the same, so a client reads either engine's result the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from core.errors import Corrupt, Encrypted, NotAPdf
+from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
+from engines.base import METADATA_FIELDS, Extraction, Page, PageSelection, text_warnings
+
+
+def page_count(path: Path | str, password: str = "") -> int:
+    """The number of pages, read by PDFium (milliseconds even for long documents)."""
+    document = _open(path, password)
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def extract(
+    path: Path | str,
+    *,
+    password: str = "",
+    pages: tuple[int, int] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    options: dict | None = None,
+) -> Extraction:
+    """Extract the pages of `path` (all, or the 1-based inclusive range `pages`) that the
+    job's options select (`pages`, `max_pages`; PDFium has no layout analysis to tune)."""
+    started = time.monotonic()
+    with open(path, "rb") as fp:
+        if not looks_like_pdf(fp.read(MAGIC_WINDOW)):
+            raise NotAPdf()
+    document = _open(path, password)
+    try:
+        total = len(document)
+        first, last = pages or (1, total)
+        selection = PageSelection.of(options, (first, last))
+        wanted_total = selection.total(total) or 0
+        result = []
+        for number in range(first, min(last, total) + 1):
+            wanted = selection.wants(number, len(result))
+            if wanted is None:
+                break
+            if not wanted:
+                continue
+            page = document[number - 1]
+            textpage = page.get_textpage()
+            try:
+                # PDFium ends lines with \r\n; pdfminer (and most readers) use \n.
+                text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+            finally:
+                textpage.close()
+                page.close()
+            result.append(Page(number, text))
+            if on_page:
+                on_page(len(result), max(wanted_total, len(result)))
+        metadata = _metadata(document)
+        encrypted = _encrypted(document)
+    except pdfium.PdfiumError as exc:
+        raise Corrupt(f"{Corrupt.default_message} (PDFium: {exc})") from exc
+    finally:
+        document.close()
+    return Extraction(
+        pages=result,
+        metadata=metadata,
+        encrypted=encrypted,
+        seconds=time.monotonic() - started,
+        warnings=text_warnings(result, selection.truncated),
+    )
+
+
+def _open(path: Path | str, password: str) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(str(path), password=password or None)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise Encrypted() from exc
+        raise Corrupt(f"{Corrupt.default_message} (PDFium: {exc})") from exc
+
+
+def _metadata(document: pdfium.PdfDocument) -> dict[str, str]:
+    found = document.get_metadata_dict(skip_empty=True)
+    return {
+        name.lower(): found[name].strip()
+        for name in METADATA_FIELDS
+        if isinstance(found.get(name), str) and found[name].strip()
+    }
+
+
+def _encrypted(document: pdfium.PdfDocument) -> bool:
+    return pdfium_c.FPDF_GetSecurityHandlerRevision(document) != -1

@@ -1,0 +1,150 @@
+"""pdfminer.six, the default engine: pages laid out exactly as `extract_text` lays them out.
+
+The text of each page is exactly what `pdfminer.high_level.extract_text` writes for it, so
+joining the pages, each followed by a form feed, gives the same string as extract_text. The
+job options `layout` (False skips layout analysis) and `laparams` tune that analysis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+from pdfminer.converter import TextConverter
+from pdfminer.layout import LAParams
+from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
+from pdfminer.pdfexceptions import PDFNotImplementedError
+from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+from pdfminer.pdfpage import PDFPage
+from pdfminer.pdfparser import PDFParser
+from pdfminer.pdftypes import resolve1
+from pdfminer.psexceptions import PSException
+from pdfminer.utils import decode_text
+
+from core.errors import Corrupt, Encrypted, NotAPdf, Unsupported
+from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
+from engines.base import METADATA_FIELDS, Extraction, Page, PageSelection, text_warnings
+
+# pdfminer signals malformed input with its own errors and, for fuzzed files, with plain
+# Python ones; either way the same bytes will fail the same way again.
+_MALFORMED = (
+    PSException,
+    RecursionError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    AssertionError,
+    EOFError,
+    ArithmeticError,
+)
+
+
+def page_count(path: Path | str, password: str = "") -> int:
+    """The number of pages, by walking the page tree (no page is laid out)."""
+    with open(path, "rb") as fp, _errors():
+        document = PDFDocument(PDFParser(fp), password=password)
+        return sum(1 for _ in PDFPage.create_pages(document))
+
+
+def extract(
+    path: Path | str,
+    *,
+    password: str = "",
+    pages: tuple[int, int] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    options: dict | None = None,
+) -> Extraction:
+    """Extract the pages of the PDF at `path` (all, or the range `pages`) that the job's
+    options select; raise a pdfq error for files that cannot be read."""
+    options = options or {}
+    started = time.monotonic()
+    selection = PageSelection.of(options, pages)
+    laparams = LAParams(**options.get("laparams", {})) if options.get("layout", True) else None
+    with open(path, "rb") as fp:
+        if not looks_like_pdf(fp.read(MAGIC_WINDOW)):
+            raise NotAPdf()
+        fp.seek(0)
+        with _errors():
+            found, document = _extract_pages(fp, password, laparams, on_page, selection)
+            metadata = _metadata(document)
+    return Extraction(
+        pages=found,
+        metadata=metadata,
+        encrypted=document.encryption is not None,
+        seconds=time.monotonic() - started,
+        warnings=text_warnings(found, selection.truncated),
+    )
+
+
+@contextlib.contextmanager
+def _errors():
+    """pdfminer's exceptions as pdfq's: encrypted, unsupported, corrupt."""
+    try:
+        yield
+    except PDFEncryptionError as exc:
+        raise Encrypted(_describe(Encrypted.default_message, exc)) from exc
+    except PDFNotImplementedError as exc:
+        raise Unsupported(_describe(Unsupported.default_message, exc)) from exc
+    except _MALFORMED as exc:
+        raise Corrupt(_describe(Corrupt.default_message, exc)) from exc
+
+
+def _extract_pages(
+    fp, password, laparams, on_page, selection: PageSelection
+) -> tuple[list[Page], PDFDocument]:
+    # The same objects, in the same order, as extract_text: pdfminer breaks ties in its layout
+    # analysis by id(), so even allocation order can change which text box comes first.
+    output = StringIO()
+    resources = PDFResourceManager(caching=True)
+    device = TextConverter(resources, output, codec="utf-8", laparams=laparams)
+    interpreter = PDFPageInterpreter(resources, device)
+    parser = PDFParser(fp)
+    document = PDFDocument(parser, password=password, caching=True)
+    total = selection.total(_declared_count(document))
+    pages, start = [], 0
+    for number, pdf_page in enumerate(PDFPage.create_pages(document), start=1):
+        wanted = selection.wants(number, len(pages))
+        if wanted is None:
+            break
+        if not wanted:
+            continue
+        interpreter.process_page(pdf_page)
+        end = output.tell()
+        # TextConverter ends every page with a form feed; keep the page's text without it.
+        pages.append(Page(number, output.getvalue()[start:end].removesuffix("\f")))
+        start = end
+        if on_page:
+            on_page(len(pages), max(total or 0, len(pages)))
+    return pages, document
+
+
+def _declared_count(document: PDFDocument) -> int | None:
+    """The page tree's declared /Count (cheap: no page is parsed), or None if unreadable.
+    Used for progress only: the real count is what walking the tree finds."""
+    try:
+        count = resolve1(resolve1(document.catalog["Pages"])["Count"])
+    except Exception:  # a broken page tree fails again, with its real error, when walked
+        return None
+    return count if isinstance(count, int) and count >= 0 else None
+
+
+def _metadata(document: PDFDocument) -> dict[str, str]:
+    info: dict[str, str] = {}
+    for entry in document.info:
+        for name in METADATA_FIELDS:
+            value = resolve1(entry.get(name))
+            if isinstance(value, bytes):
+                value = decode_text(value)
+            if isinstance(value, str) and value.strip():
+                info[name.lower()] = value.strip()
+    return info
+
+
+def _describe(message: str, exc: BaseException) -> str:
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{message} ({type(exc).__name__}{': ' + detail if detail else ''})"

@@ -1,0 +1,121 @@
+"""POST /documents: a PDF sent through the web app, spooled to disk, then streamed to storage.
+
+`submit` is the whole of a direct upload, shared with `flask pdf submit`: the bytes to
+storage, then the job (queued, with its task). If a step fails, what the earlier steps wrote
+is removed, so a refused upload leaves no job behind and the client can simply try again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import unicodedata
+from typing import IO
+
+from flask import Blueprint, request, url_for
+
+from core import keys
+from core.errors import BadRequest, PdfqError
+from core.jobs import options as job_options
+from core.jobs import pdfcheck
+from core.jobs.model import Job
+from core.services import Services
+from core.webhooks import check_url
+from functions import idempotency, limits
+from functions.auth import current_tenant
+from functions.context import services
+from functions.job_views import job_view
+
+log = logging.getLogger("pdfq.web")
+bp = Blueprint("documents", __name__)
+MAX_FILENAME_CHARS = 200
+
+
+@bp.post("/documents")
+def create_document():
+    """Accept one PDF in the multipart field `file` and answer 202 with the new job."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("Send the PDF as multipart/form-data in a field named 'file'.")
+    runtime = services()
+    settings = runtime.settings
+    # Werkzeug spools parts over 500 KB to a temporary file, so memory stays bounded.
+    stream = upload.stream
+    size = pdfcheck.check_stream(stream, settings.max_upload_bytes)
+    digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    stream.seek(0)
+
+    filename, tenant = clean_filename(upload.filename), current_tenant()
+    options, callback_url = creation_options(runtime, request.form, strings=True)
+    engine = job_options.engine(request.form.get("engine"), settings.default_engine)
+
+    def create():
+        limits.check_capacity(runtime, tenant)  # here, so a replayed request is never refused
+        return submit(
+            runtime,
+            stream,
+            filename=filename,
+            size=size,
+            tenant=tenant,
+            sha256=digest,
+            options=job_options.seal(options, settings),
+            callback_url=callback_url,
+            engine=engine,
+        )
+
+    job, replayed = idempotency.once(
+        runtime,
+        tenant,
+        fingerprint=f"documents:{digest}:{filename}:{engine}:{fingerprint(options, callback_url)}",
+        create=create,
+    )
+    headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return job_view(job), 202, headers
+
+
+def submit(runtime: Services, fileobj: IO[bytes], *, filename: str, tenant: str, **job) -> Job:
+    """Store an already checked PDF, then create its job queued (see the module's docstring)."""
+    job_id = keys.new_job_id()
+    source = keys.source_key(tenant, job_id)
+    metadata = {"filename": ascii_name(filename)}
+    runtime.storage.upload_file(source, fileobj, "application/pdf", metadata)
+    try:
+        return runtime.lifecycle.create(job_id=job_id, tenant=tenant, filename=filename, **job)
+    except PdfqError:
+        try:
+            runtime.storage.delete(source)
+        except PdfqError as exc:
+            log.warning("could not remove the refused upload %s: %s", source, exc.message)
+        raise
+
+
+def creation_options(runtime: Services, fields, *, strings: bool) -> tuple[dict, str | None]:
+    """(options in clear, callback URL) from form fields or a JSON body; 400 naming a field."""
+    options = job_options.parse(dict(fields), strings=strings)
+    url = fields.get("callback_url")
+    return options, check_url(url, runtime.settings) if url else None
+
+
+def fingerprint(options: dict, callback_url: str | None) -> str:
+    """Options as part of an Idempotency-Key fingerprint (hashed: it may hold a password)."""
+    text = json.dumps([options, callback_url], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def clean_filename(name: str | None) -> str:
+    """A display name only (never a key): last path part, printable, bounded."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in unicodedata.normalize("NFC", name) if c.isprintable()).strip()
+    if len(name) > MAX_FILENAME_CHARS:  # cut the stem, keep a short extension such as .pdf
+        stem, dot, suffix = name.rpartition(".")
+        suffix = f".{suffix}" if dot and stem and len(suffix) <= 10 else ""
+        name = name[: MAX_FILENAME_CHARS - len(suffix)] + suffix
+    return name or "upload.pdf"
+
+
+def ascii_name(filename: str) -> str:
+    """The filename as object metadata: S3 user metadata travels in HTTP headers, ASCII only."""
+    return filename.encode("ascii", "replace").decode("ascii")

@@ -1,0 +1,107 @@
+"""The read side: a job's status and progress, and its result once it has succeeded."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, request, url_for
+
+from core.clock import seconds_since
+from core.errors import BadRequest
+from core.jobs import options, results, retention
+from core.jobs.model import Job, JobStatus
+from functions.auth import current_tenant
+from functions.context import services
+
+bp = Blueprint("jobs", __name__)
+
+
+def job_view(job: Job) -> dict:
+    """The public shape of a job, with live progress while it runs."""
+    runtime = services()
+    settings = runtime.settings
+    done, total = runtime.inflight.progress(job)
+    return {
+        "id": job.id,
+        "status": job.status.value,
+        "filename": job.filename,
+        "size": job.size,
+        "pages_done": done,
+        "pages_total": total,
+        "eta_seconds": eta_seconds(job, done, total),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "queued_at": job.queued_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "scheduled_for": job.scheduled_for,
+        "attempts": len(job.attempts),
+        "error": job.error,
+        "warnings": job.warnings,
+        "options": options.public(job.options),
+        "callback_url": job.callback_url,
+        "deliveries": job.deliveries,
+        "source_expires_at": retention.source_expires_at(job, settings.source_retention_days),
+        "result_expires_at": retention.result_expires_at(job, settings.result_retention_days),
+        "links": {
+            "self": url_for("jobs.get_job", job_id=job.id),
+            "result": url_for("jobs.get_result", job_id=job.id),
+            "result_link": url_for("jobs.get_result_link", job_id=job.id),
+            "reprocess": url_for("control.reprocess_view", job_id=job.id),
+            "cancel": url_for("control.cancel_view", job_id=job.id),
+        },
+    }
+
+
+def eta_seconds(job: Job, done: int | None, total: int | None) -> float | None:
+    """Seconds left while extracting, from the pace so far (None until a page is done)."""
+    if job.status is not JobStatus.PROCESSING or not done or not total or not job.started_at:
+        return None
+    elapsed = seconds_since(job.started_at)
+    return round(max(0.0, elapsed / done * (total - done)), 1)
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str):
+    return job_view(services().records.get(job_id, current_tenant()))
+
+
+def _format() -> str:
+    fmt = request.args.get("format", "text")
+    if fmt not in results.FORMATS:
+        choices = ", ".join(results.FORMATS)
+        raise BadRequest(f"format must be one of {choices}; got {fmt!r}.")
+    return fmt
+
+
+@bp.get("/jobs/<job_id>/result")
+def get_result(job_id: str):
+    """text/plain by default; ?format=json for per-page text and document metadata, and
+    ?format=pages for JSON lines, one page each (streamed)."""
+    fmt = _format()
+    runtime = services()
+    job = runtime.records.get(job_id, current_tenant())
+    days = runtime.settings.result_retention_days
+    if fmt == "json":
+        return results.document(runtime.storage, job, days)
+    chunks = results.chunks(runtime.storage, job, fmt, days)
+    return Response(chunks, content_type=results.FORMATS[fmt][1])
+
+
+@bp.get("/jobs/<job_id>/result/link")
+def get_result_link(job_id: str):
+    """A presigned GET URL of the stored result file, for results too large to proxy."""
+    fmt = _format()
+    runtime = services()
+    job = runtime.records.get(job_id, current_tenant())
+    key, size = results.stored_key(
+        runtime.storage, job, fmt, runtime.settings.result_retention_days
+    )
+    expires = runtime.settings.result_link_expiry
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)
+    return {
+        "format": fmt,
+        "url": runtime.storage.presign_get(key, expires=expires),
+        "bytes": size,
+        "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

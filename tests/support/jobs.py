@@ -1,0 +1,52 @@
+"""Jobs put in a state for a test, as if earlier moves had happened: a stored PDF with its
+record and no task on the queue yet, or a record moved straight to a status; and a job's
+stored results read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core import keys
+from core.jobs.model import Job, JobStatus
+from core.services import Services
+
+
+def stored_job(services: Services, path: Path, tenant: str = "public", **fields) -> Job:
+    """The PDF at `path` stored at a new job's source key, and its record, queued; no task is
+    enqueued (the test runs the pipeline itself)."""
+    return stored_bytes(services, path.read_bytes(), tenant, filename=path.name, **fields)
+
+
+def stored_bytes(
+    services: Services, data: bytes, tenant: str = "public", filename: str = "x.pdf", **fields
+) -> Job:
+    """`data` stored as a new job's source, and its queued record (no task enqueued)."""
+    job_id = keys.new_job_id()
+    services.storage.put_bytes(keys.source_key(tenant, job_id), data)
+    return services.records.create(
+        job_id=job_id,
+        tenant=tenant,
+        filename=filename,
+        size=len(data),
+        status=fields.pop("status", JobStatus.QUEUED),
+        **fields,
+    )
+
+
+def moved(services: Services, job: Job, status: JobStatus, **changes) -> Job:
+    """The job's stored record written in `status` with `changes` (the legal-move table still
+    applies), to set up the state a test starts from."""
+    records = services.records
+    return records.transition(records.get(job.id, job.tenant), status, **changes)
+
+
+def result_text(services: Services, job: Job) -> str:
+    """The job's stored text.txt."""
+    return services.storage.get_bytes(keys.result_key(job.tenant, job.id, "text.txt")).decode()
+
+
+def result_pages(services: Services, job: Job) -> list[dict]:
+    """The job's stored pages.jsonl, one dict a page."""
+    raw = services.storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl"))
+    return [json.loads(line) for line in raw.splitlines()]

@@ -1,0 +1,128 @@
+"""Real servers and processes for integration and end-to-end tests, each on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server in a temp folder, so a developer's own Redis is never touched."""
+
+    def __init__(self, folder: Path, tls: bool = False, extra_args: tuple[str, ...] = ()):
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server not found: `apt-get install redis-server`")
+        self.port = free_port()
+        log = str(folder / "redis.log")
+        args = [exe, "--bind", "127.0.0.1", "--dir", str(folder), "--save", ""]
+        args += ["--appendonly", "no", "--logfile", log, *extra_args]
+        if tls:
+            # A self-signed certificate, as Heroku Redis presents.
+            key, cert = str(folder / "key.pem"), str(folder / "cert.pem")
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                    key,
+                    "-out",
+                    cert,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert]
+            args += ["--tls-key-file", key, "--tls-auth-clients", "no"]
+            self.url = f"rediss://127.0.0.1:{self.port}/0"
+            self.client = redis.Redis.from_url(self.url, ssl_cert_reqs=None)
+        else:
+            args += ["--port", str(self.port)]
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+            self.client = redis.Redis.from_url(self.url)
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError as exc:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    log = folder / "redis.log"
+                    raise RuntimeError(f"redis-server did not start; see {log}") from exc
+                time.sleep(0.05)
+
+    def stop(self):
+        self.client.close()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class Proc:
+    """A child process whose output goes to a log file that failing tests can show."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args,
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 20):
+        if self.alive():
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+def child_env(**values: str) -> dict[str, str]:
+    """The test process's environment plus `values`, with the venv's tools first on PATH."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HUEY_IMMEDIATE", "REDIS_URL")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(values)
+    return env

@@ -1,0 +1,90 @@
+"""`flask pdf status | result | queue | failed | provision` in-process
+(functions/cli/reading.py; immediate queue, moto): what each prints, and the exit codes
+scripts rely on for unknown, unfinished, failed and expired jobs."""
+
+import json
+
+from pdfminer.high_level import extract_text
+
+from core import exitcodes, keys
+from core.jobs.model import JobStatus
+from tests.support.corpus import BAD, GOOD
+
+
+def submitted(pdf, path) -> str:
+    """The id of the job `flask pdf submit` made for `path` (it has run: immediate queue)."""
+    return json.loads(pdf("submit", "--json", str(path)).stdout)["job_id"]
+
+
+def test_status_prints_a_line_per_job_and_exits_4_for_unknown_ids(pdf):
+    job_id = submitted(pdf, GOOD / "pdfminer_dmca.pdf")
+    result = pdf("status", job_id)
+    assert result.exit_code == 0
+    assert result.stdout.split("\t")[:4] == ["succeeded", job_id, "pdfminer_dmca.pdf", "18/18"]
+    assert json.loads(pdf("status", "--json", job_id).stdout)["links"]["result"].endswith("/result")
+    missing = pdf("status", job_id, "0" * 32)
+    assert missing.exit_code == exitcodes.NOT_FOUND
+    assert job_id in missing.stdout
+    assert f"no job {'0' * 32}" in missing.stderr
+
+
+def test_result_writes_the_text_or_says_why_there_is_none(pdf, services, tmp_path):
+    path = GOOD / "pdfminer_dmca.pdf"
+    job_id = submitted(pdf, path)
+    out = tmp_path / "out.txt"
+    assert pdf("result", job_id, "-o", str(out)).exit_code == 0
+    assert out.read_text() == extract_text(path)
+    pages = json.loads(pdf("result", job_id, "--format", "json").stdout)["pages"]
+    assert len(pages) == 18
+
+    failed = pdf("result", submitted(pdf, BAD / "pdfminer_aes-128.pdf"))
+    assert failed.exit_code == exitcodes.FAILED
+    assert "encrypted" in failed.stderr
+
+    queued = services.records.create(
+        job_id=keys.new_job_id(), tenant="public", filename="a.pdf", size=1, status=JobStatus.QUEUED
+    )
+    not_ready = pdf("result", queued.id)
+    assert not_ready.exit_code == exitcodes.NOT_READY
+    assert "queued" in not_ready.stderr
+    assert pdf("result", "nope").exit_code == exitcodes.NOT_FOUND
+
+
+def test_result_of_an_expired_result_exits_1_naming_it(pdf, services):
+    job_id = submitted(pdf, GOOD / "pdfminer_jo.pdf")
+    for name in keys.RESULT_FILES:
+        services.storage.delete(keys.result_key("public", job_id, name))
+    result = pdf("result", job_id)
+    assert result.exit_code == exitcodes.FAILED
+    assert "pdf: result_expired: " in result.stderr
+
+
+def test_queue_shows_pending_scheduled_in_flight_and_jobs(pdf):
+    pdf("submit", str(GOOD / "pdfminer_jo.pdf"), str(BAD / "pdfminer_rc4-40.pdf"))
+    shape = json.loads(pdf("queue", "--json").stdout)
+    assert shape["pending"] == shape["scheduled"] == shape["in_flight"] == 0
+    assert shape["jobs"]["succeeded"] == shape["jobs"]["failed"] == 1
+    text = pdf("queue").stdout
+    assert "pending\t0\n" in text
+    assert "jobs.failed\t1\n" in text
+
+
+def test_failed_lists_recent_failed_jobs_newest_first(pdf):
+    pdf("submit", str(GOOD / "pdfminer_jo.pdf"))
+    first = submitted(pdf, BAD / "pdfminer_rc4-40.pdf")
+    second = submitted(pdf, BAD / "truncated_tail_test_2861.pdf")
+    result = pdf("failed")
+    assert result.exit_code == 0
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[1] for row in rows] == [second, first]
+    assert rows[0][4].startswith("corrupt: ")
+    assert "pdf: 2 failed since 7d" in result.stderr
+    assert pdf("failed", "--since", "soon").exit_code == exitcodes.USAGE
+
+
+def test_provision_check_exits_6_when_it_would_change_the_bucket(pdf):
+    result = pdf("provision", "--check")
+    assert result.exit_code == exitcodes.CHANGES_PENDING
+    assert "lifecycle: would set" in result.stdout
+    assert pdf("provision").exit_code == 0
+    assert pdf("provision", "--check").exit_code == 0

@@ -1,0 +1,78 @@
+"""Content-addressed dedup (core/jobs/dedup.py, and its use in consumer/pipeline.py): the same
+bytes with the same engine and options are extracted once per tenant, a later job reuses the
+earlier result, presigned uploads are hashed by the worker, and DEDUP_ENABLED turns it off."""
+
+import json
+
+import pytest
+
+from consumer import parts, pipeline
+from core import keys
+from core.jobs import dedup
+from core.jobs.model import JobStatus
+from tests.support.corpus import GOOD
+from tests.support.jobs import result_pages, result_text, stored_job
+
+
+def test_the_same_bytes_reuse_the_earlier_result_without_extracting(services, monkeypatch):
+    path = GOOD / "pdfminer_pagelabels.pdf"
+    first = stored_job(services, path, sha256="a" * 64)
+    assert pipeline.process(services, first.source_key) is JobStatus.SUCCEEDED
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("extracted again")
+
+    monkeypatch.setattr(parts, "extract", no_extraction)
+    second = stored_job(services, path, sha256="a" * 64)
+    assert pipeline.process(services, second.source_key) is JobStatus.SUCCEEDED
+    assert result_text(services, second) == result_text(services, first)
+    assert result_pages(services, second) == result_pages(services, first)
+    summary, _ = services.storage.get_json(keys.result_key("public", second.id, "result.json"))
+    assert summary["job_id"] == second.id
+    assert services.records.get(second.id, "public").result["reused_from"] == first.id
+
+
+def test_presigned_uploads_are_hashed_by_the_worker_and_deduplicated(services):
+    path = GOOD / "pdfminer_jo.pdf"
+    first = stored_job(services, path)  # no sha256: as a presigned upload arrives
+    pipeline.process(services, first.source_key)
+    assert services.records.get(first.id, "public").sha256 is not None
+    second = stored_job(services, path)
+    pipeline.process(services, second.source_key)
+    assert services.records.get(second.id, "public").result["reused_from"] == first.id
+
+
+def test_dedup_is_per_tenant_and_per_engine(services):
+    path = GOOD / "pdfminer_jo.pdf"
+    first = stored_job(services, path, sha256="b" * 64)
+    pipeline.process(services, first.source_key)
+    other_tenant = stored_job(services, path, tenant="acme", sha256="b" * 64)
+    other_engine = stored_job(services, path, sha256="b" * 64, engine="pdfium")
+    for job in (other_tenant, other_engine):
+        pipeline.process(services, job.source_key)
+        assert "reused_from" not in services.records.get(job.id, job.tenant).result
+
+
+@pytest.mark.env(DEDUP_ENABLED="false")
+def test_dedup_can_be_turned_off(services):
+    path = GOOD / "pdfminer_jo.pdf"
+    for _ in range(2):
+        job = stored_job(services, path, sha256="c" * 64)
+        pipeline.process(services, job.source_key)
+    assert "reused_from" not in services.records.get(job.id, "public").result
+
+
+def test_reused_pages_keep_characters_that_python_counts_as_line_breaks(services):
+    storage = services.storage
+    earlier = keys.new_job_id()
+    text = "one\u2028two\x85three\x1cfour"
+    storage.put_bytes(
+        keys.result_key("public", earlier, "pages.jsonl"),
+        (
+            json.dumps({"page": 1, "text": text, "chars": len(text)}, ensure_ascii=False) + "\n"
+        ).encode(),
+    )
+    storage.put_json(keys.result_key("public", earlier, "result.json"), {"page_count": 1})
+    dedup.remember(storage, "public", "d" * 64, "digest", earlier)
+    found = dedup.find(storage, "public", "d" * 64, "digest", keys.new_job_id())
+    assert found.pages[0]["text"] == text

@@ -1,0 +1,51 @@
+"""Page-parallel extraction and result reuse across real processes: a long document's parts
+are extracted by huey_consumer's workers and joined into the text of one pass; the same bytes
+uploaded again reuse the first job's result."""
+
+import pytest
+from pdfminer.high_level import extract_text
+
+from core import keys
+from tests.support.corpus import GOOD
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(redis_url, moto_server, tmp_path):
+    stack = Stack(redis_url, moto_server, tmp_path, PARALLEL_MIN_PAGES="10", PART_PAGES="3")
+    yield stack
+    stack.stop()
+
+
+def record(stack, job_id):
+    value, _ = stack.storage().get_json(keys.record_key("public", job_id))
+    return value
+
+
+def test_a_long_document_is_extracted_in_parts_equal_to_one_pass(stack):
+    path = GOOD / "pdfminer_dmca.pdf"  # 18 pages: 6 parts of 3
+    status, job = stack.upload(path)
+    assert status == 202
+    done = stack.wait([job["id"]])[job["id"]]
+    assert done["status"] == "succeeded", done
+    assert done["pages_done"] == done["pages_total"] == 18
+    status, text, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job['id']}/result")
+    assert text == extract_text(path)
+    assert "Executing consumer.tasks.extract_part" in stack.procs["worker"].log()
+
+
+def test_a_reupload_of_the_same_bytes_reuses_the_result(stack):
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    ids = []
+    for _ in range(2):
+        status, job = stack.upload(path)
+        assert status == 202
+        ids.append(job["id"])
+        assert stack.wait([job["id"]])[job["id"]]["status"] == "succeeded"
+    first, second = (record(stack, job_id) for job_id in ids)
+    assert "reused_from" not in first["result"]
+    assert second["result"]["reused_from"] == ids[0]
+    texts = [stack.request("GET", f"/api/v1/pdf/jobs/{i}/result")[1] for i in ids]
+    assert texts[0] == texts[1] == extract_text(path)

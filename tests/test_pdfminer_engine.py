@@ -1,0 +1,73 @@
+"""The pdfminer.six engine (engines/pdfminer_engine.py): the same text as pdfminer's own
+extract_text, page by page with progress and metadata, and a specific pdfq error for every
+file it cannot read."""
+
+import pytest
+from pdfminer.high_level import extract_text
+
+from core.errors import PdfqError
+from engines.pdfminer_engine import extract
+from tests.support.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
+
+# Quick, deterministic files from several producers; each page count is in the manifest.
+SAMPLES = [
+    "pdfminer_dmca.pdf",
+    "pdfjs_tracemonkey.pdf",
+    "pypdf_multilang.pdf",
+    "pymupdf_chinese-tables.pdf",
+    "pdfminer_pagelabels.pdf",
+]
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_text_equals_pdfminer_extract_text(name):
+    path = GOOD / name
+    result = extract(path)
+    assert result.text == extract_text(path)
+    pages = {row["file"]: int(row["pages"]) for row in manifest(GOOD)}
+    assert len(result.pages) == pages[name]
+    assert [page.number for page in result.pages] == list(range(1, pages[name] + 1))
+
+
+def test_progress_is_reported_after_every_page():
+    seen = []
+    extract(GOOD / "pdfminer_dmca.pdf", on_page=lambda done, total: seen.append((done, total)))
+    assert seen == [(n, 18) for n in range(1, 19)]
+
+
+def test_metadata_is_read_from_the_info_dictionary():
+    result = extract(GOOD / "pdfjs_tracemonkey.pdf")
+    assert result.metadata, "tracemonkey.pdf has an Info dictionary"
+    assert all(isinstance(v, str) and v for v in result.metadata.values())
+    assert result.encrypted is False
+
+
+BAD_ROWS = [
+    row for row in manifest(BAD) if row["file"] not in NEEDS_SANDBOX and row["outcome"] != "not_pdf"
+]
+
+
+@pytest.mark.parametrize("row", BAD_ROWS, ids=[row["file"] for row in BAD_ROWS])
+def test_every_bad_file_ends_with_a_specific_outcome(row):
+    status, detail = expected_outcome(row)
+    if status == "succeeded":
+        result = extract(BAD / row["file"])
+        assert (detail in result.warnings) if detail else result.text.strip()
+    else:
+        with pytest.raises(PdfqError) as info:
+            extract(BAD / row["file"])
+        assert info.value.code == detail
+        assert not info.value.retryable
+
+
+@pytest.mark.parametrize("name", ["gen_zero_bytes.pdf", "png_renamed.pdf", "text_renamed.pdf"])
+def test_files_without_the_pdf_header_are_not_a_pdf(name):
+    with pytest.raises(PdfqError) as info:
+        extract(BAD / name)
+    assert info.value.code == "not_a_pdf"
+
+
+def test_the_right_password_opens_an_encrypted_pdf():
+    result = extract(BAD / "pdfminer_aes-128.pdf", password="baz")
+    assert result.encrypted is True
+    assert result.text.strip()
