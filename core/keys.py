@@ -4,9 +4,10 @@ Object keys group by kind first (sources/, jobs/, results/, ...) so lifecycle ru
 each kind alone, then by tenant so every tenant's objects sit under their own prefix.
 inbox/<tenant>/ is where any tool may drop PDFs; pdfq moves each one to sources/ as a new job.
 
-State-store keys (Redis, or the embedded SQLite store) hold what may be lost. Each has a TTL,
-named beside it, except the counters (`count:...`, `metrics:...`): fixed sets of keys bounded
-by the status vocabulary, the error codes and the histogram buckets.
+State-store keys (Redis, under the prefix `pdfq:<queue name>:`, or the embedded SQLite store)
+hold what may be lost. Each has a TTL, named beside it, except the counters (`count:...`,
+`metrics:...`): fixed sets of keys bounded by the status vocabulary, the error codes and the
+histogram buckets.
 """
 
 from __future__ import annotations
