@@ -7,8 +7,8 @@ import json
 from pdfminer.high_level import extract_text
 
 from core import exitcodes, keys
-from core.jobs.model import JobStatus
 from tests.support.corpus import BAD, GOOD
+from tests.support.jobs import recorded_job
 
 
 def submitted(pdf, path) -> str:
@@ -41,9 +41,7 @@ def test_result_writes_the_text_or_says_why_there_is_none(pdf, services, tmp_pat
     assert failed.exit_code == exitcodes.FAILED
     assert "encrypted" in failed.stderr
 
-    queued = services.records.create(
-        job_id=keys.new_job_id(), tenant="public", filename="a.pdf", size=1, status=JobStatus.QUEUED
-    )
+    queued = recorded_job(services)
     not_ready = pdf("result", queued.id)
     assert not_ready.exit_code == exitcodes.NOT_READY
     assert "queued" in not_ready.stderr

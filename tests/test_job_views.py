@@ -7,6 +7,7 @@ from core import keys
 from core.jobs.model import JobStatus
 from tests.support.api import upload
 from tests.support.corpus import BAD, GOOD
+from tests.support.jobs import recorded_job
 
 
 def test_status_shows_progress_timestamps_and_no_error(client):
@@ -46,13 +47,7 @@ def test_unknown_job_is_404_json(client):
 
 
 def test_result_of_a_queued_job_is_409_not_ready(client, services):
-    job = services.records.create(
-        job_id=keys.new_job_id(),
-        tenant="public",
-        filename="a.pdf",
-        size=1,
-        status=JobStatus.QUEUED,
-    )
+    job = recorded_job(services)
     response = client.get(f"/api/v1/pdf/jobs/{job.id}/result")
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "result_not_ready"

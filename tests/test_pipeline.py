@@ -11,7 +11,7 @@ from core.clock import parse_time
 from core.errors import StorageUnavailable
 from core.jobs.model import JobStatus
 from tests.support.corpus import BAD, GOOD
-from tests.support.jobs import moved, stored_job
+from tests.support.jobs import moved, recorded_job, stored_job
 
 
 def test_a_job_writes_text_pages_and_result(services):
@@ -65,13 +65,7 @@ def test_a_source_over_the_limit_fails_with_too_large(services, configure):
 
 
 def test_a_missing_source_fails_with_source_missing(services):
-    job = services.records.create(
-        job_id=keys.new_job_id(),
-        tenant="public",
-        filename="gone.pdf",
-        size=1,
-        status=JobStatus.QUEUED,
-    )
+    job = recorded_job(services, filename="gone.pdf")
     pipeline.process(services, job.source_key)
     assert services.records.get(job.id, "public").error["code"] == "source_missing"
 

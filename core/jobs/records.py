@@ -158,10 +158,9 @@ class JobRecords:
 
     def counts(self, tenant: str | None = None) -> dict[str, int]:
         """Jobs by status, of every tenant (metrics, operators) or of one (its API view)."""
-        found = self.state.get_many([keys.count_key(s.value, tenant) for s in JobStatus])
-        return {
-            s.value: max(0, int(found[keys.count_key(s.value, tenant)] or 0)) for s in JobStatus
-        }
+        named = {keys.count_key(s.value, tenant): s.value for s in JobStatus}
+        found = self.state.get_many(list(named))
+        return {status: max(0, int(found[key] or 0)) for key, status in named.items()}
 
 
 def _stamp(job: Job, previous: JobStatus):

@@ -24,14 +24,16 @@ def stored_bytes(
     """`data` stored as a new job's source, and its queued record (no task enqueued)."""
     job_id = keys.new_job_id()
     services.storage.put_bytes(keys.source_key(tenant, job_id), data)
-    return services.records.create(
-        job_id=job_id,
-        tenant=tenant,
-        filename=filename,
-        size=len(data),
-        status=fields.pop("status", JobStatus.QUEUED),
-        **fields,
+    return recorded_job(
+        services, tenant, job_id=job_id, filename=filename, size=len(data), **fields
     )
+
+
+def recorded_job(services: Services, tenant: str = "public", **fields) -> Job:
+    """A job's record alone (queued unless `status` says otherwise): no PDF, no task."""
+    values = {"job_id": keys.new_job_id(), "filename": "x.pdf", "size": 1}
+    values.update({"status": JobStatus.QUEUED, **fields})
+    return services.records.create(tenant=tenant, **values)
 
 
 def moved(services: Services, job: Job, status: JobStatus, **changes) -> Job:
