@@ -1,0 +1,7 @@
+"""`python -m client ...`: the same as the `pdfq` command."""
+
+import sys
+
+from client.command import main
+
+sys.exit(main())

@@ -1,0 +1,249 @@
+"""The `pdfq` command (also `python -m client`): submit, status, result, cancel.
+
+stdout carries results and one tab-separated line per file or job (status, job id, file,
+detail), or with --json one JSON object per line; stderr carries progress, retries and
+errors. The exit codes below are stable: scripts rely on them (docs/client.md lists them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from client import connection
+from client.connection import ConfigurationError
+from client.progress import Reporter
+from client.service import DIRECT_MAX_BYTES, FORMATS, Client
+from client.transport import ApiError, Retries, Unreachable
+
+OK = 0
+FAILED = 1  # a file was refused, a job failed or was canceled, a request was refused
+USAGE = 2  # a wrong command line, PDFQ_URL unset, or a token the service does not accept
+UNAVAILABLE = 3  # no answer, a 5xx, or still 429/503 after every retry: try again later
+NOT_FOUND = 4  # no such job (or not this token's)
+NOT_READY = 5  # the job has not finished (`result`), or --wait ran out of time
+INTERRUPTED = 130  # Ctrl-C
+
+SUFFIX = {"text": ".txt", "json": ".json", "pages": ".jsonl"}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="pdfq",
+        description="Extract text from PDFs with a deployed pdfq service (PDFQ_URL, PDFQ_TOKEN).",
+    )
+    top.add_argument("--retries", type=int, default=8, help="tries again after 429/503 (8)")
+    top.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    submit = commands.add_parser("submit", help="submit PDF files")
+    submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    submit.add_argument("--wait", action="store_true", help="follow the jobs to their end")
+    submit.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits")
+    submit.add_argument("-o", "--output-dir", type=Path, help="with --wait: write each result")
+    submit.add_argument("--format", choices=FORMATS, default="text", help="of --output-dir")
+    submit.add_argument("--engine", help="pdfminer or pdfium (direct uploads only)")
+    submit.add_argument("--pages", help="only these pages, e.g. 1-3,7")
+    submit.add_argument("--max-pages", type=int)
+    submit.add_argument("--no-layout", action="store_true", help="skip layout analysis")
+    submit.add_argument("--laparams", type=json.loads, help="pdfminer LAParams as JSON")
+    submit.add_argument("--password", help="opens an encrypted PDF")
+    submit.add_argument("--callback-url", help="webhook for the job's end")
+    route = submit.add_mutually_exclusive_group()
+    route.add_argument("--direct", action="store_true", help="always POST /documents")
+    route.add_argument("--presigned", action="store_true", help="always a presigned upload")
+    submit.add_argument(
+        "--direct-max-bytes",
+        type=int,
+        default=DIRECT_MAX_BYTES,
+        help=f"larger files go through a presigned upload ({DIRECT_MAX_BYTES})",
+    )
+    submit.add_argument("--json", action="store_true", help="one JSON job per line")
+
+    status = commands.add_parser("status", help="show jobs")
+    status.add_argument("ids", nargs="+", metavar="ID")
+    status.add_argument("--json", action="store_true", help="the API's job, one per line")
+
+    result = commands.add_parser("result", help="print or save a job's result")
+    result.add_argument("id", metavar="ID")
+    result.add_argument("--format", choices=FORMATS, default="text")
+    result.add_argument("-o", "--output", type=Path, help="a file instead of stdout")
+
+    cancel = commands.add_parser("cancel", help="cancel jobs")
+    cancel.add_argument("ids", nargs="+", metavar="ID")
+    cancel.add_argument("--json", action="store_true")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    report = Reporter(quiet=args.quiet)
+    try:
+        conn = connection.from_environment()
+        pdfq = Client(conn, retries=Retries(attempts=max(0, args.retries), notify=report.say))
+        if args.command == "submit":
+            pdfq.direct_max_bytes = args.direct_max_bytes
+        return COMMANDS[args.command](pdfq, args, report)
+    except ConfigurationError as error:
+        report.say(str(error))
+        return USAGE
+    except Unreachable as error:
+        report.say(f"unavailable: {error}")
+        return UNAVAILABLE
+    except ApiError as error:
+        report.say(f"{error.code}: {error.message}")
+        return exit_code(error)
+    except KeyboardInterrupt:
+        report.say("interrupted")
+        return INTERRUPTED
+
+
+def exit_code(error: ApiError) -> int:
+    if error.status == 401:
+        return USAGE
+    if error.status == 404:
+        return NOT_FOUND
+    if error.code == "result_not_ready":
+        return NOT_READY
+    if error.status in (429,) or error.status >= 500:
+        return UNAVAILABLE
+    return FAILED
+
+
+def line(args, status: str, job_id: str | None, name: str, detail: str, job: dict | None):
+    if getattr(args, "json", False) and job is not None:
+        print(json.dumps(job), flush=True)
+    else:
+        print("\t".join([status, job_id or "-", name, detail or "-"]), flush=True)
+
+
+def detail(job: dict) -> str:
+    if job.get("error"):
+        return f"{job['error']['code']}: {job['error']['message']}"
+    parts = [f"{job['pages_total']} pages"] if job.get("pages_total") is not None else []
+    return ", ".join(parts + list(job.get("warnings") or []))
+
+
+def run_submit(pdfq: Client, args, report: Reporter) -> int:
+    options = {
+        "pages": args.pages,
+        "max_pages": args.max_pages,
+        "layout": False if args.no_layout else None,
+        "laparams": args.laparams,
+        "password": args.password,
+        "callback_url": args.callback_url,
+    }
+    presigned = True if args.presigned else (False if args.direct else None)
+    names: dict[str, str] = {}
+    refused = 0
+    for path in args.files:
+        if not path.is_file():
+            report.say(f"{path}: no such file")
+            return USAGE
+    for path in args.files:
+        route = "presigned" if pdfq.presigns(path, args.engine, presigned) else "direct"
+        try:
+            job = pdfq.submit(
+                path,
+                engine=args.engine,
+                options=options,
+                presigned=presigned,
+                progress=report.uploader(path.name, route),
+            )
+        except ApiError as error:
+            if error.status in (401, 429) or error.status >= 500:
+                raise  # the service, not this file: stop with its exit code
+            refused += 1
+            line(args, "refused", None, str(path), f"{error.code}: {error.message}", None)
+            continue
+        except ValueError as error:
+            report.say(str(error))
+            return USAGE
+        names[job["id"]] = str(path)
+        if not args.wait:
+            line(args, job["status"], job["id"], str(path), detail(job), job)
+    if not args.wait:
+        report.note(f"{len(args.files)} files: {len(names)} submitted, {refused} refused")
+        return FAILED if refused else OK
+    try:
+        jobs = pdfq.wait(
+            names,
+            timeout=args.timeout,
+            on_change=lambda job: report.job(job, names[job["id"]]),
+        )
+    except TimeoutError as error:
+        for job_id in error.args[0]:
+            report.say(f"{job_id} {names[job_id]}: not finished after {args.timeout:g} s")
+        return NOT_READY
+    counts: dict[str, int] = {}
+    for job_id, job in jobs.items():
+        line(args, job["status"], job_id, names[job_id], detail(job), job)
+        counts[job["status"]] = counts.get(job["status"], 0) + 1
+        if args.output_dir and job["status"] == "succeeded":
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+            target = args.output_dir / (Path(names[job_id]).stem + SUFFIX[args.format])
+            with open(target, "wb") as sink:
+                pdfq.result(job_id, args.format, sink)
+    if refused:
+        counts["refused"] = refused
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    report.note(f"{len(args.files)} files: {summary}")
+    return OK if set(counts) <= {"succeeded"} else FAILED
+
+
+def run_status(pdfq: Client, args, report: Reporter) -> int:
+    code = OK
+    for job_id in args.ids:
+        try:
+            job = pdfq.status(job_id)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            report.say(f"{job_id}: not_found: {error.message}")
+            code = NOT_FOUND
+            continue
+        pages = f"{job.get('pages_done') or 0}/{job.get('pages_total')} pages"
+        if job.get("pages_total") is None:
+            pages = "-"
+        extra = detail(job) if job.get("error") else pages
+        line(args, job["status"], job["id"], job.get("filename") or "-", extra, job)
+    return code
+
+
+def run_result(pdfq: Client, args, report: Reporter) -> int:
+    sink = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        pdfq.result(args.id, args.format, sink)
+    except ApiError:
+        if args.output:
+            sink.close()
+            args.output.unlink(missing_ok=True)
+        raise
+    finally:
+        sink.flush()
+        if args.output and not sink.closed:
+            sink.close()
+    return OK
+
+
+def run_cancel(pdfq: Client, args, report: Reporter) -> int:
+    code = OK
+    for job_id in args.ids:
+        try:
+            answer = pdfq.cancel(job_id)
+        except ApiError as error:
+            if error.status not in (404, 409):
+                raise
+            # An unknown id outranks a finished job in the exit code.
+            code = NOT_FOUND if error.status == 404 else (code or FAILED)
+            line(args, "refused", job_id, "-", f"{error.code}: {error.message}", None)
+            continue
+        # A running job answers "processing" with cancel_requested: it stops at its next page.
+        shown = "cancel_requested" if answer.get("cancel_requested") else answer["status"]
+        line(args, shown, answer["id"], answer.get("filename") or "-", "-", answer)
+    return code
+
+
+COMMANDS = {"submit": run_submit, "status": run_status, "result": run_result, "cancel": run_cancel}

@@ -1,0 +1,198 @@
+"""The API as Python calls: submit a PDF (directly or through a presigned upload), read a
+job, wait for jobs, fetch a result, cancel.
+
+    from client import Client
+    pdfq = Client.from_environment()          # PDFQ_URL, PDFQ_TOKEN
+    job = pdfq.submit(Path("report.pdf"), wait=True)
+    text = pdfq.result(job["id"]).decode()
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from client import connection, transport
+from client.connection import Connection
+from client.payloads import FileBody, FormBody
+from client.transport import Response, Retries
+
+# Files up to this size go in one POST /documents; larger ones straight to storage through
+# a presigned PUT. 4 MiB stays under the 6 MB request limit of a serverless deployment
+# (AWS Lambda) even with its base64 encoding, and a web process holds no large upload.
+DIRECT_MAX_BYTES = 4 * 1024 * 1024
+TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+FORMATS = ("text", "json", "pages")
+# Options both upload paths take, as the API names them.
+OPTIONS = ("pages", "password", "layout", "laparams", "max_pages", "callback_url")
+
+
+class Client:
+    def __init__(
+        self,
+        conn: Connection,
+        retries: Retries | None = None,
+        direct_max_bytes: int = DIRECT_MAX_BYTES,
+        timeout: float = 60.0,
+    ):
+        self.conn = conn
+        self.retries = retries or Retries()
+        self.direct_max_bytes = direct_max_bytes
+        self.timeout = timeout
+
+    @classmethod
+    def from_environment(cls, **kwargs) -> Client:
+        return cls(connection.from_environment(), **kwargs)
+
+    # --- requests to the API ---
+
+    def _api(self, method: str, path: str, **kwargs) -> Response:
+        headers = kwargs.pop("headers", {})
+        if self.conn.token:
+            headers["Authorization"] = f"Bearer {self.conn.token}"
+        kwargs.setdefault("safe", method == "GET")
+        return transport.send(
+            method,
+            self.conn.url(path),
+            headers=headers,
+            retries=self.retries,
+            timeout=self.timeout,
+            **kwargs,
+        )
+
+    def me(self) -> dict:
+        return self._api("GET", "/me").json()
+
+    def status(self, job_id: str) -> dict:
+        return self._api("GET", f"/jobs/{job_id}").json()
+
+    def cancel(self, job_id: str) -> dict:
+        # Cancelling twice is harmless (the second answers 409 only once the job finished).
+        return self._api("POST", f"/jobs/{job_id}/cancel", safe=True).json()
+
+    def result(self, job_id: str, fmt: str = "text", sink: BinaryIO | None = None) -> bytes:
+        """The result in `fmt` (text, json, pages); streamed into `sink` when given."""
+        answer = self._api("GET", f"/jobs/{job_id}/result?format={fmt}", sink=sink)
+        return answer.body
+
+    # --- submitting ---
+
+    def submit(
+        self,
+        path: Path,
+        *,
+        engine: str | None = None,
+        options: dict | None = None,
+        presigned: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict:
+        """Submit one PDF and return its job: directly when it is at most direct_max_bytes
+        (or `presigned=False`), else through a presigned upload. `progress(sent, total)`
+        follows the bytes of the upload."""
+        size = path.stat().st_size
+        presigned = self.presigns(path, engine, presigned)
+        options = {k: v for k, v in (options or {}).items() if v is not None}
+        if presigned:
+            return self._presigned(path, size, engine, options, progress)
+        return self._direct(path, engine, options, progress)
+
+    def presigns(self, path: Path, engine: str | None, presigned: bool | None) -> bool:
+        """Whether `submit` sends this file through a presigned upload."""
+        if presigned is not None:
+            return presigned
+        # Only a direct upload can choose the engine (POST /uploads takes no `engine`).
+        return path.stat().st_size > self.direct_max_bytes and not engine
+
+    def _direct(self, path, engine, options, progress) -> dict:
+        fields = {
+            name: json.dumps(value) if isinstance(value, dict | bool) else str(value)
+            for name, value in options.items()
+        }
+        if engine:
+            fields["engine"] = engine
+        body = FormBody(path, path.name, fields)
+        # The key makes a retry after a dropped connection return the same job.
+        headers = {"Content-Type": body.content_type, "Idempotency-Key": uuid.uuid4().hex}
+        counted = _counter(body.length, progress)
+        answer = self._api(
+            "POST", "/documents", body=body, headers=headers, safe=True, progress=counted
+        )
+        return answer.json()
+
+    def _presigned(self, path, size, engine, options, progress) -> dict:
+        if engine:
+            raise ValueError(
+                "An engine can only be chosen for a direct upload: the presigned path takes "
+                "the service's DEFAULT_ENGINE (send the file directly with --direct)."
+            )
+        request = {"filename": path.name, "content_type": "application/pdf", "size": size}
+        created = self._api(
+            "POST",
+            "/uploads",
+            body=json.dumps({**request, **options}).encode(),
+            headers={"Content-Type": "application/json"},
+        ).json()
+        put = created["upload"]["put"]
+        # Storage gets no token: the URL itself is the permission.
+        transport.send(
+            "PUT",
+            put["url"],
+            body=FileBody(path),
+            headers=dict(put["headers"]),
+            safe=True,
+            retries=self.retries,
+            progress=_counter(size, progress),
+            timeout=self.timeout,
+        )
+        complete = created["links"].get("complete") or f"/uploads/{created['id']}/complete"
+        return self._api("POST", complete, safe=True).json()
+
+    # --- following jobs ---
+
+    def wait(
+        self,
+        job_ids: Iterable[str],
+        *,
+        timeout: float | None = None,
+        interval: float = 1.0,
+        on_change: Callable[[dict], None] | None = None,
+    ) -> dict[str, dict]:
+        """Poll the jobs until each has finished; {id: job}. Raises TimeoutError with the
+        unfinished ones after `timeout` seconds. `on_change(job)` sees every new state."""
+        pending = list(dict.fromkeys(job_ids))
+        seen: dict[str, tuple] = {}
+        done: dict[str, dict] = {}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            for job_id in list(pending):
+                job = self.status(job_id)
+                state = (job["status"], job.get("pages_done"), job.get("pages_total"))
+                if on_change and seen.get(job_id) != state:
+                    on_change(job)
+                seen[job_id] = state
+                if job["status"] in TERMINAL:
+                    done[job_id] = job
+                    pending.remove(job_id)
+            if not pending:
+                return done
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(pending)
+            time.sleep(interval)
+
+
+def _counter(total: int, progress: Callable[[int, int], None] | None):
+    if progress is None:
+        return None
+    sent = 0
+
+    def count(block: int):
+        nonlocal sent
+        sent += block
+        progress(min(sent, total), total)
+
+    progress(0, total)
+    return count
