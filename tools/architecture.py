@@ -5,7 +5,8 @@
 - the layers: core imports no other package of pdfq; engines import core only; consumer
   (the worker) imports core and engines, never the web; functions (the web) reach the
   worker only through consumer.tasks, whose task functions the lifecycle enqueues; infra
-  imports core only;
+  imports core only; client (the HTTP client users install) imports nothing of pdfq and
+  nothing imports it;
 - one owner per job status: only core/jobs/lifecycle.py calls `.transition(`;
 - no two modules share a file name (`__init__` and `__main__` aside);
 - code and docs describe the system, not its history: no "issue N".
@@ -24,7 +25,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-PACKAGES = ("core", "engines", "consumer", "functions", "infra")
+PACKAGES = ("core", "engines", "consumer", "functions", "infra", "client")
 # What each package may import of the others (its own modules always).
 ALLOWED = {
     "core": set(),
@@ -32,6 +33,8 @@ ALLOWED = {
     "consumer": {"core", "engines"},
     "functions": {"core", "consumer.tasks", "infra"},
     "infra": {"core"},
+    # A separate program that talks to the service over HTTP only.
+    "client": set(),
 }
 LIFECYCLE = "core/jobs/lifecycle.py"
 HISTORY = re.compile(r"\b[Ii]ssues?[\s#:-]*~?\d+")
