@@ -44,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits")
     submit.add_argument("-o", "--output-dir", type=Path, help="with --wait: write each result")
     submit.add_argument("--format", choices=FORMATS, default="text", help="of --output-dir")
+    submit.add_argument("--link", action="store_true", help="results straight from storage")
     submit.add_argument("--engine", help="pdfminer or pdfium (direct uploads only)")
     submit.add_argument("--pages", help="only these pages, e.g. 1-3,7")
     submit.add_argument("--max-pages", type=int)
@@ -70,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("id", metavar="ID")
     result.add_argument("--format", choices=FORMATS, default="text")
     result.add_argument("-o", "--output", type=Path, help="a file instead of stdout")
+    result.add_argument("--link", action="store_true", help="straight from storage")
 
     cancel = commands.add_parser("cancel", help="cancel jobs")
     cancel.add_argument("ids", nargs="+", metavar="ID")
@@ -79,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "link", False) and args.format == "json":
+        parser().error("--link takes --format text or pages (json comes whole only from /result)")
     report = Reporter(quiet=args.quiet)
     try:
         conn = connection.from_environment()
@@ -185,7 +189,7 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
             args.output_dir.mkdir(parents=True, exist_ok=True)
             target = args.output_dir / (Path(names[job_id]).stem + SUFFIX[args.format])
             with open(target, "wb") as sink:
-                pdfq.result(job_id, args.format, sink)
+                pdfq.result(job_id, args.format, sink, link=args.link)
     if refused:
         counts["refused"] = refused
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -215,7 +219,7 @@ def run_status(pdfq: Client, args, report: Reporter) -> int:
 def run_result(pdfq: Client, args, report: Reporter) -> int:
     sink = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     try:
-        pdfq.result(args.id, args.format, sink)
+        pdfq.result(args.id, args.format, sink, link=args.link)
     except ApiError:
         if args.output:
             sink.close()

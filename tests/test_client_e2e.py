@@ -148,6 +148,11 @@ def test_status_and_each_result_format(installed, stack, tmp_path):
     assert document["pages"][0]["text"] == text.stdout.rstrip("\f")
     pages = pdfq(installed, stack, "result", "--format", "pages", job["id"]).stdout
     assert [json.loads(line)["page"] for line in pages.splitlines()] == [1]
+    # --link: the same bytes, straight from storage through the presigned GET.
+    assert pdfq(installed, stack, "result", "--link", job["id"]).stdout == text.stdout
+    linked = pdfq(installed, stack, "result", "--link", "--format", "pages", job["id"])
+    assert linked.stdout == pages
+    assert pdfq(installed, stack, "result", "--link", "--format", "json", "x").returncode == 2
     saved = tmp_path / "out.json"
     assert (
         pdfq(installed, stack, "result", "--format", "json", "-o", saved, job["id"]).returncode == 0
