@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 
 PDF = GOOD / "pdfminer_jo.pdf"
 API = "/api/v1/pdf"
+METRICS = "metrics-token-0123456789abcdefghij"
 URL_HOST = "k3mrq2a7xv5hne4ulwd7ybqyoy0tnbcz.lambda-url.eu-west-1.on.aws"
 API_HOST = "r2d2c3po4x.execute-api.eu-west-1.amazonaws.com"
 
@@ -49,6 +50,7 @@ def deployment(redis_server, moto_server, tmp_path_factory) -> dict[str, str]:
         "S3_ENDPOINT_URL": moto_server,
         "S3_BUCKET": f"pdfq-{uuid.uuid4().hex[:12]}",
         "API_TOKENS": TWO_TENANTS,
+        "METRICS_TOKEN": METRICS,
         "LOG_LEVEL": "warning",
         **local_s3.FAKE_CREDENTIALS,
     }
@@ -191,12 +193,15 @@ def finished(job_id: str, timeout: float = 120) -> dict:
         time.sleep(0.2)
 
 
-def test_health_the_page_and_the_security_headers_through_a_function_url(container):
+def test_health_metrics_the_page_and_the_security_headers_through_a_function_url(container):
     status, headers, raw = invoke(http_event("GET", API + "/health", token=None))
     assert status == 200, raw
     assert json.loads(raw)["status"] == "ok"
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["cache-control"] == "no-store"
+    status, headers, raw = invoke(http_event("GET", "/metrics", token=METRICS))
+    assert status == 200, raw
+    assert b"# TYPE" in raw
     status, headers, raw = invoke(http_event("GET", "/", token=None))
     assert status == 200
     assert headers["content-type"].startswith("text/html")
