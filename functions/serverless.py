@@ -12,17 +12,27 @@ The worker is not a function: huey_consumer stays a long-running process.
 from __future__ import annotations
 
 import functools
+import logging
 
 from apig_wsgi import make_lambda_handler
 from flask import Flask
 
 from functions import create_app
+from functions.auth import startup_check
+
+log = logging.getLogger("pdfq.serverless")
 
 
 @functools.cache
 def app() -> Flask:
-    """This container's app, from the environment (once)."""
-    return create_app()
+    """This container's app, from the environment (once). What gunicorn refuses to start
+    without (API_TOKENS in production) is logged as an error instead: the app then answers
+    every request but health 503 auth_not_configured, which says the same to callers."""
+    built = create_app()
+    problem, warning = startup_check(built.extensions["pdfq"].settings)
+    if problem or warning:
+        log.log(logging.ERROR if problem else logging.WARNING, problem or warning)
+    return built
 
 
 @functools.cache

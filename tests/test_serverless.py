@@ -216,6 +216,17 @@ def test_tokens_are_checked_as_behind_gunicorn(container):
     assert call("GET", "/me", token=GLOBEX, via="api")[2]["tenant"] == "globex"
 
 
+def test_production_without_tokens_says_so_in_the_log_and_to_callers(
+    container, monkeypatch, caplog
+):
+    monkeypatch.delenv("API_TOKENS")
+    status, _, body = call("GET", "/me", token=None)
+    assert status == 503
+    assert body["error"]["code"] == "auth_not_configured"
+    assert "API_TOKENS is empty" in caplog.text
+    assert invoke(http_event("GET", API + "/health", token=None))[0] == 200
+
+
 def test_a_multipart_upload_with_a_binary_body_is_extracted_by_the_worker(container):
     body, content_type = multipart(PDF.read_bytes(), PDF.name, fields={"pages": "1"})
     assert b"\x00" in body or any(byte > 127 for byte in body)  # really binary
