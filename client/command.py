@@ -39,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     submit = commands.add_parser("submit", help="submit PDF files")
-    submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    submit.add_argument("files", nargs="+", type=Path, metavar="FILE", help="or a folder")
+    submit.add_argument("-r", "--recursive", action="store_true", help="*.pdf in sub-folders")
     submit.add_argument("--wait", action="store_true", help="follow the jobs to their end")
     submit.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits")
     submit.add_argument("-o", "--output-dir", type=Path, help="with --wait: write each result")
@@ -143,9 +144,13 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
     names: dict[str, str] = {}
     refused = 0
     for path in args.files:
-        if not path.is_file():
-            report.say(f"{path}: no such file")
+        if not path.exists():
+            report.say(f"{path}: no such file or folder")
             return USAGE
+    args.files = pdf_files(args.files, args.recursive)
+    if not args.files:
+        report.say("no *.pdf files in the folders given")
+        return USAGE
     for path in args.files:
         route = "presigned" if pdfq.presigns(path, args.engine, presigned) else "direct"
         try:
@@ -195,6 +200,20 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     report.note(f"{len(args.files)} files: {summary}")
     return OK if set(counts) <= {"succeeded"} else FAILED
+
+
+def pdf_files(paths: list[Path], recursive: bool) -> list[Path]:
+    """The files named, and the *.pdf files of the folders named (-r: their sub-folders')."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found += sorted(
+                p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() == ".pdf"
+            )
+        else:
+            found.append(path)
+    return found
 
 
 def run_status(pdfq: Client, args, report: Reporter) -> int:

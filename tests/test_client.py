@@ -11,6 +11,7 @@ import ast
 import email.policy
 import email.utils
 import http.server
+import io
 import json
 import sys
 import threading
@@ -21,9 +22,10 @@ from importlib import import_module
 import pytest
 
 from client import connection, transport
-from client.command import exit_code
+from client.command import exit_code, pdf_files
 from client.connection import ConfigurationError, Connection
 from client.payloads import FormBody
+from client.progress import Reporter
 from client.service import DIRECT_MAX_BYTES, Client
 from client.transport import ApiError, Retries, Unreachable
 from tests.support.servers import ROOT
@@ -181,6 +183,41 @@ def test_files_over_the_threshold_go_presigned_unless_an_engine_is_chosen(tmp_pa
     assert pdfq.presigns(small, None, True)
     with pytest.raises(ValueError, match="--direct"):
         pdfq.submit(large, engine="pdfium", presigned=True)
+
+
+def test_folders_give_their_pdfs_and_files_are_taken_as_named(tmp_path):
+    for name in ("b.pdf", "a.PDF", "notes.txt", "sub/c.pdf"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"%PDF-")
+    named = tmp_path / "notes.txt"
+    assert pdf_files([tmp_path, named], False) == [tmp_path / "a.PDF", tmp_path / "b.pdf", named]
+    assert tmp_path / "sub" / "c.pdf" in pdf_files([tmp_path], True)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_redrawn_on_a_terminal_and_a_line_each_way_in_a_log():
+    terminal = Terminal()
+    progress = Reporter(terminal).uploader("big.pdf", "presigned")
+    for sent in (0, 2 * 1024 * 1024, 4 * 1024 * 1024):
+        progress(sent, 4 * 1024 * 1024)
+    drawn = terminal.getvalue()
+    assert drawn.count("\r") == 3
+    assert drawn.endswith("\rbig.pdf (presigned) 100%  4.0/4.0 MiB")
+    log = io.StringIO()
+    progress = Reporter(log).uploader("big.pdf", "presigned")
+    for sent in (0, 1, 2, 4 * 1024 * 1024):
+        progress(sent, 4 * 1024 * 1024)
+    assert log.getvalue().splitlines() == [
+        "pdfq: uploading big.pdf (4.0 MiB, presigned)",
+        "pdfq: uploaded big.pdf",
+    ]
+    quiet = io.StringIO()
+    Reporter(quiet, quiet=True).uploader("big.pdf", "direct")(0, 10)
+    assert quiet.getvalue() == ""
 
 
 @pytest.mark.parametrize(
