@@ -236,18 +236,16 @@ def run_status(pdfq: Client, args, report: Reporter) -> int:
 
 
 def run_result(pdfq: Client, args, report: Reporter) -> int:
-    sink = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    if not args.output:
+        pdfq.result(args.id, args.format, sys.stdout.buffer, link=args.link)
+        sys.stdout.buffer.flush()
+        return OK
     try:
-        pdfq.result(args.id, args.format, sink, link=args.link)
-    except ApiError:
-        if args.output:
-            sink.close()
-            args.output.unlink(missing_ok=True)
+        with open(args.output, "wb") as sink:
+            pdfq.result(args.id, args.format, sink, link=args.link)
+    except (ApiError, Unreachable):
+        args.output.unlink(missing_ok=True)  # no empty or partial result left behind
         raise
-    finally:
-        sink.flush()
-        if args.output and not sink.closed:
-            sink.close()
     return OK
 
 

@@ -39,6 +39,7 @@ def stack(redis_server, moto_server, tmp_path_factory):
         API_TOKENS=TWO_TENANTS,
         TENANT_MAX_JOBS_IN_FLIGHT="2",
     )
+    stack.token = ACME  # the tests' own look at the service (the command has PDFQ_TOKEN)
     yield stack
     stack.stop()
 
@@ -119,7 +120,6 @@ def test_submit_wait_sends_small_files_directly_and_large_ones_presigned(
     stored = stack.storage().head(f"sources/acme/{large_id}.pdf")
     assert stored["ContentLength"] == LARGE.stat().st_size
     # -o wrote each result, exactly what the API serves.
-    stack.token = ACME
     for job_id, path in ((small_id, SMALL), (large_id, LARGE)):
         _, text, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result")
         assert (tmp_path / f"{path.stem}.txt").read_text(encoding="utf-8") == text
@@ -131,7 +131,6 @@ def test_status_and_each_result_format(installed, stack, tmp_path):
     assert submitted.returncode == 0, submitted.stderr
     job = json.loads(submitted.stdout)
     assert job["status"] == "queued"
-    stack.token = ACME
     stack.wait([job["id"]])
 
     status = pdfq(installed, stack, "status", job["id"])
@@ -176,15 +175,18 @@ def test_refused_and_failed_files_exit_1_and_the_rest_go_on(installed, stack):
     assert "conflict: " in result.stderr
 
 
-def test_cancel_a_waiting_job_and_the_exit_codes_of_unfinished_and_finished_jobs(installed, stack):
+def test_cancel_a_waiting_job_and_the_exit_codes_of_unfinished_and_finished_jobs(
+    installed, stack, tmp_path
+):
     stack.procs["worker"].stop()
     try:
         submitted = pdfq(installed, stack, "submit", SMALL)
         assert submitted.returncode == 0, submitted.stderr
         job_id = lines(submitted.stdout)[0][1]
-        not_ready = pdfq(installed, stack, "result", job_id)
+        not_ready = pdfq(installed, stack, "result", "-o", tmp_path / "r.txt", job_id)
         assert not_ready.returncode == 5
         assert "result_not_ready" in not_ready.stderr
+        assert not (tmp_path / "r.txt").exists()
         waited = pdfq(installed, stack, "status", job_id)
         assert lines(waited.stdout)[0][0] == "queued"
 
