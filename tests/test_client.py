@@ -13,6 +13,8 @@ import email.utils
 import http.server
 import io
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -255,6 +257,19 @@ def test_the_client_uses_the_standard_library_only_and_nothing_of_pdfq():
             for name in names:
                 top = name.split(".")[0]
                 assert top == "client" or top in sys.stdlib_module_names, (path.name, name)
+
+
+def test_python_m_client_is_the_command():
+    run = subprocess.run(
+        [sys.executable, "-m", "client", "status", "x"],
+        env={"PATH": os.environ["PATH"]},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.startswith("pdfq: Set PDFQ_URL")
 
 
 def test_pyproject_declares_the_pdfq_command():

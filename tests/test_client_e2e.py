@@ -1,8 +1,9 @@
 """The `pdfq` command against the live Procfile stack: gunicorn, huey_consumer, a private
 redis-server and moto's S3 server, reached only over HTTP as a user's machine would.
 
-The command runs from a copy of client/ alone in a temp folder, so these tests also prove
-that it needs nothing of the service's packages.
+The command is installed by pip from pyproject.toml and client/ alone into a temp folder and
+run as `pdfq`, so these tests also prove the console script, and that the client needs
+nothing of the service's packages.
 """
 
 from __future__ import annotations
@@ -46,15 +47,21 @@ def stack(redis_server, moto_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """A folder holding client/ and nothing else of the repository."""
+    """The `pdfq` command as `pip install` makes it from pyproject.toml and client/ alone,
+    in a folder holding nothing else of the repository."""
     folder = tmp_path_factory.mktemp("client-only")
-    shutil.copytree(ROOT / "client", folder / "client", ignore=shutil.ignore_patterns("__py*"))
+    source = folder / "source"
+    shutil.copytree(ROOT / "client", source / "client", ignore=shutil.ignore_patterns("__py*"))
+    shutil.copy(ROOT / "pyproject.toml", source)
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    install += ["--no-build-isolation", "--target", str(folder / "site"), str(source)]
+    subprocess.run(install, check=True, capture_output=True, cwd=folder)
+    shutil.rmtree(source)
     return folder
 
 
-def environment(stack: Stack | None, token: str | None) -> dict[str, str]:
-    env = child_env()
-    env.pop("PYTHONPATH", None)
+def environment(installed: Path, stack: Stack | None, token: str | None) -> dict[str, str]:
+    env = child_env(PYTHONPATH=str(installed / "site"))
     if stack is not None:
         env["PDFQ_URL"] = stack.base
     if token:
@@ -64,8 +71,8 @@ def environment(stack: Stack | None, token: str | None) -> dict[str, str]:
 
 def pdfq(installed, stack, *args, token=ACME, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "client", *map(str, args)],
-        env=env or environment(stack, token),
+        [str(installed / "site" / "bin" / "pdfq"), *map(str, args)],
+        env=env or environment(installed, stack, token),
         cwd=installed,
         capture_output=True,
         text=True,
@@ -220,7 +227,7 @@ def test_unknown_jobs_exit_4_and_other_tenants_jobs_are_unknown(installed, stack
 
 
 def test_configuration_and_connection_errors(installed, stack):
-    unset = pdfq(installed, None, "status", "x", env=environment(None, None))
+    unset = pdfq(installed, None, "status", "x", env=environment(installed, None, None))
     assert unset.returncode == 2
     assert "Set PDFQ_URL" in unset.stderr
     wrong = pdfq(installed, stack, "status", "x", token="not-a-token")
@@ -229,7 +236,7 @@ def test_configuration_and_connection_errors(installed, stack):
     missing = pdfq(installed, stack, "status", "x", token=None)
     assert missing.returncode == 2
     assert "unauthorized" in missing.stderr
-    env = environment(None, ACME)
+    env = environment(installed, None, ACME)
     env["PDFQ_URL"] = f"http://127.0.0.1:{free_port()}"
     down = pdfq(installed, None, "--retries", "1", "status", "x", env=env)
     assert down.returncode == 3
@@ -244,8 +251,8 @@ def test_429_is_retried_after_its_retry_after(installed, stack):
     idle(stack)
     stack.procs["worker"].stop()
     try:
-        env = environment(stack, ACME)
-        args = [sys.executable, "-m", "client", "submit", "--wait", SMALL, SMALL, SMALL]
+        env = environment(installed, stack, ACME)
+        args = [installed / "site" / "bin" / "pdfq", "submit", "--wait", SMALL, SMALL, SMALL]
         process = subprocess.Popen(
             list(map(str, args)),
             env=env,
