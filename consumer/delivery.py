@@ -3,29 +3,47 @@
 Run by the Huey task deliver_webhook (consumer/tasks.py), which Huey retries with backoff
 while this raises WebhookFailed; every attempt, good or bad, is appended to the job's
 `deliveries` by the lifecycle.
+
+Each attempt resolves the host once (core/webhooks.resolve refuses any address that is not
+public) and connects to that address, with the name in the Host header and in TLS SNI, so a
+DNS answer that changes between check and connect leads nowhere. One deadline,
+WEBHOOK_TIMEOUT, bounds the whole attempt: connecting, sending and reading the answer; a
+receiver that dribbles bytes is cut off. The log a tenant sees holds only the HTTP status or
+one generic word per kind of failure, never the network's own error (which would tell an open
+port from a closed one); the worker's log keeps the detail for operators.
+
+Deliveries share the extraction workers, but at most WEBHOOK_MAX_CONCURRENT of them run at
+once across the whole service (slots in the state store, each held at most WEBHOOK_TIMEOUT):
+a delivery that finds every slot taken goes back on the queue a little later, so slow
+receivers can never hold more than that many workers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
+import math
+import socket
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
-from urllib.parse import urlsplit
+import uuid
 
-from core import webhooks
+from core import keys, webhooks
+from core.adapters.queue import DELIVER_WEBHOOK
 from core.clock import utcnow
 from core.errors import NotFound, PdfqError, WebhookFailed
 from core.jobs.model import Job
 from core.services import Services
 
 log = logging.getLogger("pdfq.webhooks")
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a 3xx is a failed delivery: a redirect could lead anywhere
+# What the delivery log says when no HTTP status came back (see the module's docstring).
+REFUSED = "refused: the callback URL's host is not allowed"
+NO_ANSWER = "no answer: the receiver could not be reached or did not answer in time"
+SLOT_RETRY_SECONDS = 2  # a delivery that found every slot taken looks again this much later
+MAX_ANSWER_BYTES = 64 * 1024  # read from a receiver's body, then the connection is closed
 
 
 def body_for(job: Job, event: str) -> bytes:
@@ -47,41 +65,148 @@ def body_for(job: Job, event: str) -> bytes:
 
 def deliver(services: Services, tenant: str, job_id: str, event: str, attempt: int):
     """One attempt; raises WebhookFailed so the task is retried."""
-    settings = services.settings
     try:
         job = services.records.get(job_id, tenant)
     except NotFound:
         return
     if not job.callback_url:
         return
+    slot = _take_slot(services)
+    if slot is None:
+        log.info("job %s: every webhook slot is busy; delivering later", job_id)
+        services.queue.put(DELIVER_WEBHOOK, tenant, job_id, event, delay=SLOT_RETRY_SECONDS)
+        return
+    try:
+        outcome = _attempt(services, job, event, attempt)
+    finally:
+        _free_slot(services, slot)
+    services.lifecycle.record_delivery(job, outcome)
+    if not outcome["ok"]:
+        raise WebhookFailed(f"job {job_id}: {outcome.get('error') or outcome['status']}")
+    log.info("job %s: webhook delivered (%s)", job_id, event)
+
+
+def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
+    """The outcome of one POST, as the job's delivery log keeps it."""
+    settings = services.settings
     body = body_for(job, event)
     outcome: dict = {"at": utcnow(), "event": event, "attempt": attempt, "status": None}
     try:
-        host = urlsplit(job.callback_url).hostname or ""
-        webhooks.check_url(job.callback_url, settings)  # again: DNS may have changed
-        # check_url allowed only http(s)
-        request = urllib.request.Request(job.callback_url, data=body, method="POST")  # noqa: S310
-        request.add_header("Content-Type", "application/json")
-        request.add_header("User-Agent", "pdfq-webhook")
-        request.add_header(
-            webhooks.SIGNATURE_HEADER,
-            webhooks.signature(
-                webhooks.tenant_secret(settings.webhook_secret, job.tenant),
-                int(time.time()),
-                body,
-            ),
-        )
-        opener = urllib.request.build_opener(_NoRedirects)
-        with opener.open(request, timeout=settings.webhook_timeout) as response:
-            outcome["status"] = response.status
-    except urllib.error.HTTPError as error:
-        outcome["status"] = error.code
-        outcome["error"] = f"HTTP {error.code}"
-    except (OSError, PdfqError) as error:
-        outcome["error"] = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        target = webhooks.resolve(job.callback_url, settings)  # again: DNS may have changed
+    except PdfqError as error:
+        log.warning("job %s: webhook refused: %s", job.id, error.message)
+        outcome["error"] = REFUSED
+    else:
+        secret = webhooks.tenant_secret(settings.webhook_secret, job.tenant)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "pdfq-webhook",
+            webhooks.SIGNATURE_HEADER: webhooks.signature(secret, int(time.time()), body),
+        }
+        try:
+            outcome["status"] = post(target, headers, body, settings.webhook_timeout)
+        except (OSError, http.client.HTTPException) as error:
+            log.warning(
+                "job %s: webhook to %s (%s) failed: %s: %s",
+                job.id,
+                target.host,
+                target.address,
+                type(error).__name__,
+                error,
+            )
+            outcome["error"] = NO_ANSWER
+        else:
+            if not 200 <= outcome["status"] < 300:
+                outcome["error"] = f"HTTP {outcome['status']}"
+                log.warning("job %s: webhook to %s: %s", job.id, target.host, outcome["error"])
     outcome["ok"] = outcome["status"] is not None and 200 <= outcome["status"] < 300
-    services.lifecycle.record_delivery(job, outcome)
-    if not outcome["ok"]:
-        log.warning("job %s: webhook to %s failed: %s", job_id, host, outcome.get("error"))
-        raise WebhookFailed(f"{host}: {outcome.get('error') or outcome['status']}")
-    log.info("job %s: webhook delivered (%s)", job_id, event)
+    return outcome
+
+
+def post(target: webhooks.Target, headers: dict, body: bytes, timeout: float) -> int:
+    """POST `body` to the pinned address of `target` within `timeout` seconds in all; the
+    HTTP status. A redirect is an answer like any other (never followed)."""
+    deadline = time.monotonic() + timeout
+    if target.scheme == "https":
+        connection: http.client.HTTPConnection = _PinnedHTTPS(target, deadline)
+    else:
+        connection = _PinnedHTTP(target, deadline)
+    # The socket's own timeout bounds each wait; this timer bounds their sum.
+    watchdog = threading.Timer(timeout, _cut, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(MAX_ANSWER_BYTES)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the receiver answered after the deadline")
+        return response.status
+    except OSError:
+        if time.monotonic() >= deadline:
+            raise TimeoutError("no complete answer within WEBHOOK_TIMEOUT") from None
+        raise
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection):
+    """The deadline passed: shut the socket so any read or write in progress returns."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _connect(target: webhooks.Target, deadline: float) -> socket.socket:
+    remaining = max(deadline - time.monotonic(), 0.001)
+    return socket.create_connection((target.address, target.port), timeout=remaining)
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to the address resolved once; `host` (so the Host header) stays the name."""
+
+    def __init__(self, target: webhooks.Target, deadline: float):
+        super().__init__(target.host, target.port, timeout=deadline - time.monotonic())
+        self._target, self._deadline = target, deadline
+
+    def connect(self):
+        self.sock = _connect(self._target, self._deadline)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to the address resolved once; the certificate is checked against the name."""
+
+    def __init__(self, target: webhooks.Target, deadline: float):
+        context = ssl.create_default_context()
+        super().__init__(
+            target.host, target.port, timeout=deadline - time.monotonic(), context=context
+        )
+        self._target, self._deadline, self._context = target, deadline, context
+
+    def connect(self):
+        sock = _connect(self._target, self._deadline)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._target.host)
+
+
+# --- the service-wide bound on deliveries running at once ---
+
+
+def _take_slot(services: Services) -> str | None:
+    """The state key of a free delivery slot, now held; None when all are busy."""
+    settings = services.settings
+    ttl = math.ceil(settings.webhook_timeout) + 5  # outlives the attempt, never a dead worker
+    holder = uuid.uuid4().hex
+    for number in range(settings.webhook_max_concurrent):
+        key = keys.webhook_slot_key(number)
+        if services.state.set_if_absent(key, holder, ttl):
+            return key
+    return None
+
+
+def _free_slot(services: Services, key: str):
+    try:
+        services.state.delete(key)
+    except PdfqError as error:  # the slot's TTL frees it anyway
+        log.warning("could not free webhook slot %s: %s", key, error.message)

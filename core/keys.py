@@ -19,11 +19,12 @@ import uuid
 DEFAULT_TENANT = "public"
 RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
 
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+# Whole-string patterns, always applied with fullmatch (`$` would match before a "\n").
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 _TENANT = r"(?P<tenant>[a-z0-9_-]{1,64})"
-_SOURCE_KEY = re.compile(rf"^sources/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.pdf$")
-_RECORD_KEY = re.compile(rf"^jobs/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.json$")
-_INBOX_KEY = re.compile(rf"^inbox/{_TENANT}/(?P<path>.*[^/])$")
+_SOURCE_KEY = re.compile(rf"sources/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.pdf")
+_RECORD_KEY = re.compile(rf"jobs/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.json")
+_INBOX_KEY = re.compile(rf"inbox/{_TENANT}/(?P<path>[^\x00-\x1f]*[^/\x00-\x1f])")
 # Fixed, so that one version of one object always derives the same job id, in every process.
 _OBJECT_JOBS = uuid.UUID("6f1c4c55-0b5e-4a8e-9a43-2f5d1c9e7b10")
 
@@ -42,7 +43,7 @@ def object_job_id(bucket: str, key: str, etag: str) -> str:
 
 
 def is_job_id(value: str) -> bool:
-    return bool(_JOB_ID.match(value))
+    return isinstance(value, str) and bool(_JOB_ID.fullmatch(value))
 
 
 # --- object storage: one prefix per kind ---
@@ -97,7 +98,7 @@ def parse_active_key(key: str) -> tuple[str, str]:
 
 def parse_source_key(key: str) -> tuple[str, str]:
     """(tenant, job_id) of a source key; ValueError for any other key."""
-    match = _SOURCE_KEY.match(key)
+    match = _SOURCE_KEY.fullmatch(key)
     if not match:
         raise ValueError(f"not a pdfq source key: {key!r}")
     return match["tenant"], match["job_id"]
@@ -105,7 +106,7 @@ def parse_source_key(key: str) -> tuple[str, str]:
 
 def parse_record_key(key: str) -> tuple[str, str]:
     """(tenant, job_id) of a job record key; ValueError for any other key."""
-    match = _RECORD_KEY.match(key)
+    match = _RECORD_KEY.fullmatch(key)
     if not match:
         raise ValueError(f"not a pdfq job record key: {key!r}")
     return match["tenant"], match["job_id"]
@@ -113,7 +114,7 @@ def parse_record_key(key: str) -> tuple[str, str]:
 
 def parse_inbox_key(key: str) -> tuple[str, str]:
     """(tenant, file name) of an object dropped in the inbox; ValueError for any other key."""
-    match = _INBOX_KEY.match(key)
+    match = _INBOX_KEY.fullmatch(key)
     if not match:
         raise ValueError(f"not an inbox key (inbox/<tenant>/<name>): {key!r}")
     return match["tenant"], match["path"].rsplit("/", 1)[-1]
@@ -157,6 +158,12 @@ def part_keys(name: str) -> dict[str, str]:
 def idempotency_key(tenant: str, key: str) -> str:
     """A client's Idempotency-Key (hashed: it may hold anything) and its job; IDEMPOTENCY_TTL."""
     return f"idem:{tenant}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def webhook_slot_key(number: int) -> str:
+    """One of WEBHOOK_MAX_CONCURRENT delivery slots, held while a delivery runs; TTL a little
+    over WEBHOOK_TIMEOUT, so a worker that dies mid-delivery frees it anyway."""
+    return f"webhook-slot:{number}"
 
 
 def count_key(status: str, tenant: str | None = None) -> str:

@@ -102,6 +102,17 @@ def _secret(name: str, raw: str) -> str:
     return value
 
 
+def _metrics_token(name: str, raw: str) -> str:
+    # A bearer token like the API's: long enough that it cannot be guessed.
+    value = raw.strip()
+    if value and len(value) < MIN_TOKEN_CHARS:
+        raise SettingsError(
+            f"{name}: expected at least {MIN_TOKEN_CHARS} characters (or empty); "
+            "`flask --app functions pdf token new` prints a good one"
+        )
+    return value
+
+
 def _arn(name: str, raw: str) -> str:
     value = raw.strip()
     # S3 sends events to an SNS topic, an SQS queue (MinIO names its targets arn:minio:sqs:...)
@@ -209,6 +220,7 @@ class Settings:
     webhook_retries: int = 5
     webhook_retry_delay: float = 30.0
     webhook_timeout: float = 10.0
+    webhook_max_concurrent: int = 1
     result_link_expiry: int = 3600
 
     # Engines, page-parallel extraction, dedup.
@@ -274,7 +286,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "EVENTS_WEBHOOK_SECRET": ("events_webhook_secret", _secret),
     "LOG_FORMAT": ("log_format", lambda n, v: _choice(n, v, ("json", "text"))),
     "METRICS_ENABLED": ("metrics_enabled", _bool),
-    "METRICS_TOKEN": ("metrics_token", lambda n, v: v.strip()),
+    "METRICS_TOKEN": ("metrics_token", _metrics_token),
     "SOURCE_RETENTION_DAYS": ("source_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "S3_EVENTS_ARN": ("s3_events_arn", _arn),
@@ -284,6 +296,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "WEBHOOK_RETRIES": ("webhook_retries", lambda n, v: _int(n, v, minimum=0)),
     "WEBHOOK_RETRY_DELAY": ("webhook_retry_delay", lambda n, v: _float(n, v, minimum=0)),
     "WEBHOOK_TIMEOUT": ("webhook_timeout", lambda n, v: _float(n, v, minimum=0.1)),
+    "WEBHOOK_MAX_CONCURRENT": ("webhook_max_concurrent", lambda n, v: _int(n, v, minimum=1)),
     "RESULT_LINK_EXPIRY": (
         "result_link_expiry",
         lambda n, v: _int(n, v, minimum=1, maximum=604800),

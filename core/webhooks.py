@@ -1,9 +1,15 @@
-"""Webhook rules shared by the web (checks a callback URL) and the worker (signs, re-checks).
+"""Webhook rules shared by the web (checks a callback URL) and the worker (signs, resolves).
 
 Signature: header `Pdfq-Signature: t=<unix seconds>,v1=<hex>` where
 hex = HMAC-SHA256(<the tenant's signing secret>, "<t>." + raw body). docs/api.md shows how to
-verify it. Each tenant has its own signing secret, derived from WEBHOOK_SECRET, so one tenant
-cannot forge a delivery to another's receiver; the open development tenant uses WEBHOOK_SECRET.
+verify it. Each tenant has its own signing secret, derived from WEBHOOK_SECRET (the open
+development tenant's too), so one tenant cannot forge a delivery to another's receiver, and
+no tenant ever holds the master secret.
+
+Addresses: a callback host is resolved once per use and every address it gives must be
+globally routable (`ipaddress` `is_global`: no private, loopback, link-local, shared
+100.64.0.0/10, reserved or documentation range); the delivery then connects to that very
+address (consumer/delivery.py), so a second lookup can never lead somewhere else.
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from core.errors import BadRequest
-from core.keys import DEFAULT_TENANT
 from core.settings import Settings
 
 SIGNATURE_HEADER = "Pdfq-Signature"
@@ -24,8 +30,25 @@ EVENTS = {"succeeded": "job.succeeded", "failed": "job.failed"}
 MAX_URL_CHARS = 2000
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery goes: the URL's parts and the one address it resolved to."""
+
+    scheme: str
+    host: str  # the name, for the Host header and TLS SNI
+    port: int
+    path: str  # path and query, as the request line carries them
+    address: str  # the pinned IP address to connect to
+
+
 def check_url(url, settings: Settings) -> str:
     """The callback URL if pdfq may call it; 400 naming `callback_url` otherwise."""
+    resolve(url, settings)
+    return url.strip()
+
+
+def resolve(url, settings: Settings) -> Target:
+    """The URL resolved once, every address allowed; 400 naming `callback_url` otherwise."""
     if not settings.webhook_secret:
         raise BadRequest(
             "Field 'callback_url' cannot be accepted: this deployment has no WEBHOOK_SECRET "
@@ -38,39 +61,44 @@ def check_url(url, settings: Settings) -> str:
         raise BadRequest("Field 'callback_url' must be an http(s) URL with a host.")
     if parts.username or parts.password:
         raise BadRequest("Field 'callback_url' must not carry credentials.")
+    # HTTP clients may percent-decode a host ("x%2eevil.test") that urlsplit keeps encoded, or
+    # read an IPv6 zone ("%eth0"): a host is plain letters, digits, dots and hyphens.
+    if "%" in parts.netloc or any(c.isspace() or ord(c) < 32 for c in parts.netloc):
+        raise BadRequest("Field 'callback_url' must not have '%' or spaces in its host.")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port)}
-    except (OSError, ValueError):
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError):
         raise BadRequest(f"Field 'callback_url': cannot resolve {parts.hostname!r}.") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        raise BadRequest(f"Field 'callback_url': cannot resolve {parts.hostname!r}.")
     if not settings.webhook_allow_private:
         for address in addresses:
             if not public_address(address):
                 raise BadRequest(
-                    f"Field 'callback_url': {parts.hostname} resolves to {address}, a private, "
-                    "loopback or link-local address (WEBHOOK_ALLOW_PRIVATE allows them)."
+                    f"Field 'callback_url': {parts.hostname} resolves to {address}, which is "
+                    "not a public address (WEBHOOK_ALLOW_PRIVATE allows private ones)."
                 )
-    return url.strip()
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
 
 
 def public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    """True for a globally routable unicast address (an IPv4-mapped IPv6 one judged as IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a scoped IPv6 address ("fe80::1%eth0") is link-local anyway
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    return ip.is_global and not ip.is_multicast
 
 
 def tenant_secret(webhook_secret: str, tenant: str) -> str:
     """The secret `tenant`'s deliveries are signed with (`flask pdf token secret` prints it)."""
-    if tenant == DEFAULT_TENANT:
-        return webhook_secret
     message = f"pdfq-webhook-v1:{tenant}".encode()
     return hmac.new(webhook_secret.encode(), message, hashlib.sha256).hexdigest()
 

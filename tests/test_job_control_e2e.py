@@ -6,6 +6,7 @@ import time
 import pytest
 
 from core.clock import parse_time
+from core.webhooks import tenant_secret
 from tests.support.api import multipart
 from tests.support.corpus import BAD, GOOD
 from tests.support.receiver import Receiver
@@ -13,6 +14,7 @@ from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 SECRET = "an-e2e-webhook-secret-value"
+PUBLIC_SECRET = tenant_secret(SECRET, "public")  # the open tenant signs like any other
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def test_a_running_job_stops_at_a_page_boundary_and_the_worker_goes_on(stack):
 
 
 def test_a_webhook_arrives_signed_and_is_retried_when_the_receiver_fails(stack):
-    receiver = Receiver(SECRET, fail_first=1)
+    receiver = Receiver(PUBLIC_SECRET, fail_first=1)
     try:
         job = submit(stack, GOOD / "pdfminer_jo.pdf", callback_url=receiver.url)
         received = receiver.wait_for(2, timeout=60)
@@ -101,7 +103,7 @@ def test_a_webhook_arrives_signed_and_is_retried_when_the_receiver_fails(stack):
 
 
 def test_a_password_reaches_the_sandbox_and_a_failure_is_called_back(stack):
-    receiver = Receiver(SECRET)
+    receiver = Receiver(PUBLIC_SECRET)
     try:
         path = BAD / "pdfminer_aes-128.pdf"
         opened = submit(stack, path, password="baz")

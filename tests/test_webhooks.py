@@ -2,6 +2,9 @@
 real receiver that fails once, and the verification snippet of docs/api.md."""
 
 import datetime as dt
+import hashlib
+import hmac
+import socket
 import time
 
 import pytest
@@ -20,7 +23,7 @@ JOBS = "/api/v1/pdf/jobs"
 
 @pytest.fixture
 def receiver():
-    receiver = Receiver(SECRET, fail_first=1)
+    receiver = Receiver(webhooks.tenant_secret(SECRET, "public"), fail_first=1)
     yield receiver
     receiver.stop()
 
@@ -45,6 +48,40 @@ def test_private_loopback_and_link_local_callbacks_are_refused(url):
     with pytest.raises(BadRequest, match="callback_url"):
         webhooks.check_url(url, settings())
     assert webhooks.check_url(url, settings(WEBHOOK_ALLOW_PRIVATE="true")) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://100.64.0.1/hook",  # shared address space (carrier-grade NAT)
+        "http://100.100.100.200/latest/meta-data",  # a cloud metadata service lives here
+        "http://[::ffff:100.100.100.200]/hook",
+    ],
+)
+def test_addresses_that_are_not_globally_routable_are_refused(url):
+    with pytest.raises(BadRequest, match="not a public address"):
+        webhooks.check_url(url, settings())
+
+
+@pytest.mark.parametrize("url", ["http://x%2eevil.test/hook", "http://[fe80::1%25eth0]/"])
+def test_a_percent_in_the_host_is_refused(url, monkeypatch):
+    # A wildcard DNS zone answers any name with a public address: only the '%' rule stops it.
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", port))
+        ],
+    )
+    with pytest.raises(BadRequest, match="'%'"):
+        webhooks.check_url(url, settings(WEBHOOK_ALLOW_PRIVATE="true"))
+
+
+def test_the_open_tenant_signs_with_a_derived_secret_never_the_master():
+    public = webhooks.tenant_secret(SECRET, "public")
+    assert public != SECRET
+    derived = hmac.new(SECRET.encode(), b"pdfq-webhook-v1:public", hashlib.sha256).hexdigest()
+    assert public == derived  # derived like every other tenant's
 
 
 @pytest.mark.parametrize(

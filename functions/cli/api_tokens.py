@@ -54,8 +54,9 @@ def new(tenant):
 @with_appcontext
 @click.argument("tenant")
 def secret(tenant):
-    """Print the secret TENANT's webhook deliveries are signed with (from WEBHOOK_SECRET)."""
-    tenant = _checked(tenant)
+    """Print the secret TENANT's webhook deliveries are signed with (from WEBHOOK_SECRET);
+    `public` names the open development tenant."""
+    tenant = tenant if tenant == RESERVED_TENANT else _checked(tenant)
     if not services().settings.webhook_secret:
         fail("bad_request: WEBHOOK_SECRET is not set: webhooks are off", FAILED)
     _secret_line(tenant)

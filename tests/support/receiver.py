@@ -13,7 +13,7 @@ from core import webhooks
 class Receiver:
     """Answers 503 to the first `fail_first` POSTs, 204 after; keeps what it was sent."""
 
-    def __init__(self, secret: str, fail_first: int = 0):
+    def __init__(self, secret: str, fail_first: int = 0, host: str = "127.0.0.1", port: int = 0):
         self.secret, self.fail_first = secret, fail_first
         self.received: list[dict] = []
         receiver = self
@@ -24,7 +24,13 @@ class Receiver:
                 header = self.headers.get(webhooks.SIGNATURE_HEADER, "")
                 valid = webhooks.verify(receiver.secret, header, body, int(time.time()))
                 receiver.received.append(
-                    {"body": json.loads(body), "raw": body, "valid": valid, "signature": header}
+                    {
+                        "body": json.loads(body),
+                        "raw": body,
+                        "valid": valid,
+                        "signature": header,
+                        "host": self.headers.get("Host"),
+                    }
                 )
                 failing = len(receiver.received) <= receiver.fail_first
                 self.send_response(503 if failing else 204)
@@ -33,8 +39,9 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.server.server_port
+        self.url = f"http://{host}:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
