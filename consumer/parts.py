@@ -231,7 +231,7 @@ def run_part(
     if not services.inflight.acquire(name, worker):
         return  # someone extracts it now; if they die, the coordinator takes it over
     try:
-        path = _source(services, source_key)
+        path = _source(services, source_key, job.source_etag)
         tick = lease_tick(services.inflight, name, worker, PartLeaseLost)
         _extract_part(services, job, engine, first, last, path, tick)
     except PartLeaseLost:
@@ -252,7 +252,7 @@ _local = threading.local()
 _folders: set[Path] = set()
 
 
-def _source(services: Services, source_key: str) -> Path:
+def _source(services: Services, source_key: str, etag: str | None) -> Path:
     """A local copy of the job's source, downloaded once per worker and job."""
     if getattr(_local, "key", None) != source_key:
         _drop(getattr(_local, "folder", None))
@@ -261,7 +261,8 @@ def _source(services: Services, source_key: str) -> Path:
         _folders.add(folder)
         try:  # the same checks as the coordinator's: the object may have changed since
             limit = services.settings.max_upload_bytes
-            pdfcheck.download_checked(services.storage, source_key, folder / "source.pdf", limit)
+            source = folder / "source.pdf"
+            pdfcheck.download_checked(services.storage, source_key, source, limit, etag)
         except BaseException:
             _drop(folder)
             raise

@@ -127,29 +127,25 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[Extractio
     """(extraction, timings, record changes): extracted, or reused from an earlier job."""
     settings, storage = services.settings, services.storage
     engine = job.engine or settings.default_engine
+    secret = dedup.password_digest(options.password(job.options, settings), settings.options_secret)
     digest = dedup.options_digest(
-        engine, engine_registry.version(engine), options.dedup_view(job.options)
+        engine, engine_registry.version(engine), options.dedup_view(job.options), secret
     )
     done = {"engine": engine}  # what the record learns: the engine, and the hash if new
     timings: dict[str, float] = {}
-    # Direct uploads were hashed by the web already: no download when the result exists.
-    if (
-        settings.dedup_enabled
-        and job.sha256
-        and (reused := _reuse(services, job, job.sha256, digest, done))
-    ):
-        return reused, timings, done
     with tempfile.TemporaryDirectory(prefix="pdfq-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
-        # Presigned uploads are bounded only by real S3's policy checks: size and magic again.
-        pdfcheck.download_checked(storage, job.source_key, path, settings.max_upload_bytes)
+        # Presigned uploads are bounded only by real S3's policy checks: size and magic again,
+        # and only the version that was completed (its upload URL could write another).
+        limit = settings.max_upload_bytes
+        pdfcheck.download_checked(storage, job.source_key, path, limit, job.source_etag)
         timings["download"] = time.monotonic() - started
-        sha256 = job.sha256 or dedup.file_sha256(path)  # presigned uploads: hashed here
+        sha256 = dedup.file_sha256(path)  # what this run reads, whatever was recorded before
         if sha256 != job.sha256:
             done["sha256"] = sha256
-            if settings.dedup_enabled and (reused := _reuse(services, job, sha256, digest, done)):
-                return reused, timings, done
+        if settings.dedup_enabled and (reused := _reuse(services, job, sha256, digest, done)):
+            return reused, timings, done
         extraction = parts.extract(services, job, path, engine, worker, tick)
         timings["extract"] = extraction.seconds
 

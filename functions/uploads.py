@@ -94,7 +94,8 @@ def _validated(body: dict, limit: int) -> tuple[str, int | None]:
 
 
 def sign_upload(runtime: Services, key: str, filename: str, size: int | None) -> dict:
-    """A presigned POST (for browsers) and PUT (for scripts) of `key`, and when they expire."""
+    """A presigned POST (for browsers) and, for a declared size, PUT (for scripts) of `key`,
+    and when they expire."""
     settings, storage = runtime.settings, runtime.storage
     expires = settings.presign_expiry
     meta = {"x-amz-meta-filename": ascii_name(filename)}
@@ -108,16 +109,16 @@ def sign_upload(runtime: Services, key: str, filename: str, size: int | None) ->
         ],
         expires=expires,
     )
-    headers = {"Content-Type": PDF}
-    if size is not None:
-        headers["Content-Length"] = str(size)  # signed: S3 refuses any other length
+    put = None
+    if size is not None:  # a PUT URL always signs its length: unbounded, it could write 5 GB
+        put = {
+            "url": storage.presign_put(key, content_type=PDF, size=size, expires=expires),
+            "headers": {"Content-Type": PDF, "Content-Length": str(size)},
+        }
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)
     return {
         "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "max_bytes": settings.max_upload_bytes,
         "post": {"url": post["url"], "fields": post["fields"]},
-        "put": {
-            "url": storage.presign_put(key, content_type=PDF, size=size, expires=expires),
-            "headers": headers,
-        },
+        "put": put,
     }

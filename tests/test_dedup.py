@@ -9,8 +9,10 @@ import pytest
 from consumer import parts, pipeline
 from core import keys
 from core.jobs import dedup
+from core.jobs import options as job_options
 from core.jobs.model import JobStatus
-from tests.support.corpus import GOOD
+from tests.support.api import complete, post_to_storage, presign, upload
+from tests.support.corpus import BAD, GOOD
 from tests.support.jobs import result_pages, result_text, stored_job
 
 
@@ -76,3 +78,52 @@ def test_reused_pages_keep_characters_that_python_counts_as_line_breaks(services
     dedup.remember(storage, "public", "d" * 64, "digest", earlier)
     found = dedup.find(storage, "public", "d" * 64, "digest", keys.new_job_id())
     assert found.pages[0]["text"] == text
+
+
+def test_the_index_keys_the_bytes_downloaded_not_the_hash_recorded_earlier(services):
+    jo, labels = GOOD / "pdfminer_jo.pdf", GOOD / "pdfminer_pagelabels.pdf"
+    first = stored_job(services, jo)
+    pipeline.process(services, first.source_key)
+    jo_hash = services.records.get(first.id, "public").sha256
+    # A record that claims jo's hash (a re-run of a source replaced since), over other bytes.
+    lying = stored_job(services, labels, sha256=jo_hash)
+    assert pipeline.process(services, lying.source_key) is JobStatus.SUCCEEDED
+    after = services.records.get(lying.id, "public")
+    assert "reused_from" not in after.result
+    assert result_text(services, lying) != result_text(services, first)
+    assert after.sha256 == dedup.file_sha256(labels)
+
+
+def test_a_file_swapped_through_a_still_valid_upload_url_is_never_read_or_indexed(client, services):
+    jo, other = (GOOD / "pdfminer_jo.pdf"), (GOOD / "pdfminer_pagelabels.pdf")
+    job = presign(client, filename="jo.pdf")
+    assert post_to_storage(job, jo.read_bytes()).status_code == 204
+    assert complete(client, job).status_code == 202  # extracted at once (immediate queue)
+    jo_text = result_text(services, services.records.get(job["id"], "public"))
+    assert post_to_storage(job, other.read_bytes()).status_code == 204  # the URL still works
+
+    response = client.post(f"/api/v1/pdf/jobs/{job['id']}/reprocess", json={})
+    assert response.status_code == 202
+    rerun = services.records.get(job["id"], "public")
+    assert (rerun.status, rerun.error["code"]) == (JobStatus.FAILED, "source_missing")
+    assert "replaced" in rerun.error["message"]
+
+    again = upload(client, jo)  # jo once more: whatever it reuses must be jo's own text
+    assert result_text(services, services.records.get(again["id"], "public")) == jo_text
+
+
+@pytest.mark.env(OPTIONS_SECRET="an-options-secret-long-enough")
+def test_an_encrypted_pdf_opened_once_is_not_reused_without_its_password(services):
+    path, settings = BAD / "pdfminer_aes-128.pdf", services.settings
+    opened = stored_job(services, path, options=job_options.seal({"password": "baz"}, settings))
+    assert pipeline.process(services, opened.source_key) is JobStatus.SUCCEEDED
+    wrong = job_options.seal({"password": "not-it"}, settings)
+    for options in ({}, wrong):
+        job = stored_job(services, path, options=options)
+        assert pipeline.process(services, job.source_key) is JobStatus.FAILED
+        assert services.records.get(job.id, "public").error["code"] == "encrypted"
+    again = stored_job(services, path, options=job_options.seal({"password": "baz"}, settings))
+    pipeline.process(services, again.source_key)
+    assert services.records.get(again.id, "public").result["reused_from"] == opened.id
+    index = [k for k in services.storage.list_keys(keys.DEDUP_PREFIX)]
+    assert len(index) == 1 and "baz" not in index[0]

@@ -77,8 +77,11 @@ def test_a_failed_check_is_permanent_so_huey_does_not_retry_it(services):
 @pytest.mark.parametrize(
     ("swapped", "code"),
     [
-        (b"", "empty_file"),
-        ((BAD / "text_renamed.pdf").read_bytes(), "not_a_pdf"),
+        # Only the completed version is downloaded (If-Match on its ETag); an oversized
+        # one is refused by its HEAD before that.
+        (b"", "source_missing"),
+        ((BAD / "text_renamed.pdf").read_bytes(), "source_missing"),
+        (JO.read_bytes() + b"\n%", "source_missing"),
         (b"%PDF-1.4\n" + b"x" * 20_000, "too_large"),
     ],
 )

@@ -75,7 +75,11 @@ def test_no_token_password_signature_or_key_reaches_the_logs(stack):
         refused = submit(stack, ENCRYPTED, password=WRONG_PASSWORD)
 
         # A presigned upload with the password, through its POST, and a PUT URL beside it.
-        body = {"filename": ENCRYPTED.name, "content_type": "application/pdf"}
+        body = {
+            "filename": ENCRYPTED.name,
+            "content_type": "application/pdf",
+            "size": ENCRYPTED.stat().st_size,
+        }
         status, presigned = call(
             stack,
             "POST",

@@ -104,7 +104,7 @@ def test_each_tenants_objects_live_under_its_own_prefix(client, services, acme_j
 def test_presigned_urls_write_only_under_the_callers_prefix(client):
     upload = client.post(
         f"{API}/uploads",
-        json={"filename": "x.pdf", "content_type": "application/pdf"},
+        json={"filename": "x.pdf", "content_type": "application/pdf", "size": 100},
         headers=bearer(GLOBEX),
     ).get_json()["upload"]
     assert upload["post"]["fields"]["key"] == f"sources/globex/{upload_id(upload)}.pdf"

@@ -234,9 +234,11 @@ class Storage:
         except BotoCoreError as exc:
             raise _unavailable(exc, "read " + key) from exc
 
-    def download_to(self, key: str, fileobj: IO[bytes]):
-        """Stream `key` into an open binary file, chunk by chunk."""
-        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+    def download_to(self, key: str, fileobj: IO[bytes], *, if_match: str | None = None):
+        """Stream `key` into an open binary file, chunk by chunk; with if_match, only that
+        version (WriteConflict otherwise)."""
+        match = {"IfMatch": if_match} if if_match else {}
+        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key, **match)
         try:
             for chunk in response["Body"].iter_chunks(1024 * 1024):
                 fileobj.write(chunk)

@@ -5,12 +5,19 @@ a result outlives any Redis): dedup/<tenant>/<sha256>/<options digest>.json name
 whose results hold the extraction. Per tenant, so one tenant never learns what another
 uploaded. An entry whose results are gone (expired by RESULT_RETENTION_DAYS, or the job
 re-run and failed) is simply a miss.
+
+The hash is always of the bytes the worker downloaded for this run, never one recorded
+earlier, and a job's password is part of the options digest as an HMAC keyed by
+OPTIONS_SECRET: an encrypted PDF opened once with the right password is not handed to a job
+with no password or a wrong one, and the index never holds anything a password can be
+guessed from offline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 
@@ -29,14 +36,30 @@ class Earlier:
     pages: list[dict]  # its pages.jsonl, one {"page", "text", "chars", ...} per page
 
 
-def options_digest(engine: str, engine_version: str, options: dict | None = None) -> str:
-    """Everything that changes the extracted text, hashed: the engine, its version, options."""
+def options_digest(
+    engine: str, engine_version: str, options: dict | None = None, password: str = ""
+) -> str:
+    """Everything that changes the extracted text, hashed: the engine, its version, options,
+    and which password opened the file (`password_digest`, '' for none)."""
     canonical = json.dumps(
-        {"engine": engine, "engine_version": engine_version, "options": options or {}},
+        {
+            "engine": engine,
+            "engine_version": engine_version,
+            "options": options or {},
+            "password": password,
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def password_digest(password: str, secret: str) -> str:
+    """A keyed digest of a job's password ('' when it has none) for options_digest."""
+    if not password:
+        return ""
+    message = b"pdfq-dedup-password-v1:" + password.encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def find(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str) -> Earlier | None:

@@ -119,7 +119,9 @@ class Lifecycle:
             return _as_decided(job), False
         storage = self.records.storage
         try:
-            size = pdfcheck.check_object(storage, job.source_key, self.settings.max_upload_bytes)
+            size, etag = pdfcheck.check_object(
+                storage, job.source_key, self.settings.max_upload_bytes
+            )
         except ObjectMissing:
             raise NotUploaded(
                 f"Nothing is uploaded for job {job.id} yet: send the file to its upload URL first."
@@ -130,7 +132,9 @@ class Lifecycle:
                 storage.delete(job.source_key)
             return _as_decided(job), False
         try:
-            job = self._move(job, JobStatus.QUEUED, expect=JobStatus.AWAITING_UPLOAD, size=size)
+            job = self._move(
+                job, JobStatus.QUEUED, expect=JobStatus.AWAITING_UPLOAD, size=size, source_etag=etag
+            )
         except Conflict:  # another caller completed (or refused) it first
             return _as_decided(self.records.get(job.id, job.tenant)), False
         try:

@@ -58,6 +58,9 @@ class Job:
     created_at: str
     updated_at: str
     sha256: str | None = None
+    # The ETag of the source object a presigned upload was completed with: the worker
+    # downloads only that version (an upload URL stays valid and could replace it).
+    source_etag: str | None = None
     engine: str | None = None  # None: DEFAULT_ENGINE when the job runs
     queued_at: str | None = None
     started_at: str | None = None

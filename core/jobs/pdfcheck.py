@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from core.errors import EmptyUpload, NotAPdf, ObjectMissing, SourceMissing, TooLarge
+from core.errors import EmptyUpload, NotAPdf, ObjectMissing, SourceMissing, TooLarge, WriteConflict
 
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # Readers accept the header anywhere in the first KiB.
@@ -53,16 +53,18 @@ def check_stream(stream: IO[bytes], limit: int) -> int:
     return size
 
 
-def check_object(storage, key: str, limit: int) -> int:
-    """The size of a stored object that passes the check, judged by a HEAD and a ranged GET of
-    its first KiB (nothing more is downloaded). ObjectMissing when nothing is there."""
-    size = check_size(storage.head(key)["ContentLength"], limit)
+def check_object(storage, key: str, limit: int) -> tuple[int, str]:
+    """(size, ETag) of a stored object that passes the check, judged by a HEAD and a ranged GET
+    of its first KiB (nothing more is downloaded). ObjectMissing when nothing is there."""
+    head = storage.head(key)
+    size = check_size(head["ContentLength"], limit)
     check_head(storage.read_head(key, MAGIC_WINDOW))
-    return size
+    return size, head["ETag"]
 
 
-def download_checked(storage, key: str, path: Path, limit: int) -> int:
-    """Download `key` to `path` if it passes the check; its size. SourceMissing when it is gone.
+def download_checked(storage, key: str, path: Path, limit: int, etag: str | None = None) -> int:
+    """Download `key` to `path` if it passes the check; its size. SourceMissing when it is gone,
+    or when `etag` is given and the object is no longer that version.
 
     Storage's reported size is checked before anything is downloaded, and the download stops
     at `limit` bytes whatever that report said (it may be wrong, or the object changed since).
@@ -70,9 +72,14 @@ def download_checked(storage, key: str, path: Path, limit: int) -> int:
     try:
         check_limit(storage.head(key)["ContentLength"], limit, "The PDF")
         with open(path, "wb") as fp:
-            storage.download_to(key, _Bounded(fp, limit))
+            storage.download_to(key, _Bounded(fp, limit), if_match=etag)
     except ObjectMissing:
         raise SourceMissing() from None
+    except WriteConflict:  # If-Match failed: someone wrote the key again after `complete`
+        raise SourceMissing(
+            "The uploaded PDF was replaced after its upload was completed; pdfq reads only the "
+            "version it checked. Upload the new file as a new job."
+        ) from None
     size = check_size(path.stat().st_size, limit, "The uploaded object")
     with open(path, "rb") as fp:
         check_head(fp.read(MAGIC_WINDOW))
