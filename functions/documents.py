@@ -30,6 +30,7 @@ from functions.job_views import job_view
 log = logging.getLogger("pdfq.web")
 bp = Blueprint("documents", __name__)
 MAX_FILENAME_CHARS = 200
+FIELDS = ("file", "callback_url", "engine", *job_options.FIELDS)
 
 
 @bp.post("/documents")
@@ -38,6 +39,9 @@ def create_document():
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("Send the PDF as multipart/form-data in a field named 'file'.")
+    check_fields([*request.form, *request.files], FIELDS)
+    if len(request.files.getlist("file")) > 1:
+        raise BadRequest("Send one PDF per request in the field 'file'.")
     runtime = services()
     settings = runtime.settings
     # Werkzeug spools parts over 500 KB to a temporary file, so memory stays bounded.
@@ -67,7 +71,9 @@ def create_document():
     job, replayed = idempotency.once(
         runtime,
         tenant,
-        fingerprint=f"documents:{digest}:{filename}:{engine}:{fingerprint(options, callback_url)}",
+        fingerprint=json.dumps(
+            ["documents", digest, filename, engine, options, callback_url], sort_keys=True
+        ),
         create=create,
     )
     headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
@@ -92,17 +98,19 @@ def submit(runtime: Services, fileobj: IO[bytes], *, filename: str, tenant: str,
         raise
 
 
+def check_fields(given, known) -> None:
+    """400 naming the first field that is not one of `known`: a misspelt option must never
+    be dropped silently, so a job never runs other than asked."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}; the fields are {', '.join(known)}.")
+
+
 def creation_options(runtime: Services, fields, *, strings: bool) -> tuple[dict, str | None]:
     """(options in clear, callback URL) from form fields or a JSON body; 400 naming a field."""
     options = job_options.parse(dict(fields), strings=strings)
     url = fields.get("callback_url")
     return options, check_url(url, runtime.settings) if url else None
-
-
-def fingerprint(options: dict, callback_url: str | None) -> str:
-    """Options as part of an Idempotency-Key fingerprint (hashed: it may hold a password)."""
-    text = json.dumps([options, callback_url], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def clean_filename(name: str | None) -> str:

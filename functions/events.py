@@ -18,7 +18,7 @@ from core import keys, logs
 from core.errors import BadRequest, NotFound, NotUploaded, Unauthorized, UploadRejected
 from core.jobs.model import JobStatus
 from core.services import Services
-from functions import inbox
+from functions import inbox, limits
 from functions.auth import public
 from functions.context import caller, services, start
 from functions.s3events import Created, created_objects, outcome
@@ -56,7 +56,7 @@ def s3_webhook():
     sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(sent.encode(), secret.encode()):
         raise Unauthorized("Send the webhook secret as 'Authorization: Bearer <secret>'.")
-    event = request.get_json(force=True, silent=True)
+    event = limits.json_body()
     if event is None:
         raise BadRequest("Send the S3 event as JSON.")
     return {"records": handle(runtime, event)}

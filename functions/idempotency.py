@@ -2,11 +2,16 @@
 
 The key is remembered (in the state store, for keys.IDEMPOTENCY_TTL) with a fingerprint of
 the request; the same key with a different request is a 409, so a client bug that
-reuses keys cannot silently get someone else's job.
+reuses keys cannot silently get someone else's job. The fingerprint covers the options, a PDF
+password among them, so only an HMAC of it is kept, keyed by a secret derived from
+OPTIONS_SECRET: whoever reads the state store cannot test guesses of the password against it.
+(Without OPTIONS_SECRET no password is accepted, so none reaches a fingerprint.)
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 
@@ -30,6 +35,7 @@ def once(
         return create(), False
     if not 0 < len(key) <= MAX_KEY_CHARS or not key.isascii() or not key.isprintable():
         raise BadRequest(f"{HEADER} must be 1-{MAX_KEY_CHARS} printable ASCII characters.")
+    fingerprint = keyed(fingerprint, runtime.settings.options_secret)
     state, ttl = runtime.state, keys.IDEMPOTENCY_TTL
     slot = keys.idempotency_key(tenant, key)
     if state.set_if_absent(slot, json.dumps({"fp": fingerprint, "job": None}), ttl):
@@ -46,3 +52,9 @@ def once(
     if seen["job"] is None:
         raise IdempotentRequestInProgress()
     return runtime.records.get(seen["job"], tenant), True
+
+
+def keyed(fingerprint: str, secret: str) -> str:
+    """The fingerprint as stored: HMAC-SHA256 under a key only the server holds."""
+    key = hmac.new(secret.encode(), b"pdfq-idempotency-v1", hashlib.sha256).digest()
+    return hmac.new(key, fingerprint.encode(), hashlib.sha256).hexdigest()

@@ -15,6 +15,7 @@ from core.webhooks import check_url
 from functions import limits
 from functions.auth import current_tenant
 from functions.context import services
+from functions.documents import check_fields
 from functions.job_views import job_view
 
 bp = Blueprint("control", __name__)
@@ -25,16 +26,12 @@ MAX_DELAY = 365 * 86400
 @bp.post("/jobs/<job_id>/reprocess")
 def reprocess_view(job_id: str):
     """Run the job again, at once or at `delay`/`eta`; 202 with the job queued or scheduled."""
-    body = request.get_json(force=True, silent=True)
+    body = limits.json_body()
     if body is None and not request.get_data():
         body = {}
     if not isinstance(body, dict):
         raise BadRequest('Send a JSON object, e.g. {"delay": 300} or {"eta": "...Z"}.')
-    unknown = sorted(set(body) - set(REPROCESS_FIELDS))
-    if unknown:
-        raise BadRequest(
-            f"Unknown field {unknown[0]!r}; the fields are {', '.join(REPROCESS_FIELDS)}."
-        )
+    check_fields(body, REPROCESS_FIELDS)
     runtime = services()
     eta = run_at(body.get("delay"), body.get("eta"))
     new_options = options.parse(body)

@@ -8,9 +8,12 @@ limit may both pass, so the limit can be exceeded by the number of concurrent re
 
 from __future__ import annotations
 
+import json
+import re
+
 from flask import Blueprint, Flask, request
 
-from core.errors import QueueFull, TooLarge, TooManyJobs
+from core.errors import BadRequest, QueueFull, TooLarge, TooManyJobs
 from core.services import Services
 from functions.auth import current_tenant
 from functions.context import services
@@ -21,6 +24,10 @@ TENANT_RETRY_AFTER = 10
 QUEUE_RETRY_AFTER = 30
 # Views whose body is a PDF (bounded by MAX_UPLOAD_BYTES); every other body is small JSON.
 UPLOAD_VIEWS = {"documents.create_document"}
+# No request pdfq takes nests deeper than a few levels; a parser (or any code walking the
+# value) fed thousands of '[' would exhaust Python's stack.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 def check_capacity(runtime: Services, tenant: str):
@@ -56,6 +63,32 @@ def bound_body():
     request.max_content_length = limit + 1
     if len(request.get_data(cache=True)) > limit:
         raise too_large
+
+
+def json_body():
+    """The request's body as JSON, whatever its Content-Type; None when it is empty or not JSON
+    (each view says what it expected); 400 when it nests deeper than MAX_JSON_DEPTH."""
+    raw = request.get_data(cache=True)
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def json_depth(raw: bytes | str) -> int:
+    """How deep arrays and objects nest in `raw` (brackets inside strings do not count)."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "replace")
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b"", raw):
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
 
 
 def register(app: Flask):

@@ -74,5 +74,5 @@ def outcome(obj: Created, what: str, job: Job | None = None, reason: str | None 
 def _json(body) -> dict:
     try:
         return json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # deep nesting would exhaust the stack
         raise BadRequest("An SQS record's body must be the JSON of an S3 event.") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, url_for
 
 from core import keys
 from core.errors import BadRequest, UnsupportedMediaType
@@ -19,7 +19,7 @@ from core.services import Services
 from functions import limits
 from functions.auth import current_tenant
 from functions.context import caller, services
-from functions.documents import ascii_name, clean_filename, creation_options
+from functions.documents import ascii_name, check_fields, clean_filename, creation_options
 from functions.job_views import job_view
 
 bp = Blueprint("uploads", __name__)
@@ -30,7 +30,7 @@ FIELDS = ("filename", "content_type", "size", "callback_url", *job_options.FIELD
 @bp.post("/uploads")
 def create_upload():
     """Create a job awaiting its upload and answer 201 with a presigned POST and PUT for it."""
-    body = request.get_json(force=True, silent=True)  # the Content-Type header may be missing
+    body = limits.json_body()  # the Content-Type header may be missing
     if not isinstance(body, dict):
         raise BadRequest('Send a JSON object: {"filename": ..., "content_type": ..., "size": ...}.')
     runtime = services()
@@ -72,9 +72,7 @@ def complete(job_id: str):
 
 def _validated(body: dict, limit: int) -> tuple[str, int | None]:
     """(display filename, declared size or None) from the request body; 4xx naming the field."""
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise BadRequest(f"Unknown field {unknown[0]!r}; the fields are {', '.join(FIELDS)}.")
+    check_fields(body, FIELDS)
     for name in ("filename", "content_type"):
         if name not in body:
             raise BadRequest(f"Field {name!r} is required.")

@@ -2,6 +2,7 @@
 and queued; a refused or failed upload leaves nothing behind; Idempotency-Key replays."""
 
 import hashlib
+import io
 
 import pytest
 import redis
@@ -158,3 +159,26 @@ def test_the_upload_records_its_sha256(client, services):
     data = (GOOD / "pdfminer_jo.pdf").read_bytes()
     job_id = post(client, data).get_json()["id"]
     assert services.records.get(job_id, "public").sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"), [({"ocr": "auto"}, "'ocr'"), ({"pasword": "x"}, "'pasword'")]
+)
+def test_an_unknown_form_field_is_400_naming_it_and_leaves_nothing(client, services, fields, named):
+    body, kind = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf", fields=fields)
+    response = client.post(URL, data=body, content_type=kind)
+    assert response.status_code == 400, response.get_json()
+    assert named in response.get_json()["error"]["message"]
+    assert stored_keys(services) == []
+
+
+def test_two_files_in_one_request_are_400(client, services):
+    data = (GOOD / "pdfminer_jo.pdf").read_bytes()
+    response = client.post(
+        URL,
+        data={"file": [(io.BytesIO(data), "a.pdf"), (io.BytesIO(data), "b.pdf")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "one PDF" in response.get_json()["error"]["message"]
+    assert stored_keys(services) == []

@@ -5,7 +5,8 @@ The queue-depth 503 needs a real queue that fills up: tests/test_limits_e2e.py.
 
 import pytest
 
-from tests.support.api import ACME, GLOBEX, TWO_TENANTS, bearer, post_pdf
+from functions import limits
+from tests.support.api import ACME, GLOBEX, TWO_TENANTS, bearer, multipart, post_pdf
 from tests.support.corpus import GOOD
 
 API = "/api/v1/pdf"
@@ -132,6 +133,8 @@ def test_pdf_uploads_are_bounded_by_max_upload_bytes_not_max_json_bytes(client):
         ("/jobs/{id}/reprocess", {"eta": "tomorrow"}, "'eta'"),
         ("/jobs/{id}/reprocess", {"delay": 1, "eta": "2030-01-01T00:00:00Z"}, "'delay' or 'eta'"),
         ("/jobs/{id}/reprocess", {"layout": "yes"}, "layout"),
+        ("/jobs/{id}/reprocess", {"ocr": "auto"}, "'ocr'"),
+        ("/uploads", {"filename": "a.pdf", "content_type": "application/pdf", "ocr": 1}, "'ocr'"),
     ],
 )
 def test_a_bad_json_body_is_400_naming_the_field(client, path, body, field):
@@ -146,3 +149,34 @@ def test_malformed_json_is_400(client):
     response = client.post(f"{API}/uploads", data=b'{"filename": ', content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_request"
+
+
+EVENTS_SECRET = "an-events-secret-long-enough"
+
+
+@pytest.mark.env(EVENTS_WEBHOOK_SECRET=EVENTS_SECRET)
+@pytest.mark.parametrize("path", ["/uploads", "/jobs/{id}/reprocess", "/events/s3"])
+def test_deeply_nested_json_is_400_not_a_crash(client, path):
+    job_id = post_pdf(client, JO.read_bytes()).get_json()["id"]
+    body = b"[" * 20_000 + b"]" * 20_000  # 40 KB, under MAX_JSON_BYTES
+    response = client.post(
+        API + path.format(id=job_id),
+        data=body,
+        content_type="application/json",
+        headers=bearer(EVENTS_SECRET),
+    )
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "bad_request"
+    assert "nests deeper" in response.get_json()["error"]["message"]
+
+
+def test_deeply_nested_laparams_in_a_form_is_400_not_a_crash(client):
+    body, kind = multipart(JO.read_bytes(), "jo.pdf", fields={"laparams": "[" * 20_000})
+    response = client.post(f"{API}/documents", data=body, content_type=kind)
+    assert response.status_code == 400, response.get_json()
+    assert "laparams" in response.get_json()["error"]["message"]
+
+
+def test_json_nesting_is_measured_outside_strings():
+    assert limits.json_depth(b'{"a": [1, {"b": "[[[[{{{{"}]}') == 3
+    assert limits.json_depth(b'["\\"[[[["]') == 1

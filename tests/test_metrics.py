@@ -117,11 +117,11 @@ def test_a_retry_is_counted(client, services, monkeypatch):
     assert value(text, "pdfq_queue_scheduled") == 1
 
 
-@pytest.mark.env(METRICS_TOKEN="s3cr3t")
+@pytest.mark.env(METRICS_TOKEN="a-metrics-token-of-24-chars")
 def test_a_metrics_token_is_required_when_set(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
-    answer = client.get("/metrics", headers={"Authorization": "Bearer s3cr3t"})
+    answer = client.get("/metrics", headers={"Authorization": "Bearer a-metrics-token-of-24-chars"})
     assert answer.status_code == 200
     assert client.get("/metrics").get_json()["error"]["code"] == "unauthorized"
 

@@ -51,6 +51,8 @@ def test_immediate_mode_uses_memory():
         ("CORS_ORIGINS", "pdfq.example.com", "origins like"),
         ("CORS_ORIGINS", "https://pdfq.example.com/upload", "origins like"),
         ("EVENTS_WEBHOOK_SECRET", "short", "at least 16 characters"),
+        ("METRICS_TOKEN", "s3cr3t", "at least 24 characters"),
+        ("WEBHOOK_MAX_CONCURRENT", "0", "at least 1"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_it_expected(name, value, expected):

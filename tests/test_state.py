@@ -1,6 +1,8 @@
 """The state store (core/adapters/state.py): the same small interface on the embedded SQLite
 file and on Redis, and a Redis outage message that names the URL without its password."""
 
+import datetime as dt
+import sqlite3
 import time
 
 import pytest
@@ -60,3 +62,17 @@ def test_redis_down_names_the_url_and_the_fix():
     assert "redis://:***@127.0.0.1:1/0" in message
     assert "is redis-server running" in message
     assert "secret" not in message
+
+
+def test_the_worker_purges_expired_rows_of_the_embedded_store(services):
+    # Every periodic task the worker registers, run as the consumer would at a round hour.
+    services.state.set("short-lived", "x", ttl=1)
+    services.state.set("long-lived", "y", ttl=3600)
+    time.sleep(1.1)
+    huey = services.huey
+    due = dt.datetime(2030, 1, 1, 0, 0)
+    for task in huey.read_periodic(due):
+        huey.execute(task, due)
+    with sqlite3.connect(services.settings.data_dir / "state.sqlite3") as db:
+        rows = {key for (key,) in db.execute("select key from state")}
+    assert "short-lived" not in rows and "long-lived" in rows

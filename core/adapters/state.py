@@ -141,7 +141,8 @@ class SqliteState:
         self._db.execute("select 1").fetchone()
 
     def purge_expired(self):
-        """Delete expired rows (reads already skip them); the periodic recovery pass calls it."""
+        """Delete expired rows (reads already skip them); the periodic task purge_state
+        (consumer/tasks.py) calls it, so the file stays as small as what is live."""
         self._db.execute("delete from state where expires_at <= ?", (time.time(),))
 
 

@@ -55,7 +55,7 @@ def parse(body: dict, *, strings: bool = False) -> dict:
         if strings:
             try:
                 raw = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # thousands of '[' exhaust the stack
                 raise BadRequest("Field 'laparams' must be a JSON object.") from None
         options["laparams"] = _laparams(raw)
     if body.get("max_pages") not in (None, ""):
