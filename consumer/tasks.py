@@ -33,7 +33,6 @@ class Tasks(NamedTuple):
     extract_part: TaskWrapper
     deliver_webhook: TaskWrapper
     recover_jobs: TaskWrapper
-    purge_state: TaskWrapper
 
 
 def register(services: Services) -> Tasks:
@@ -82,11 +81,6 @@ def register(services: Services) -> Tasks:
         """Every minute: re-enqueue lost jobs and jobs whose worker died."""
         recovery.reconcile(services)
 
-    @huey.periodic_task(crontab(minute="*/15"))
-    def purge_state():
-        """Every 15 minutes: drop expired keys of the embedded state store (Redis needs not)."""
-        services.state.purge_expired()
-
     @huey.signal(SIGNAL_INTERRUPTED)
     def requeue_interrupted(signal, task, *args, **kwargs):
         """SIGTERM past the grace period: the running job goes back to the queue, not lost."""
@@ -105,7 +99,7 @@ def register(services: Services) -> Tasks:
             DELIVER_WEBHOOK: deliver_webhook,
         }
     )
-    return Tasks(extract_document, extract_part, deliver_webhook, recover_jobs, purge_state)
+    return Tasks(extract_document, extract_part, deliver_webhook, recover_jobs)
 
 
 @functools.cache

@@ -65,7 +65,8 @@ def test_redis_down_names_the_url_and_the_fix():
 
 
 def test_the_worker_purges_expired_rows_of_the_embedded_store(services):
-    # Every periodic task the worker registers, run as the consumer would at a round hour.
+    # Every periodic task the worker registers (the recovery pass purges), run as the consumer
+    # would at a round hour.
     services.state.set("short-lived", "x", ttl=1)
     services.state.set("long-lived", "y", ttl=3600)
     time.sleep(1.1)

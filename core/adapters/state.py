@@ -141,8 +141,7 @@ class SqliteState:
         self._db.execute("select 1").fetchone()
 
     def purge_expired(self):
-        """Delete expired rows (reads already skip them); the periodic task purge_state
-        (consumer/tasks.py) calls it, so the file stays as small as what is live."""
+        """Delete expired rows (reads already skip them); the periodic recovery pass calls it."""
         self._db.execute("delete from state where expires_at <= ?", (time.time(),))
 
 
