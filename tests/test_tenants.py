@@ -144,6 +144,17 @@ def test_queue_status_counts_only_the_callers_jobs(client, services, acme_jobs):
     assert services.records.counts()["succeeded"] == 1  # the whole service's, for /metrics
 
 
+def test_queue_depth_is_one_number_for_everyone_and_names_no_tenants_jobs(client, acme_jobs):
+    # The decision in docs/security.md: the queue's depth is the service's load, shown to all
+    # (it is what 503 queue_full answers to); which jobs are whose is never shown.
+    path = f"{API}/jobs/{acme_jobs['done']}/reprocess"
+    assert client.post(path, json={"delay": 3600}, headers=bearer(ACME)).status_code == 202
+    globex = client.get(f"{API}/queue/status", headers=bearer(GLOBEX)).get_json()
+    assert globex["scheduled"] == 1  # acme's task, counted in the queue's depth
+    assert set(globex["jobs"].values()) == {0}
+    assert set(globex) == {"queue", "backend", "pending", "scheduled", "jobs"}
+
+
 def test_each_tenant_signs_its_webhooks_with_its_own_secret(client):
     acme_secret = webhooks.tenant_secret(SECRET, "acme")
     globex_secret = webhooks.tenant_secret(SECRET, "globex")
