@@ -73,13 +73,12 @@ def resolve(url, settings: Settings) -> Target:
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
         raise BadRequest(f"Field 'callback_url': cannot resolve {parts.hostname!r}.")
-    if not settings.webhook_allow_private:
-        for address in addresses:
-            if not public_address(address):
-                raise BadRequest(
-                    f"Field 'callback_url': {parts.hostname} resolves to {address}, which is "
-                    "not a public address (WEBHOOK_ALLOW_PRIVATE allows private ones)."
-                )
+    # The address itself is never echoed: it would map the server's internal DNS.
+    if not settings.webhook_allow_private and not all(map(public_address, addresses)):
+        raise BadRequest(
+            f"Field 'callback_url': {parts.hostname} resolves to an address that is not "
+            "public (WEBHOOK_ALLOW_PRIVATE allows private ones)."
+        )
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

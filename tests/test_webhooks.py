@@ -59,8 +59,21 @@ def test_private_loopback_and_link_local_callbacks_are_refused(url):
     ],
 )
 def test_addresses_that_are_not_globally_routable_are_refused(url):
-    with pytest.raises(BadRequest, match="not a public address"):
+    with pytest.raises(BadRequest, match="not public"):
         webhooks.check_url(url, settings())
+
+
+def test_a_refusal_does_not_echo_the_internal_address_a_name_resolves_to(monkeypatch):
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))
+        ],
+    )
+    with pytest.raises(BadRequest, match="not public") as refused:
+        webhooks.check_url("http://db.internal.test/", settings())
+    assert "10.0.0.5" not in refused.value.message
 
 
 @pytest.mark.parametrize("url", ["http://x%2eevil.test/hook", "http://[fe80::1%25eth0]/"])
