@@ -118,7 +118,9 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
         else:
             if not 200 <= outcome["status"] < 300:
                 outcome["error"] = f"HTTP {outcome['status']}"
-                log.warning("job %s: webhook to %s: %s", job.id, target.host, outcome["error"])
+                log.warning(
+                    "job %s: webhook to %s failed: %s", job.id, target.host, outcome["error"]
+                )
     outcome["ok"] = outcome["status"] is not None and 200 <= outcome["status"] < 300
     return outcome
 
