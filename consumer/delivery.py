@@ -105,7 +105,7 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
         }
         try:
             outcome["status"] = post(target, headers, body, settings.webhook_timeout)
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, ValueError, http.client.HTTPException) as error:
             log.warning(
                 "job %s: webhook to %s (%s) failed: %s: %s",
                 job.id,
