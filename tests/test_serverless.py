@@ -285,7 +285,10 @@ def test_presign_put_and_the_s3_event_then_complete_answers_already_queued(conta
 
 def test_complete_first_then_the_late_s3_event_is_a_duplicate(container, deployment):
     status, _, created = call(
-        "POST", "/uploads", {"filename": "late.pdf", "content_type": "application/pdf"}, via="api"
+        "POST",
+        "/uploads",
+        {"filename": "late.pdf", "content_type": "application/pdf", "size": PDF.stat().st_size},
+        via="api",
     )
     assert status == 201
     put = created["upload"]["put"]
