@@ -17,12 +17,16 @@ import re
 from core.settings import Settings
 
 _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("pdfq_job_id", default=None)
+# The HTTP request being served (X-Request-ID: the router's, or one the web made up).
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "pdfq_request_id", default=None
+)
 
 # Loggers whose lines pdfq formats: its own and Huey's (the consumer's "Executing..." lines).
 LOGGERS = ("pdfq", "huey")
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is worth keeping.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "job_id"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "job_id", "request_id"}
 
 # (pattern, replacement): passwords in URLs, AWS key ids, presigned URL signatures and
 # credentials, secrets, passwords and tokens (API_TOKENS too) written as name=value or
@@ -74,12 +78,24 @@ def unbind_job(token: contextvars.Token):
     _job_id.reset(token)
 
 
+def bind_request(request_id: str | None) -> contextvars.Token:
+    """Tag later lines with `request_id` until `unbind_request(token)`."""
+    return _request_id.set(request_id)
+
+
+def unbind_request(token: contextvars.Token):
+    _request_id.reset(token)
+
+
 class JobIdFilter(logging.Filter):
-    """Copies the bound job id onto each record (unless the caller passed one in `extra`)."""
+    """Copies the bound job id and request id onto each record (unless the caller passed
+    them in `extra`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "job_id", None) is None:
             record.job_id = _job_id.get()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = _request_id.get()
         return True
 
 
@@ -98,6 +114,8 @@ class JsonFormatter(logging.Formatter):
         }
         if getattr(record, "job_id", None):
             line["job_id"] = record.job_id
+        if getattr(record, "request_id", None):
+            line["request_id"] = record.request_id
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
@@ -112,11 +130,13 @@ class TextFormatter(logging.Formatter):
     """Readable lines for development: time, level, logger, [job <id>], message."""
 
     def __init__(self):
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(_job)s%(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(_req)s%(_job)s%(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         job_id = getattr(record, "job_id", None)
         record._job = f"[job {job_id}] " if job_id else ""
+        request_id = getattr(record, "request_id", None)
+        record._req = f"[req {request_id}] " if request_id else ""
         return redact(super().format(record))
 
 

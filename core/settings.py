@@ -236,6 +236,10 @@ class Settings:
     queue_max_pending: int = 10000
     max_json_bytes: int = 64 * 1024
 
+    # Web (gunicorn.conf.py): worker processes, and the proxies whose forwarded headers count.
+    web_concurrency: int = 2
+    proxy_hops: int = 0
+
     @property
     def auth_enabled(self) -> bool:
         """Tokens are configured: every API request must name its tenant with one."""
@@ -313,25 +317,59 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     ),
     "QUEUE_MAX_PENDING": ("queue_max_pending", lambda n, v: _int(n, v, minimum=0)),
     "MAX_JSON_BYTES": ("max_json_bytes", lambda n, v: _int(n, v, minimum=1024)),
+    "WEB_CONCURRENCY": ("web_concurrency", lambda n, v: _int(n, v, minimum=1)),
+    "PROXY_HOPS": ("proxy_hops", lambda n, v: _int(n, v, minimum=0, maximum=5)),
 }
+
+# Set by the platforms themselves, never by a user: where the service is reachable and
+# whether a router stands in front of it (Heroku: DYNO on every dyno; Render: RENDER=true).
+# HEROKU_APP_DEFAULT_DOMAIN_NAME needs `heroku labs:enable runtime-dyno-metadata`.
+PLATFORM_URL_VARIABLES = ("RENDER_EXTERNAL_URL", "HEROKU_APP_DEFAULT_DOMAIN_NAME")
+
+
+def _platform_defaults(env: Mapping[str, str]) -> dict[str, object]:
+    """Defaults a platform implies: the page's own origin for CORS, one trusted router hop."""
+    values: dict[str, object] = {}
+    if env.get("RENDER_EXTERNAL_URL"):
+        values["cors_origins"] = _origins("RENDER_EXTERNAL_URL", env["RENDER_EXTERNAL_URL"])
+    elif env.get("HEROKU_APP_DEFAULT_DOMAIN_NAME"):
+        domain = env["HEROKU_APP_DEFAULT_DOMAIN_NAME"].strip()
+        values["cors_origins"] = _origins("HEROKU_APP_DEFAULT_DOMAIN_NAME", f"https://{domain}")
+    if env.get("DYNO") or env.get("RENDER"):
+        values["proxy_hops"] = 1  # the platform's router; nothing else can reach the process
+    return values
+
+
+def dotenv_file_values() -> dict[str, str]:
+    """The development .env file's variables (PDFQ_ENV_FILE names it; "" reads none)."""
+    env_file = os.environ.get("PDFQ_ENV_FILE", ".env")
+    if not env_file:
+        return {}
+    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+
+
+def process_environment() -> dict[str, str]:
+    """The environment to start a Procfile process with: the .env file under the real
+    environment (which wins), exported as honcho and `heroku local` do, so the commands'
+    own ${HUEY_WORKERS} and gunicorn's, boto3's and huey's readers all see one source."""
+    return {**dotenv_file_values(), **os.environ}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
     """Build Settings from `environ` (default: os.environ, over a .env file if one exists)."""
     env: dict[str, str] = {}
     if dotenv and environ is None:
-        # PDFQ_ENV_FILE names the development file to read ("" reads none; tests use that).
-        env_file = os.environ.get("PDFQ_ENV_FILE", ".env")
-        if env_file:
-            env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        env.update(dotenv_file_values())  # PDFQ_ENV_FILE="" reads none; tests use that
     env.update(os.environ if environ is None else environ)
 
-    values: dict[str, object] = {}
+    values: dict[str, object] = _platform_defaults(env)
     redis_url = env.get("HUEY_REDIS_URL") or env.get("REDIS_URL") or ""
     source = "HUEY_REDIS_URL" if env.get("HUEY_REDIS_URL") else "REDIS_URL"
     values["redis_url"] = _url(source, redis_url, ("redis", "rediss", "unix"))
     for name, (field, parse) in _PARSERS.items():
         if name in env:
+            if name == "CORS_ORIGINS" and not env[name].strip() and field in values:
+                continue  # empty keeps the platform's own URL (a copied .env.example has it)
             values[field] = parse(name, env[name])
     return Settings(**values)
 
@@ -348,3 +386,8 @@ def settings_or_exit() -> Settings:
 def setting_names() -> list[str]:
     """Every environment variable pdfq reads (kept in step with .env.example by a test)."""
     return sorted(["HUEY_REDIS_URL", "REDIS_URL", "PDFQ_ENV_FILE", *_PARSERS])
+
+
+def platform_names() -> list[str]:
+    """Variables the platforms set that pdfq reads for its defaults (never set by hand)."""
+    return sorted([*PLATFORM_URL_VARIABLES, "DYNO", "RENDER"])

@@ -16,6 +16,7 @@ from functions import (
     job_control,
     job_views,
     limits,
+    liveness,
     openapi,
     ops,
     page,
@@ -43,10 +44,11 @@ def create_app(test_config: dict | None = None, services: Services | None = None
         app.config.update(test_config)
 
     error_handlers.register(app)
+    weblog.register(app)  # first: the request id must tag what every later hook logs
     headers.register(app, API_PREFIX)
+    headers.trust_proxies(app, services.settings.proxy_hops)
     auth.register(app)
     limits.register(app)
-    weblog.register(app)
     app.register_blueprint(page.bp)
     for blueprint in (
         documents.bp,
@@ -55,6 +57,7 @@ def create_app(test_config: dict | None = None, services: Services | None = None
         job_views.bp,
         job_control.bp,
         ops.bp,
+        liveness.bp,
         limits.bp,
         openapi.bp,
     ):

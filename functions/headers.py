@@ -13,6 +13,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from functions.context import services
 
@@ -73,3 +74,12 @@ def register(app: Flask, api_prefix: str):
         if request.path.startswith(api_prefix + "/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def trust_proxies(app: Flask, hops: int):
+    """Take the client's address and scheme from the last `hops` proxies' X-Forwarded-For
+    and X-Forwarded-Proto (PROXY_HOPS: 1 behind Heroku's or Render's router, which append
+    the address they saw). Values a client wrote further left are never believed, and with
+    0 the headers are ignored: anyone could send them."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)

@@ -41,6 +41,9 @@ def start(port: int, host: str = "127.0.0.1", log: IO | None = None) -> subproce
         [exe, "-H", host, "-p", str(port)],
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+        # Its own session: a terminal's Ctrl-C reaches only `make run`, which stops the
+        # worker first, then this store the worker is still writing to.
+        start_new_session=True,
     )
     try:
         wait_until_up(f"http://{host}:{port}/moto-api/", process=process)

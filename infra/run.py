@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.settings import process_environment
 from infra.dev import procfile
 
 
@@ -18,13 +19,16 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: python -m infra.run {{{'|'.join(commands)}}}", file=sys.stderr)
         return 2
+    os.chdir(Path(__file__).resolve().parent.parent)
+    # .env exported under the real environment, as honcho and `heroku local` do: the line's
+    # ${HUEY_WORKERS}, gunicorn's WEB_CONCURRENCY and boto3's AWS keys all see it.
+    env = process_environment()
     # The venv's tools (gunicorn, huey_consumer) first, as `make run` does, without activation.
     bin_dir = str(Path(sys.executable).parent)
-    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.chdir(Path(__file__).resolve().parent.parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     # A shell expands ${HUEY_WORKERS:-2} as on Heroku; exec leaves the server as this process,
     # so the supervisor's signals reach gunicorn or huey_consumer directly.
-    os.execvp("sh", ["sh", "-c", "exec " + commands[argv[0]]])  # noqa: S606 - the Procfile line
+    os.execvpe("sh", ["sh", "-c", "exec " + commands[argv[0]]], env)  # noqa: S606 - Procfile
     return 1  # not reached: execvp replaces this process
 
 

@@ -53,7 +53,7 @@ def test_served_document_is_valid_openapi_and_needs_no_token(client):
     public = {
         path for path, item in served["paths"].items() if item.get("get", {}).get("security") == []
     }
-    assert public == {"/health", "/openapi.json"}
+    assert public == {"/health", "/health/live", "/openapi.json"}
 
 
 def _flask_routes(app) -> set[tuple[str, str]]:

@@ -7,11 +7,28 @@ docs/cli.md for people).
 
 from __future__ import annotations
 
-from flask.cli import AppGroup
+import dataclasses
 
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from core import logs
 from functions.cli import api_tokens, reading, rerun, submit
 
-pdf = AppGroup("pdf", help="Submit PDFs, follow their jobs, provision (exit codes: docs/cli.md).")
+
+@with_appcontext
+def _readable_logs():
+    """stderr is read by a person here: pdfq's own lines as text, warnings and errors only
+    (LOG_FORMAT=json is for the web and worker's log drains)."""
+    settings = current_app.extensions["pdfq"].settings
+    logs.configure(dataclasses.replace(settings, log_format="text", log_level="WARNING"))
+
+
+pdf = AppGroup(
+    "pdf",
+    help="Submit PDFs, follow their jobs, provision (exit codes: docs/cli.md).",
+    callback=_readable_logs,
+)
 for command in (
     submit.submit,
     reading.status,
