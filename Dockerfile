@@ -9,8 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 
 WORKDIR /app
-# Requirements first: the dependency layer is rebuilt only when they change.
-COPY requirements.txt .
+# Requirements first: the dependency layer is rebuilt only when they change. Runtime only
+# (no moto): requirements.txt pins them to requirements.lock, the set CI tested.
+COPY requirements.txt requirements.lock ./
 RUN pip install -r requirements.txt
 
 COPY . .

@@ -13,17 +13,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Every install takes the tested versions: requirements.txt names requirements.lock.
+$(VENV)/.local: requirements.txt requirements-local.txt requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-local.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-local.txt requirements-dev.txt requirements.lock | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(VENV)/.runtime $@
+	touch $(VENV)/.local $@
+
+.PHONY: install
+install: $(VENV)/.dev ## install everything (service, local S3, tests, honcho, supervisor) into .venv; runs nothing
 
 .PHONY: run
-run: $(VENV)/.runtime ## run the whole service locally: moto S3 + web on :8000 + worker (no Redis needed)
-	$(BIN)/python -m infra.dev
+run: $(VENV)/.local ## run the service locally: S3, web on 127.0.0.1:8000, worker (PORT=8011, HOST=0.0.0.0 change it)
+	$(BIN)/python -m infra.dev $(if $(HOST),--host $(HOST))
+
+.PHONY: cli
+cli: $(VENV)/.local ## the CLI with make run's settings: make cli ARGS="submit file.pdf" (docs/cli.md)
+	$(BIN)/python -m infra.dev cli $(ARGS)
+
+.PHONY: lock
+lock: | $(BIN)/python ## rewrite requirements.lock from the requirements files (commit both)
+	$(BIN)/python tools/lock.py
 
 .PHONY: test
 test: $(VENV)/.dev ## install the dev requirements and run every test

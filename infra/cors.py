@@ -2,6 +2,11 @@
 
 S3 answers a browser's cross-origin POST or PUT only if a CORS rule allows the page's origin.
 pdfq owns one rule, identified by its ID; rules that others added to the bucket are kept.
+
+CORS_ORIGINS defaults to the service's own URL where the platform gives it (core/settings.py).
+With none, pdfq leaves the rules alone but says whether a page could upload at all: if no rule
+lets any origin POST, `--check` fails naming CORS_ORIGINS (a release only warns: the API and
+scripts work without CORS).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from core.adapters.storage import Storage
 from core.errors import StorageUnavailable
 from core.settings import Settings
-from infra.report import CHANGED, OK, PENDING, Outcome
+from infra.report import CHANGED, FAILED, OK, PENDING, WARNING, Outcome
 
 RULE_ID = "pdfq-uploads"
 
@@ -32,14 +37,39 @@ def provision(storage: Storage, settings: Settings, apply: bool) -> list[Outcome
     return [_apply(storage, settings.cors_origins, apply)]
 
 
+def _rules(storage: Storage) -> list[dict]:
+    answer = storage.configure(
+        "read the CORS rules", "get_bucket_cors", missing_code="NoSuchCORSConfiguration"
+    )
+    return (answer or {}).get("CORSRules", [])
+
+
+def _unmanaged(storage: Storage, apply: bool) -> Outcome:
+    """No origins configured: report which origins the bucket's own rules let upload."""
+    try:
+        rules = _rules(storage)
+    except StorageUnavailable as exc:  # no bucket yet (--check), or a store without CORS rules
+        return Outcome("cors", WARNING, f"not managed (CORS_ORIGINS is empty); {exc.message}")
+    allowed = sorted(
+        {o for r in rules if "POST" in r.get("AllowedMethods", []) for o in r["AllowedOrigins"]}
+    )
+    if allowed:
+        listed = ", ".join(allowed)
+        return Outcome(
+            "cors", OK, f"not managed (CORS_ORIGINS is empty); uploads allowed from {listed}"
+        )
+    problem = (
+        "the upload page cannot upload to the bucket: no CORS rule allows its origin. "
+        "Set CORS_ORIGINS to the page's origin (e.g. https://pdfq.example.com) and provision"
+    )
+    return Outcome("cors", WARNING if apply else FAILED, problem)
+
+
 def _apply(storage: Storage, origins: tuple[str, ...], apply: bool) -> Outcome:
     if not origins:
-        return Outcome("cors", OK, "not managed (CORS_ORIGINS is empty)")
+        return _unmanaged(storage, apply)
     try:
-        answer = storage.configure(
-            "read the CORS rules", "get_bucket_cors", missing_code="NoSuchCORSConfiguration"
-        )
-        current = (answer or {}).get("CORSRules", [])
+        current = _rules(storage)
     except StorageUnavailable:
         if apply:
             raise
