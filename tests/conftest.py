@@ -33,6 +33,9 @@ ENVIRONMENT = {
     "PDFQ_ENV": "development",
 }
 CLEARED = ("HUEY_REDIS_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL")
+# What a platform sets (core/settings.py derives defaults from them): never the test's.
+CLEARED += ("CORS_ORIGINS", "RENDER_EXTERNAL_URL", "HEROKU_APP_DEFAULT_DOMAIN_NAME", "DYNO")
+CLEARED += ("RENDER", "PROXY_HOPS", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")
 SERVER_MARKERS = ("integration", "e2e", "browser")
 
 

@@ -4,6 +4,7 @@ scripts rely on for unknown, unfinished, failed and expired jobs."""
 
 import json
 
+import pytest
 from pdfminer.high_level import extract_text
 
 from core import exitcodes, keys
@@ -80,6 +81,7 @@ def test_failed_lists_recent_failed_jobs_newest_first(pdf):
     assert pdf("failed", "--since", "soon").exit_code == exitcodes.USAGE
 
 
+@pytest.mark.env(CORS_ORIGINS="http://127.0.0.1:8000")  # without, --check fails on CORS
 def test_provision_check_exits_6_when_it_would_change_the_bucket(pdf):
     result = pdf("provision", "--check")
     assert result.exit_code == exitcodes.CHANGES_PENDING

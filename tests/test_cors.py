@@ -10,7 +10,7 @@ from core.adapters.storage import Storage
 from core.settings import load_settings
 from infra import cors
 from infra.cors import RULE_ID, upload_rule
-from infra.report import CHANGED, OK
+from infra.report import CHANGED, FAILED, OK, WARNING
 
 PAGE = "http://127.0.0.1:8000"
 
@@ -75,10 +75,29 @@ def test_new_origins_replace_pdfqs_rule_and_keep_the_others(storage):
     assert rules["reports"]["AllowedMethods"] == ["GET"]
 
 
-def test_no_origins_leave_the_bucket_alone(storage):
+def test_no_origins_leave_the_bucket_alone_and_a_release_warns_the_page_cannot_upload(storage):
     [outcome] = cors.provision(storage, origins(), apply=True)
-    assert (outcome.state, outcome.detail) == (OK, "not managed (CORS_ORIGINS is empty)")
+    assert outcome.state == WARNING  # the API and scripts work without CORS: deploy goes on
+    assert "CORS_ORIGINS" in outcome.detail and "upload page cannot upload" in outcome.detail
     assert cors_rules(storage) == []
+
+
+def test_check_fails_naming_cors_origins_when_no_rule_lets_a_page_upload(storage):
+    set_cors_rules(storage, [{"ID": "reports", "AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}])
+    [outcome] = cors.provision(storage, origins(), apply=False)
+    assert outcome.state == FAILED
+    assert "Set CORS_ORIGINS to the page's origin" in outcome.detail
+
+
+def test_check_without_origins_reports_the_rules_an_earlier_provisioning_set(storage):
+    """`make run` set its page's origins; `--check` from another shell, without
+    CORS_ORIGINS, says which origins may upload instead of "not managed" alone."""
+    cors.provision(storage, origins(PAGE), apply=True)
+    [outcome] = cors.provision(storage, origins(), apply=False)
+    assert (outcome.state, outcome.detail) == (
+        OK,
+        f"not managed (CORS_ORIGINS is empty); uploads allowed from {PAGE}",
+    )
 
 
 def preflight(url: str, origin: str, method: str = "POST") -> tuple[int, dict]:

@@ -6,11 +6,13 @@ import re
 import shlex
 
 import yaml
+from packaging.requirements import Requirement
 
-from core.settings import Settings, setting_names
+from core.settings import Settings, platform_names, setting_names
 from infra import run
 from infra.dev import procfile
 from tests.support.servers import ROOT
+from tools.lock import canonical
 
 
 def test_procfile_has_web_worker_and_release():
@@ -48,7 +50,6 @@ def test_release_provisions():
 # Read by the platform, gunicorn or boto3 rather than by core/settings.py.
 PLATFORM_VARIABLES = {
     "PORT",
-    "WEB_CONCURRENCY",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
@@ -89,7 +90,8 @@ def test_render_runs_the_procfile_commands_on_a_redis_that_never_evicts():
     assert services["web"]["startCommand"] == commands["web"]
     assert services["worker"]["startCommand"] == commands["worker"]
     assert services["web"]["preDeployCommand"] == commands["release"]
-    assert services["web"]["healthCheckPath"] == "/api/v1/pdf/health"
+    # Shallow: Render restarts a web that fails it, which cannot bring Redis or S3 back.
+    assert services["web"]["healthCheckPath"] == "/api/v1/pdf/health/live"
     keyvalue = services["keyvalue"]
     assert keyvalue["maxmemoryPolicy"] == "noeviction"
     for kind in ("web", "worker"):
@@ -146,5 +148,209 @@ def test_platform_deploys_ask_for_api_tokens_since_production_refuses_to_start_w
     app = json.loads((ROOT / "app.json").read_text())
     assert app["env"]["API_TOKENS"]["required"] is True
     assert "PDFQ_ENV" not in app["env"]  # production, the default
-    group = yaml.safe_load((ROOT / "render.yaml").read_text())["envVarGroups"][0]["envVars"]
-    assert {"key": "API_TOKENS", "sync": False} in group
+    web = render_services()["web"]["envVars"]
+    assert {"key": "API_TOKENS", "sync": False} in web
+
+
+# --- render.yaml within Render's rules ---
+# "Blueprint YAML Reference" (Render's docs) and the JSON schema it publishes
+# (render.yaml.json, served from SchemaStore). Each test names the section or definition.
+
+# Schema definition `serverService` (additionalProperties: false): the fields a web service
+# or background worker may have, of which pdfq uses these; `redisServer` for Key Value.
+SERVER_SERVICE_FIELDS = {
+    "type", "name", "region", "plan", "runtime", "repo", "branch", "image", "rootDir",
+    "dockerCommand", "dockerContext", "dockerfilePath", "numInstances", "healthCheckPath",
+    "scaling", "buildCommand", "startCommand", "preDeployCommand", "registryCredential",
+    "domain", "domains", "envVars", "autoDeploy", "autoDeployTrigger", "initialDeployHook",
+    "disk", "buildFilter", "previews", "maintenanceMode", "maxShutdownDelaySeconds",
+    "ipAllowList", "renderSubdomainPolicy",
+}  # fmt: skip
+KEY_VALUE_FIELDS = {
+    "type", "name", "region", "ipAllowList", "plan", "previewPlan", "maxmemoryPolicy",
+    "persistenceMode",
+}  # fmt: skip
+# Schema definitions `envVarFromKeyValue`, `envVarFromService`, `envVarFromGroup`: one source.
+VALUE_FIELDS = {"key", "value", "generateValue", "sync", "previewValue"}
+
+
+def blueprint() -> dict:
+    return yaml.safe_load((ROOT / "render.yaml").read_text())
+
+
+def test_render_services_use_only_fields_the_schema_allows():
+    for service in blueprint()["services"]:
+        if service["type"] == "keyvalue":
+            # Reference, "Key-Value-specific fields": ipAllowList is required.
+            assert {"type", "name", "ipAllowList"} <= set(service)
+            assert set(service) <= KEY_VALUE_FIELDS, service["name"]
+        else:
+            assert {"type", "name", "runtime"} <= set(service)  # serverService: required
+            assert set(service) <= SERVER_SERVICE_FIELDS, service["name"]
+            # Reference, "buildCommand"/"startCommand": required for non-Docker services.
+            assert service["buildCommand"] and service["startCommand"]
+
+
+def test_render_env_vars_have_one_source_each():
+    """Reference, "Setting environment variables"; schema `envVar` (anyOf, no extra keys)."""
+    for service in blueprint()["services"]:
+        for var in service.get("envVars", []):
+            if "fromGroup" in var:
+                assert set(var) == {"fromGroup"}
+            elif "fromService" in var:
+                assert set(var) == {"key", "fromService"}
+                assert {"name", "type"} <= set(var["fromService"])
+            else:
+                assert set(var) <= VALUE_FIELDS and "key" in var, var
+                assert len(set(var) & {"value", "generateValue", "sync"}) == 1, var
+
+
+def test_render_environment_group_holds_no_prompted_or_referenced_variables():
+    """Reference, "Environment groups": "You can't define an environment variable with
+    `sync: false` in an environment group" (Render ignores it: "Prompting for secret
+    values"), and a group "can't reference values from your services". Schema: a group's
+    `envVars` are `envVarFromKeyValue` only."""
+    for group in blueprint()["envVarGroups"]:
+        assert set(group) == {"name", "envVars"}
+        for var in group["envVars"]:
+            assert set(var) <= VALUE_FIELDS - {"sync"}, var
+
+
+def test_render_prompts_each_service_for_the_secrets_it_reads():
+    """Reference, "Prompting for secret values": `sync: false` in a service's own `envVars`
+    is prompted for when the Blueprint is created. Both processes need the bucket and its
+    key; only the web checks API tokens."""
+    services = render_services()
+
+    def prompted(kind: str) -> set[str]:
+        return {v["key"] for v in services[kind]["envVars"] if v.get("sync") is False}
+
+    storage = {"S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert prompted("web") == storage | {"API_TOKENS"}
+    assert prompted("worker") == storage
+
+
+def test_render_worker_finishes_within_renders_shutdown_delay():
+    """Reference, `maxShutdownDelaySeconds`: SIGTERM, then SIGKILL after 30 s by default."""
+    worker = render_services()["worker"]
+    assert Settings().shutdown_timeout < worker.get("maxShutdownDelaySeconds", 30)
+
+
+# --- the upload page's CORS default on the platforms ---
+
+
+def test_app_json_asks_for_the_page_origin():
+    app = json.loads((ROOT / "app.json").read_text())
+    assert "CORS_ORIGINS" in app["env"]
+    assert "runtime-dyno-metadata" in app["env"]["CORS_ORIGINS"]["description"]
+
+
+def test_platform_variables_pdfq_reads_are_documented():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for name in platform_names():
+        assert f"`{name}`" in text, name
+
+
+# --- dependencies: deploys install what CI tested, and no local-only tools ---
+
+
+def requirements(name: str) -> list[Requirement]:
+    lines = (ROOT / name).read_text().splitlines()
+    return [Requirement(line) for line in lines if line and not line.startswith(("#", "-"))]
+
+
+def lock() -> dict[str, str]:
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    pins = (line.split("==") for line in lines if line and not line.startswith("#"))
+    return {canonical(name): version for name, version in pins}
+
+
+def test_runtime_requirements_leave_local_tools_out_and_bound_every_version():
+    runtime = requirements("requirements.txt")
+    assert "moto" not in {r.name for r in runtime}  # make run's local S3 only
+    for requirement in runtime:
+        assert any(s.operator == "<" for s in requirement.specifier), requirement
+    local = {r.name for r in requirements("requirements-local.txt")}
+    assert "moto" in local
+
+
+def test_every_install_is_constrained_by_the_lock_and_the_lock_fits_the_ranges():
+    assert "-c requirements.lock" in (ROOT / "requirements.txt").read_text().splitlines()
+    # requirements-dev.txt reaches requirements.txt (and its -c) through requirements-local.
+    assert "-r requirements-local.txt" in (ROOT / "requirements-dev.txt").read_text()
+    assert "-r requirements.txt" in (ROOT / "requirements-local.txt").read_text()
+    pins = lock()
+    for name in ("requirements.txt", "requirements-local.txt", "requirements-dev.txt"):
+        for requirement in requirements(name):
+            version = pins[canonical(requirement.name)]
+            assert requirement.specifier.contains(version), (requirement, version)
+
+
+def test_docker_image_installs_the_runtime_set_from_the_lock():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY requirements.txt requirements.lock ./" in dockerfile
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "requirements-local" not in dockerfile and "requirements-dev" not in dockerfile
+
+
+def test_makefile_installs_without_testing_and_rewrites_the_lock():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("install:", "lock:", "cli:", "run:"):
+        assert f"\n{target}" in makefile, target
+    assert "tools/lock.py" in makefile
+
+
+# --- Compose ---
+
+
+def test_compose_waits_for_a_healthy_store_and_publishes_on_loopback_only():
+    services = compose()["services"]
+    assert "healthcheck" in services["s3"]
+    assert services["release"]["depends_on"]["s3"]["condition"] == "service_healthy"
+    assert services["release"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["s3"].get("image") != "pdfq"  # the pdfq image carries no moto
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+    assert "health/live" in " ".join(services["web"]["healthcheck"]["test"])
+    origins = services["web"]["environment"]["CORS_ORIGINS"].split(",")
+    assert "http://127.0.0.1:8000" in origins
+
+
+def test_compose_persistent_store_replaces_s3_with_a_volume():
+    header = (ROOT / "docker-compose.yml").read_text()
+    assert "-f docker-compose.yml -f docker-compose.minio.yml" in header
+    override = yaml.safe_load((ROOT / "docker-compose.minio.yml").read_text())
+    s3 = override["services"]["s3"]
+    assert any(volume.endswith(":/data") for volume in s3["volumes"])
+    assert "healthcheck" in s3
+    assert set(override["volumes"]) == {"s3-data"}
+    # The same credentials pdfq's services use.
+    pdfq_env = compose()["services"]["web"]["environment"]
+    assert s3["environment"]["MINIO_ROOT_USER"] == pdfq_env["AWS_ACCESS_KEY_ID"]
+    assert s3["environment"]["MINIO_ROOT_PASSWORD"] == pdfq_env["AWS_SECRET_ACCESS_KEY"]
+
+
+# --- gunicorn behind a router ---
+
+
+def gunicorn_config() -> dict:
+    namespace: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own file
+    return namespace
+
+
+def test_gunicorn_keeps_idle_connections_longer_than_the_routers():
+    assert gunicorn_config()["keepalive"] > 90  # Heroku's router keeps them 90 s
+
+
+def test_gunicorn_trusts_no_forwarded_header_itself_and_starts_web_concurrency_workers():
+    config = gunicorn_config()
+    assert config["forwarded_allow_ips"] == ""  # PROXY_HOPS decides (functions/headers.py)
+    assert config["workers"] == Settings().web_concurrency == 2
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    assert "| `WEB_CONCURRENCY` | `2` |" in docs
+
+
+def test_flaskenv_names_the_app_so_flask_pdf_needs_no_app_option():
+    assert "FLASK_APP=functions" in (ROOT / ".flaskenv").read_text().splitlines()

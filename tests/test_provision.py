@@ -78,6 +78,7 @@ def test_check_reports_what_it_would_do_and_changes_nothing(moto_server, redis_u
         "S3_ENDPOINT_URL": moto_server,
         "S3_BUCKET": f"check-{uuid.uuid4().hex[:8]}",
         "HUEY_REDIS_URL": redis_url,
+        "CORS_ORIGINS": "http://127.0.0.1:8000",
         **local_s3.FAKE_CREDENTIALS,
     }
     check = run_provision("--check", **env)
@@ -91,6 +92,31 @@ def test_check_reports_what_it_would_do_and_changes_nothing(moto_server, redis_u
     again = run_provision("--check", **env)
     assert again.returncode == 0, again.stdout
     assert "would" not in again.stdout
+
+
+@pytest.mark.integration
+def test_check_fails_naming_cors_origins_when_the_page_could_not_upload(moto_server, redis_url):
+    env = {
+        "S3_ENDPOINT_URL": moto_server,
+        "S3_BUCKET": f"nocors-{uuid.uuid4().hex[:8]}",
+        "HUEY_REDIS_URL": redis_url,
+        **local_s3.FAKE_CREDENTIALS,
+    }
+    release = run_provision(**env)
+    assert release.returncode == 0, release.stderr  # a deploy is not stopped for it
+    assert "upload page cannot upload" in release.stdout
+    check = run_provision("--check", **env)
+    assert check.returncode == 1
+    assert "provision failed: cors: " in check.stderr and "Set CORS_ORIGINS" in check.stderr
+    # On Render the web's own URL is the default: nothing to set.
+    render = run_provision(RENDER_EXTERNAL_URL="https://pdfq-web.onrender.com", **env)
+    assert "cors: set for https://pdfq-web.onrender.com" in render.stdout
+    assert (
+        run_provision(
+            "--check", RENDER_EXTERNAL_URL="https://pdfq-web.onrender.com", **env
+        ).returncode
+        == 0
+    )
 
 
 # --- in-process: the bucket's rules and notifications, Redis's policy ---
@@ -115,7 +141,10 @@ class Bucket:
         self.name = f"prov-{uuid.uuid4().hex[:8]}"
 
     def settings(self, **values: str) -> Settings:
-        return load_settings({"S3_ENDPOINT_URL": self.endpoint, "S3_BUCKET": self.name, **values})
+        page = {"CORS_ORIGINS": "http://127.0.0.1:8000"}  # else --check fails on CORS alone
+        return load_settings(
+            {"S3_ENDPOINT_URL": self.endpoint, "S3_BUCKET": self.name, **page, **values}
+        )
 
     def provision(self, *, check: bool = False, **values: str) -> int:
         """provision.run with these settings: its exit code (the findings are printed)."""

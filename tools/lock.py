@@ -10,6 +10,7 @@ ignores the current lock and what is installed, asks pip what it would install o
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,12 @@ def resolve() -> dict[str, str]:
         command += ["--ignore-installed", "--report", str(report), "-r", "requirements-dev.txt"]
         subprocess.run(command, cwd=folder, check=True)
         installs = json.loads(report.read_text())["install"]
-    return {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in installs}
+    return {canonical(item["metadata"]["name"]): item["metadata"]["version"] for item in installs}
+
+
+def canonical(name: str) -> str:
+    """A project name as the package index compares them (PEP 503): pdfminer.six, pdfminer-six."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def render(versions: dict[str, str]) -> str:
