@@ -4,6 +4,7 @@ storage origin it uploads to, nothing else; every response refuses framing and s
 from urllib.parse import urlsplit
 
 import pytest
+from flask import request
 
 from functions.headers import page_policy, storage_origin
 from tests.support.api import presign, upload
@@ -112,3 +113,25 @@ def test_api_answers_run_nothing_even_opened_in_a_browser(client):
     with client.get("/api/v1/pdf/health") as response:
         policy = directives(response.headers["Content-Security-Policy"])
     assert policy["default-src"] == ["'none'"] and "sandbox" in policy
+
+
+# --- the platform's router: X-Forwarded-For/-Proto believed by hop count (PROXY_HOPS) ---
+
+
+def _client_seen(app) -> dict:
+    @app.get("/test/client")
+    def client_seen():
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    forwarded = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https"}
+    return app.test_client().get("/test/client", headers=forwarded).get_json()
+
+
+@pytest.mark.env(PROXY_HOPS="1")
+def test_behind_one_router_the_client_is_the_address_the_router_appended(app):
+    # 6.6.6.6 is what the client claimed; the router appended the address it saw.
+    assert _client_seen(app) == {"addr": "203.0.113.9", "scheme": "https"}
+
+
+def test_with_no_trusted_proxy_forwarded_headers_are_ignored(app):
+    assert _client_seen(app) == {"addr": "127.0.0.1", "scheme": "http"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings, SettingsError, load_settings, setting_names
+from core.settings import Settings, SettingsError, load_settings, process_environment, setting_names
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +90,46 @@ def test_env_example_lists_every_setting():
     listed = {line.lstrip("# ").split("=", 1)[0] for line in example.splitlines() if "=" in line}
     missing = set(setting_names()) - listed
     assert not missing, f".env.example does not mention {sorted(missing)}"
+
+
+# --- defaults a platform implies ---
+
+
+def test_on_render_the_page_origin_defaults_to_the_services_own_url():
+    settings = load_settings(
+        {"RENDER_EXTERNAL_URL": "https://pdfq-web.onrender.com", "RENDER": "true"}
+    )
+    assert settings.cors_origins == ("https://pdfq-web.onrender.com",)
+    assert settings.proxy_hops == 1  # Render's router
+
+
+def test_on_heroku_with_dyno_metadata_the_origin_is_the_apps_domain():
+    env = {"HEROKU_APP_DEFAULT_DOMAIN_NAME": "pdfq-1a2b3c.herokuapp.com", "DYNO": "web.1"}
+    settings = load_settings(env)
+    assert settings.cors_origins == ("https://pdfq-1a2b3c.herokuapp.com",)
+    assert settings.proxy_hops == 1
+
+
+def test_set_values_win_and_an_empty_cors_origins_keeps_the_platform_default():
+    base = {"RENDER_EXTERNAL_URL": "https://pdfq-web.onrender.com", "RENDER": "true"}
+    explicit = load_settings({**base, "CORS_ORIGINS": "https://app.example", "PROXY_HOPS": "2"})
+    assert explicit.cors_origins == ("https://app.example",)
+    assert explicit.proxy_hops == 2
+    assert load_settings({**base, "CORS_ORIGINS": ""}).cors_origins == (
+        "https://pdfq-web.onrender.com",
+    )
+
+
+def test_off_the_platforms_nothing_is_assumed():
+    settings = load_settings({})
+    assert (settings.cors_origins, settings.proxy_hops, settings.web_concurrency) == ((), 0, 2)
+
+
+def test_dotenv_is_exported_under_the_real_environment(tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    env_file.write_text("HUEY_WORKERS=3\nLOG_LEVEL=debug\n")
+    monkeypatch.setenv("PDFQ_ENV_FILE", str(env_file))
+    monkeypatch.setenv("LOG_LEVEL", "error")
+    environment = process_environment()
+    assert environment["HUEY_WORKERS"] == "3"
+    assert environment["LOG_LEVEL"] == "error"  # the real environment wins
