@@ -30,8 +30,10 @@ def test_supervisor_runs_web_and_worker_and_stops_the_worker_gracefully(
         f"[supervisorctl]\nserverurl=unix://{socket}\n"
         f"[include]\nfiles={tmp_path}/pdfq.conf\n"
     )
+    # The settings file, as /srv/pdfq/.env would hold them: infra.run exports it to both.
+    (tmp_path / ".env").write_text("HUEY_WORKERS=3\nHUEY_WORKER_TYPE=thread\n")
     env = child_env(
-        PDFQ_ENV_FILE="",
+        PDFQ_ENV_FILE=str(tmp_path / ".env"),
         HUEY_REDIS_URL=redis_server.url,
         HUEY_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}",
         S3_ENDPOINT_URL=moto_server,
@@ -57,7 +59,7 @@ def test_supervisor_runs_web_and_worker_and_stops_the_worker_gracefully(
         assert "stopped" in ctl("stop", "pdfq:pdfq-worker")
         worker_log = (tmp_path / "worker.log").read_text()
         assert "Shutting down gracefully" in worker_log, worker_log[-2000:]
-        assert "Huey consumer started" in worker_log
+        assert "Huey consumer started with 3 thread" in worker_log  # from .env
     finally:
         ctl("shutdown")
         deadline = time.monotonic() + 20
