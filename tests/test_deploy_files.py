@@ -354,3 +354,28 @@ def test_gunicorn_trusts_no_forwarded_header_itself_and_starts_web_concurrency_w
 
 def test_flaskenv_names_the_app_so_flask_pdf_needs_no_app_option():
     assert "FLASK_APP=functions" in (ROOT / ".flaskenv").read_text().splitlines()
+
+
+# --- the guides say what the files do ---
+
+
+def test_guides_name_the_signal_and_grace_the_configs_use():
+    config = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    config.read(ROOT / "deploy" / "supervisor" / "pdfq.conf")
+    worker = config["program:pdfq-worker"]
+    supervisor_doc = (ROOT / "docs" / "deploy-supervisor.md").read_text()
+    assert f"stops with SIG{worker['stopsignal']}" in supervisor_doc
+    assert f"{worker['stopwaitsecs']} s (`stopwaitsecs`)" in supervisor_doc
+    docker_doc = (ROOT / "docs" / "deploy-docker.md").read_text()
+    assert f"stopped with {compose()['services']['worker']['stop_signal']}" in docker_doc
+    for guide in ("deploy-docker.md", "deploy-supervisor.md", "deploy-heroku.md"):
+        assert "SIGINT" not in (ROOT / "docs" / guide).read_text(), guide
+
+
+def test_guides_install_without_running_the_tests_and_bind_local_servers_to_loopback():
+    for guide in sorted((ROOT / "docs").glob("deploy-*.md")):
+        text = guide.read_text()
+        assert "make test " not in text and "`make test`" not in text, guide.name
+        for line in text.splitlines():
+            if line.startswith("redis-server"):
+                assert "--bind 127.0.0.1" in line, (guide.name, line)

@@ -1,5 +1,7 @@
 """docs/troubleshooting.md quotes the messages pdfq really prints (addresses aside)."""
 
+import subprocess
+
 import pytest
 
 from core.adapters.state import RedisState
@@ -7,8 +9,9 @@ from core.settings import SettingsError, load_settings
 from functions import limits
 from functions.auth import startup_check
 from infra import redis_check
+from infra.dev import procfile
 from tests.support.api import post_pdf
-from tests.support.servers import ROOT, RedisServer, free_port
+from tests.support.servers import ROOT, RedisServer, child_env, free_port
 
 DOC_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -27,8 +30,26 @@ def test_redis_down_message(doc):
 
 def test_bad_configuration_message(doc):
     with pytest.raises(SettingsError) as info:
-        load_settings({"HUEY_WORKERS": "many"})
-    assert f"pdfq: bad configuration: {info.value}" in doc
+        load_settings({"TASK_RETRIES": "x"})
+    # The doc wraps the line: compare with single spaces.
+    assert f"pdfq: bad configuration: {info.value}" in " ".join(doc.split())
+
+
+def test_a_bad_worker_count_stops_the_worker_with_hueys_own_message(doc):
+    """The Procfile hands HUEY_WORKERS to huey_consumer, which refuses it before pdfq starts."""
+    command = f"exec {procfile()['worker']}"
+    result = subprocess.run(
+        ["sh", "-c", command],
+        env=child_env(HUEY_WORKERS="many", PDFQ_ENV_FILE=""),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert message == "huey_consumer: error: option --workers: invalid integer value: 'many'"
+    assert message in doc
 
 
 @pytest.mark.integration
