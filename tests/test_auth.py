@@ -17,6 +17,7 @@ API = "/api/v1/pdf"
 # check their own secret (the S3 event webhook, /metrics).
 PUBLIC = {
     "ops.health",
+    "liveness.live",
     "openapi.openapi_document",
     "page.index",
     "static",

@@ -76,8 +76,13 @@ def test_make_run_listens_on_loopback_starts_clean_and_stops_the_worker_gently(t
         after = make_huey(settings)
         assert after.pending_count() + after.scheduled_count() == 0
         assert SqliteState(data / "state.sqlite3").get("leftover") is None
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/pdf/health") as health:  # noqa: S310
-            assert health.status == 200
+        health = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/pdf/health",
+            headers={"X-Request-ID": "router-id-0001"},
+        )
+        with urllib.request.urlopen(health) as answer:  # noqa: S310 - loopback
+            assert answer.status == 200
+            assert answer.headers["X-Request-ID"] == "router-id-0001"
 
         # `make cli ARGS=queue`: the CLI reaches the same local S3 and queue.
         cli = subprocess.run(
@@ -112,3 +117,5 @@ def test_make_run_listens_on_loopback_starts_clean_and_stops_the_worker_gently(t
     # SIGTERM, the worker's graceful signal (Procfile: --graceful-signal TERM): running jobs
     # finish. SIGINT would have made huey shut down at once.
     assert "Shutting down gracefully" in output, output[-3000:]
+    # gunicorn's access line for that request carries the router's id.
+    assert "[req router-id-0001] GET /api/v1/pdf/health 200" in output, output[-3000:]
