@@ -2,8 +2,10 @@
 
 import configparser
 import json
+import os
 import re
 import shlex
+import subprocess
 
 import yaml
 from packaging.requirements import Requirement
@@ -11,7 +13,7 @@ from packaging.requirements import Requirement
 from core.settings import Settings, platform_names, setting_names
 from infra import run
 from infra.dev import procfile
-from tests.support.servers import ROOT
+from tests.support.servers import BIN, ROOT
 from tools.lock import canonical
 
 
@@ -354,6 +356,21 @@ def test_gunicorn_trusts_no_forwarded_header_itself_and_starts_web_concurrency_w
 
 def test_flaskenv_names_the_app_so_flask_pdf_needs_no_app_option():
     assert "FLASK_APP=functions" in (ROOT / ".flaskenv").read_text().splitlines()
+    env = {k: v for k, v in os.environ.items() if k not in ("FLASK_APP",)}
+    result = subprocess.run(
+        [str(BIN / "flask"), "pdf", "--help"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Submit PDFs" in result.stdout
+
+
+def test_readme_activates_the_virtualenv_before_its_flask_commands():
+    """The system's `flask` lacks pdfq's packages (No module named 'redis')."""
+    readme = (ROOT / "README.md").read_text()
+    first_flask = readme.index("flask --app functions pdf submit")
+    assert readme.rfind(". .venv/bin/activate", 0, first_flask) > readme.rfind(
+        "```", 0, first_flask
+    )
 
 
 # --- the guides say what the files do ---
