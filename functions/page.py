@@ -15,3 +15,12 @@ def index():
     response = current_app.send_static_file("index.html")
     response.headers["Cache-Control"] = "no-cache"  # a new release shows at the next load
     return response
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon():
+    """The page's icon, for browsers and tools that ask for it here rather than at its link."""
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -24,7 +24,7 @@ from functions.job_views import job_view
 
 bp = Blueprint("uploads", __name__)
 PDF = "application/pdf"
-FIELDS = ("filename", "content_type", "size", "callback_url", *job_options.FIELDS)
+FIELDS = ("filename", "content_type", "size", "callback_url", "engine", *job_options.FIELDS)
 
 
 @bp.post("/uploads")
@@ -36,6 +36,7 @@ def create_upload():
     runtime = services()
     filename, size = _validated(body, runtime.settings.max_upload_bytes)
     options, callback_url = creation_options(runtime, body, strings=False)
+    engine = job_options.engine(body.get("engine"), runtime.settings.default_engine)
 
     tenant = current_tenant()
     limits.check_capacity(runtime, tenant)
@@ -50,6 +51,7 @@ def create_upload():
         awaiting_upload=True,
         options=job_options.seal(options, runtime.settings),
         callback_url=callback_url,
+        engine=engine,
     )
     view = job_view(job)
     view["links"]["complete"] = url_for("uploads.complete", job_id=job.id)

@@ -16,27 +16,15 @@ import pytest
 from pdfminer.high_level import extract_text
 
 from core import keys
-from tests.support.browser import card, drop, settled
+from tests.support.browser import card, drop, page_stack, screenshot, settled
 from tests.support.corpus import BAD, GOOD
-from tests.support.servers import free_port
-from tests.support.stack import Stack
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def stack(redis_server, moto_server, tmp_path_factory):
-    port = free_port()
-    # The server reaches S3 at 127.0.0.1; browsers are given the "public" localhost name.
-    public = moto_server.replace("127.0.0.1", "localhost")
-    stack = Stack(
-        redis_server.url,
-        moto_server,
-        tmp_path_factory.mktemp("browser"),
-        port=port,
-        CORS_ORIGINS=f"http://127.0.0.1:{port}",
-        S3_PUBLIC_ENDPOINT_URL=public,
-    )
+    stack = page_stack(redis_server.url, moto_server, tmp_path_factory.mktemp("browser"))
     yield stack
     stack.stop()
 
@@ -73,6 +61,8 @@ def test_a_dropped_pdf_goes_straight_to_storage_and_its_text_appears(stack, page
     requests = [(e.get("method"), e.get("path"), e.get("status")) for e in access]
     assert not [r for r in requests if r[1] == "/api/v1/pdf/documents"]
     assert ("POST", f"/api/v1/pdf/uploads/{job_id}/complete", 202) in requests
+    assert done.locator(".status").inner_text() == "Done."
+    screenshot(done, "done")
 
 
 def test_several_picked_files_each_get_their_own_progress_and_outcome(stack, page):
@@ -99,15 +89,35 @@ def test_several_picked_files_each_get_their_own_progress_and_outcome(stack, pag
     assert refused.get_attribute("data-job-id") is None  # refused before any upload
 
 
-def test_a_page_on_an_origin_the_cors_rules_do_not_list_cannot_upload(stack, page):
-    # Same server, other origin: localhost is not 127.0.0.1 to a browser.
-    path = GOOD / "pdfminer_jo.pdf"
+def test_a_page_storage_refuses_sends_its_files_through_pdfq_and_says_so(stack, page):
+    # Same server, other origin: localhost is not 127.0.0.1 to a browser, and the bucket's
+    # CORS rules list only the latter, so storage refuses the browser's presigned POST.
+    first, second = GOOD / "pdfjs_tracemonkey.pdf", GOOD / "pdfminer_jo.pdf"
+    sent = []
+    page.on("request", lambda request: sent.append(request))
     page.goto(stack.base.replace("127.0.0.1", "localhost") + "/")
-    drop(page, path)
-    refused = card(page, path.name)
-    settled(refused, "failed", timeout=30_000)
-    assert refused.get_attribute("data-error") == "upload_blocked"
-    assert "CORS" in refused.locator(".error").inner_text()
-    job_id = refused.get_attribute("data-job-id")
-    _, job, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}")
-    assert job["status"] == "awaiting_upload"  # nothing reached storage
+    drop(page, first)
+    done = card(page, first.name)
+    settled(done, "succeeded", timeout=30_000)
+    assert done.locator(".text pre").all_text_contents() == extract_text(first).split("\f")[:-1]
+    note = done.locator(".note")
+    assert "Storage refused" in note.inner_text() and "through pdfq" in note.inner_text()
+
+    # The job storage never got its PDF was canceled (it would count in flight until it
+    # expired); the file went to POST /documents instead, under a job of its own.
+    [blocked] = [r for r in sent if urlsplit(r.url).path == "/api/v1/pdf/uploads"]
+    abandoned = blocked.response().json()["id"]
+    assert stack.job(abandoned)["status"] == "canceled"
+    job_id = done.get_attribute("data-job-id")
+    assert job_id != abandoned
+    assert stack.storage().get_bytes(keys.source_key("public", job_id)) == first.read_bytes()
+    [direct] = [r for r in sent if urlsplit(r.url).path == "/api/v1/pdf/documents"]
+    assert direct.response().status == 202
+    screenshot(done, "fallback")
+
+    # The next file goes through pdfq at once, without asking storage again.
+    sent.clear()
+    drop(page, second)
+    settled(card(page, second.name), "succeeded")
+    paths = [urlsplit(r.url).path for r in sent if r.method == "POST"]
+    assert paths == ["/api/v1/pdf/documents"]

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.support.servers import free_port
+from tests.support.stack import Stack
+
 CHROMIUM = Path("/usr/bin/chromium")
+# Screenshots the tests take for docs/page.md.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 # As root and on a closed network: no sandbox, and none of Chromium's calls home.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -32,6 +37,22 @@ XMLHttpRequestUpload.prototype.addEventListener = function (type, handler, ...re
   }, ...rest);
 };
 """
+
+
+def page_stack(redis_url: str, s3_url: str, folder: Path, **settings: str) -> Stack:
+    """The Procfile stack as the page meets it in production: the page on one origin, storage
+    on another (the public name `localhost` for the S3 server the web reaches at 127.0.0.1),
+    the bucket's CORS rules listing the page's origin."""
+    port = free_port()
+    return Stack(
+        redis_url,
+        s3_url,
+        folder,
+        port=port,
+        CORS_ORIGINS=f"http://127.0.0.1:{port}",
+        S3_PUBLIC_ENDPOINT_URL=s3_url.replace("127.0.0.1", "localhost"),
+        **settings,
+    )
 
 
 @contextmanager
@@ -81,7 +102,24 @@ def card(page, name: str):
 
 def settled(card, state: str, timeout: float = 60_000):
     """Wait until the file's card is done, then check it ended in `state`."""
-    finished = re.compile("succeeded|failed")
+    finished = re.compile("succeeded|failed|canceled")
     expect(card).to_have_attribute("data-state", finished, timeout=timeout)
     error = card.get_attribute("data-error")
     assert card.get_attribute("data-state") == state, (error, card.locator(".error").inner_text())
+
+
+def screenshot(target, name: str) -> Path:
+    """Write docs/img/page-<name>.png from a page or an element, for docs/page.md; the file is
+    rewritten only when the picture changed, so a test run leaves the tree clean."""
+    # Short text boxes keep the pictures small (CSSOM: allowed under the page's CSP).
+    shorten = "n => n.querySelectorAll('.text').forEach(b => { b.style.maxHeight = '7rem'; })"
+    if hasattr(target, "locator") and not hasattr(target, "goto"):
+        target.evaluate(shorten)
+    else:
+        target.evaluate(f"({shorten})(document)")
+    picture = target.screenshot(animations="disabled", caret="hide")
+    path = SCREENSHOTS / f"page-{name}.png"
+    if not path.exists() or path.read_bytes() != picture:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(picture)
+    return path
