@@ -241,19 +241,29 @@ function giveSlot() {
   slots.free += 1;
 }
 
-async function whenAllowed(entry, attempt) {
-  // attempt() again while pdfq answers 429 or 503, after the Retry-After it gives.
+const WAIT_WORDS = {
+  too_many_jobs: "Your other files in progress come first: this one starts in",
+  queue_full: "pdfq is busy: this file starts in",
+};
+let waitWords = WAIT_WORDS.queue_full;
+
+async function whenAllowed(entry, attempt, { queue = true } = {}) {
+  // attempt() again while pdfq answers 429 or 503, after the Retry-After it gave. A new job
+  // (`queue`) also waits while pdfq has asked any file to wait; finishing an upload does not.
+  let own = 0;
   for (;;) {
-    const wait = notBefore - Date.now();
+    const wait = Math.max(queue ? notBefore : 0, own) - Date.now();
     if (wait > 0) {
-      entry.state("waiting", `pdfq has enough files in progress: starting in ${Math.ceil(wait / 1000)} s…`);
+      entry.state("waiting", `${waitWords} ${Math.ceil(wait / 1000)} s…`);
       await sleep(wait, entry.signal);
     }
     try {
       return await attempt();
     } catch (failure) {
       if (!(failure instanceof Failure) || failure.retryAfter === null) throw failure;
-      notBefore = Math.max(notBefore, Date.now() + failure.retryAfter * 1000);
+      own = Date.now() + failure.retryAfter * 1000;
+      waitWords = WAIT_WORDS[failure.code] || WAIT_WORDS.queue_full;
+      if (queue) notBefore = Math.max(notBefore, own);
     }
   }
 }
@@ -392,7 +402,9 @@ class Entry {
     }
     this.$(".upload").value = 1;
     this.state("queued", "Uploaded. Waiting for a worker…");
-    await whenAllowed(this, () => api("POST", `${API}/uploads/${job.id}/complete`));
+    await whenAllowed(this, () => api("POST", `${API}/uploads/${job.id}/complete`), {
+      queue: false,
+    });
     this.accepted = true;
   }
 
