@@ -20,6 +20,7 @@ PUBLIC = {
     "liveness.live",
     "openapi.openapi_document",
     "page.index",
+    "page.favicon",
     "static",
     "events.s3_webhook",
     "metrics.metrics_page",
@@ -105,7 +106,7 @@ def test_every_endpoint_but_the_public_ones_needs_a_token(app, client):
 @tokens_on
 def test_the_public_views_need_no_token(client):
     assert client.get(f"{API}/health").status_code == 200
-    for path in ("/", "/static/upload.js"):
+    for path in ("/", "/static/upload.js", "/favicon.ico"):
         with client.get(path) as response:  # closes the static file it streams
             assert response.status_code == 200
 

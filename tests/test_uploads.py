@@ -41,6 +41,14 @@ def test_presign_creates_a_job_awaiting_its_upload(client, services):
     assert not list(services.storage.list_keys("sources/"))
 
 
+@pytest.mark.parametrize(("asked", "engine"), [({}, "pdfminer"), ({"engine": "pdfium"}, "pdfium")])
+def test_the_job_keeps_the_engine_asked_for(client, services, asked, engine):
+    body = {"filename": "a.pdf", "content_type": "application/pdf", **asked}
+    response = client.post(URL, json=body)
+    assert response.status_code == 201
+    assert services.records.get(response.get_json()["id"], "public").engine == engine
+
+
 def test_the_post_policy_binds_key_size_type_and_expiry(client):
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     job = presign(client, filename="r\u00e9sum\u00e9.pdf")
@@ -139,6 +147,7 @@ def test_the_public_client_is_built_only_when_needed(services, configure):
             "",
         ),
         ({"filename": "a", "content_type": "application/pdf", "sise": 5}, 400, "", "'sise'"),
+        ({"filename": "a", "content_type": "application/pdf", "engine": "x"}, 400, "", "engine"),
         ([1, 2], 400, "bad_request", "JSON object"),
     ],
 )
