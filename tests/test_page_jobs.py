@@ -223,3 +223,40 @@ def test_the_cards_come_back_after_a_reload(no_worker, page):
     page.reload()
     expect(card(page, path.name)).to_have_count(0)
     assert page.evaluate("localStorage.getItem('pdfq.jobs')") == "[]"
+
+
+def test_a_reload_between_upload_and_completion_still_completes_the_job(stack, page):
+    path = GOOD / "pdfminer_dmca.pdf"
+    held = []
+    page.goto(stack.base + "/")
+    page.route("**/api/v1/pdf/uploads/*/complete", lambda route: held.append(route))  # unanswered
+    drop(page, path)
+    # Uploaded to storage, its completion held: the page would say it waits for a worker.
+    expect(card(page, path.name)).to_have_attribute("data-state", "queued")
+    job_id = card(page, path.name).get_attribute("data-job-id")
+    assert stack.job(job_id)["status"] == "awaiting_upload"
+
+    page.unroute("**/api/v1/pdf/uploads/*/complete")
+    page.reload()
+    again = card(page, path.name)
+    settled(again, "succeeded")
+    assert again.get_attribute("data-job-id") == job_id
+    assert pages_of(again) == extract_text(path).split("\f")[:-1]
+
+
+def test_a_reload_during_an_upload_asks_for_the_file_again(stack, page):
+    path = GOOD / "pdfminer_dmca.pdf"
+    page.goto(stack.base + "/")
+    # The presigned POST never leaves: storage gets nothing, as when a reload cuts an upload.
+    page.route(stack.env["S3_PUBLIC_ENDPOINT_URL"] + "/**", lambda route: None)
+    drop(page, path)
+    uploading = card(page, path.name)
+    expect(uploading).to_have_attribute("data-state", "uploading")
+    job_id = uploading.get_attribute("data-job-id")
+
+    page.reload()
+    again = card(page, path.name)
+    settled(again, "failed")
+    assert again.get_attribute("data-error") == "interrupted"
+    assert "add it again" in again.locator(".error").inner_text()
+    assert stack.job(job_id)["status"] == "canceled"  # it no longer counts in flight

@@ -270,6 +270,8 @@ async function whenAllowed(entry, attempt, { queue = true } = {}) {
 
 // --- one card per file ---
 
+const active = (state) => !["succeeded", "failed", "canceled"].includes(state);
+
 let direct = false; // storage refused this page once: send the next files through pdfq
 
 class Entry {
@@ -316,11 +318,11 @@ class Entry {
 
   state(state, status) {
     this.node.dataset.state = state;
-    this.$(".status").textContent = status;
-    const active = !["succeeded", "failed", "canceled"].includes(state);
-    this.$(".cancel").hidden = !active;
-    this.$(".remove").hidden = active;
-    if (active) this.$(".retry").hidden = true;
+    this.$(".status").textContent = this.canceling && active(state) ? "Canceling…" : status;
+    this.$(".cancel").disabled = Boolean(this.canceling);
+    this.$(".cancel").hidden = !active(state);
+    this.$(".remove").hidden = active(state);
+    if (active(state)) this.$(".retry").hidden = true;
   }
 
   note(words) {
@@ -331,6 +333,7 @@ class Entry {
   async run(work) {
     // One attempt at this file (upload, reprocess or follow), ending in a settled card.
     this.fresh();
+    this.canceling = false;
     this.$(".error").hidden = true;
     this.$(".unlock").hidden = true;
     delete this.node.dataset.error;
@@ -458,6 +461,13 @@ class Entry {
       }
       if (job.status === "canceled") throw new Failure("canceled");
       if (job.status === "awaiting_upload" && !this.file) {
+        // A reload came between the upload and its completion, or in the upload itself.
+        try {
+          await api("POST", `${API}/uploads/${this.jobId}/complete`, undefined, this.signal);
+          continue; // the PDF had arrived: the job is queued now
+        } catch (failure) {
+          if (failure.code !== "not_uploaded") throw failure;
+        }
         await api("POST", `${API}/jobs/${this.jobId}/cancel`).catch(() => null);
         throw new Failure("interrupted");
       }
@@ -528,9 +538,18 @@ class Entry {
     announce(`${this.name}: ${this.$(".status").textContent}`);
   }
 
-  cancel() {
-    this.controller.abort();
-    if (this.jobId) api("POST", `${API}/jobs/${this.jobId}/cancel`).catch(() => null);
+  async cancel() {
+    // The card says "Canceled." once pdfq has canceled the job, not before; a running job
+    // stops at its next page, which the polling then shows.
+    this.canceling = true;
+    this.$(".cancel").disabled = true;
+    let job = null;
+    if (this.jobId) {
+      this.$(".status").textContent = "Canceling…";
+      job = await api("POST", `${API}/jobs/${this.jobId}/cancel`).catch((failure) => failure);
+    }
+    if (job instanceof Failure && job.code === "conflict") return; // it finished meanwhile
+    if (!job?.cancel_requested) this.controller.abort();
   }
 
   retry() {
