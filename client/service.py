@@ -119,8 +119,7 @@ class Client:
         """Whether `submit` sends this file through a presigned upload."""
         if presigned is not None:
             return presigned
-        # Only a direct upload can choose the engine (POST /uploads takes no `engine`).
-        return path.stat().st_size > self.direct_max_bytes and not engine
+        return path.stat().st_size > self.direct_max_bytes
 
     def _direct(self, path, engine, options, progress) -> dict:
         fields = {
@@ -139,12 +138,9 @@ class Client:
         return answer.json()
 
     def _presigned(self, path, size, engine, options, progress) -> dict:
-        if engine:
-            raise ValueError(
-                "An engine can only be chosen for a direct upload: the presigned path takes "
-                "the service's DEFAULT_ENGINE (send the file directly with --direct)."
-            )
         request = {"filename": path.name, "content_type": "application/pdf", "size": size}
+        if engine:
+            request["engine"] = engine
         created = self._api(
             "POST",
             "/uploads",

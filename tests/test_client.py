@@ -174,17 +174,15 @@ def test_the_form_body_streams_the_file_as_a_form_the_server_parses(tmp_path):
     assert parts["file"].get_payload(decode=True) == pdf.read_bytes()
 
 
-def test_files_over_the_threshold_go_presigned_unless_an_engine_is_chosen(tmp_path):
+def test_files_over_the_threshold_go_presigned_whatever_the_engine(tmp_path):
     small, large = tmp_path / "s.pdf", tmp_path / "l.pdf"
     small.write_bytes(b"x" * DIRECT_MAX_BYTES)
     large.write_bytes(b"x" * (DIRECT_MAX_BYTES + 1))
     pdfq = Client(Connection.of("http://h"))
     assert not pdfq.presigns(small, None, None)
     assert pdfq.presigns(large, None, None)
-    assert not pdfq.presigns(large, "pdfium", None)  # only POST /documents takes an engine
+    assert pdfq.presigns(large, "pdfium", None)  # POST /uploads takes an engine too
     assert pdfq.presigns(small, None, True)
-    with pytest.raises(ValueError, match="--direct"):
-        pdfq.submit(large, engine="pdfium", presigned=True)
 
 
 def test_folders_give_their_pdfs_and_files_are_taken_as_named(tmp_path):
