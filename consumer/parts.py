@@ -30,7 +30,7 @@ from consumer import sandbox
 from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
-from core.errors import ObjectMissing, PdfqError, error_for_code
+from core.errors import NotFound, ObjectMissing, PdfqError, error_for_code
 from core.jobs import dedup, options, pdfcheck
 from core.jobs.model import Job, JobStatus
 from core.services import Services
@@ -222,7 +222,10 @@ def run_part(
 ):
     """The extract_part task: one range of a page-parallel job, if no one has it yet."""
     tenant, job_id = keys.parse_source_key(source_key)
-    job = services.records.get(job_id, tenant)
+    try:
+        job = services.records.get(job_id, tenant)
+    except NotFound:
+        return  # erased (or never real): nothing to extract
     name = part_name(job_id, run_id(engine, job), first, last)
     part = keys.part_keys(name)
     if job.status is not JobStatus.PROCESSING or services.state.get(part["done"]):

@@ -70,6 +70,24 @@ class NotFound(PdfqError):
     default_message = "No such job."
 
 
+class JobDeleted(NotFound):
+    """The job was erased (DELETE); its tombstone answers 410 with `deleted_at`. A NotFound,
+    so every reader that drops a job with no record drops an erased one the same way."""
+
+    code, status = "deleted", 410
+    default_message = "This job was deleted; its PDF and results are erased."
+
+    def __init__(self, message: str | None = None, *, deleted_at: str | None = None):
+        super().__init__(message)
+        self.deleted_at = deleted_at
+
+    def to_dict(self) -> dict[str, str]:
+        found = super().to_dict()
+        if self.deleted_at:
+            found["deleted_at"] = self.deleted_at
+        return found
+
+
 class Conflict(PdfqError):
     code, status = "conflict", 409
     default_message = "The job is not in a state that allows this."

@@ -55,6 +55,8 @@ ACTIVE_PREFIX = "active/"  # an empty marker per job that is not terminal
 PARTS_PREFIX = "parts/"  # page ranges of a page-parallel job, deleted once merged
 DEDUP_PREFIX = "dedup/"  # which job already extracted these bytes with these options
 INBOX_PREFIX = "inbox/"  # files dropped by other tools, until pdfq takes them
+INDEX_PREFIX = "index/"  # each tenant's jobs listed newest first (core/jobs/index.py)
+INDEX_BUILT = "index/built.json"  # written when recovery last rebuilt the index from records
 
 
 def source_key(tenant: str, job_id: str) -> str:
@@ -69,6 +71,21 @@ def result_key(tenant: str, job_id: str, name: str) -> str:
     if name not in RESULT_FILES:
         raise ValueError(f"unknown result file {name!r}")
     return f"{RESULTS_PREFIX}{tenant}/{job_id}/{name}"
+
+
+def results_prefix(tenant: str, job_id: str) -> str:
+    """Every result file of one job, whatever its format."""
+    return f"{RESULTS_PREFIX}{tenant}/{job_id}/"
+
+
+def parts_prefix(tenant: str, job_id: str) -> str:
+    """Every page range of one job, of every run."""
+    return f"{PARTS_PREFIX}{tenant}/{job_id}/"
+
+
+def dedup_prefix(tenant: str, sha256: str) -> str:
+    """Every dedup entry of one tenant's bytes, one per engine and options."""
+    return f"{DEDUP_PREFIX}{tenant}/{sha256}/"
 
 
 def active_key(tenant: str, job_id: str) -> str:
@@ -89,6 +106,34 @@ def part_key(tenant: str, job_id: str, run: str, first: int, last: int) -> str:
 def dedup_key(tenant: str, sha256: str, options_digest: str) -> str:
     """Which job already extracted these bytes with these options, per tenant."""
     return f"{DEDUP_PREFIX}{tenant}/{sha256}/{options_digest}.json"
+
+
+# Index entries sort newest first: S3 lists keys in ascending order, so the time in a key is
+# counted down from a ceiling (milliseconds since 1970; 13 digits last until the year 2286).
+_INDEX_CEILING = 10**13
+_INDEX_KEY = re.compile(
+    rf"^index/{_TENANT}/(?:all|status/(?P<status>[a-z_]+))/"
+    r"(?P<rev>\d{13})-(?P<job_id>[0-9a-f]{32})$"
+)
+
+
+def index_prefix(tenant: str, status: str | None = None) -> str:
+    """Where one tenant's jobs are listed: all of them by creation, or those in `status` by
+    when they entered it."""
+    return f"{INDEX_PREFIX}{tenant}/" + (f"status/{status}/" if status else "all/")
+
+
+def index_key(tenant: str, status: str | None, at_ms: int, job_id: str) -> str:
+    """An empty object that lists a job at time `at_ms` (newer times sort first)."""
+    return f"{index_prefix(tenant, status)}{_INDEX_CEILING - at_ms:013d}-{job_id}"
+
+
+def parse_index_key(key: str) -> tuple[str, str | None, int, str]:
+    """(tenant, status or None for the list of all, at_ms, job_id); ValueError for others."""
+    match = _INDEX_KEY.match(key)
+    if not match:
+        raise ValueError(f"not a pdfq index key: {key!r}")
+    return match["tenant"], match["status"], _INDEX_CEILING - int(match["rev"]), match["job_id"]
 
 
 def parse_active_key(key: str) -> tuple[str, str]:
@@ -127,6 +172,8 @@ CANCEL_TTL = 24 * 3600  # a running job stops within seconds of the request
 IDEMPOTENCY_TTL = 24 * 3600  # how long a client may replay a request
 RECOVERY_LOCK_TTL = 50  # under the minute between two recovery passes
 RECOVERY_LOCK = "recovery-lock"
+REINDEX_LOCK_TTL = 3600  # a rebuild of the job index from every record; released when done
+REINDEX_LOCK = "reindex-lock"
 # Progress and parts live PROGRESS_TTL (a setting); leases LEASE_SECONDS, renewed while held.
 
 

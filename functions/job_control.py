@@ -1,6 +1,6 @@
-"""Job control over HTTP: re-run a job now or later (Huey's schedule), with new options, or
-cancel it. The moves themselves are the lifecycle's; `flask pdf reprocess | cancel` make
-the same calls."""
+"""Job control over HTTP: re-run a job now or later (Huey's schedule), with new options,
+cancel it, or erase it. The moves themselves are the lifecycle's; `flask pdf reprocess |
+cancel | delete` make the same calls."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import datetime as dt
 from flask import Blueprint, request, url_for
 
 from core.clock import utc_after
-from core.errors import BadRequest
+from core.errors import BadRequest, JobDeleted
 from core.jobs import options
 from core.webhooks import check_url
 from functions import limits
@@ -54,6 +54,21 @@ def cancel_view(job_id: str):
     if not done:
         view["cancel_requested"] = True
     return view, 200 if done else 202
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_view(job_id: str):
+    """204 once the job's PDF, results and parts are erased (a running job is stopped first);
+    410 with `deleted_at` when it was erased before."""
+    runtime = services()
+    job = runtime.records.get(job_id, current_tenant(), tombstone=True)
+    tombstone, erased_now = runtime.lifecycle.erase(job)
+    if not erased_now:
+        raise JobDeleted(
+            f"Job {job_id} was deleted at {tombstone.status_changed_at}.",
+            deleted_at=tombstone.status_changed_at,
+        )
+    return "", 204
 
 
 def run_at(delay, eta) -> str | None:

@@ -54,9 +54,10 @@ def test_transitions_stamp_times_and_count_statuses(records):
     assert records.counts("t2")["succeeded"] == 0
 
 
-def test_terminal_jobs_only_go_back_to_the_queue():
-    for status in TERMINAL:
-        assert ALLOWED[status] == {JobStatus.QUEUED, JobStatus.SCHEDULED}
+def test_finished_jobs_only_go_back_to_the_queue_or_are_erased_and_erased_ones_never_move():
+    for status in TERMINAL - {JobStatus.DELETED}:
+        assert ALLOWED[status] == {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DELETED}
+    assert ALLOWED[JobStatus.DELETED] == set()
 
 
 def test_an_illegal_transition_is_a_conflict(records):

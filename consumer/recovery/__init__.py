@@ -9,6 +9,8 @@ One pass over the durable list of open jobs (the `active/` markers in storage):
   arrived but nobody completed it (lost event, client gone): complete it; nothing arrived:
   fail it `upload_expired`, so abandoned uploads do not count against the tenant's limit;
 - terminal: a marker left behind by a failed delete: remove it.
+When the job index has never been built in this bucket (core/jobs/reindex.py), the pass
+rebuilds it from the records, once.
 Jobs changed in the last RECONCILE_GRACE_SECONDS are left alone (they may be mid-enqueue).
 Each move is the lifecycle's; the pass also drops expired rows of the embedded state store.
 
@@ -23,6 +25,7 @@ import logging
 from core import keys
 from core.clock import seconds_since
 from core.errors import NotFound, NotUploaded, PdfqError
+from core.jobs import reindex
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 
@@ -39,12 +42,13 @@ class Report:
     uploads_completed: int = 0
     uploads_expired: int = 0
     closed: int = 0
+    reindexed: int = 0  # records the job index was rebuilt from
     skipped: bool = False
 
     @property
     def acted(self) -> bool:
         """It changed a job (closing stale markers aside): worth a warning in the log."""
-        quiet = ("checked", "closed", "skipped")
+        quiet = ("checked", "closed", "reindexed", "skipped")
         return any(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in quiet)
 
     def __str__(self) -> str:
@@ -80,11 +84,27 @@ def reconcile(services: Services) -> Report:
             except PdfqError as exc:
                 log.warning("job %s: not recovered this time: %s", job.id, exc.message)
         state.purge_expired()
+        _rebuild_index(services, report)
     finally:
         state.delete(keys.RECOVERY_LOCK)
     if report.acted:
         log.warning("recovery: %s", report)
     return report
+
+
+def _rebuild_index(services: Services, report: Report):
+    """Rebuild the job index if it was never built here, under its own (longer) lock."""
+    state = services.state
+    if not reindex.needed(services.records):
+        return
+    if not state.set_if_absent(keys.REINDEX_LOCK, "1", keys.REINDEX_LOCK_TTL):
+        return
+    try:
+        rebuilt = reindex.rebuild(services.records, services.settings.reconcile_grace)
+    finally:
+        state.delete(keys.REINDEX_LOCK)
+    report.reindexed = rebuilt.records
+    log.warning("recovery: job index rebuilt (%s)", rebuilt)
 
 
 def _recover(services: Services, job: Job, report: Report):

@@ -268,6 +268,31 @@ class Storage:
                 return
             token = page["NextContinuationToken"]
 
+    def list_page(
+        self, prefix: str, *, start_after: str | None = None, limit: int = 1000
+    ) -> tuple[list[dict], bool]:
+        """One listing request: up to `limit` objects under `prefix` after `start_after`, in
+        key order, and whether more follow."""
+        kwargs = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+        return page.get("Contents", []), bool(page.get("IsTruncated"))
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """The names one level below `prefix` that hold keys (`a/` of `prefix` + `a/b`)."""
+        names, token = [], None
+        while True:
+            kwargs = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+            folders = page.get("CommonPrefixes", [])
+            names += [p["Prefix"][len(prefix) :].rstrip("/") for p in folders]
+            if not page.get("IsTruncated"):
+                return names
+            token = page["NextContinuationToken"]
+
     # --- the bucket itself ---
 
     def ping(self):

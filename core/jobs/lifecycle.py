@@ -9,7 +9,8 @@ tasks, recovery and the CLI call these; nothing else moves a job.
     uploaded    complete_upload (-> queued), refuse, expire_upload (-> failed)
     run         start (-> processing), succeed, fail, stop_canceled, retry_later (-> scheduled),
                 interrupt (-> queued)
-    controlled  reprocess (-> queued or scheduled), cancel (-> canceled, or a request)
+    controlled  reprocess (-> queued or scheduled), cancel (-> canceled, or a request),
+                erase (-> deleted: a tombstone, every object of the job removed)
     recovered   requeue (its task again), recover_crashed (-> queued, or failed), close
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 from core import keys, webhooks
 from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, JobQueue
@@ -32,7 +34,7 @@ from core.errors import (
     WorkerCrashed,
     error_for_code,
 )
-from core.jobs import options, pdfcheck, retention
+from core.jobs import erasure, options, pdfcheck, retention
 from core.jobs.inflight import HUEY_RETRY, InFlight
 from core.jobs.model import WAITING, Job, JobStatus, attempt
 from core.jobs.records import JobRecords
@@ -40,6 +42,18 @@ from core.settings import Settings
 
 log = logging.getLogger("pdfq.lifecycle")
 MAX_DELIVERIES = 50  # webhook deliveries kept on the record
+# What a tombstone keeps of a job: who and when, never what (the file's name, its hash, the
+# options, the callback URL and its log, the error's words, the result summary).
+_ERASED = {
+    "filename": "",
+    "sha256": None,
+    "options": {},
+    "callback_url": None,
+    "deliveries": [],
+    "warnings": [],
+    "error": None,
+    "result": None,
+}
 _REFUSED = {error.code for error in pdfcheck.REFUSALS}
 
 
@@ -276,6 +290,56 @@ class Lifecycle:
                 self.queue.revoke(task)
             return job, True
         raise Conflict(f"Job {job.id} is changing too often to cancel; try again.")
+
+    def erase(self, job: Job, *, wait: float = 10.0) -> tuple[Job, bool]:
+        """Erase the job now: (tombstone, True) when this call erased it, (tombstone, False)
+        when it was erased before (the object deletes are repeated, to finish an erasure a
+        failure cut short). A waiting job is canceled first; a running one is asked to stop
+        and waited for up to `wait` seconds (Conflict with Retry-After if it is still going).
+        The record stays as a tombstone that answers 410 with `deleted_at`."""
+        storage = self.records.storage
+        if job.status is JobStatus.DELETED:
+            erasure.erase_objects(storage, job)
+            return job, False
+        for _ in range(3):
+            job = self._stopped(job, wait)
+            erasure.forget_dedup(storage, job)  # needs the hash the tombstone forgets
+            try:
+                tombstone = self._move(
+                    job,
+                    JobStatus.DELETED,
+                    expect=job.status,
+                    attempts=_appended(attempt("api", "deleted")),
+                    **_ERASED,
+                )
+                break
+            except Conflict:  # re-run or finished meanwhile: stop it again
+                job = self.records.get(job.id, job.tenant, tombstone=True)
+                if job.status is JobStatus.DELETED:
+                    return self.erase(job)
+        else:
+            raise Conflict(f"Job {job.id} is changing too often to delete; try again.")
+        self.inflight.forget(job.id)
+        erasure.erase_objects(storage, tombstone)
+        log.info("job %s: erased", job.id)
+        return tombstone, True
+
+    def _stopped(self, job: Job, wait: float) -> Job:
+        """The job once it has finished: canceled now, or stopped by its worker."""
+        if job.status.terminal:
+            return job
+        job, done = self.cancel(job)
+        deadline = time.monotonic() + wait
+        while not done and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = self.records.get(job.id, job.tenant, tombstone=True)
+            done = job.status.terminal
+        if not done:
+            raise Conflict(
+                f"Job {job.id} is running and stopping now; delete it again in a moment.",
+                retry_after=2,
+            )
+        return job
 
     # --- recovery puts right what a lost queue or a dead worker left ---
 

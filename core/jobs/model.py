@@ -21,13 +21,14 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+    DELETED = "deleted"  # erased: the record stays as a tombstone, every object of it is gone
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
 
 
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.DELETED})
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED)
 
 _S = JobStatus
@@ -38,10 +39,11 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     _S.SCHEDULED: frozenset({_S.QUEUED, _S.PROCESSING, _S.FAILED, _S.CANCELED}),
     # processing -> queued/scheduled: a retry or an interrupted worker hands the job back.
     _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.QUEUED, _S.SCHEDULED, _S.CANCELED}),
-    # Terminal jobs can only be re-run (reprocess).
-    _S.SUCCEEDED: frozenset({_S.QUEUED, _S.SCHEDULED}),
-    _S.FAILED: frozenset({_S.QUEUED, _S.SCHEDULED}),
-    _S.CANCELED: frozenset({_S.QUEUED, _S.SCHEDULED}),
+    # Finished jobs can only be re-run (reprocess) or erased; an erased job never moves again.
+    _S.SUCCEEDED: frozenset({_S.QUEUED, _S.SCHEDULED, _S.DELETED}),
+    _S.FAILED: frozenset({_S.QUEUED, _S.SCHEDULED, _S.DELETED}),
+    _S.CANCELED: frozenset({_S.QUEUED, _S.SCHEDULED, _S.DELETED}),
+    _S.DELETED: frozenset(),
 }
 
 
@@ -66,6 +68,9 @@ class Job:
     started_at: str | None = None
     finished_at: str | None = None
     scheduled_for: str | None = None
+    # When the job entered its status (its place in the index of that status); a deleted
+    # job's is when it was erased.
+    status_changed_at: str | None = None
     worker: str | None = None
     pages_total: int | None = None
     pages_done: int | None = None

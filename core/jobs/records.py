@@ -3,8 +3,9 @@
 The record in storage is the source of truth. `transition` checks a move against the table
 of legal moves (core/jobs/model.py), stamps the times and writes with If-Match on the ETag it
 read, so of two writers only one wins; the loser re-reads and re-checks. Only the lifecycle
-(core/jobs/lifecycle.py) calls it. Each write also keeps the `active/` marker of open jobs
-and the per-status counters and metrics in the state store in step.
+(core/jobs/lifecycle.py) calls it. Each write also keeps the `active/` marker of open jobs,
+the job index (core/jobs/index.py) and the per-status counters and metrics in the state store
+in step.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from core import keys, metrics
 from core.adapters.state import State
 from core.adapters.storage import Storage
 from core.clock import utcnow
-from core.errors import Conflict, NotFound, ObjectMissing, PdfqError, WriteConflict
+from core.errors import Conflict, JobDeleted, NotFound, ObjectMissing, PdfqError, WriteConflict
+from core.jobs import index
+from core.jobs.index import JobIndex
 from core.jobs.model import ALLOWED, Job, JobStatus
 
 
@@ -28,6 +31,7 @@ class JobRecords:
     def __init__(self, storage: Storage, state: State):
         self.storage = storage
         self.state = state
+        self.index = JobIndex(storage)
 
     def create(
         self,
@@ -55,31 +59,43 @@ class JobRecords:
             source_key=keys.source_key(tenant, job_id),
             created_at=now,
             updated_at=now,
+            status_changed_at=now,
             queued_at=now if status is JobStatus.QUEUED else None,
             options=options or {},
             callback_url=callback_url,
         )
         # The marker first: a record that is not terminal must always be listed as active.
         self.storage.put_bytes(keys.active_key(tenant, job_id), b"")
+        self.index.add(*index.expected_keys(job))  # listed before it is written, too
         job.etag = self.storage.put_json(
             keys.record_key(tenant, job_id), job.to_record(), if_absent=True
         )
         self._count(tenant, None, status)
         return job
 
-    def get(self, job_id: str, tenant: str) -> Job:
+    def get(self, job_id: str, tenant: str, *, tombstone: bool = False) -> Job:
+        """The job's record; JobDeleted (a NotFound, 410) for an erased one, unless
+        `tombstone` asks for its tombstone."""
         if not keys.is_job_id(job_id):
             raise NotFound(f"No job {job_id!r}.")
         try:
             record, etag = self.storage.get_json(keys.record_key(tenant, job_id))
         except ObjectMissing:
             raise NotFound(f"No job {job_id!r}.") from None
-        return Job.from_record(record, etag)
+        job = Job.from_record(record, etag)
+        if job.status is JobStatus.DELETED and not tombstone:
+            raise JobDeleted(
+                f"Job {job_id} was deleted at {job.status_changed_at}; its PDF and results "
+                "are erased.",
+                deleted_at=job.status_changed_at,
+            )
+        return job
 
     def delete(self, job: Job):
         """Remove a record and its marker (a job that never became real)."""
         self.storage.delete(keys.record_key(job.tenant, job.id))
         self.storage.delete(keys.active_key(job.tenant, job.id))
+        self.index.remove(*index.expected_keys(job))
         self._count(job.tenant, job.status, None)
 
     def transition(
@@ -105,13 +121,20 @@ class JobRecords:
             marker = keys.active_key(job.tenant, job.id)
             if job.status.terminal and not to.terminal:
                 self.storage.put_bytes(marker, b"")  # re-opened: listed before it is written
+            entry = index.status_key(updated) if to is not job.status else None
+            if entry:
+                self.index.add(entry)  # listed in its new status before it is written
             try:
                 updated.etag = self.storage.put_json(
                     keys.record_key(job.tenant, job.id), updated.to_record(), if_match=job.etag
                 )
             except WriteConflict:
-                job = self.get(job.id, job.tenant)
+                if entry:
+                    self.index.remove(entry)
+                job = self.get(job.id, job.tenant, tombstone=True)
                 continue
+            if entry:
+                self.index.remove(*(index.expected_keys(job) - index.expected_keys(updated)))
             self._count(job.tenant, job.status, to)
             metrics.record_transition(self.state, job.status, updated)
             if to.terminal:
@@ -167,6 +190,7 @@ def _stamp(job: Job, previous: JobStatus):
     now = job.updated_at
     if job.status is previous:
         return
+    job.status_changed_at = now
     if job.status is JobStatus.QUEUED:
         job.queued_at, job.scheduled_for = now, None
     elif job.status is JobStatus.PROCESSING:

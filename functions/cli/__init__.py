@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from core import logs
-from functions.cli import api_tokens, reading, rerun, submit
+from functions.cli import api_tokens, browse, reading, rerun, submit
 
 
 @with_appcontext
@@ -35,8 +35,11 @@ for command in (
     reading.result,
     reading.queue,
     reading.failed,
+    browse.jobs,
     rerun.reprocess,
     rerun.cancel,
+    browse.delete,
+    browse.reindex_command,
     reading.provision,
     api_tokens.token,
 ):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import click
 from flask import current_app
@@ -13,7 +12,8 @@ from flask.cli import with_appcontext
 
 from core.errors import NotFound
 from core.exitcodes import NOT_FOUND
-from core.jobs import results
+from core.jobs import listing, results
+from core.jobs.index import millis
 from core.jobs.model import Job, JobStatus
 from core.services import queue_summary
 from functions.cli import rerun
@@ -110,6 +110,13 @@ def _duration(text: str) -> dt.timedelta:
         raise click.BadParameter(f"{text!r}: expected a number and m, h or d, e.g. 7d") from None
 
 
+def since_millis(text: str | None) -> int | None:
+    """--since 30m | 12h | 7d as the index's milliseconds; None without it."""
+    if text is None:
+        return None
+    return millis((dt.datetime.now(dt.UTC) - _duration(text)).isoformat())
+
+
 @click.command()
 @with_appcontext
 @click.option("--since", default="7d", show_default=True, help="How far back: 30m, 12h, 7d.")
@@ -122,20 +129,13 @@ def _duration(text: str) -> dt.timedelta:
 def failed(since, limit, retry, delay, at, as_json):
     """List failed jobs of every tenant: finished at, id, tenant, file, error.
 
-    Reads the job records (S3 is the truth) changed within --since: each is one GET.
-    With --retry each listed job is re-run and its line shows the new status.
+    Jobs that failed within --since, newest first, from the job index: one listing per
+    tenant and one GET per job shown. With --retry each listed job is re-run and its line
+    shows the new status.
     """
     eta = rerun.when(delay, at) if retry else None
     records = services().records
-    recent = list(records.listed(since=dt.datetime.now(dt.UTC) - _duration(since)))
-
-    def read(tenant_and_id: tuple[str, str]) -> Job:
-        tenant, job_id = tenant_and_id
-        return records.get(job_id, tenant)
-
-    with ThreadPoolExecutor(max_workers=8) as pool:  # one GET each: a few in parallel
-        jobs = [job for job in pool.map(read, recent) if job.status is JobStatus.FAILED]
-    jobs.sort(key=lambda j: j.finished_at or j.updated_at, reverse=True)
+    jobs = listing.newest_across_tenants(records, JobStatus.FAILED, since_millis(since), limit)
     if retry:
         outcomes = [rerun.rerun(job, eta) for job in jobs[:limit]]
         click.echo(f"pdf: {len(outcomes)} failed jobs re-run", err=True)

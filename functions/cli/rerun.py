@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from core.errors import BadRequest, NotFound, PdfqError
 from core.exitcodes import FAILED, NOT_FOUND
+from core.jobs import listing
 from core.jobs.model import Job, JobStatus
 from functions.cli.common import error_text, fail, json_option, line, reports_errors, tenant_option
 from functions.context import services
@@ -40,12 +41,15 @@ def when(delay: float | None, at: str | None) -> str | None:
 
 
 def _jobs(job_ids, status, tenant) -> tuple[list[Job], list[str]]:
-    """The jobs named, or every job in `status` (all tenants, by a scan of the records);
+    """The jobs named, or every job in `status` (all tenants, from the job index);
     and the ids not found."""
     records = services().records
     if status:
-        every = (records.get(job_id, owner) for owner, job_id in records.listed())
-        return [job for job in every if job.status is JobStatus(status)], []
+        found = []
+        for owner in records.index.tenants():
+            query = listing.Query(owner, JobStatus(status))
+            found += listing.every(records, query)
+        return found, []
     found, missing = [], []
     for job_id in job_ids:
         try:
