@@ -36,6 +36,7 @@ MATRIX = [
     ("POST", "/jobs/{id}/reprocess", {"delay": 3600}, "done", 202),
     ("POST", "/jobs/{id}/cancel", None, "waiting", 200),
     ("POST", "/uploads/{id}/complete", None, "waiting", 409),  # 409: nothing uploaded yet
+    ("DELETE", "/jobs/{id}", None, "done", 204),
 ]
 
 
@@ -89,6 +90,18 @@ def test_another_tenants_job_is_not_found_and_left_alone(
     assert after == before  # nothing changed: not canceled, not re-run, not completed
 
     assert call(client, method, path, body, job_id, ACME).status_code == owner_status
+
+
+def test_a_tenant_lists_only_its_own_jobs(client, acme_jobs):
+    globex = post_pdf(client, JO.read_bytes(), headers=bearer(GLOBEX)).get_json()
+    acme = client.get(f"{API}/jobs", headers=bearer(ACME)).get_json()["jobs"]
+    assert {job["id"] for job in acme} == set(acme_jobs.values())
+    theirs = client.get(f"{API}/jobs", headers=bearer(GLOBEX)).get_json()
+    assert [job["id"] for job in theirs["jobs"]] == [globex["id"]]
+    # A cursor of acme's listing cannot page through globex's, nor the other way round.
+    cursor = client.get(f"{API}/jobs?limit=1", headers=bearer(ACME)).get_json()["next_cursor"]
+    stolen = client.get(f"{API}/jobs?cursor={cursor}", headers=bearer(GLOBEX))
+    assert stolen.status_code == 400
 
 
 def test_each_tenants_objects_live_under_its_own_prefix(client, services, acme_jobs):

@@ -1,0 +1,138 @@
+"""DELETE /api/v1/pdf/jobs/<id> (functions/job_control.py, core/jobs/lifecycle.py `erase`):
+every object of the job erased now, a running job stopped first, a tombstone answering 410."""
+
+import threading
+
+import pytest
+
+from core import keys
+from core.errors import Conflict, StorageUnavailable
+from core.jobs import erasure
+from core.jobs.model import JobStatus
+from tests.support.api import upload
+from tests.support.corpus import GOOD
+from tests.support.jobs import moved, recorded_job
+
+JOBS = "/api/v1/pdf/jobs"
+
+
+def objects_of(services, job_id: str) -> list[str]:
+    return [key for key in services.storage.list_keys("") if job_id in key]
+
+
+@pytest.fixture
+def done(client, services) -> dict:
+    """A succeeded job (immediate Huey), with a leftover part and its dedup entry."""
+    job = upload(client, GOOD / "pdfminer_jo.pdf")
+    record = services.records.get(job["id"], "public")
+    assert record.status is JobStatus.SUCCEEDED and record.sha256
+    services.storage.put_json(keys.part_key("public", job["id"], "run1", 1, 2), {"pages": []})
+    return job
+
+
+def test_delete_erases_the_source_results_parts_and_its_dedup_entries(client, services, done):
+    job_id = done["id"]
+    record = services.records.get(job_id, "public")
+    dedup = list(services.storage.list_keys(keys.dedup_prefix("public", record.sha256)))
+    assert dedup  # the pipeline remembered this extraction
+    unrelated = keys.dedup_key("public", record.sha256, "f" * 32)
+    services.storage.put_json(unrelated, {"job_id": "e" * 32})  # another job's: kept
+    kinds = {key.split("/")[0] for key in objects_of(services, job_id)}
+    assert {"sources", "results", "parts", "jobs", "index"} <= kinds
+
+    response = client.delete(f"{JOBS}/{job_id}")
+    assert response.status_code == 204
+    assert response.data == b""
+    left = objects_of(services, job_id)
+    assert {key.split("/")[0] for key in left} == {"jobs", "index"}  # tombstone + its entry
+    assert list(services.storage.list_keys(keys.dedup_prefix("public", record.sha256))) == [
+        unrelated
+    ]
+    tombstone = services.records.get(job_id, "public", tombstone=True)
+    assert tombstone.status is JobStatus.DELETED
+    assert (tombstone.filename, tombstone.sha256, tombstone.options) == ("", None, {})
+    assert tombstone.attempts[-1]["outcome"] == "deleted"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", ""),
+        ("GET", "/result"),
+        ("GET", "/result?format=json"),
+        ("GET", "/result/link"),
+        ("POST", "/reprocess"),
+        ("POST", "/cancel"),
+        ("DELETE", ""),  # again: idempotent, and says when
+    ],
+)
+def test_every_later_call_on_a_deleted_job_is_410_with_deleted_at(client, done, method, path):
+    assert client.delete(f"{JOBS}/{done['id']}").status_code == 204
+    response = client.open(f"{JOBS}/{done['id']}{path}", method=method, json={})
+    assert response.status_code == 410
+    error = response.get_json()["error"]
+    assert error["code"] == "deleted"
+    assert error["deleted_at"].endswith("Z")
+
+
+def test_a_second_delete_finishes_an_erasure_cut_short(client, services, done, monkeypatch):
+    def cut_short(storage, job):
+        raise StorageUnavailable("storage went away mid-erasure")
+
+    monkeypatch.setattr(erasure, "erase_objects", cut_short)
+    assert client.delete(f"{JOBS}/{done['id']}").status_code == 503
+    monkeypatch.undo()
+    assert client.get(f"{JOBS}/{done['id']}").status_code == 410  # nothing served meanwhile
+    assert client.delete(f"{JOBS}/{done['id']}").status_code == 410
+    assert {key.split("/")[0] for key in objects_of(services, done["id"])} == {"jobs", "index"}
+
+
+def test_a_queued_job_is_canceled_then_erased_and_its_task_revoked(client, services, held):
+    job = recorded_job(services)
+    services.lifecycle.requeue(job)  # held: on the queue, never run
+    response = client.delete(f"{JOBS}/{job.id}")
+    assert response.status_code == 204
+    tombstone = services.records.get(job.id, "public", tombstone=True)
+    assert [a["outcome"] for a in tombstone.attempts] == ["canceled", "deleted"]
+    counts = services.records.counts("public")
+    assert (counts["queued"], counts["canceled"], counts["deleted"]) == (0, 0, 1)
+
+
+def test_a_running_job_is_stopped_by_its_worker_before_it_is_erased(services):
+    job = moved(services, recorded_job(services), JobStatus.PROCESSING)
+    services.inflight.acquire(job.id, "w1")  # a live worker holds it
+
+    def worker():  # stops at its next page once asked, as the pipeline does
+        while not services.inflight.cancel_requested(job.id):
+            threading.Event().wait(0.05)
+        services.lifecycle.stop_canceled(services.records.get(job.id, "public"), "w1")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    tombstone, now = services.lifecycle.erase(job, wait=10)
+    thread.join()
+    assert now and tombstone.status is JobStatus.DELETED
+    assert [a["outcome"] for a in tombstone.attempts] == ["canceled", "deleted"]
+
+
+def test_a_running_job_that_does_not_stop_in_time_is_409_with_retry_after(services):
+    job = moved(services, recorded_job(services), JobStatus.PROCESSING)
+    services.inflight.acquire(job.id, "w1")
+    with pytest.raises(Conflict) as raised:
+        services.lifecycle.erase(job, wait=0.3)
+    assert raised.value.retry_after == 2
+    assert services.inflight.cancel_requested(job.id)
+    assert services.records.get(job.id, "public").status is JobStatus.PROCESSING
+
+
+def test_a_deleted_job_leaves_the_list_and_is_listed_as_deleted(client, done):
+    client.delete(f"{JOBS}/{done['id']}")
+    assert client.get(JOBS).get_json()["jobs"] == []
+    gone = client.get(f"{JOBS}?status=deleted").get_json()["jobs"]
+    assert [(job["id"], job["status"], job["filename"]) for job in gone] == [
+        (done["id"], "deleted", "")
+    ]
+
+
+def test_delete_of_an_unknown_job_is_404(client):
+    assert client.delete(f"{JOBS}/{'f' * 32}").status_code == 404
