@@ -31,6 +31,7 @@ def job_view(job: Job) -> dict:
         "eta_seconds": eta_seconds(job, done, total),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        "status_changed_at": job.status_changed_at,
         "queued_at": job.queued_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,

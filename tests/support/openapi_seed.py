@@ -14,7 +14,16 @@ SMALL_PDF = GOOD / "pdfminer_jo.pdf"  # 3 KB, one page: extracted in well under 
 CORRUPT_PDF = BAD / "pdfjs_bug1020226.pdf"  # starts with %PDF-, fails `corrupt`
 API = "/api/v1/pdf"
 # What seed_jobs() returns, in order.
-SEEDED_STATES = ("succeeded", "failed", "scheduled", "canceled", "awaiting_upload", "uploaded")
+# "doomed" (succeeded) is the one DELETE acts on, so the others stay for every operation.
+SEEDED_STATES = (
+    "succeeded",
+    "failed",
+    "scheduled",
+    "canceled",
+    "awaiting_upload",
+    "uploaded",
+    "doomed",
+)
 
 
 @cache
@@ -48,6 +57,7 @@ def seed_jobs(stack: Stack) -> list[str]:
     succeeded = _document(stack, SMALL_PDF)
     failed = _document(stack, CORRUPT_PDF)
     scheduled = _document(stack, SMALL_PDF)
+    doomed = _document(stack, SMALL_PDF)
     canceled = _upload(stack)["id"]
     _post(stack, f"/jobs/{canceled}/cancel", 200)
     never_uploaded = _upload(stack)["id"]
@@ -55,7 +65,13 @@ def seed_jobs(stack: Stack) -> list[str]:
     put = uploaded["upload"]["put"]
     response = requests.put(put["url"], data=small_pdf(), headers=put["headers"], timeout=30)
     assert response.status_code == 200, response.text
-    for job_id, status in ((succeeded, "succeeded"), (failed, "failed"), (scheduled, "succeeded")):
+    finished = (
+        (succeeded, "succeeded"),
+        (failed, "failed"),
+        (scheduled, "succeeded"),
+        (doomed, "succeeded"),
+    )
+    for job_id, status in finished:
         stack.wait_until(job_id, lambda job, status=status: job["status"] == status)
     _post(stack, f"/jobs/{scheduled}/reprocess", 202, {"delay": 3600})
-    return [succeeded, failed, scheduled, canceled, never_uploaded, uploaded["id"]]
+    return [succeeded, failed, scheduled, canceled, never_uploaded, uploaded["id"], doomed]

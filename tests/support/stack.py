@@ -19,7 +19,7 @@ from infra.dev import procfile
 from tests.support.api import multipart
 from tests.support.servers import ROOT, Proc, child_env, free_port
 
-TERMINAL = {"succeeded", "failed", "canceled"}
+TERMINAL = {"succeeded", "failed", "canceled", "deleted"}
 
 
 class Stack:
