@@ -30,7 +30,7 @@ from consumer import sandbox
 from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
-from core.errors import NotFound, ObjectMissing, PdfqError, error_for_code
+from core.errors import JobDeleted, NotFound, ObjectMissing, PdfqError, error_for_code
 from core.jobs import dedup, options, pdfcheck
 from core.jobs.model import Job, JobStatus
 from core.services import Services
@@ -213,8 +213,18 @@ def _extract_part(services: Services, job: Job, engine: str, first: int, last: i
                 "seconds": extraction.seconds,
             },
         )
+        _unless_erased(services, job, key)
     state.set(part["progress"], str(last - first + 1), ttl)
     state.set(part["done"], "1", ttl)
+
+
+def _unless_erased(services: Services, job: Job, key: str):
+    """Remove a part written after its job was erased. The erasure lists parts/ after it
+    writes the tombstone, so a part it missed was written later, and this read sees it."""
+    try:
+        services.records.get(job.id, job.tenant)
+    except JobDeleted:
+        services.storage.delete(key)
 
 
 def run_part(

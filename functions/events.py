@@ -15,7 +15,14 @@ import logging
 from flask import Blueprint, request
 
 from core import keys, logs
-from core.errors import BadRequest, NotFound, NotUploaded, Unauthorized, UploadRejected
+from core.errors import (
+    BadRequest,
+    JobDeleted,
+    NotFound,
+    NotUploaded,
+    Unauthorized,
+    UploadRejected,
+)
 from core.jobs.model import JobStatus
 from core.services import Services
 from functions import inbox, limits
@@ -85,6 +92,10 @@ def _source_arrived(runtime: Services, obj: Created) -> dict:
     tenant, job_id = keys.parse_source_key(obj.key)
     try:
         job = runtime.records.get(job_id, tenant)
+    except JobDeleted:
+        # A presigned URL handed out before the job was erased stays valid until it expires.
+        runtime.storage.delete(obj.key)
+        return outcome(obj, "ignored", reason="the job was deleted; the object is removed")
     except NotFound:
         # The direct upload path stores the source before its record, and queues it itself.
         return outcome(obj, "ignored", reason="no job awaits this upload")

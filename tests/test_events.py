@@ -165,6 +165,23 @@ def test_a_presigned_upload_completed_first_ignores_its_late_event(
     assert len(enqueued) == 1
 
 
+def test_an_upload_to_a_deleted_jobs_url_is_removed_by_its_event(
+    client, services, storage, notified, enqueued
+):
+    job = client.post(
+        "/api/v1/pdf/uploads", json={"filename": "jo.pdf", "content_type": "application/pdf"}
+    ).get_json()
+    assert client.delete(f"/api/v1/pdf/jobs/{job['id']}").status_code == 204
+    post = job["upload"]["post"]  # still valid until it expires
+    files = {"file": ("jo.pdf", JO.read_bytes(), "application/pdf")}
+    assert requests.post(post["url"], data=post["fields"], files=files, timeout=30).ok
+    [outcome] = deliver(services, notified)
+    assert outcome["outcome"] == "ignored"
+    assert list(storage.list_keys(keys.source_key("public", job["id"]))) == []
+    assert client.post(job["links"]["complete"]).status_code == 410
+    assert enqueued == []
+
+
 def test_a_direct_upload_is_not_taken_over_by_its_event(client, services, notified, enqueued):
     job = upload(client, JO)
     assert [o["outcome"] for o in deliver(services, notified)] == ["duplicate"]

@@ -5,13 +5,14 @@ import threading
 
 import pytest
 
+from consumer import parts
 from core import keys
 from core.errors import Conflict, StorageUnavailable
 from core.jobs import erasure
 from core.jobs.model import JobStatus
 from tests.support.api import upload
 from tests.support.corpus import GOOD
-from tests.support.jobs import moved, recorded_job
+from tests.support.jobs import moved, recorded_job, stored_job
 
 JOBS = "/api/v1/pdf/jobs"
 
@@ -136,3 +137,12 @@ def test_a_deleted_job_leaves_the_list_and_is_listed_as_deleted(client, done):
 
 def test_delete_of_an_unknown_job_is_404(client):
     assert client.delete(f"{JOBS}/{'f' * 32}").status_code == 404
+
+
+def test_a_part_a_worker_writes_after_the_erasure_is_removed_again(services):
+    source = GOOD / "pdfminer_jo.pdf"
+    job = moved(services, stored_job(services, source), JobStatus.PROCESSING)
+    services.lifecycle.erase(job, wait=0)  # no live worker holds it: canceled, then erased
+    # A part worker that was still extracting pages when the job was erased, writes now.
+    parts._extract_part(services, job, "pdfminer", 1, 1, source, tick=None)
+    assert list(services.storage.list_keys(keys.parts_prefix("public", job.id))) == []
