@@ -104,7 +104,9 @@ def _rebuild_index(services: Services, report: Report):
     finally:
         state.delete(keys.REINDEX_LOCK)
     report.reindexed = rebuilt.records
-    log.warning("recovery: job index rebuilt (%s)", rebuilt)
+    changed = rebuilt.added or rebuilt.removed  # a fresh bucket's first pass is no news
+    level = logging.WARNING if changed else logging.INFO
+    log.log(level, "recovery: job index rebuilt (%s)", rebuilt)
 
 
 def _recover(services: Services, job: Job, report: Report):
