@@ -7,7 +7,7 @@ import pytest
 
 from consumer.recovery import reconcile
 from core import keys
-from core.errors import Conflict
+from core.errors import Conflict, WriteConflict
 from core.jobs import index, listing, reindex
 from core.jobs.model import JobStatus
 from tests.support.jobs import moved, recorded_job
@@ -101,3 +101,10 @@ def test_recovery_rebuilds_the_index_once_when_it_was_never_built(services):
     assert first.reindexed == 1
     assert listed(services, "queued") == [job.id]
     assert reconcile(services).reindexed == 0  # built: later passes leave it alone
+
+
+def test_a_create_that_finds_the_job_there_already_leaves_its_entries_alone(services):
+    job = recorded_job(services, "t1")
+    with pytest.raises(WriteConflict):  # a repeated event names the same job id
+        recorded_job(services, "t1", job_id=job.id)
+    assert entries(services) == index.expected_keys(job)

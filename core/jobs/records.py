@@ -67,9 +67,14 @@ class JobRecords:
         # The marker first: a record that is not terminal must always be listed as active.
         self.storage.put_bytes(keys.active_key(tenant, job_id), b"")
         self.index.add(*index.expected_keys(job))  # listed before it is written, too
-        job.etag = self.storage.put_json(
-            keys.record_key(tenant, job_id), job.to_record(), if_absent=True
-        )
+        try:
+            job.etag = self.storage.put_json(
+                keys.record_key(tenant, job_id), job.to_record(), if_absent=True
+            )
+        except WriteConflict:  # the job exists (a repeated event): it keeps its own entries
+            existing = self.get(job_id, tenant, tombstone=True)
+            self.index.remove(*(index.expected_keys(job) - index.expected_keys(existing)))
+            raise
         self._count(tenant, None, status)
         return job
 
