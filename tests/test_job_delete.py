@@ -146,3 +146,14 @@ def test_a_part_a_worker_writes_after_the_erasure_is_removed_again(services):
     # A part worker that was still extracting pages when the job was erased, writes now.
     parts._extract_part(services, job, "pdfminer", 1, 1, source, tick=None)
     assert list(services.storage.list_keys(keys.parts_prefix("public", job.id))) == []
+
+
+def test_two_deletes_racing_erase_once_and_the_loser_says_so(services, held):
+    job = recorded_job(services)
+    stale = services.records.get(job.id, "public")  # both callers read it queued
+    first, erased_first = services.lifecycle.erase(job)
+    second, erased_second = services.lifecycle.erase(stale)
+    assert (erased_first, erased_second) == (True, False)
+    assert second.status_changed_at == first.status_changed_at
+    tombstone = services.records.get(job.id, "public", tombstone=True)
+    assert [a["outcome"] for a in tombstone.attempts] == ["canceled", "deleted"]

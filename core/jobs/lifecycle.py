@@ -298,11 +298,12 @@ class Lifecycle:
         and waited for up to `wait` seconds (Conflict with Retry-After if it is still going).
         The record stays as a tombstone that answers 410 with `deleted_at`."""
         storage = self.records.storage
-        if job.status is JobStatus.DELETED:
-            erasure.erase_objects(storage, job)
-            return job, False
         for _ in range(3):
-            job = self._stopped(job, wait)
+            if job.status is not JobStatus.DELETED:
+                job = self._stopped(job, wait)
+            if job.status is JobStatus.DELETED:  # before this call, or by another meanwhile
+                erasure.erase_objects(storage, job)
+                return job, False
             erasure.forget_dedup(storage, job)  # needs the hash the tombstone forgets
             try:
                 tombstone = self._move(
@@ -313,10 +314,8 @@ class Lifecycle:
                     **_ERASED,
                 )
                 break
-            except Conflict:  # re-run or finished meanwhile: stop it again
+            except Conflict:  # re-run, finished or erased meanwhile: look again
                 job = self.records.get(job.id, job.tenant, tombstone=True)
-                if job.status is JobStatus.DELETED:
-                    return self.erase(job)
         else:
             raise Conflict(f"Job {job.id} is changing too often to delete; try again.")
         self.inflight.forget(job.id)
