@@ -25,6 +25,7 @@ from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, JobQueue
 from core.clock import utc_after
 from core.errors import (
     Conflict,
+    JobDeleted,
     NotUploaded,
     ObjectMissing,
     PdfqError,
@@ -300,7 +301,10 @@ class Lifecycle:
         storage = self.records.storage
         for _ in range(3):
             if job.status is not JobStatus.DELETED:
-                job = self._stopped(job, wait)
+                try:
+                    job = self._stopped(job, wait)
+                except JobDeleted:  # erased by another caller meanwhile
+                    job = self.records.get(job.id, job.tenant, tombstone=True)
             if job.status is JobStatus.DELETED:  # before this call, or by another meanwhile
                 erasure.erase_objects(storage, job)
                 return job, False
