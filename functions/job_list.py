@@ -64,7 +64,7 @@ def _since() -> int | None:
 
 def _limit() -> int:
     value = request.args.get("limit", str(listing.DEFAULT_LIMIT))
-    if not value.isdigit() or not 1 <= int(value) <= listing.MAX_LIMIT:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= listing.MAX_LIMIT:
         most = listing.MAX_LIMIT
         raise BadRequest(f"limit must be a whole number from 1 to {most}; got {value!r}.")
     return int(value)

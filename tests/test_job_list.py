@@ -100,6 +100,7 @@ def test_since_lists_the_jobs_created_since_and_a_cursor_keeps_it(client, servic
         ("limit=0", "limit"),
         ("limit=201", "limit"),
         ("limit=ten", "limit"),
+        ("limit=%C2%B2", "limit"),  # a superscript two: a digit to str.isdigit, not to int
         ("status=done", "status"),
         ("since=yesterday", "since"),
         ("cursor=not-a-cursor", "cursor"),
