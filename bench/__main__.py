@@ -17,13 +17,19 @@ os.environ.setdefault("PDFQ_ENV", "development")
 from bench import rows  # noqa: E402
 from bench.harness import HEADER, Servers  # noqa: E402
 
-ALL = "abcdefg"
+ALL = "abcdefghij"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--full", action="store_true", help="the whole corpus, more samples")
     parser.add_argument("--only", default=ALL, help="rows to run, e.g. --only ab (default all)")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=20,
+        help="delay per storage request in the 'with latency' rows (default 20, as in-region S3)",
+    )
     args = parser.parse_args(argv)
     only, full = set(args.only.replace(",", "")), args.full
     print(f"pdfq bench ({'full' if full else 'quick'}); worker: {rows.procfile_settings()}")
@@ -31,7 +37,7 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
 
     results: list[rows.Row] = []
     started = time.monotonic()
-    raw = rows.raw_corpus(full) if only & set("aeg") else None
+    raw = rows.raw_corpus(full) if only & set("aegj") else None
 
     def report(new: list[rows.Row]):
         for row in new:
@@ -43,29 +49,46 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
         report(rows.worker_memory(raw))
     if "g" in only:
         report(rows.engines(raw))
-    if only & set("abcdf"):
-        servers = Servers()
+    if "j" in only:
+        report(rows.peers(raw))
+    if only & set("abcdfhi"):
+        servers = Servers(args.latency_ms / 1000)
+        small = None
         try:
-            # One stack as the Procfile runs it (2 process workers); 200 MB uploads allowed, and
-            # no per-tenant limit: the presign row alone leaves hundreds of uploads waiting.
-            stack = servers.stack(
-                MAX_UPLOAD_BYTES=str(300 * 2**20),
-                TENANT_MAX_JOBS_IN_FLIGHT="0",
-                LOG_LEVEL="warning",
-            )
-            try:
-                if "a" in only:
-                    report(rows.throughput(stack, raw))
-                if "b" in only:
-                    report(rows.large_document(stack))
-                if "c" in only:
-                    report(rows.queue_latency(stack, 200 if full else 40))
-                if "f" in only:
-                    report(rows.dedup(stack, 10 if full else 3))
-                if "d" in only:
-                    report(rows.web(stack, 10 if full else 3))
-            finally:
-                stack.stop()
+            if "h" in only:
+                small = rows.raw_small(500 if full else 60, servers.folder)
+            # The throughput rows run twice: on the local S3 server, then with every storage
+            # request delayed as real S3 delays it; one stack at a time, so they never share
+            # the cores.
+            for slow in (False, True):
+                # One stack as the Procfile runs it (2 process workers); 200 MB uploads
+                # allowed, and no per-tenant limit: the presign row alone leaves hundreds of
+                # uploads waiting.
+                stack = servers.stack(
+                    slow,
+                    MAX_UPLOAD_BYTES=str(300 * 2**20),
+                    TENANT_MAX_JOBS_IN_FLIGHT="0",
+                    LOG_LEVEL="warning",
+                )
+                try:
+                    if "a" in only:
+                        report(rows.throughput(stack, raw))
+                    if "h" in only:
+                        report(rows.small_documents(stack, small))
+                    if "b" in only:
+                        report(rows.large_document(stack))
+                    if "f" in only:
+                        report(rows.dedup(stack, 10 if full else 3))
+                    if slow and "i" in only:
+                        report(rows.storage_requests(stack, servers.proxy, 5))
+                    # Queue latency never waits on storage; the presign and upload rows
+                    # measure the web's own cost: local only.
+                    if not slow and "c" in only:
+                        report(rows.queue_latency(stack, 200 if full else 40))
+                    if not slow and "d" in only:
+                        report(rows.web(stack, 10 if full else 3))
+                finally:
+                    stack.stop()
         finally:
             servers.stop()
     print(f"\n{len(results)} rows in {time.monotonic() - started:.0f} s")

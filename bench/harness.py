@@ -10,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.latency import DEFAULT_DELAY, LatencyProxy
 from infra import local_s3
 from tests.support.corpus import GOOD, manifest
 from tests.support.servers import RedisServer, free_port
@@ -26,11 +27,11 @@ class Row:
     baseline: str  # what it is compared with, measured in the same run
     ratio: float
     target: str
-    met: bool
+    met: bool | None  # None: a figure reported beside others, with no target of its own
     note: str = ""
 
     def line(self) -> str:
-        verdict = "met" if self.met else "NOT met"
+        verdict = {True: "met", False: "NOT met", None: "-"}[self.met]
         return (
             f"| {self.name} | {self.figure} | {self.baseline} | {self.ratio:.2f} | "
             f"{self.target} | {verdict} |"
@@ -66,21 +67,28 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class Servers:
-    """A private redis-server and moto's S3 server, shared by the stacks of one run."""
+    """A private redis-server and moto's S3 server, shared by the stacks of one run, and the
+    latency proxy in front of that S3 server."""
 
-    def __init__(self):
+    def __init__(self, latency: float = DEFAULT_DELAY):
         self.folder = Path(tempfile.mkdtemp(prefix="pdfq-bench-"))
         self.redis = RedisServer(self.folder)
         port = free_port()
         self._s3 = local_s3.start(port)
         self.s3_url = f"http://127.0.0.1:{port}"
         local_s3.wait_until_up(self.s3_url)
+        self.proxy = LatencyProxy(port, latency)
 
-    def stack(self, **settings: str):
+    def stack(self, slow: bool = False, **settings: str):
+        """A stack on the local S3 server, or (`slow`) on it through the latency proxy."""
         self.redis.client.flushall()
-        return Stack(self.redis.url, self.s3_url, self.folder / uuid.uuid4().hex[:8], **settings)
+        s3_url = self.proxy.url if slow else self.s3_url
+        stack = Stack(self.redis.url, s3_url, self.folder / uuid.uuid4().hex[:8], **settings)
+        stack.where = f"{self.proxy.delay * 1000:.0f} ms storage" if slow else "local"
+        return stack
 
     def stop(self):
+        self.proxy.stop()
         self.redis.stop()
         self._s3.terminate()
         self._s3.wait(timeout=10)

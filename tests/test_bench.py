@@ -3,14 +3,16 @@ them for real; they are not part of the test suite)."""
 
 import subprocess
 import sys
+import time
 
 import pytest
 
-from bench import extraction, rows
-from bench.harness import HEADER, Row, corpus, percentile, salted
+from bench import extraction, peers, rows, small_docs
+from bench.harness import HEADER, Row, Servers, corpus, percentile, salted
+from bench.latency import LatencyProxy
+from infra import local_s3
 from tests.support.corpus import GOOD
 from tests.support.servers import ROOT
-from tests.support.stack import Stack
 
 SMALL = GOOD / "pdfminer_jo.pdf"
 
@@ -52,12 +54,81 @@ def test_the_command_line_lists_its_options():
     assert done.returncode == 0 and "--full" in done.stdout
 
 
-@pytest.mark.e2e
-def test_the_queue_latency_probe_runs_against_a_real_stack(redis_url, moto_server, tmp_path):
-    stack = Stack(redis_url, moto_server, tmp_path)
+@pytest.mark.integration
+def test_the_latency_proxy_delays_and_counts_each_request(moto_server):
+    from urllib.parse import urlsplit
+
+    import boto3
+
+    proxy = LatencyProxy(urlsplit(moto_server).port, delay=0.05)
     try:
-        made = rows.queue_latency(stack, 3)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=proxy.url,
+            region_name="us-east-1",
+            aws_access_key_id=local_s3.FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=local_s3.FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.create_bucket(Bucket="pdfq-proxy-test")
+        started = time.perf_counter()
+        for index in range(4):
+            s3.put_object(Bucket="pdfq-proxy-test", Key=f"k{index}", Body=b"x" * 200_000)
+            assert s3.get_object(Bucket="pdfq-proxy-test", Key=f"k{index}")["Body"].read()
+        waited = time.perf_counter() - started
     finally:
-        stack.stop()
-    assert [row.name for row in made] == ["c. queue latency p50", "c. queue latency p99"]
-    assert all(row.ratio > 0 for row in made)
+        proxy.stop()
+    # Each of the 8 requests waited its delay (a floor, never a ceiling: no wall-clock limit).
+    assert waited >= 8 * 0.05
+    assert proxy.counts() == {"PUT": 5, "GET": 4}
+
+
+def test_one_page_documents_are_cut_from_the_corpus(tmp_path):
+    import pypdfium2 as pdfium
+
+    made = small_docs.make(tmp_path, 60)
+    assert len(made) == len(set(made)) == 60
+    for path in made[:5]:
+        assert len(pdfium.PdfDocument(str(path))) == 1
+
+
+def test_peers_report_speed_and_agreement_for_one_file():
+    measured = peers.compare([SMALL], 1)
+    assert measured["pdfminer.six"]["equal"] == 1.0
+    assert set(measured) == {"pdfminer.six", *peers.PEERS}
+    for name, result in measured.items():
+        assert result is not None, f"{name} is not installed (.ci/run installs every peer)"
+        assert result["pps"] > 0 and 0 <= result["similarity"] <= 1
+
+
+@pytest.mark.e2e
+def test_every_stack_row_runs_on_a_tiny_case(tmp_path):
+    """Each row of `make bench` that drives the stack, on a case small enough for the suite:
+    a row that crashes fails here, not after minutes of `make bench FULL=1`."""
+    servers = Servers(latency=0.005)
+    try:
+        small = rows.raw_small(3, tmp_path)
+        raw = {"files": [(SMALL, 1), (GOOD / "pdfminer_dmca.pdf", 1)], "pages": 2, "wall": 1}
+        made = []
+        for slow in (False, True):
+            stack = servers.stack(slow, TENANT_MAX_JOBS_IN_FLIGHT="0", LOG_LEVEL="warning")
+            try:
+                made += rows.throughput(stack, raw)
+                made += rows.small_documents(stack, small)
+                made += rows.large_document(stack, GOOD / "pdfminer_dmca.pdf")
+                made += rows.dedup(stack, 1, names=("pdfminer_jo.pdf",))
+                if slow:
+                    made += rows.storage_requests(stack, servers.proxy, 1)
+                else:
+                    made += rows.queue_latency(stack, 3)
+                    made += rows.web(stack, 0.5, upload_bytes=4 * 2**20)
+            finally:
+                stack.stop()
+    finally:
+        servers.stop()
+    names = [row.name for row in made]
+    assert "a. pipeline throughput, local" in names
+    assert "a. pipeline throughput, 5 ms storage" in names
+    assert "i. storage requests per job" in names
+    assert all(row.ratio > 0 for row in made), [r.line() for r in made if r.ratio <= 0]
+    for row in made:
+        assert row.line().count("|") == HEADER.splitlines()[0].count("|")
