@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer import sandbox
+from consumer import sandbox, slots
 from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
@@ -72,10 +72,12 @@ def extract(
 
 
 def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> Extraction:
-    """One sandboxed extraction of `path` for `job`: its limits, password and options."""
-    return sandbox.extract(
-        path, engine=engine, options=job.options, **_limits(services, job), **run
-    )
+    """One sandboxed extraction of `path` for `job`: its limits, password and options, in
+    one of the worker process's extraction slots."""
+    with slots.held(services.settings.extract_slots, run.get("on_tick")):
+        return sandbox.extract(
+            path, engine=engine, options=job.options, **_limits(services, job), **run
+        )
 
 
 def _limits(services: Services, job: Job) -> dict:

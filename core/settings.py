@@ -166,6 +166,9 @@ class Settings:
     queue_name: str = "pdf-tasks"
     workers: int = 2
     worker_type: str = "process"
+    # Sandboxed extractions one worker process runs at once; 0: one per core. With thread
+    # workers above the core count, the others wait on storage while these use the cores.
+    extract_slots: int = 0
     immediate: bool = False
     redis_ssl_verify: bool = False
     data_dir: Path = Path(".pdfq-data")
@@ -258,6 +261,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "HUEY_QUEUE_NAME": ("queue_name", lambda n, v: v.strip() or "pdf-tasks"),
     "HUEY_WORKERS": ("workers", lambda n, v: _int(n, v, minimum=1)),
     "HUEY_WORKER_TYPE": ("worker_type", lambda n, v: _choice(n, v, ("thread", "process"))),
+    "EXTRACT_SLOTS": ("extract_slots", lambda n, v: _int(n, v, minimum=0)),
     "HUEY_IMMEDIATE": ("immediate", _bool),
     "REDIS_SSL_VERIFY": ("redis_ssl_verify", _bool),
     "PDFQ_DATA_DIR": ("data_dir", lambda n, v: Path(v.strip() or ".pdfq-data")),
