@@ -17,7 +17,7 @@ os.environ.setdefault("PDFQ_ENV", "development")
 from bench import rows  # noqa: E402
 from bench.harness import HEADER, Servers  # noqa: E402
 
-ALL = "abcdefghij"
+ALL = "abcdefghijk"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
         report(rows.engines(raw))
     if "j" in only:
         report(rows.peers(raw))
-    if only & set("abcdfhi"):
+    if only & set("abcdfhik"):
         servers = Servers(args.latency_ms / 1000)
         small = None
         try:
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
                         report(rows.web(stack, 10 if full else 3))
                 finally:
                     stack.stop()
+            if "k" in only:
+                report(rows.many_jobs(servers, 1000, 20_000 if full else 5000))
         finally:
             servers.stop()
     print(f"\n{len(results)} rows in {time.monotonic() - started:.0f} s")

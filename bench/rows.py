@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from bench import extraction, small_docs
+from bench import many_jobs as bench_many_jobs
 from bench import peers as bench_peers
 from bench.harness import (
     LARGE,
@@ -438,6 +439,22 @@ def peers(raw: dict) -> list[Row]:
             )
         )
     return rows
+
+
+def many_jobs(servers, few: int, many: int) -> list[Row]:
+    """k: storage requests per call with `many` finished jobs in the bucket, against `few`."""
+    small, large = bench_many_jobs.measure(servers, few), bench_many_jobs.measure(servers, many)
+    return [
+        Row(
+            f"k. {call}, {many:,} jobs",
+            f"{large[call]} storage requests",
+            f"{few:,} jobs: {small[call]} requests",
+            large[call] / max(small[call], 1),
+            "same as with few jobs",
+            large[call] <= small[call],
+        )
+        for call in small
+    ]
 
 
 def procfile_settings() -> str:

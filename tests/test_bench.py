@@ -123,12 +123,14 @@ def test_every_stack_row_runs_on_a_tiny_case(tmp_path):
                     made += rows.web(stack, 0.5, upload_bytes=4 * 2**20)
             finally:
                 stack.stop()
+        made += rows.many_jobs(servers, 5, 50)
     finally:
         servers.stop()
     names = [row.name for row in made]
     assert "a. pipeline throughput, local" in names
     assert "a. pipeline throughput, 5 ms storage" in names
     assert "i. storage requests per job" in names
+    assert "k. recovery pass, 50 jobs" in names
     assert all(row.ratio > 0 for row in made), [r.line() for r in made if r.ratio <= 0]
     for row in made:
         assert row.line().count("|") == HEADER.splitlines()[0].count("|")

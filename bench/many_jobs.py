@@ -1,0 +1,94 @@
+"""Row k: what the calls that run all day cost against a bucket of many finished jobs.
+
+A stack's bucket gets `finished` succeeded job records written straight into the local S3
+server (as if they had run), and 100 open jobs made through the API (presigned uploads
+waiting for their PDF). Then each call runs once through the latency proxy, which counts the
+storage requests it makes; the same calls on a bucket of fewer jobs are the baseline.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+
+from core import clock, keys
+from core.adapters.storage import Storage
+from core.jobs.model import Job, JobStatus
+from core.settings import load_settings
+from infra import local_s3
+
+OPEN_JOBS = 100
+UPLOAD = {"filename": "a.pdf", "content_type": "application/pdf", "size": 1000}
+
+
+def seed(s3_url: str, bucket: str, finished: int, tenant: str = "public"):
+    """`finished` succeeded records of `tenant`, written directly (16 writers at once)."""
+    for name, value in local_s3.FAKE_CREDENTIALS.items():
+        os.environ.setdefault(name, value)  # the local server's, as the stack has them
+    storage = Storage(load_settings({"S3_ENDPOINT_URL": s3_url, "S3_BUCKET": bucket}))
+    now = clock.utcnow()
+
+    def write(_: int):
+        job_id = keys.new_job_id()
+        job = Job(
+            id=job_id,
+            tenant=tenant,
+            status=JobStatus.SUCCEEDED,
+            filename="old.pdf",
+            size=1000,
+            source_key=keys.source_key(tenant, job_id),
+            created_at=now,
+            updated_at=now,
+            finished_at=now,
+        )
+        storage.put_json(keys.record_key(tenant, job_id), job.to_record())
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(write, range(finished)))
+
+
+def costs(stack, proxy) -> dict[str, int]:
+    """Storage requests of each call, counted by the proxy in front of the stack's store."""
+
+    def counted(call) -> int:
+        time.sleep(0.2)  # nothing else of this stack is talking to storage
+        before = proxy.count()
+        call()
+        return proxy.count() - before
+
+    def ok(method, path, body=None):
+        def call():
+            if body is None:
+                status, answer, _ = stack.request(method, path)
+            else:
+                status, answer = stack.post_json(path, body)
+            assert status in (200, 201), (path, status, answer)
+
+        return call
+
+    def recovery():
+        done = stack.run("consumer.recovery")
+        assert done.returncode == 0, done.stderr
+
+    return {
+        "recovery pass": counted(recovery),
+        "GET /queue/status": counted(ok("GET", "/api/v1/pdf/queue/status")),
+        "GET /me": counted(ok("GET", "/api/v1/pdf/me")),
+        "POST /uploads (limit check)": counted(ok("POST", "/api/v1/pdf/uploads", UPLOAD)),
+    }
+
+
+def measure(servers, finished: int) -> dict[str, int]:
+    """The calls' costs on a fresh stack holding `finished` old jobs and 100 open ones."""
+    stack = servers.stack(True, TENANT_MAX_JOBS_IN_FLIGHT="1000", LOG_LEVEL="warning")
+    try:
+        for _ in range(OPEN_JOBS):
+            status, answer = stack.post_json("/api/v1/pdf/uploads", UPLOAD)
+            assert status == 201, answer
+        seed(servers.s3_url, stack.env["S3_BUCKET"], finished)
+        # The worker's own periodic tasks talk to storage too: the counts are the calls' alone.
+        stack.procs["worker"].stop()
+        return costs(stack, servers.proxy)
+    finally:
+        stack.stop()
