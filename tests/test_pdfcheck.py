@@ -11,6 +11,7 @@ import pytest
 
 from consumer import parts, pipeline
 from core.adapters.queue import EXTRACT_DOCUMENT
+from core.jobs import pdfcheck
 from core.jobs.model import JobStatus
 from tests.support.api import complete, post_to_storage, presign
 from tests.support.corpus import BAD, GOOD
@@ -32,11 +33,24 @@ def no_sandbox(monkeypatch):
 @pytest.mark.env(MAX_UPLOAD_BYTES="1000")
 def test_a_source_over_the_limit_fails_too_large_before_any_download(services, monkeypatch):
     job = stored_bytes(services, b"%PDF-1.4\n" + b"x" * 5000)
-    downloads = []
-    monkeypatch.setattr(services.storage, "download_to", lambda *a: downloads.append(a))
+    written = []
+    monkeypatch.setattr(pdfcheck._Bounded, "write", lambda self, chunk: written.append(chunk))
     assert pipeline.process(services, job.source_key, final_attempt=False) is JobStatus.FAILED
     assert services.records.get(job.id, "public").error["code"] == "too_large"
-    assert downloads == []  # HEAD said too large: not one byte was fetched
+    assert written == []  # the GET's size said too large: not one byte of the body was read
+
+
+def test_the_download_makes_one_request_with_its_size_check(services, no_sandbox, monkeypatch):
+    job = stored_bytes(services, (GOOD / "pdfminer_jo.pdf").read_bytes())
+    calls = []
+    real = services.storage._call
+    monkeypatch.setattr(
+        services.storage, "_call", lambda what, op, **kw: calls.append(op) or real(what, op, **kw)
+    )
+    path = services.settings.data_dir / "download.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdfcheck.download_checked(services.storage, job.source_key, path, 10**8)
+    assert calls == ["get_object"]
 
 
 @pytest.mark.env(MAX_UPLOAD_BYTES="1000")
@@ -45,9 +59,14 @@ def test_a_source_larger_than_storage_reported_stops_downloading_at_the_limit(
 ):
     job = stored_bytes(services, b"%PDF-1.4\n" + b"x" * 5000)
     storage = services.storage
-    real_head = storage.head
-    # Replaced between HEAD and GET, or a store that reports sizes wrongly.
-    monkeypatch.setattr(storage, "head", lambda key: {**real_head(key), "ContentLength": 10})
+    real = storage._call
+
+    def lying(what, op, **kwargs):
+        # Replaced since, or a store that reports sizes wrongly.
+        response = real(what, op, **kwargs)
+        return {**response, "ContentLength": 10} if op == "get_object" else response
+
+    monkeypatch.setattr(storage, "_call", lying)
     assert pipeline.process(services, job.source_key, final_attempt=False) is JobStatus.FAILED
     assert services.records.get(job.id, "public").error["code"] == "too_large"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 import boto3
@@ -234,11 +235,26 @@ class Storage:
         except BotoCoreError as exc:
             raise _unavailable(exc, "read " + key) from exc
 
-    def download_to(self, key: str, fileobj: IO[bytes], *, if_match: str | None = None):
+    def download_to(
+        self,
+        key: str,
+        fileobj: IO[bytes],
+        *,
+        if_match: str | None = None,
+        check_size: Callable[[int], object] | None = None,
+    ):
         """Stream `key` into an open binary file, chunk by chunk; with if_match, only that
-        version (WriteConflict otherwise)."""
+        version (WriteConflict otherwise). `check_size` sees the size the store reports
+        before any of the body is read (and may raise to refuse it), so a size check costs
+        no request of its own."""
         match = {"IfMatch": if_match} if if_match else {}
         response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key, **match)
+        if check_size is not None:
+            try:
+                check_size(response["ContentLength"])
+            except BaseException:
+                response["Body"].close()
+                raise
         try:
             for chunk in response["Body"].iter_chunks(1024 * 1024):
                 fileobj.write(chunk)

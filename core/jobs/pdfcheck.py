@@ -70,9 +70,13 @@ def download_checked(storage, key: str, path: Path, limit: int, etag: str | None
     at `limit` bytes whatever that report said (it may be wrong, or the object changed since).
     """
     try:
-        check_limit(storage.head(key)["ContentLength"], limit, "The PDF")
         with open(path, "wb") as fp:
-            storage.download_to(key, _Bounded(fp, limit), if_match=etag)
+            storage.download_to(
+                key,
+                _Bounded(fp, limit),
+                if_match=etag,
+                check_size=lambda size: check_limit(size, limit, "The PDF"),
+            )
     except ObjectMissing:
         raise SourceMissing() from None
     except WriteConflict:  # If-Match failed: someone wrote the key again after `complete`
