@@ -17,7 +17,7 @@ os.environ.setdefault("PDFQ_ENV", "development")
 from bench import rows  # noqa: E402
 from bench.harness import HEADER, Servers  # noqa: E402
 
-ALL = "abcdefghijk"
+ALL = "abcdefghijkl"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
         report(rows.engines(raw))
     if "j" in only:
         report(rows.peers(raw))
-    if only & set("abcdfhik"):
+    if only & set("abcdfhikl"):
         servers = Servers(args.latency_ms / 1000)
         small = None
         try:
-            if "h" in only:
+            if only & set("hl"):
                 small = rows.raw_small(500 if full else 60, servers.folder)
             # The throughput rows run twice: on the local S3 server, then with every storage
             # request delayed as real S3 delays it; one stack at a time, so they never share
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
                         report(rows.web(stack, 10 if full else 3))
                 finally:
                     stack.stop()
+            if "l" in only:
+                report(rows.thread_workers(servers, small, 8))
             if "k" in only:
                 report(rows.many_jobs(servers, 1000, 20_000 if full else 5000))
         finally:

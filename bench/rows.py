@@ -381,6 +381,33 @@ def small_documents(stack, small: dict) -> list[Row]:
     ]
 
 
+def thread_workers(servers, small: dict, threads: int) -> list[Row]:
+    """l: row h with 20 ms storage, `threads` thread workers sharing one slot per core,
+    against the Procfile's 2 process workers on the same files in the same run."""
+    measured = {}
+    for name, settings in (
+        ("process", {"HUEY_WORKER_TYPE": "process", "HUEY_WORKERS": "2"}),
+        ("thread", {"HUEY_WORKER_TYPE": "thread", "HUEY_WORKERS": str(threads)}),
+    ):
+        stack = servers.stack(True, TENANT_MAX_JOBS_IN_FLIGHT="0", LOG_LEVEL="warning", **settings)
+        try:
+            row = small_documents(stack, small)[0]
+        finally:
+            stack.stop()
+        measured[name] = float(row.figure.split()[0])
+    ratio = measured["thread"] / measured["process"]
+    return [
+        Row(
+            f"l. one-page documents, {threads} thread workers, 2 slots",
+            f"{measured['thread']:.1f} jobs/s with {servers.proxy.delay * 1000:.0f} ms storage",
+            f"2 process workers: {measured['process']:.1f} jobs/s",
+            ratio,
+            "> 1 (faster)",
+            ratio > 1,
+        )
+    ]
+
+
 def storage_requests(stack, proxy, samples: int) -> list[Row]:
     """i: storage requests of one direct upload that succeeds (web and worker together), as
     the proxy in front of the store counts them; jobs go one at a time, waited for through

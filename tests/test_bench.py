@@ -124,6 +124,7 @@ def test_every_stack_row_runs_on_a_tiny_case(tmp_path):
             finally:
                 stack.stop()
         made += rows.many_jobs(servers, 5, 50)
+        made += rows.thread_workers(servers, small, 3)
     finally:
         servers.stop()
     names = [row.name for row in made]
