@@ -96,12 +96,12 @@ def test_a_failed_check_is_permanent_so_huey_does_not_retry_it(services):
 @pytest.mark.parametrize(
     ("swapped", "code"),
     [
-        # Only the completed version is downloaded (If-Match on its ETag); an oversized
-        # one is refused by its HEAD before that.
+        # Only the completed version is downloaded (If-Match on its ETag): whatever replaced
+        # it, oversized included, is never read.
         (b"", "source_missing"),
         ((BAD / "text_renamed.pdf").read_bytes(), "source_missing"),
         (JO.read_bytes() + b"\n%", "source_missing"),
-        (b"%PDF-1.4\n" + b"x" * 20_000, "too_large"),
+        (b"%PDF-1.4\n" + b"x" * 20_000, "source_missing"),
     ],
 )
 def test_an_object_replaced_after_complete_is_caught_by_the_worker(
