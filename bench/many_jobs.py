@@ -23,7 +23,7 @@ UPLOAD = {"filename": "a.pdf", "content_type": "application/pdf", "size": 1000}
 
 
 def seed(s3_url: str, bucket: str, finished: int, tenant: str = "public"):
-    """`finished` succeeded records of `tenant`, written directly (16 writers at once)."""
+    """`finished` succeeded records of `tenant`, written directly (10 writers at once: boto3 pools 10 connections)."""
     for name, value in local_s3.FAKE_CREDENTIALS.items():
         os.environ.setdefault(name, value)  # the local server's, as the stack has them
     storage = Storage(load_settings({"S3_ENDPOINT_URL": s3_url, "S3_BUCKET": bucket}))
@@ -44,7 +44,7 @@ def seed(s3_url: str, bucket: str, finished: int, tenant: str = "public"):
         )
         storage.put_json(keys.record_key(tenant, job_id), job.to_record())
 
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
         list(pool.map(write, range(finished)))
 
 

@@ -476,7 +476,7 @@ def many_jobs(servers, few: int, many: int) -> list[Row]:
             f"k. {call}, {many:,} jobs",
             f"{large[call]} storage requests",
             f"{few:,} jobs: {small[call]} requests",
-            large[call] / max(small[call], 1),
+            large[call] / small[call] if small[call] else float(large[call] == 0),
             "same as with few jobs",
             large[call] <= small[call],
         )
