@@ -1,8 +1,11 @@
 """Page-parallel extraction: a long document split into page ranges that several workers
 extract at once, each in its own sandbox, merged in page order.
 
-The job's worker (the coordinator) counts the pages, enqueues one `extract_part` task per
-range but the first, then works through the ranges itself, taking any that no live worker
+The job's worker (the coordinator) counts the pages (in the sandbox: a count is only what
+the page tree really holds), splits them into at most MAX_PARTS_PER_JOB ranges, and keeps
+PART_WINDOW `extract_part` tasks of the job on the queue at a time (none while the queue
+is half full: parts are a speed-up, never a reason for the web to answer `queue_full`).
+It works through the ranges itself from the last one back, taking any that no live worker
 holds; it waits only for ranges another worker is extracting right now. So one worker
 alone still finishes the job, and a second idle worker halves the time.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import shutil
 import tempfile
 import threading
@@ -30,11 +34,11 @@ from consumer import sandbox, slots
 from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
-from core.errors import JobDeleted, NotFound, ObjectMissing, PdfqError, error_for_code
-from core.jobs import dedup, options, pdfcheck
+from core.errors import JobDeleted, NotFound, ObjectMissing, PdfqError, TooLarge, error_for_code
+from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.model import Job, JobStatus
 from core.services import Services
-from engines.base import Extraction, Page, text_warnings
+from engines.base import Extraction, PageFile, text_warnings
 
 log = logging.getLogger("pdfq.consumer")
 WAIT_SECONDS = 0.1
@@ -43,6 +47,11 @@ WAIT_SECONDS = 0.1
 def split(total: int, size: int) -> list[tuple[int, int]]:
     """Pages 1..total as consecutive (first, last) ranges of at most `size` pages."""
     return [(first, min(first + size - 1, total)) for first in range(1, total + 1, size)]
+
+
+def part_size(total: int, part_pages: int, max_parts: int) -> int:
+    """PART_PAGES pages a range, or more when that would make over `max_parts` ranges."""
+    return max(part_pages, math.ceil(total / max_parts))
 
 
 def extract(
@@ -76,7 +85,12 @@ def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> E
     one of the worker process's extraction slots."""
     with slots.held(services.settings.extract_slots, run.get("on_tick")):
         return sandbox.extract(
-            path, engine=engine, options=job.options, **_limits(services, job), **run
+            path,
+            engine=engine,
+            options=job.options,
+            caps=sandbox.Caps.of(services.settings),
+            **_limits(services, job),
+            **run,
         )
 
 
@@ -107,8 +121,12 @@ class _Coordinator:
         self.services, self.job, self.path, self.engine = services, job, path, engine
         self.worker, self.tick, self.total = worker, tick, total
         self.run_id = run_id(engine, job)
-        self.parts = split(total, services.settings.part_pages)
+        settings = services.settings
+        size = part_size(total, settings.part_pages, settings.max_parts_per_job)
+        self.parts = split(total, size)
         self.state, self.inflight = services.state, services.inflight
+        self.unqueued = list(self.parts[1:])  # ranges no task was enqueued for yet
+        self.queued: list[tuple[int, int]] = []
 
     def _keys(self, first: int, last: int) -> dict[str, str]:
         return keys.part_keys(part_name(self.job.id, self.run_id, first, last))
@@ -116,13 +134,12 @@ class _Coordinator:
     def run(self) -> Extraction:
         log.info("job %s: %d pages in %d parts", self.job.id, self.total, len(self.parts))
         self.inflight.set_progress(self.job.id, 0, self.total)
-        for first, last in self.parts[1:]:
-            self.services.queue.put(EXTRACT_PART, self.job.source_key, self.engine, first, last)
         pending = list(self.parts)
         while pending:
             self.tick()
+            self._enqueue(pending)
             taken = False
-            for first, last in list(pending):
+            for first, last in reversed(list(pending)):  # the window's ranges are at the front
                 name = part_name(self.job.id, self.run_id, first, last)
                 part = keys.part_keys(name)
                 if self.state.get(part["done"]):
@@ -142,6 +159,8 @@ class _Coordinator:
                             self.services, self.job, self.engine, first, last, self.path, tick
                         )
                         pending.remove((first, last))
+                        if (first, last) in self.unqueued:
+                            self.unqueued.remove((first, last))
                     except PartLeaseLost:
                         log.warning("job %s: pages %d-%d taken over", self.job.id, first, last)
                     finally:
@@ -153,36 +172,66 @@ class _Coordinator:
                 time.sleep(WAIT_SECONDS)
         return self._merge()
 
+    def _enqueue(self, pending: list[tuple[int, int]]):
+        """Top the job's tasks on the queue up to PART_WINDOW, while the queue has room."""
+        settings = self.services.settings
+        self.queued = [part for part in self.queued if part in pending]
+        room = settings.part_window - len(self.queued)
+        self.unqueued = [part for part in self.unqueued if part in pending]
+        if room <= 0 or not self.unqueued:
+            return
+        if settings.queue_max_pending:
+            room = min(room, settings.queue_max_pending // 2 - self.services.queue.pending())
+        for first, last in self.unqueued[: max(room, 0)]:
+            self.services.queue.put(EXTRACT_PART, self.job.source_key, self.engine, first, last)
+            self.unqueued.remove((first, last))
+            self.queued.append((first, last))
+
     def _progress(self):
         names = [self._keys(first, last)["progress"] for first, last in self.parts]
         done = sum(int(v or 0) for v in self.state.get_many(names).values())
         self.inflight.set_progress(self.job.id, min(done, self.total), self.total)
 
     def _merge(self) -> Extraction:
+        """The stored ranges, in page order, copied line by line into one pages file."""
         storage = self.services.storage
-        pages: list[Page] = []
-        first_part: dict = {}
-        seconds = 0.0
+        limit = self.services.settings.max_text_bytes
+        merged = self.path.with_suffix(".merged.jsonl")
+        header: dict = {}
+        seconds, count, size = 0.0, 0, 0
         stored = [
             keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
             for first, last in self.parts
         ]
-        for key in stored:
-            part, _ = storage.get_json(key)
-            first_part = first_part or part
-            seconds += part["seconds"]
-            pages.extend(Page(item["page"], item["text"]) for item in part["pages"])
+        with open(merged, "wb") as out:
+            for key in stored:
+                lines = results.stream_lines(storage, key)
+                part = json.loads(next(lines))
+                header = header or part
+                seconds += part["seconds"]
+                for line in lines:
+                    size += len(json.loads(line)["text"].encode("utf-8", "surrogatepass"))
+                    if size > limit:
+                        raise TooLarge(
+                            f"The extracted text is over the {limit} byte limit "
+                            "(MAX_TEXT_BYTES); extract a piece with the pages or max_pages "
+                            "option."
+                        )
+                    out.write(line + b"\n")
+                    count += 1
         for (first, last), key in zip(self.parts, stored, strict=True):
             part = self._keys(first, last)
             self.state.delete(part["done"])
             self.state.delete(part["progress"])
             storage.delete(key)
+        pages = PageFile(merged, count)
+        capped = [w for w in header["warnings"] if w == "metadata_truncated"]
         return Extraction(
             pages=pages,
-            metadata=first_part["metadata"],
-            encrypted=first_part["encrypted"],
+            metadata=header["metadata"],
+            encrypted=header["encrypted"],
             seconds=seconds,
-            warnings=text_warnings(pages),
+            warnings=text_warnings(pages) + capped,
         )
 
 
@@ -206,15 +255,7 @@ def _extract_part(services: Services, job: Job, engine: str, first: int, last: i
             on_tick=tick,
         )
         log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
-        storage.put_json(
-            key,
-            {
-                "pages": [{"page": p.number, "text": p.text} for p in extraction.pages],
-                "metadata": extraction.metadata,
-                "encrypted": extraction.encrypted,
-                "seconds": extraction.seconds,
-            },
-        )
+        _store_part(storage, key, extraction)
         _unless_erased(services, job, key)
     state.set(part["progress"], str(last - first + 1), ttl)
     state.set(part["done"], "1", ttl)
@@ -227,6 +268,26 @@ def _unless_erased(services: Services, job: Job, key: str):
         services.records.get(job.id, job.tenant)
     except JobDeleted:
         services.storage.delete(key)
+
+
+def _store_part(storage, key: str, extraction: Extraction):
+    """A range as one JSON-lines object: a header line, then the child's page lines, copied
+    from its pages file without holding them."""
+    header = {
+        "metadata": extraction.metadata,
+        "encrypted": extraction.encrypted,
+        "seconds": extraction.seconds,
+        "warnings": extraction.warnings,
+    }
+    pages = extraction.pages
+    stored = pages.path.with_suffix(".part.jsonl")
+    with open(stored, "wb") as out:
+        out.write(json.dumps(header).encode() + b"\n")
+        with open(pages.path, "rb") as lines:
+            shutil.copyfileobj(lines, out)
+    with open(stored, "rb") as body:
+        storage.upload_file(key, body, "application/x-ndjson", {})
+    stored.unlink()
 
 
 def run_part(

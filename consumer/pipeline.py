@@ -94,7 +94,7 @@ def _run(
     log.info("job %s: processing %s", job.id, job.source_key)
     tick = job_tick(services.inflight, job.id, worker)
     try:
-        extraction, timings, done = _extract(services, job, worker, tick)
+        written, timings, done = _extract(services, job, worker, tick)
     except JobCanceled:
         lifecycle.stop_canceled(job, worker)
         log.info("job %s: canceled while processing", job.id)
@@ -107,24 +107,24 @@ def _run(
         log.warning("job %s: failed with %s: %s", job.id, error.code, error.message)
         lifecycle.fail(job, error, worker)
         return JobStatus.FAILED
-    summary = _summary(extraction, timings, done)
+    summary = _summary(written, timings, done)
+    pages = written["page_count"]
     lifecycle.succeed(
         job,
         worker,
-        pages_total=len(extraction.pages),
-        pages_done=len(extraction.pages),
-        warnings=quality.warnings(extraction),
+        pages_total=pages,
+        pages_done=pages,
+        warnings=written["warnings"],
         result=summary,
         **done,
     )
-    log.info(
-        "job %s: succeeded, %d pages, %d chars", job.id, len(extraction.pages), summary["chars"]
-    )
+    log.info("job %s: succeeded, %d pages, %d chars", job.id, pages, summary["chars"])
     return JobStatus.SUCCEEDED
 
 
-def _extract(services: Services, job: Job, worker: str, tick) -> tuple[Extraction, dict, dict]:
-    """(extraction, timings, record changes): extracted, or reused from an earlier job."""
+def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dict, dict]:
+    """(the stored summary, timings, record changes): extracted, or reused from an earlier
+    job, and written as this job's results."""
     settings, storage = services.settings, services.storage
     engine = job.engine or settings.default_engine
     secret = dedup.password_digest(options.password(job.options, settings), settings.options_secret)
@@ -148,18 +148,18 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[Extractio
             return reused, timings, done
         extraction = parts.extract(services, job, path, engine, worker, tick)
         timings["extract"] = extraction.seconds
-
-    started = time.monotonic()
-    _write(services, job, extraction, engine)
-    timings["upload"] = time.monotonic() - started
+        # Inside the folder: the pages are still in their file, read one at a time.
+        started = time.monotonic()
+        written = _write(services, job, extraction, engine)
+        timings["upload"] = time.monotonic() - started
     if settings.dedup_enabled:
         dedup.remember(storage, job.tenant, sha256, digest, job.id)
-    return extraction, timings, done
+    return written, timings, done
 
 
-def _reuse(services: Services, job: Job, sha256: str, digest: str, done: dict) -> Extraction | None:
+def _reuse(services: Services, job: Job, sha256: str, digest: str, done: dict) -> dict | None:
     """The extraction of an earlier job with the same bytes and options, written as this
-    job's results; None when there is none."""
+    job's results (its summary); None when there is none."""
     earlier = dedup.find(services.storage, job.tenant, sha256, digest, job.id)
     if earlier is None:
         return None
@@ -171,17 +171,18 @@ def _reuse(services: Services, job: Job, sha256: str, digest: str, done: dict) -
         seconds=0.0,
         warnings=summary.get("warnings", []),
     )
-    _write(services, job, extraction, done["engine"])
+    written = _write(services, job, extraction, done["engine"])
     done["result_of"] = earlier.job_id
     log.info("job %s: same bytes and options as job %s; reused its result", job.id, earlier.job_id)
-    return extraction
+    return written
 
 
-def _write(services: Services, job: Job, extraction: Extraction, engine: str):
-    """The job's results: its pages with their quality flags, and the document summary."""
+def _write(services: Services, job: Job, extraction: Extraction, engine: str) -> dict:
+    """The job's results: its pages with their quality flags, and the document summary
+    (returned). Pages are read one at a time, from their file for a fresh extraction."""
     summary = {
         "page_count": len(extraction.pages),
-        "chars": len(extraction.text),
+        "chars": extraction.chars,
         "metadata": extraction.metadata,
         "encrypted": extraction.encrypted,
         "warnings": quality.warnings(extraction),
@@ -189,19 +190,20 @@ def _write(services: Services, job: Job, extraction: Extraction, engine: str):
         "engine": engine_registry.package(engine),
         "engine_version": engine_registry.version(engine),
     }
-    pages = [quality.page_record(page) for page in extraction.pages]
+    pages = (quality.page_record(page) for page in extraction.pages)
     results.write(services.storage, job.tenant, job.id, pages, summary)
+    return summary
 
 
-def _summary(extraction: Extraction, timings: dict[str, float], done: dict) -> dict:
+def _summary(written: dict, timings: dict[str, float], done: dict) -> dict:
     """The result summary kept on the job record."""
     reused = {"reused_from": done.pop("result_of")} if "result_of" in done else {}
     return {
         **reused,
-        "page_count": len(extraction.pages),
-        "chars": len(extraction.text),
-        "metadata": extraction.metadata,
-        "encrypted": extraction.encrypted,
-        "engine": engine_registry.package(done["engine"]),
+        "page_count": written["page_count"],
+        "chars": written["chars"],
+        "metadata": written["metadata"],
+        "encrypted": written["encrypted"],
+        "engine": written["engine"],
         "seconds": {name: round(value, 3) for name, value in timings.items()},
     }

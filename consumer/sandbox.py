@@ -2,7 +2,10 @@
 
 A decompression bomb or a page that takes minutes to lay out then costs one child process,
 never the worker: the worker kills the child, fails the job with `timeout` or
-`memory_limit`, and goes on to the next job. Children come from a forkserver that has
+`memory_limit`, and goes on to the next job. What the child hands back is capped in the
+child (Caps): metadata values are cut, a text over its limit fails `too_large`, and the
+pages go through a file the worker reads one page at a time, so no PDF can make the
+worker itself large. Children come from a forkserver that has
 pdfminer imported already, so starting one costs milliseconds, and forking from it is safe
 for thread workers too (the worker's own threads are never forked). The forkserver is set
 up by the first sandboxed call, in the process that makes it.
@@ -13,22 +16,47 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import json
 import multiprocessing
 import os
 import resource
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import engine_registry
-from core.errors import EngineCrashed, ExtractionTimeout, MemoryLimit, PdfqError, error_for_code
-from engines.base import Extraction, Page
+from core.errors import (
+    EngineCrashed,
+    ExtractionTimeout,
+    MemoryLimit,
+    PdfqError,
+    TooLarge,
+    error_for_code,
+)
+from engines.base import Extraction, PageFile, write_pages
 
 _PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 MEMORY_EXIT = 86  # the child's exit status when it ran out of memory
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What one extraction may hand back: each metadata value and all of them together in
+    characters (cut, with a warning), the text in UTF-8 bytes (more is `too_large`)."""
+
+    metadata_value_chars: int = 2000
+    metadata_chars: int = 8000
+    text_bytes: int = 64 * 2**20
+
+    @classmethod
+    def of(cls, settings) -> Caps:
+        return cls(
+            settings.max_metadata_value_chars,
+            settings.max_metadata_chars,
+            settings.max_text_bytes,
+        )
 
 
 class Counted(Exception):
@@ -58,6 +86,7 @@ def extract(
     on_progress: Callable[[int, int], None] | None = None,
     on_tick: Callable[[], None] | None = None,
     on_count: Callable[[int], bool] | None = None,
+    caps: Caps = Caps(),
 ) -> Extraction:
     """Extract `path` (the range `pages`, or all) with `engine` in a child; raise the child's
     error, or timeout / memory_limit.
@@ -66,6 +95,7 @@ def extract(
     an exception it raises stops the child and propagates. With `on_count`, the child counts
     the pages first and goes on only if on_count(pages) is true; otherwise it is stopped and
     Counted raised: one child both sizes a document and, most often, extracts it.
+    The pages come back as a PageFile beside `path`, read from disk as they are used.
     """
     pages_path = path.with_suffix(".pages.jsonl")
     request = {
@@ -76,6 +106,7 @@ def extract(
         "pages": pages,
         "options": options,
         "count_first": on_count is not None,
+        "caps": asdict(caps),
     }
     receiver, sender = _context().Pipe(duplex=False)
     _allow_children()
@@ -94,13 +125,7 @@ def extract(
             child.kill()
         child.join()
         receiver.close()
-    found = []
-    with open(pages_path, encoding="utf-8") as fp:
-        for line in fp:
-            item = json.loads(line)
-            found.append(Page(item["page"], item["text"]))
-    pages_path.unlink()
-    return Extraction(pages=found, **outcome)
+    return Extraction(pages=PageFile(pages_path, outcome.pop("page_count")), **outcome)
 
 
 # --- in the worker: start the child, watch it, kill it ---
@@ -167,7 +192,7 @@ def _child(conn, request: dict, memory_bytes: int):
         conn.close()
 
 
-def _serve(conn, path, engine, password, pages_path, pages, options, count_first) -> dict:
+def _serve(conn, path, engine, password, pages_path, pages, options, count_first, caps) -> dict:
     module = engine_registry.load(engine)
     if count_first:  # the worker may stop us here, to extract in parts instead
         conn.send(("count", module.page_count(path, password)))
@@ -178,15 +203,36 @@ def _serve(conn, path, engine, password, pages_path, pages, options, count_first
         on_page=lambda done, total: conn.send(("progress", done, total)),
         options=options,
     )
-    with open(pages_path, "w", encoding="utf-8") as fp:
-        for page in result.pages:
-            fp.write(json.dumps({"page": page.number, "text": page.text}) + "\n")
+    count, size = write_pages(result.pages, Path(pages_path))
+    if size > caps["text_bytes"]:
+        raise TooLarge(
+            f"The extracted text is {size} bytes, over the {caps['text_bytes']} byte limit "
+            "(MAX_TEXT_BYTES); extract a piece with the pages or max_pages option."
+        )
+    metadata, cut = cap_metadata(result.metadata, caps)
     return {
-        "metadata": result.metadata,
+        "page_count": count,
+        "metadata": metadata,
         "encrypted": result.encrypted,
         "seconds": result.seconds,
-        "warnings": result.warnings,
+        "warnings": result.warnings + (["metadata_truncated"] if cut else []),
     }
+
+
+def cap_metadata(metadata: dict[str, str], caps: dict) -> tuple[dict[str, str], bool]:
+    """(metadata within the caps, whether anything was cut): each value cut to its limit, and
+    fields left out once all of them together would pass theirs."""
+    kept: dict[str, str] = {}
+    room, cut = caps["metadata_chars"], False
+    for name, value in metadata.items():
+        if len(value) > caps["metadata_value_chars"]:
+            value, cut = value[: caps["metadata_value_chars"]], True
+        if len(value) > room:
+            cut = True
+            continue
+        kept[name] = value
+        room -= len(value)
+    return kept, cut
 
 
 def _die_with_parent():

@@ -243,6 +243,13 @@ class Settings:
     web_concurrency: int = 2
     proxy_hops: int = 0
 
+    # Hostile input: what one job may cost the worker, the queue and the results.
+    max_parts_per_job: int = 64
+    part_window: int = 4
+    max_metadata_value_chars: int = 2000
+    max_metadata_chars: int = 8000
+    max_text_bytes: int = 64 * 1024 * 1024
+
     @property
     def auth_enabled(self) -> bool:
         """Tokens are configured: every API request must name its tenant with one."""
@@ -323,6 +330,15 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "MAX_JSON_BYTES": ("max_json_bytes", lambda n, v: _int(n, v, minimum=1024)),
     "WEB_CONCURRENCY": ("web_concurrency", lambda n, v: _int(n, v, minimum=1)),
     "PROXY_HOPS": ("proxy_hops", lambda n, v: _int(n, v, minimum=0, maximum=5)),
+
+    "MAX_PARTS_PER_JOB": ("max_parts_per_job", lambda n, v: _int(n, v, minimum=1)),
+    "PART_WINDOW": ("part_window", lambda n, v: _int(n, v, minimum=0)),
+    "MAX_METADATA_VALUE_CHARS": (
+        "max_metadata_value_chars",
+        lambda n, v: _int(n, v, minimum=16),
+    ),
+    "MAX_METADATA_CHARS": ("max_metadata_chars", lambda n, v: _int(n, v, minimum=16)),
+    "MAX_TEXT_BYTES": ("max_text_bytes", lambda n, v: _int(n, v, minimum=1024)),
 }
 
 # Set by the platforms themselves, never by a user: where the service is reachable and

@@ -13,7 +13,10 @@ pdfq's (core/errors.py): Encrypted, Corrupt, Unsupported, NotAPdf.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 METADATA_FIELDS = (
     "Title",
@@ -37,13 +40,49 @@ class Page:
         return len(self.text)
 
 
+class PageFile:
+    """Pages kept in a JSON-lines file ({"page", "text"} a line), read one at a time: a long
+    document's text never has to be held whole by the process that stores it."""
+
+    def __init__(self, path: Path, count: int):
+        self.path, self.count = path, count
+
+    def __iter__(self) -> Iterator[Page]:
+        with open(self.path, encoding="utf-8") as fp:
+            for line in fp:
+                item = json.loads(line)
+                yield Page(item["page"], item["text"])
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        return list(self)[index]  # for tests and small documents; the pipeline iterates
+
+
+def write_pages(pages: Iterable[Page], path: Path) -> tuple[int, int]:
+    """Write `pages` to `path` as PageFile reads them; (pages, UTF-8 bytes of their text)."""
+    count = size = 0
+    with open(path, "w", encoding="utf-8") as fp:
+        for page in pages:
+            fp.write(json.dumps({"page": page.number, "text": page.text}) + "\n")
+            count += 1
+            size += len(page.text.encode("utf-8", "surrogatepass"))
+    return count, size
+
+
 @dataclass
 class Extraction:
-    pages: list[Page]
+    pages: list[Page] | PageFile
     metadata: dict[str, str]
     encrypted: bool
     seconds: float
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def chars(self) -> int:
+        """len(self.text), counted page by page (each page and its form feed)."""
+        return sum(page.chars + 1 for page in self.pages)
 
     @property
     def text(self) -> str:

@@ -20,12 +20,38 @@ from engines.base import METADATA_FIELDS, Extraction, Page, PageSelection, text_
 
 
 def page_count(path: Path | str, password: str = "") -> int:
-    """The number of pages, read by PDFium (milliseconds even for long documents)."""
+    """The number of pages the page tree really holds (milliseconds even for long documents).
+
+    PDFium believes the tree's /Count, which a PDF may inflate at will: the count is checked
+    by loading its last page, and when that fails, by bisecting for the last page that loads.
+    """
     document = _open(path, password)
     try:
-        return len(document)
+        return _count(document)
     finally:
         document.close()
+
+
+def _count(document: pdfium.PdfDocument) -> int:
+    declared = len(document)
+    if declared == 0 or _loads(document, declared - 1):
+        return declared
+    found, missing = 0, declared - 1  # pages [0, found) load; page `missing` does not
+    while found < missing:
+        middle = (found + missing) // 2
+        if _loads(document, middle):
+            found = middle + 1
+        else:
+            missing = middle
+    return found
+
+
+def _loads(document: pdfium.PdfDocument, index: int) -> bool:
+    try:
+        document[index].close()
+    except pdfium.PdfiumError:
+        return False
+    return True
 
 
 def extract(
@@ -44,7 +70,7 @@ def extract(
             raise NotAPdf()
     document = _open(path, password)
     try:
-        total = len(document)
+        total = _count(document)
         first, last = pages or (1, total)
         selection = PageSelection.of(options, (first, last))
         wanted_total = selection.total(total) or 0

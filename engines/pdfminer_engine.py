@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pdfminer.converter import TextConverter
 from pdfminer.layout import LAParams
-from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
+from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
 from pdfminer.pdfexceptions import PDFNotImplementedError
 from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
@@ -41,6 +41,12 @@ _MALFORMED = (
     AssertionError,
     EOFError,
     ArithmeticError,
+)
+
+
+UNSUPPORTED_ENCRYPTION = (
+    "The PDF is encrypted with a scheme pdfminer.six does not support; a password will not "
+    "help: try the pdfium engine."
 )
 
 
@@ -86,8 +92,12 @@ def _errors():
     """pdfminer's exceptions as pdfq's: encrypted, unsupported, corrupt."""
     try:
         yield
-    except PDFEncryptionError as exc:
+    except PDFPasswordIncorrect as exc:
         raise Encrypted(_describe(Encrypted.default_message, exc)) from exc
+    except PDFEncryptionError as exc:
+        # Any other encryption error is a scheme pdfminer cannot apply (an unknown security
+        # handler, revision or crypt filter): no password would open it.
+        raise Unsupported(_describe(UNSUPPORTED_ENCRYPTION, exc)) from exc
     except PDFNotImplementedError as exc:
         raise Unsupported(_describe(Unsupported.default_message, exc)) from exc
     except _MALFORMED as exc:

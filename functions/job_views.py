@@ -83,9 +83,11 @@ def get_result(job_id: str):
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
     days = runtime.settings.result_retention_days
+    # Both streamed: a response's memory does not grow with the document.
     if fmt == "json":
-        return results.document(runtime.storage, job, days)
-    chunks = results.chunks(runtime.storage, job, fmt, days)
+        chunks = results.document_chunks(runtime.storage, job, days)
+    else:
+        chunks = results.chunks(runtime.storage, job, fmt, days)
     return Response(chunks, content_type=results.FORMATS[fmt][1])
 
 

@@ -2,7 +2,9 @@
 
 Three objects under results/<tenant>/<job>/: text.txt (every page followed by a form feed,
 as pdfminer's extract_text writes it), pages.jsonl (one JSON object per page) and
-result.json (the document summary). A job run twice writes the same three keys. Results may
+result.json (the document summary). A job run twice writes the same three keys. Pages go
+to storage and come back one at a time: neither the worker nor the web ever holds a
+document's whole text. Results may
 expire by a lifecycle rule (RESULT_RETENTION_DAYS) before the record: reading one that is
 gone is a 410 with the time it was purged.
 """
@@ -10,7 +12,8 @@ gone is a 410 with the time it was purged.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 
 from core import keys
 from core.adapters.storage import Storage
@@ -24,21 +27,21 @@ FORMATS = {
     "json": ("result.json", "application/json"),
     "pages": ("pages.jsonl", "application/x-ndjson; charset=utf-8"),
 }
+FORMATS_BY_FILE = {name: media for name, media in FORMATS.values()}
 
 
-def write(storage: Storage, tenant: str, job_id: str, pages: list[dict], summary: dict):
-    """Store the pages (each {"page", "text", ...}) and the summary as the job's results."""
-    storage.put_bytes(
-        keys.result_key(tenant, job_id, "text.txt"),
-        "".join(page["text"] + "\f" for page in pages).encode("utf-8"),
-        "text/plain; charset=utf-8",
-    )
-    lines = (json.dumps(page, ensure_ascii=False) + "\n" for page in pages)
-    storage.put_bytes(
-        keys.result_key(tenant, job_id, "pages.jsonl"),
-        "".join(lines).encode("utf-8"),
-        "application/x-ndjson; charset=utf-8",
-    )
+def write(storage: Storage, tenant: str, job_id: str, pages: Iterable[dict], summary: dict):
+    """Store the pages (each {"page", "text", ...}, read once, one at a time) and the summary
+    as the job's results; the two page files are spooled to disk and streamed up."""
+    with tempfile.TemporaryFile() as text, tempfile.TemporaryFile() as lines:
+        for page in pages:
+            text.write((page["text"] + "\f").encode("utf-8"))
+            lines.write((json.dumps(page, ensure_ascii=False) + "\n").encode("utf-8"))
+        for fileobj, name in ((text, "text.txt"), (lines, "pages.jsonl")):
+            fileobj.seek(0)
+            storage.upload_file(
+                keys.result_key(tenant, job_id, name), fileobj, FORMATS_BY_FILE[name], {}
+            )
     storage.put_json(keys.result_key(tenant, job_id, "result.json"), {"job_id": job_id, **summary})
 
 
@@ -48,6 +51,18 @@ def read(storage: Storage, tenant: str, job_id: str) -> tuple[dict, list[dict]]:
     raw = storage.get_bytes(keys.result_key(tenant, job_id, "pages.jsonl"))
     # Split bytes on \n only: page text may hold U+2028 and the like, which JSON keeps.
     return summary, [json.loads(line) for line in raw.split(b"\n") if line]
+
+
+def stream_lines(storage: Storage, key: str) -> Iterator[bytes]:
+    """The object's lines (split on \n only: page text may hold U+2028, which JSON keeps),
+    read chunk by chunk."""
+    rest = b""
+    for chunk in storage.stream(key):
+        rest += chunk
+        *complete, rest = rest.split(b"\n")
+        yield from (line for line in complete if line)
+    if rest:
+        yield rest
 
 
 def require_succeeded(job: Job):
@@ -67,6 +82,29 @@ def document(storage: Storage, job: Job, retention_days: int) -> dict:
     except ObjectMissing:
         raise result_expired(job, retention_days) from None
     return {**summary, "warnings": job.warnings, "pages": pages}
+
+
+def document_chunks(storage: Storage, job: Job, retention_days: int) -> Iterator[bytes]:
+    """`?format=json` as chunks: the summary and warnings, then the stored pages copied one
+    line at a time into the "pages" array. The body is never built whole."""
+    require_succeeded(job)
+    try:
+        summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
+        lines = stream_lines(storage, keys.result_key(job.tenant, job.id, "pages.jsonl"))
+        first = next(lines, None)  # opens the pages object now: gone is a 410, not a cut body
+    except ObjectMissing:
+        raise result_expired(job, retention_days) from None
+    head = json.dumps({**summary, "warnings": job.warnings, "pages": []}, ensure_ascii=False)
+
+    def body() -> Iterator[bytes]:
+        yield head[:-2].encode("utf-8")  # up to the opening bracket of "pages": [
+        if first is not None:
+            yield first
+            for line in lines:
+                yield b"," + line
+        yield b"]}"
+
+    return body()
 
 
 def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterator[bytes]:
