@@ -24,13 +24,12 @@ import json
 import logging
 import math
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer import sandbox, slots
+from consumer import sandbox, scratch, slots
 from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
@@ -333,7 +332,7 @@ def _source(services: Services, source_key: str, etag: str | None) -> Path:
     if getattr(_local, "key", None) != source_key:
         _drop(getattr(_local, "folder", None))
         _local.key = _local.folder = None
-        folder = Path(tempfile.mkdtemp(prefix="pdfq-part-"))
+        folder = scratch.make_folder("part-")
         _folders.add(folder)
         try:  # the same checks as the coordinator's: the object may have changed since
             limit = services.settings.max_upload_bytes

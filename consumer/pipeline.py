@@ -8,11 +8,10 @@ Every status change is the lifecycle's (core/jobs/lifecycle.py); this module dec
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from pathlib import Path
 
-from consumer import parts, quality
+from consumer import parts, quality, scratch
 from consumer.heartbeat import JobCanceled, LeaseLost, interrupted, job_tick, worker_name
 from core import engine_registry, keys
 from core.errors import NotFound, PdfqError
@@ -133,7 +132,7 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dic
     )
     done = {"engine": engine}  # what the record learns: the engine, and the hash if new
     timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="pdfq-") as folder:
+    with scratch.job_folder("job-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
         # Presigned uploads are bounded only by real S3's policy checks: size and magic again,

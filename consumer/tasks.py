@@ -18,7 +18,7 @@ from huey import crontab
 from huey.api import TaskWrapper
 from huey.signals import SIGNAL_INTERRUPTED
 
-from consumer import delivery, parts, pipeline, recovery, telemetry
+from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
 from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
 from core.errors import PdfqError
 from core.jobs.lifecycle import Deferred
@@ -80,6 +80,11 @@ def register(services: Services) -> Tasks:
     def recover_jobs():
         """Every minute: re-enqueue lost jobs and jobs whose worker died."""
         recovery.reconcile(services)
+
+    @huey.on_startup()
+    def clean_scratch():
+        """Each worker starting removes the temp folders of workers that were killed."""
+        scratch.clean_leftovers()
 
     @huey.signal(SIGNAL_INTERRUPTED)
     def requeue_interrupted(signal, task, *args, **kwargs):
