@@ -20,6 +20,7 @@ stored objects (keys.part_key), so a coordinator that dies and is recovered keep
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import math
@@ -186,6 +187,21 @@ class _Coordinator:
             self.unqueued.remove((first, last))
             self.queued.append((first, last))
 
+    def _drop(self, stored: list[str]):
+        for (first, last), key in zip(self.parts, stored, strict=True):
+            part = self._keys(first, last)
+            self.state.delete(part["done"])
+            self.state.delete(part["progress"])
+            self.services.storage.delete(key)
+
+    @contextlib.contextmanager
+    def _dropped_if_too_large(self, stored: list[str]):
+        try:
+            yield
+        except TooLarge:
+            self._drop(stored)  # the job fails for good: its ranges are of no more use
+            raise
+
     def _progress(self):
         names = [self._keys(first, last)["progress"] for first, last in self.parts]
         done = sum(int(v or 0) for v in self.state.get_many(names).values())
@@ -202,7 +218,7 @@ class _Coordinator:
             keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
             for first, last in self.parts
         ]
-        with open(merged, "wb") as out:
+        with open(merged, "wb") as out, self._dropped_if_too_large(stored):
             for key in stored:
                 lines = results.stream_lines(storage, key)
                 part = json.loads(next(lines))
@@ -218,11 +234,7 @@ class _Coordinator:
                         )
                     out.write(line + b"\n")
                     count += 1
-        for (first, last), key in zip(self.parts, stored, strict=True):
-            part = self._keys(first, last)
-            self.state.delete(part["done"])
-            self.state.delete(part["progress"])
-            storage.delete(key)
+        self._drop(stored)
         pages = PageFile(merged, count)
         capped = [w for w in header["warnings"] if w == "metadata_truncated"]
         return Extraction(

@@ -46,7 +46,7 @@ _MALFORMED = (
 
 UNSUPPORTED_ENCRYPTION = (
     "The PDF is encrypted with a scheme pdfminer.six does not support; a password will not "
-    "help: try the pdfium engine."
+    "help (the pdfium engine may open it)."
 )
 
 
@@ -156,5 +156,7 @@ def _metadata(document: PDFDocument) -> dict[str, str]:
 
 
 def _describe(message: str, exc: BaseException) -> str:
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    # pdfminer's encryption errors end with the whole encryption dictionary: left out.
+    detail = str(exc).strip().partition(": param=")[0]
+    detail = detail.splitlines()[0][:200] if detail else ""
     return f"{message} ({type(exc).__name__}{': ' + detail if detail else ''})"

@@ -1,6 +1,8 @@
 """The read side (functions/job_views.py): a job's status and progress, its result once it has
 succeeded, and JSON errors for what cannot be shown."""
 
+import json
+
 from pdfminer.high_level import extract_text
 
 from core import keys
@@ -90,3 +92,23 @@ def test_an_expired_result_is_410_not_a_crash(client, services):
         response = client.get(f"/api/v1/pdf/jobs/{job['id']}/result?format={fmt}")
         assert response.status_code == 410
         assert response.get_json()["error"]["code"] == "result_expired"
+
+
+def test_result_as_json_is_streamed_page_by_page_and_parses_whole(client, services):
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    job = upload(client, path)
+    response = client.get(f"/api/v1/pdf/jobs/{job['id']}/result?format=json")
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    assert response.is_streamed  # a generator of chunks, never one body built in memory
+    body = json.loads(response.get_data())
+    assert [page["page"] for page in body["pages"]] == list(range(1, 15))
+    assert "".join(page["text"] + "\f" for page in body["pages"]) == extract_text(path)
+    assert body["job_id"] == job["id"] and body["warnings"] == []
+
+
+def test_result_as_pages_is_streamed(client):
+    job = upload(client, GOOD / "pdfjs_tracemonkey.pdf")
+    response = client.get(f"/api/v1/pdf/jobs/{job['id']}/result?format=pages")
+    assert response.is_streamed
+    assert len(response.get_data().splitlines()) == 14

@@ -8,8 +8,9 @@ from consumer import parts, pipeline
 from core import keys
 from core.jobs.model import JobStatus
 from engines.pdfminer_engine import extract
+from tests.support import hostile
 from tests.support.corpus import BAD, GOOD, NONDETERMINISTIC
-from tests.support.jobs import result_pages, result_text, stored_job
+from tests.support.jobs import result_pages, result_text, stored_bytes, stored_job
 
 
 def test_pages_split_into_consecutive_ranges_that_cover_the_document():
@@ -55,3 +56,76 @@ def test_a_corrupt_part_fails_the_whole_job(services):
     assert pipeline.process(services, job.source_key) is JobStatus.FAILED
     error = services.records.get(job.id, "public").error
     assert error["code"] in ("corrupt", "no_pages", "unsupported")
+
+
+@pytest.fixture
+def part_tasks(services, monkeypatch) -> list[tuple]:
+    """(first, last) of every extract_part task the coordinator enqueues, held (not run),
+    with how many of the job's enqueued ranges were still unfinished at that moment."""
+    put = []
+
+    def held(name, *args, delay=None):
+        assert name == "extract_part"
+        put.append(tuple(args[2:]))
+        return "held"
+
+    monkeypatch.setattr(services.queue, "put", held)
+    return put
+
+
+@pytest.mark.env(DEFAULT_ENGINE="pdfium", PARALLEL_MIN_PAGES="2", PART_PAGES="20")
+def test_a_lying_page_count_costs_one_page_not_fifty_thousand_parts(services, part_tasks):
+    job = stored_bytes(services, hostile.lying_page_count(1_000_000))
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert part_tasks == []
+    done = services.records.get(job.id, "public")
+    assert done.pages_total == done.pages_done == 1
+    assert "Hello" in result_text(services, job)
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="1", MAX_PARTS_PER_JOB="5", PART_WINDOW="2")
+def test_parts_are_capped_per_job_and_enqueued_a_window_at_a_time(
+    services, part_tasks, monkeypatch
+):
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 5 ranges of 3
+    outstanding = []
+    extract_part = parts._extract_part
+
+    def watched(services, job, engine, first, last, path, tick):
+        # The coordinator takes a range itself: how many enqueued ranges are still open?
+        outstanding.append(len([p for p in part_tasks if p != (first, last)]))
+        return extract_part(services, job, engine, first, last, path, tick)
+
+    monkeypatch.setattr(parts, "_extract_part", watched)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert part_tasks[:2] == [(4, 6), (7, 9)]  # the window, from the front
+    assert len(part_tasks) <= 4  # never all the ranges at once
+    assert len(set(part_tasks)) == len(part_tasks)
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2", QUEUE_MAX_PENDING="10")
+def test_no_part_is_enqueued_while_the_queue_is_half_full(services, part_tasks, monkeypatch):
+    monkeypatch.setattr(services.queue, "pending", lambda: 5)
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert part_tasks == []  # the job's own worker extracted every range
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+
+
+def test_a_range_grows_past_part_pages_to_keep_the_parts_under_their_cap():
+    assert parts.part_size(14, 1, 5) == 3
+    assert parts.part_size(1_000_000, 20, 64) == 15625
+    assert parts.part_size(100, 20, 64) == 20
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="4", MAX_TEXT_BYTES="50000")
+def test_text_over_its_limit_across_parts_fails_the_job_too_large(services):
+    # About 83,000 bytes of text in ranges of 26,000 at most: each range passes, the job not.
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")
+    assert pipeline.process(services, job.source_key) is JobStatus.FAILED
+    error = services.records.get(job.id, "public").error
+    assert error["code"] == "too_large"
+    assert "MAX_TEXT_BYTES" in error["message"]
+    assert list(services.storage.list_keys(keys.RESULTS_PREFIX)) == []
+    assert list(services.storage.list_keys(keys.PARTS_PREFIX)) == []

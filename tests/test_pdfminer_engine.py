@@ -7,6 +7,7 @@ from pdfminer.high_level import extract_text
 
 from core.errors import PdfqError
 from engines.pdfminer_engine import extract
+from tests.support import hostile
 from tests.support.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
 
 # Quick, deterministic files from several producers; each page count is in the manifest.
@@ -71,3 +72,19 @@ def test_the_right_password_opens_an_encrypted_pdf():
     result = extract(BAD / "pdfminer_aes-128.pdf", password="baz")
     assert result.encrypted is True
     assert result.text.strip()
+
+
+def test_an_unsupported_crypt_filter_is_an_unsupported_encryption_not_a_missing_password(
+    tmp_path,
+):
+    path = tmp_path / "crypt-filter.pdf"
+    path.write_bytes(hostile.unsupported_crypt_filter())
+    with pytest.raises(PdfqError) as info:
+        extract(path)
+    assert info.value.code == "unsupported"
+    assert "password will not help" in info.value.message
+    assert "param=" not in info.value.message  # the encryption dictionary stays out
+    # A wrong password is still what it was: encrypted.
+    with pytest.raises(PdfqError) as wrong:
+        extract(BAD / "pdfminer_aes-128.pdf", password="nope")
+    assert wrong.value.code == "encrypted"

@@ -1,0 +1,140 @@
+"""Hostile PDFs built byte by byte: a page tree that lies about its size, metadata that
+points at one huge compressed string, a few KB that hold millions of characters."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+_HELLO = b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET"
+_FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+
+
+def _stream(data: bytes, compress: bool = False) -> bytes:
+    if compress:
+        data = zlib.compress(data, 9)
+        return (
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + (b"\nendstream")
+        )
+    return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
+def classic(objects: list[bytes], trailer: bytes = b"") -> bytes:
+    """A PDF of `objects` (numbered from 1, the first the catalog) with a classic xref."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\n" % (len(objects) + 1, trailer)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def lying_page_count(count: int = 1_000_000) -> bytes:
+    """One real page under a page tree whose /Count says `count` (a few hundred bytes)."""
+    return classic(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count,
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            _stream(_HELLO),
+            _FONT,
+        ]
+    )
+
+
+def long_text(pages: int, lines: int, line_chars: int = 100) -> bytes:
+    """`pages` pages sharing one compressed content stream of `lines` lines of `line_chars`
+    characters: pages * lines * line_chars characters of text in a few KB."""
+    line = b"(" + b"x" * line_chars + b") Tj T*\n"
+    content = b"BT /F1 1 Tf 1 TL 0 0 Td\n" + line * lines + b"ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", _FONT, _stream(content, True)]
+    kids = []
+    for _ in range(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 3 0 R >> >> >>"
+        )
+        kids.append(b"%d 0 R" % len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), pages)
+    return classic(objects)
+
+
+def metadata_bomb(size: int = 40 * 2**20) -> bytes:
+    """One page whose /Title and /Author are the same string of `size` characters, kept
+    compressed in an object stream (about 40 KB for 40 MB)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        _stream(_HELLO),
+        _FONT,
+        b"<< /Title 8 0 R /Author 8 0 R /Producer (pdfq tests) >>",
+    ]
+    # Object 7 is the object stream holding object 8, the string; 9 the xref stream.
+    head = b"8 0\n"
+    packed = zlib.compress(head + b"(" + b"A" * size + b")", 9)
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    offsets.append(len(out))
+    out += b"7 0 obj\n<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\n" % (
+        len(head),
+        len(packed),
+    )
+    out += b"stream\n" + packed + b"\nendstream\nendobj\n"
+    rows = [struct.pack(">BIH", 0, 0, 65535)]
+    rows += [struct.pack(">BIH", 1, offset, 0) for offset in offsets]
+    rows.append(struct.pack(">BIH", 2, 7, 0))
+    xref = len(out)
+    rows.append(struct.pack(">BIH", 1, xref, 0))
+    table = b"".join(rows)
+    out += b"9 0 obj\n<< /Type /XRef /Size 10 /W [1 4 2] /Root 1 0 R /Info 6 0 R "
+    out += b"/Length %d >>\nstream\n" % len(table) + table + b"\nendstream\nendobj\n"
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def short_metadata(title: str, author: str) -> bytes:
+    """One page with a plain /Title and /Author."""
+    return classic(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            _stream(_HELLO),
+            _FONT,
+            b"<< /Title (%s) /Author (%s) >>" % (title.encode(), author.encode()),
+        ],
+        trailer=b" /Info 6 0 R",
+    )
+
+
+def unsupported_crypt_filter() -> bytes:
+    """One page encrypted (V4, AESV2) with different crypt filters for streams and strings,
+    which pdfminer cannot apply: no password opens it there."""
+    encrypt = (
+        b"<< /Filter /Standard /V 4 /R 4 /Length 128 /P -4 "
+        b"/O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> "
+        b"/CF << /StdCF << /CFM /AESV2 /AuthEvent /DocOpen /Length 16 >> >> "
+        b"/StmF /StdCF /StrF /Identity >>"
+    )
+    return classic(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            _stream(b"BT ET"),
+            encrypt,
+        ],
+        trailer=b" /Encrypt 5 0 R /ID [<" + b"ab" * 16 + b"> <" + b"ab" * 16 + b">]",
+    )

@@ -1,0 +1,74 @@
+"""The sandbox (consumer/sandbox.py): the page count and every output are bounded in the
+child; the worker gets the pages as a file it reads one page at a time."""
+
+import pytest
+
+from consumer import sandbox
+from core.errors import TooLarge
+from engines.base import PageFile
+from engines.pdfminer_engine import extract as pdfminer_extract
+from tests.support import hostile
+from tests.support.corpus import GOOD
+
+LIMITS = {"timeout": 120, "memory_mb": 1024}
+
+
+@pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
+def test_the_child_counts_only_the_pages_the_tree_really_holds(tmp_path, engine):
+    path = tmp_path / "lying.pdf"
+    path.write_bytes(hostile.lying_page_count(1_000_000))
+    counts = []
+    result = sandbox.extract(
+        path, engine=engine, on_count=lambda n: counts.append(n) or True, **LIMITS
+    )
+    assert counts == [1]
+    assert [page.number for page in result.pages] == [1]
+
+
+def test_metadata_values_are_cut_in_the_child_with_a_warning(tmp_path):
+    path = tmp_path / "meta.pdf"
+    path.write_bytes(hostile.short_metadata("T" * 300, "A" * 300))
+    caps = sandbox.Caps(metadata_value_chars=100, metadata_chars=150, text_bytes=2**20)
+    result = sandbox.extract(path, engine="pdfminer", caps=caps, **LIMITS)
+    assert result.metadata == {"title": "T" * 100}  # the author would pass the total
+    assert "metadata_truncated" in result.warnings
+
+
+def test_metadata_within_the_caps_is_kept_whole_without_a_warning(tmp_path):
+    path = tmp_path / "meta.pdf"
+    path.write_bytes(hostile.short_metadata("Title", "Author"))
+    result = sandbox.extract(path, engine="pdfminer", **LIMITS)
+    assert result.metadata == {"title": "Title", "author": "Author"}
+    assert "metadata_truncated" not in result.warnings
+
+
+def test_text_over_its_limit_fails_too_large_in_the_child(tmp_path):
+    path = tmp_path / "long.pdf"
+    path.write_bytes(hostile.long_text(pages=2, lines=20))  # 4,000 characters
+    caps = sandbox.Caps(text_bytes=3000)
+    with pytest.raises(TooLarge) as info:
+        sandbox.extract(path, engine="pdfium", caps=caps, **LIMITS)
+    assert info.value.code == "too_large"
+    assert "MAX_TEXT_BYTES" in info.value.message
+    ok = sandbox.extract(path, engine="pdfium", caps=sandbox.Caps(text_bytes=5000), **LIMITS)
+    assert sum(page.text.count("x") for page in ok.pages) == 4000
+
+
+def test_pages_come_back_as_a_file_read_page_by_page(tmp_path):
+    path = tmp_path / "doc.pdf"
+    path.write_bytes((GOOD / "pdfjs_tracemonkey.pdf").read_bytes())
+    result = sandbox.extract(path, engine="pdfminer", **LIMITS)
+    assert isinstance(result.pages, PageFile)
+    assert len(result.pages) == 14
+    assert result.text == pdfminer_extract(path).text
+    assert result.chars == len(result.text)
+
+
+def test_cap_metadata_cuts_each_value_then_leaves_out_what_passes_the_total():
+    caps = {"metadata_value_chars": 4, "metadata_chars": 6}
+    assert sandbox.cap_metadata({"a": "12", "b": "34"}, caps) == ({"a": "12", "b": "34"}, False)
+    assert sandbox.cap_metadata({"a": "123456"}, caps) == ({"a": "1234"}, True)
+    assert sandbox.cap_metadata({"a": "1234", "b": "567", "c": "8"}, caps) == (
+        {"a": "1234", "c": "8"},
+        True,
+    )
