@@ -60,6 +60,11 @@ format: $(VENV)/.dev ## apply ruff's fixes and formatting
 bench: $(VENV)/.dev ## benchmarks with ratios (quick, a few minutes); `make bench FULL=1` for all
 	$(BIN)/python -m bench $(if $(FULL),--full)
 
+.PHONY: fuzz
+fuzz: $(VENV)/.dev ## mutation fuzzing through the real stack: thousands of mutants (MUTANTS=, SEED=)
+	PDFQ_FUZZ_MUTANTS=$(or $(MUTANTS),2000) $(if $(SEED),PDFQ_FUZZ_SEED=$(SEED)) \
+		$(BIN)/python -m pytest tests/test_fuzz.py -q -s
+
 .PHONY: clean
 clean: ## remove the virtualenv and the local data folder
 	rm -rf $(VENV) .pdfq-data
