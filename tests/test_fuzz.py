@@ -43,11 +43,12 @@ _OBJECT = re.compile(rb"\d+ \d+ obj\b.*?endobj", re.S)
 
 def sources() -> list[bytes]:
     files = sorted(p for p in [*GOOD.glob("*.pdf"), *BAD.glob("*.pdf")] if p.is_file())
-    return [
+    small = [
         p.read_bytes()
         for p in files
         if p.name not in NEEDS_SANDBOX and 1024 <= p.stat().st_size <= LARGEST_SOURCE
     ]
+    return [data for data in small if data.startswith(b"%PDF-")]
 
 
 def bit_flips(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
