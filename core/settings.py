@@ -330,7 +330,6 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "MAX_JSON_BYTES": ("max_json_bytes", lambda n, v: _int(n, v, minimum=1024)),
     "WEB_CONCURRENCY": ("web_concurrency", lambda n, v: _int(n, v, minimum=1)),
     "PROXY_HOPS": ("proxy_hops", lambda n, v: _int(n, v, minimum=0, maximum=5)),
-
     "MAX_PARTS_PER_JOB": ("max_parts_per_job", lambda n, v: _int(n, v, minimum=1)),
     "PART_WINDOW": ("part_window", lambda n, v: _int(n, v, minimum=0)),
     "MAX_METADATA_VALUE_CHARS": (
