@@ -84,23 +84,28 @@ def test_a_lying_page_count_costs_one_page_not_fifty_thousand_parts(services, pa
 
 
 @pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="1", MAX_PARTS_PER_JOB="5", PART_WINDOW="2")
-def test_parts_are_capped_per_job_and_enqueued_a_window_at_a_time(
-    services, part_tasks, monkeypatch
-):
+def test_parts_are_capped_per_job_and_enqueued_a_window_at_a_time(services, monkeypatch):
     job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 5 ranges of 3
-    outstanding = []
+    put, done, open_at_put = [], [], []
+
+    def held(name, source_key, engine, first, last, delay=None):
+        put.append((first, last))
+        open_at_put.append(len(set(put) - set(done)))  # enqueued, not yet extracted
+        return "held"  # never run: the coordinator extracts every range itself
+
     extract_part = parts._extract_part
 
-    def watched(services, job, engine, first, last, path, tick):
-        # The coordinator takes a range itself: how many enqueued ranges are still open?
-        outstanding.append(len([p for p in part_tasks if p != (first, last)]))
-        return extract_part(services, job, engine, first, last, path, tick)
+    def extracted(services, job, engine, first, last, path, tick):
+        extract_part(services, job, engine, first, last, path, tick)
+        done.append((first, last))
 
-    monkeypatch.setattr(parts, "_extract_part", watched)
+    monkeypatch.setattr(services.queue, "put", held)
+    monkeypatch.setattr(parts, "_extract_part", extracted)
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
-    assert part_tasks[:2] == [(4, 6), (7, 9)]  # the window, from the front
-    assert len(part_tasks) <= 4  # never all the ranges at once
-    assert len(set(part_tasks)) == len(part_tasks)
+    assert len(done) == 5  # MAX_PARTS_PER_JOB, though PART_PAGES=1 would make 14
+    assert put[:2] == [(4, 6), (7, 9)]  # the window, from the front
+    assert max(open_at_put) <= 2  # PART_WINDOW: never more of the job's ranges queued
+    assert len(set(put)) == len(put)
     assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
 
 
