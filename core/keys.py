@@ -57,6 +57,8 @@ DEDUP_PREFIX = "dedup/"  # which job already extracted these bytes with these op
 INBOX_PREFIX = "inbox/"  # files dropped by other tools, until pdfq takes them
 INDEX_PREFIX = "index/"  # each tenant's jobs listed newest first (core/jobs/index.py)
 INDEX_BUILT = "index/built.json"  # written when recovery last rebuilt the index from records
+STORE_PREFIX = "store/"  # what the store honours (core/adapters/capabilities.py), and probes
+CAPABILITIES_KEY = f"{STORE_PREFIX}capabilities.json"
 
 
 def source_key(tenant: str, job_id: str) -> str:
@@ -136,6 +138,11 @@ def parse_index_key(key: str) -> tuple[str, str | None, int, str]:
     return match["tenant"], match["status"], _INDEX_CEILING - int(match["rev"]), match["job_id"]
 
 
+def store_probe_key(name: str) -> str:
+    """A throw-away object the capability probe writes and deletes."""
+    return f"{STORE_PREFIX}probe-{name}"
+
+
 def parse_active_key(key: str) -> tuple[str, str]:
     _, tenant, job_id = key.split("/", 2)
     return tenant, job_id
@@ -174,12 +181,21 @@ RECOVERY_LOCK_TTL = 50  # under the minute between two recovery passes
 RECOVERY_LOCK = "recovery-lock"
 REINDEX_LOCK_TTL = 3600  # a rebuild of the job index from every record; released when done
 REINDEX_LOCK = "reindex-lock"
+# A store without conditional writes: a job record's read-check-write runs under this lock,
+# held for one write (milliseconds); the TTL frees the lock of a writer that died holding it.
+RECORD_LOCK_TTL = 30
 # Progress and parts live PROGRESS_TTL (a setting); leases LEASE_SECONDS, renewed while held.
 
 
 def lease_key(holder: str) -> str:
     """Who runs a job (or a part of one) right now; TTL LEASE_SECONDS, renewed while it works."""
     return f"lease:{holder}"
+
+
+def record_lock_key(record: str) -> str:
+    """Held around one write of a job record on a store without conditional writes;
+    RECORD_LOCK_TTL."""
+    return f"record-lock:{record}"
 
 
 def enqueued_key(job_id: str) -> str:

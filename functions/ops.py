@@ -24,6 +24,19 @@ def _check(fn) -> dict:
     return {"ok": True}
 
 
+def _store(storage) -> dict:
+    """What the store honours (docs/reliability.md: what pdfq does where it lacks one)."""
+    try:
+        capabilities = storage.capabilities()
+    except PdfqError as exc:
+        return {"capabilities": None, "capabilities_error": exc.message}
+    return {
+        "capabilities": capabilities.to_dict(),
+        "capabilities_source": storage.capabilities_source,
+        "lacks": capabilities.lacking(),
+    }
+
+
 @bp.get("/health")
 @public  # platforms' health checks carry no token
 def health():
@@ -36,6 +49,8 @@ def health():
         "queue": {"backend": settings.queue_backend, **_check(ping_queue)},
         "storage": {"bucket": settings.s3_bucket, **_check(runtime.storage.ping)},
     }
+    if checks["storage"]["ok"]:
+        checks["storage"].update(_store(runtime.storage))
     down = [name for name, check in checks.items() if not check["ok"]]
     if down:
         details = "; ".join(f"{name}: {checks[name]['error']}" for name in down)

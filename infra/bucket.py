@@ -2,17 +2,22 @@
 (only when S3_EVENTS_ARN is set) new sources are announced to that topic or queue.
 
 Each step compares what the bucket has with what the settings want and changes only the
-difference, so it is safe on every release. pdfq's own rules and notification are told
-apart by their `pdfq-` ids; anything else on the bucket is left as it is.
+difference, so it is safe on every release. First it probes what the store honours
+(core/adapters/capabilities.py) and records it in the bucket for the web and the worker;
+a store without lifecycle rules or notifications gets a warning naming what it lacks and
+what pdfq does instead (docs/reliability.md), not a failure. pdfq's own rules and
+notification are told apart by their `pdfq-` ids; anything else on the bucket is left as
+it is.
 """
 
 from __future__ import annotations
 
 from core import keys
+from core.adapters.capabilities import Capabilities, describe
 from core.adapters.storage import Storage
-from core.errors import StorageUnavailable
+from core.errors import ObjectMissing, StorageUnavailable
 from core.settings import Settings
-from infra.report import CHANGED, OK, PENDING, Outcome
+from infra.report import CHANGED, FAILED, OK, PENDING, WARNING, Outcome
 
 OURS = "pdfq-"
 # A multipart upload that never completes keeps its parts (and their cost) forever.
@@ -43,8 +48,45 @@ def provision(storage: Storage, settings: Settings, apply: bool) -> list[Outcome
         outcomes = [Outcome(subject, CHANGED, "created")]
     else:
         outcomes = [Outcome(subject, PENDING, "would create")]
-    outcomes.append(_lifecycle(storage, settings, apply, exists))
-    outcomes.append(_notifications(storage, settings, apply, exists))
+    capabilities = None
+    if exists:
+        capabilities = storage.probe_capabilities()
+        outcomes += _record(storage, capabilities, apply)
+    outcomes.append(_lifecycle(storage, settings, apply, exists, capabilities))
+    outcomes.append(_notifications(storage, settings, apply, exists, capabilities))
+    return outcomes
+
+
+# --- what the store honours ---
+
+# What pdfq does in place of each feature a store lacks (docs/reliability.md).
+INSTEAD = {
+    "conditional_create": "job records are created under a lock in the state store",
+    "conditional_replace": "job records are rewritten under a lock in the state store",
+    "copy_conditions": "inbox copies check the source's ETag just before copying",
+    "lifecycle": "pdfq's retention task deletes expired sources and results",
+    "notifications": "uploads are completed by the client's POST .../complete or by recovery",
+    "cors": "browsers on another origin cannot upload; serve the page from the store's origin",
+}
+
+
+def _record(storage: Storage, capabilities: Capabilities, apply: bool) -> list[Outcome]:
+    subject = f"bucket {storage.bucket} store"
+    try:
+        recorded = Capabilities.from_dict(storage.get_json(keys.CAPABILITIES_KEY)[0])
+    except ObjectMissing:
+        recorded = None
+    outcomes = []
+    same = recorded is not None and recorded.lacking() == capabilities.lacking()
+    if same:
+        outcomes.append(Outcome(subject, OK, describe(capabilities)))
+    elif apply:
+        storage.record_capabilities(capabilities)
+        outcomes.append(Outcome(subject, CHANGED, f"recorded: {describe(capabilities)}"))
+    else:
+        outcomes.append(Outcome(subject, PENDING, f"would record: {describe(capabilities)}"))
+    for name in capabilities.lacking():
+        outcomes.append(Outcome(subject, WARNING, f"lacks {name}: {INSTEAD[name]}"))
     return outcomes
 
 
@@ -119,8 +161,18 @@ def _describe_rules(rules: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def _lifecycle(storage: Storage, settings: Settings, apply: bool, exists: bool) -> Outcome:
+def _lifecycle(
+    storage: Storage, settings: Settings, apply: bool, exists: bool, caps: Capabilities | None
+) -> Outcome:
     subject = f"bucket {storage.bucket} lifecycle"
+    if caps is not None and not caps.lifecycle:
+        wanted = _describe_rules(lifecycle_rules(settings))
+        return Outcome(
+            subject,
+            WARNING,
+            f"the store has no lifecycle rules: pdfq's retention task applies them ({wanted}); "
+            "unfinished multipart uploads are not dropped",
+        )
     current = []
     if exists:
         answer = storage.configure(
@@ -185,8 +237,19 @@ def _shapes(pairs: list[tuple[str, dict]]) -> list[tuple]:
     return sorted((listing, e.get("Id"), _entry_shape(e)) for listing, e in pairs)
 
 
-def _notifications(storage: Storage, settings: Settings, apply: bool, exists: bool) -> Outcome:
+def _notifications(
+    storage: Storage, settings: Settings, apply: bool, exists: bool, caps: Capabilities | None
+) -> Outcome:
     subject = f"bucket {storage.bucket} events"
+    if caps is not None and not caps.notifications:
+        if settings.s3_events_arn:
+            return Outcome(
+                subject,
+                FAILED,
+                f"the store has no event notifications, so nothing can announce new files to "
+                f"{settings.s3_events_arn}: unset S3_EVENTS_ARN (clients complete their uploads)",
+            )
+        return Outcome(subject, OK, "none (S3_EVENTS_ARN is not set; the store has none)")
     current: dict = {}
     if exists:
         current = storage.configure(

@@ -17,7 +17,9 @@ class Outcome:
     detail: str
 
     def line(self) -> str:
-        prefix = "provision failed" if self.state in (FAILED, UNAVAILABLE) else "provision"
+        prefix = {FAILED: "provision failed", UNAVAILABLE: "provision failed"}.get(
+            self.state, "provision warning" if self.state == WARNING else "provision"
+        )
         return f"{prefix}: {self.subject}: {self.detail}"
 
 

@@ -18,7 +18,7 @@ from core.settings import load_settings
 from functions import create_app
 from infra import local_s3
 from tests.support import browser as chromium
-from tests.support.servers import RedisServer, free_port
+from tests.support.servers import S3RVER_CREDENTIALS, RedisServer, S3rverServer, free_port
 
 # Every test starts from this environment: nothing from the developer's own, an immediate
 # queue (tasks run inside enqueue), fake AWS credentials for moto, an open server.
@@ -40,7 +40,7 @@ SERVER_MARKERS = ("integration", "e2e", "browser")
 
 
 # Fixtures that start a server, and so may only serve tests marked for one.
-SERVER_FIXTURES = {"redis_server", "moto_server", "browser"}
+SERVER_FIXTURES = {"redis_server", "moto_server", "s3rver_server", "s3_store", "browser"}
 
 
 def pytest_collection_modifyitems(items):
@@ -199,6 +199,25 @@ def moto_server():
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3rver_server(tmp_path_factory):
+    """s3rver (npm) as a real HTTP process, its objects on disk: a second S3 implementation,
+    without conditional writes, lifecycle rules or notifications; restartable mid-test."""
+    server = S3rverServer(tmp_path_factory.mktemp("s3rver"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["moto", "s3rver"])
+def s3_store(request) -> tuple[str, dict[str, str]]:
+    """(endpoint, settings) of each S3 implementation the end-to-end subset runs against:
+    pass both to Stack (its credentials included)."""
+    if request.param == "moto":
+        return request.getfixturevalue("moto_server"), {}
+    server = request.getfixturevalue("s3rver_server")
+    return server.url, dict(S3RVER_CREDENTIALS)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -17,10 +18,15 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core import keys
+from core.adapters.capabilities import Capabilities, probe
 from core.errors import ObjectMissing, StorageUnavailable, WriteConflict
 from core.settings import Settings
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+# A GET racing a PUT of the same key can return a torn body on some stores (s3rver: empty):
+# read again this many times, a little later each time, before calling storage unavailable.
+_TORN_READ_PAUSES = (0.05, 0.1, 0.2, 0.4)
 # 8 MiB parts, two at a time: a web worker holds at most ~16 MiB of an upload in memory.
 _TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
 # s3transfer reads up to 10 parts ahead into memory (80 MiB with 8 MiB parts); one, plus
@@ -44,6 +50,8 @@ class Storage:
         self._client = None
         self._public_client = None
         self._lock = threading.Lock()
+        self._capabilities: Capabilities | None = None
+        self.capabilities_source = ""  # "recorded" (by provisioning) or "probed" (by us)
 
     @property
     def client(self):
@@ -154,6 +162,11 @@ class Storage:
         }
         if if_match:
             kwargs["CopySourceIfMatch"] = if_match
+            # A store that ignores the condition: check it ourselves just before copying
+            # (a narrower window than none; docs/reliability.md).
+            unchecked = not self.capabilities().copy_conditions
+            if unchecked and self.etag(source) != if_match:
+                raise WriteConflict(source)
         self._call("copy " + source, "copy_object", **kwargs)
 
     # --- presigned uploads (signed locally: no request is made) ---
@@ -228,12 +241,31 @@ class Storage:
             raise _unavailable(exc, "read " + key) from exc
 
     def get_json(self, key: str) -> tuple[Any, str]:
-        """The decoded object and its ETag (for a conditional write back)."""
-        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+        """The decoded object and its ETag (for a conditional write back). A body that does
+        not parse (a read torn by a concurrent write) is read again; if it still does not
+        parse, storage is called unavailable: retry later, it is not a bug of the caller."""
+        for pause in (*_TORN_READ_PAUSES, None):
+            response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+            try:
+                return json.loads(response["Body"].read()), response["ETag"]
+            except BotoCoreError as exc:
+                raise _unavailable(exc, "read " + key) from exc
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                if pause is None:
+                    break
+                time.sleep(pause)
+        raise StorageUnavailable(
+            f"Object storage returned {key} unreadable {len(_TORN_READ_PAUSES) + 1} times "
+            "(a read racing a write, or a damaged object); try again shortly.",
+            retry_after=2,
+        )
+
+    def etag(self, key: str) -> str | None:
+        """The object's ETag, or None when there is no such object."""
         try:
-            return json.loads(response["Body"].read()), response["ETag"]
-        except BotoCoreError as exc:
-            raise _unavailable(exc, "read " + key) from exc
+            return self.head(key)["ETag"]
+        except ObjectMissing:
+            return None
 
     def download_to(
         self,
@@ -310,6 +342,37 @@ class Storage:
             token = page["NextContinuationToken"]
 
     # --- the bucket itself ---
+
+    def capabilities(self) -> Capabilities:
+        """What the store honours: as provisioning recorded it, else probed by this process
+        (once; a few requests on throw-away keys)."""
+        if self._capabilities is None:
+            try:
+                recorded, _ = self.get_json(keys.CAPABILITIES_KEY)
+                self._capabilities = Capabilities.from_dict(recorded)
+                self.capabilities_source = "recorded"
+            except ObjectMissing:
+                self._capabilities = self.probe_capabilities()
+                self.capabilities_source = "probed"
+        return self._capabilities
+
+    def probe_capabilities(self) -> Capabilities:
+        """Try each feature on the bucket now (core/adapters/capabilities.py)."""
+        try:
+            return probe(self.client, self.bucket)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise StorageUnavailable(
+                "Object storage failed while pdfq probed what it honours "
+                f"({error.get('Code')}: {error.get('Message')}); try again shortly."
+            ) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc, "probe the store's capabilities") from exc
+
+    def record_capabilities(self, capabilities: Capabilities):
+        """Write what provisioning found, for the web and the worker to read."""
+        self.put_json(keys.CAPABILITIES_KEY, capabilities.to_dict())
+        self._capabilities, self.capabilities_source = capabilities, "recorded"
 
     def ping(self):
         """Raise StorageUnavailable unless the bucket answers."""

@@ -6,6 +6,11 @@ read, so of two writers only one wins; the loser re-reads and re-checks. Only th
 (core/jobs/lifecycle.py) calls it. Each write also keeps the `active/` marker of open jobs,
 the job index (core/jobs/index.py) and the per-status counters and metrics in the state store
 in step.
+
+On a store that ignores conditional writes (core/adapters/capabilities.py) the same guarantee
+comes from a short lock in the state store around the record's read-check-write: HEAD the
+record, compare its ETag, write, release. Every writer of records goes through here, so
+holding the lock is enough; losing the state store makes writes wait (503), never race.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import itertools
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,10 +28,20 @@ from core import keys, metrics
 from core.adapters.state import State
 from core.adapters.storage import Storage
 from core.clock import utcnow
-from core.errors import Conflict, JobDeleted, NotFound, ObjectMissing, PdfqError, WriteConflict
+from core.errors import (
+    Conflict,
+    JobDeleted,
+    NotFound,
+    ObjectMissing,
+    PdfqError,
+    StorageUnavailable,
+    WriteConflict,
+)
 from core.jobs import index
 from core.jobs.index import JobIndex
 from core.jobs.model import ALLOWED, Job, JobStatus
+
+_LOCK_WAIT = 10  # seconds a writer waits for a record's lock before answering 503
 
 
 class JobRecords:
@@ -68,9 +85,7 @@ class JobRecords:
         self.storage.put_bytes(keys.active_key(tenant, job_id), b"")
         self.index.add(*index.expected_keys(job))  # listed before it is written, too
         try:
-            job.etag = self.storage.put_json(
-                keys.record_key(tenant, job_id), job.to_record(), if_absent=True
-            )
+            job.etag = self._write(keys.record_key(tenant, job_id), job.to_record(), if_absent=True)
         except WriteConflict:  # the job exists (a repeated event): it keeps its own entries
             existing = self.get(job_id, tenant, tombstone=True)
             self.index.remove(*(index.expected_keys(job) - index.expected_keys(existing)))
@@ -130,7 +145,7 @@ class JobRecords:
             if entry:
                 self.index.add(entry)  # listed in its new status before it is written
             try:
-                updated.etag = self.storage.put_json(
+                updated.etag = self._write(
                     keys.record_key(job.tenant, job.id), updated.to_record(), if_match=job.etag
                 )
             except WriteConflict:
@@ -146,6 +161,44 @@ class JobRecords:
                 self.close(updated)
             return updated
         raise Conflict(f"Job {job.id} is changing too often to update; try again.")
+
+    def _write(
+        self, key: str, record: dict, *, if_match: str | None = None, if_absent: bool = False
+    ) -> str:
+        """A conditional write of a record: by the store when it honours the condition, else
+        under the record's lock. WriteConflict when the condition does not hold."""
+        capabilities = self.storage.capabilities()
+        honoured = (
+            capabilities.conditional_create if if_absent else capabilities.conditional_replace
+        )
+        if honoured:
+            return self.storage.put_json(key, record, if_match=if_match, if_absent=if_absent)
+        with self._locked(key):
+            current = self.storage.etag(key)
+            if (if_absent and current is not None) or (if_match and current != if_match):
+                raise WriteConflict(key)
+            return self.storage.put_json(key, record)
+
+    @contextlib.contextmanager
+    def _locked(self, key: str):
+        """Hold the record's lock (waiting up to about 10 s for another writer to finish)."""
+        lock, token = keys.record_lock_key(key), uuid.uuid4().hex
+        deadline = time.monotonic() + _LOCK_WAIT
+        pause = 0.01
+        while not self.state.set_if_absent(lock, token, keys.RECORD_LOCK_TTL):
+            if time.monotonic() > deadline:
+                raise StorageUnavailable(
+                    f"Another writer has held {key} for over {_LOCK_WAIT} s; try again shortly.",
+                    retry_after=5,
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(PdfqError):  # it expires anyway
+                if self.state.get(lock) == token:
+                    self.state.delete(lock)
 
     def close(self, job: Job):
         """Remove the `active/` marker of a terminal job; if this fails, recovery retries it."""

@@ -126,3 +126,81 @@ def child_env(**values: str) -> dict[str, str]:
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(values)
     return env
+
+
+# s3rver, from npm: installed by .ci/run (or on first use) outside the repository.
+S3RVER_VERSION = "3.7.1"
+S3RVER_HOME = Path(
+    os.environ.get("PDFQ_S3RVER_HOME")
+    or Path.home() / ".cache" / "pdfq" / f"s3rver-{S3RVER_VERSION}"
+)
+
+
+# s3rver knows one key pair; it checks the key id, and (with --allow-mismatched-signatures)
+# accepts any well-formed signature.
+S3RVER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
+
+
+def s3rver_script() -> Path:
+    """The s3rver command, installed with npm into S3RVER_HOME when it is not there yet."""
+    script = S3RVER_HOME / "node_modules" / "s3rver" / "bin" / "s3rver.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm not found: s3rver needs node and npm (`apt-get install npm`)")
+        S3RVER_HOME.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(S3RVER_HOME),
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                f"s3rver@{S3RVER_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return script
+
+
+class S3rverServer:
+    """s3rver, a second S3 implementation (no conditional writes, no lifecycle rules, no
+    notifications), keeping its objects on disk in `folder`: stop() and start() again
+    mid-test, on the same port, and every object is still there."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.data = folder / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self):
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("node not found: s3rver needs node (`apt-get install nodejs`)")
+        args = [node, str(s3rver_script()), "-d", str(self.data), "-a", "127.0.0.1"]
+        args += ["-p", str(self.port), "--silent", "--allow-mismatched-signatures"]
+        log = open(self.folder / "s3rver.log", "ab")  # noqa: SIM115 - the child holds it
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError as exc:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"s3rver did not start; see {self.folder}") from exc
+                time.sleep(0.1)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None

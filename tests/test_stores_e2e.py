@@ -1,0 +1,131 @@
+"""The guarantees that lean on the store, on two S3 implementations: moto's server (which
+honours conditional writes) and s3rver (which ignores them and has no lifecycle rules or
+notifications). Real gunicorn and huey_consumer from the Procfile, a private Redis."""
+
+import concurrent.futures
+import threading
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from core import keys
+from tests.support.corpus import GOOD
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+JO = GOOD / "pdfminer_jo.pdf"
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server, s3_store, tmp_path_factory):
+    url, credentials = s3_store
+    stack = Stack(
+        redis_server.url,
+        url,
+        tmp_path_factory.mktemp("stores"),
+        RECONCILE_GRACE_SECONDS="0",
+        TASK_RETRY_DELAY="1",
+        **credentials,
+    )
+    yield stack
+    stack.stop()
+
+
+def bucket(stack):
+    """A boto3 client on the stack's store, with the stack's credentials."""
+    env = stack.env
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    return client, env["S3_BUCKET"]
+
+
+def presigned(stack) -> dict:
+    """A job awaiting its upload, the file already PUT through its presigned URL."""
+    data = JO.read_bytes()
+    status, job = stack.post_json(
+        "/api/v1/pdf/uploads",
+        {"filename": "jo.pdf", "content_type": "application/pdf", "size": len(data)},
+    )
+    assert status == 201, job
+    put = job["upload"]["put"]
+    assert requests.put(put["url"], data=data, headers=put["headers"], timeout=30).ok
+    return job
+
+
+def records_by_status(stack) -> dict[str, int]:
+    client, name = bucket(stack)
+    counts: dict[str, int] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=name, Prefix=keys.RECORDS_PREFIX
+    ):
+        for item in page.get("Contents", []):
+            _, job_id = keys.parse_record_key(item["Key"])
+            status = stack.job(job_id)["status"]
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def test_the_store_s_capabilities_show_in_health(stack, s3_store):
+    status, health, _ = stack.request("GET", "/api/v1/pdf/health")
+    assert status == 200, health
+    store = health["checks"]["storage"]["capabilities"]
+    ignores_conditions = "S3RVER" in str(s3_store[1])
+    assert store["conditional_create"] is not ignores_conditions
+    assert store["conditional_replace"] is not ignores_conditions
+    assert store["lifecycle"] is not ignores_conditions
+    assert health["checks"]["storage"]["capabilities_source"] == "recorded"
+
+
+def test_racing_completes_queue_an_upload_once_and_counters_stay_true(stack):
+    for _ in range(3):
+        job = presigned(stack)
+        complete = [job["links"]["complete"]] * 8
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda url: stack.post_json(url, {})[0], complete))
+        assert sorted(answers).count(202) == 1, answers
+        assert set(answers) <= {200, 202, 409}, answers
+        done = stack.wait([job["id"]])[job["id"]]
+        assert done["status"] == "succeeded"
+        assert done["attempts"] == 1  # one task ran it, not several
+    _, summary, _ = stack.request("GET", "/api/v1/pdf/queue/status")
+    counts = {status: n for status, n in summary["jobs"].items() if n}
+    assert counts == records_by_status(stack), summary
+
+
+def test_a_record_read_while_it_is_rewritten_is_never_a_500(stack):
+    _, job = stack.upload(JO)
+    stack.wait([job["id"]])
+    client, name = bucket(stack)
+    key = keys.record_key("public", job["id"])
+    body = client.get_object(Bucket=name, Key=key)["Body"].read()
+    stop = threading.Event()
+
+    def rewrite():
+        while not stop.is_set():
+            client.put_object(Bucket=name, Key=key, Body=body, ContentType="application/json")
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(
+                pool.map(lambda _: stack.request("GET", f"/api/v1/pdf/jobs/{job['id']}"), range(60))
+            )
+    finally:
+        stop.set()
+        writer.join()
+    statuses = [status for status, _, _ in answers]
+    assert 500 not in statuses, [a for a in answers if a[0] != 200][:3]
+    for status, payload, headers in answers:
+        if status != 200:
+            assert (status, payload["error"]["code"]) == (503, "storage_unavailable")
+            assert int(headers["Retry-After"]) > 0
