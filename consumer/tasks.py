@@ -19,6 +19,7 @@ from huey.api import TaskWrapper
 from huey.signals import SIGNAL_INTERRUPTED
 
 from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
+from consumer.recovery import expiry
 from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
 from core.errors import PdfqError
 from core.jobs.lifecycle import Deferred
@@ -85,6 +86,11 @@ def register(services: Services) -> Tasks:
     def clean_scratch():
         """Each worker starting removes the temp folders of workers that were killed."""
         scratch.clean_leftovers()
+
+    @huey.periodic_task(crontab(minute="17"))
+    def apply_retention():
+        """Every hour, where the bucket has no lifecycle rules: expire sources and results."""
+        expiry.apply_retention(services)
 
     @huey.signal(SIGNAL_INTERRUPTED)
     def requeue_interrupted(signal, task, *args, **kwargs):

@@ -175,6 +175,9 @@ def parse_inbox_key(key: str) -> tuple[str, str]:
 # --- the state store: what may be lost, each key with its TTL ---
 
 ENQUEUED_TTL = 14 * 24 * 3600  # far longer than any job waits in the queue
+# A Huey retry's marker lives until the retry is due plus this: if the retry never comes
+# (its task was dropped), recovery finds the job unmarked soon after.
+RETRY_MARKER_GRACE = 300
 CANCEL_TTL = 24 * 3600  # a running job stops within seconds of the request
 IDEMPOTENCY_TTL = 24 * 3600  # how long a client may replay a request
 RECOVERY_LOCK_TTL = 50  # under the minute between two recovery passes

@@ -314,3 +314,50 @@ def test_a_redis_password_problem_is_named_without_showing_the_password(evicting
     assert "asks for a password and the URL has none" in none.detail
     assert "refused the password in the URL" in wrong.detail
     assert "hunter2" not in wrong.subject + wrong.detail
+
+
+@pytest.mark.integration
+def test_a_store_without_lifecycle_or_notifications_deploys_with_warnings(s3rver_server, redis_url):
+    from tests.support.servers import S3RVER_CREDENTIALS
+
+    env = {
+        "S3_ENDPOINT_URL": s3rver_server.url,
+        "S3_BUCKET": f"provision-{uuid.uuid4().hex[:8]}",
+        "HUEY_REDIS_URL": redis_url,
+        **S3RVER_CREDENTIALS,
+    }
+    first = run_provision(**env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "unreachable" not in first.stdout + first.stderr
+    store = f"provision: bucket {env['S3_BUCKET']} store"
+    assert f"{store}: recorded: honours all but conditional_create," in first.stdout
+    for lacking in ("conditional_create", "conditional_replace", "copy_conditions"):
+        assert f"provision warning: bucket {env['S3_BUCKET']} store: lacks {lacking}:" in (
+            first.stdout
+        )
+    assert "the store has no lifecycle rules: pdfq's retention task applies them" in first.stdout
+    assert "none (S3_EVENTS_ARN is not set; the store has none)" in first.stdout
+
+    check = run_provision("--check", **env)
+    assert check.returncode == 0, check.stdout + check.stderr  # warnings are not changes
+    assert f"{store}: honours all but" in check.stdout
+
+    # Notifications asked for on a store that has none: a problem provisioning cannot fix.
+    events = run_provision(**env, S3_EVENTS_ARN="arn:aws:sqs:us-east-1:123456789012:pdfq")
+    assert events.returncode == 1
+    assert "the store has no event notifications" in events.stderr
+
+
+@pytest.mark.integration
+def test_a_store_with_every_feature_is_recorded_without_warnings(moto_server):
+    env = {
+        "S3_ENDPOINT_URL": moto_server,
+        "S3_BUCKET": f"provision-{uuid.uuid4().hex[:8]}",
+        **local_s3.FAKE_CREDENTIALS,
+    }
+    first = run_provision(**env)
+    assert first.returncode == 0, first.stderr
+    assert "lacks conditional" not in first.stdout
+    settings = load_settings({"S3_ENDPOINT_URL": moto_server, "S3_BUCKET": env["S3_BUCKET"]})
+    recorded = Storage(settings).capabilities()
+    assert recorded.conditional_writes and recorded.lifecycle

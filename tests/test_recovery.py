@@ -2,12 +2,14 @@
 uploads, against moto and the embedded state store."""
 
 import datetime as dt
+import time
 
 import pytest
 
 from consumer import pipeline, recovery, tasks
 from core import keys
 from core.adapters.queue import EXTRACT_DOCUMENT
+from core.errors import StorageUnavailable
 from core.jobs.lifecycle import Deferred
 from core.jobs.model import JobStatus
 from core.services import build
@@ -39,9 +41,40 @@ def test_a_queued_job_the_queue_forgot_is_enqueued_once(services, held):
 
 def test_an_enqueued_job_is_left_alone(services, held):
     job = jo(services)
-    services.inflight.mark_enqueued(job.id, "task-1")
-    recovery.reconcile(services)
+    task = services.queue.task(EXTRACT_DOCUMENT, job.source_key, eta=LATER)
+    services.queue.enqueue(task)  # a real task, waiting in the schedule
+    services.inflight.mark_enqueued(job.id, task.id)
+    report = recovery.reconcile(services)
     assert held == []
+    assert report.stale_markers == 0
+
+
+def test_a_marker_whose_task_is_gone_is_removed_and_the_job_requeued(services, held):
+    # Storage was down for longer than the task's retries: Huey dropped the task, but its
+    # marker (14 days) stayed and told every pass the job was queued.
+    job = jo(services)
+    services.inflight.mark_enqueued(job.id, "dropped-task")
+    report = recovery.reconcile(services)
+    assert (report.stale_markers, report.requeued) == (1, 1)
+    assert [j.id for j, _ in held] == [job.id]
+
+
+@pytest.mark.env(RECONCILE_GRACE_SECONDS="600")
+def test_a_young_marker_is_trusted_while_its_task_may_be_in_transit(services, held):
+    job = jo(services)
+    services.inflight.mark_enqueued(job.id, "taken-by-a-worker-just-now")
+    assert recovery.reconcile(services).stale_markers == 0
+
+
+def test_a_retry_s_marker_expires_soon_after_the_retry_is_due(services):
+    job = moved(services, jo(services), JobStatus.PROCESSING, worker="w")
+    services.inflight.acquire(job.id, "w")
+    services.lifecycle.retry_later(job, StorageUnavailable(), "w", delay=60)
+    expires_at = services.state._db.execute(
+        "select expires_at from state where key = ?", (keys.enqueued_key(job.id),)
+    ).fetchone()[0]
+    ttl = expires_at - time.time()
+    assert 60 < ttl <= 60 + keys.RETRY_MARKER_GRACE
 
 
 def test_a_scheduled_job_keeps_its_time(services, held):

@@ -3,6 +3,10 @@
 One pass over the durable list of open jobs (the `active/` markers in storage):
 - queued or scheduled, with no enqueue marker and no lease: the queue lost it (Redis
   flushed, restarted without persistence, failed over): enqueue it again, at its time;
+- marked enqueued, but the marked task is in neither the queue nor the schedule (its
+  retries ran out while storage was down, so Huey dropped it): the marker is stale; it is
+  removed and the job handled as above. A marker younger than RECONCILE_GRACE_SECONDS is
+  trusted (its task may be between the queue and a worker's lease);
 - processing, with no lease: its worker died (SIGKILL, OOM, a dyno killed): put it back,
   or, once it has been in progress at N worker deaths, fail it with `worker_crashed`;
 - awaiting_upload past its upload URLs' expiry (PRESIGN_EXPIRY) and the grace: the file
@@ -26,6 +30,7 @@ from core import keys
 from core.clock import seconds_since
 from core.errors import NotFound, NotUploaded, PdfqError
 from core.jobs import reindex
+from core.jobs.inflight import HUEY_RETRY
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 
@@ -43,6 +48,7 @@ class Report:
     uploads_expired: int = 0
     closed: int = 0
     reindexed: int = 0  # records the job index was rebuilt from
+    stale_markers: int = 0
     skipped: bool = False
 
     @property
@@ -68,11 +74,25 @@ def reconcile(services: Services) -> Report:
     if not state.set_if_absent(keys.RECOVERY_LOCK, "1", keys.RECOVERY_LOCK_TTL):
         report.skipped = True
         return report
+    queued = _QueuedTasks(services)
     try:
         for tenant, job_id in services.records.active():
             report.checked += 1
-            if inflight.is_enqueued(job_id) or inflight.holder(job_id):
-                continue  # the queue or a live worker has it: no need to read the record
+            if inflight.holder(job_id):
+                continue  # a live worker has it: no need to read the record
+            marker = inflight.marker(job_id)
+            if marker is not None:
+                if queued.holds(marker):
+                    continue  # the queue has it
+                if inflight.marker(job_id) != marker or inflight.holder(job_id):
+                    continue  # it moved on while we looked
+                inflight.dequeued(job_id)
+                report.stale_markers += 1
+                log.warning(
+                    "job %s: its task %s is not in the queue; marker removed",
+                    job_id,
+                    marker["task"],
+                )
             try:
                 job = services.records.get(job_id, tenant)
             except NotFound:
@@ -107,6 +127,24 @@ def _rebuild_index(services: Services, report: Report):
     changed = rebuilt.added or rebuilt.removed  # a fresh bucket's first pass is no news
     level = logging.WARNING if changed else logging.INFO
     log.log(level, "recovery: job index rebuilt (%s)", rebuilt)
+
+
+class _QueuedTasks:
+    """Whether a marked task is really queued or scheduled; the queue is read once a pass,
+    and only if some job is marked."""
+
+    def __init__(self, services: Services):
+        self._services = services
+        self._ids: set[str] | None = None
+
+    def holds(self, marker: dict) -> bool:
+        grace = self._services.settings.reconcile_grace
+        at = marker.get("at")  # (a marker without one is checked)
+        if marker["task"] == HUEY_RETRY or (at and seconds_since(at) < grace):
+            return True  # a retry's marker expires on its own; a young one may be in transit
+        if self._ids is None:
+            self._ids = self._services.queue.task_ids()
+        return marker["task"] in self._ids
 
 
 def _recover(services: Services, job: Job, report: Report):

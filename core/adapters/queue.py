@@ -81,6 +81,12 @@ class JobQueue:
     def scheduled(self) -> int:
         return self.call(self.huey.scheduled_count)
 
+    def task_ids(self) -> set[str]:
+        """The id of every task waiting in the queue or the schedule (reads them all: for
+        recovery's once-a-minute check that marked tasks really exist)."""
+        tasks = [*self.call(self.huey.pending), *self.call(self.huey.scheduled)]
+        return {task.id for task in tasks}
+
     def call(self, fn, *args):
         """Call into Huey, turning a down queue into QueueUnavailable (503 with Retry-After)."""
         try:

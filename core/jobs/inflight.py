@@ -16,6 +16,7 @@ import json
 
 from core import keys
 from core.adapters.state import State
+from core.clock import utcnow
 from core.errors import PdfqError
 from core.jobs.model import Job, JobStatus
 
@@ -57,9 +58,19 @@ class InFlight:
 
     # --- enqueue markers ---
 
-    def mark_enqueued(self, job_id: str, task_id: str, eta: str | None = None):
-        value = json.dumps({"task": task_id, "eta": eta})
-        self.state.set(keys.enqueued_key(job_id), value, keys.ENQUEUED_TTL)
+    def mark_enqueued(
+        self, job_id: str, task_id: str, eta: str | None = None, ttl: int = keys.ENQUEUED_TTL
+    ):
+        """Say task `task_id` is queued for the job (until `eta`, when scheduled). Recovery
+        checks a marked task is really in the queue or the schedule; a Huey retry, whose
+        task pdfq cannot see, is marked only until a little after it is due (`ttl`)."""
+        value = json.dumps({"task": task_id, "eta": eta, "at": utcnow()})
+        self.state.set(keys.enqueued_key(job_id), value, ttl)
+
+    def marker(self, job_id: str) -> dict | None:
+        """The job's enqueue marker: {"task", "eta", "at"}, or None."""
+        raw = self.state.get(keys.enqueued_key(job_id))
+        return json.loads(raw) if raw else None
 
     def dequeued(self, job_id: str):
         """A worker took the job's task off the queue: from now on its lease speaks for it."""

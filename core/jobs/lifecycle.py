@@ -206,7 +206,11 @@ class Lifecycle:
         """A retryable failure: the job waits in `scheduled` for Huey's retry in `delay` s."""
         eta = utc_after(delay)
         try:
-            self.inflight.mark_enqueued(job.id, HUEY_RETRY, eta)
+            ttl = int(delay) + keys.RETRY_MARKER_GRACE
+            self.inflight.mark_enqueued(job.id, HUEY_RETRY, eta, ttl=ttl)
+        except PdfqError:  # the state store is down: recovery checks the job after its eta
+            log.warning("job %s: could not mark the retry in the state store", job.id)
+        try:
             self._move(
                 job,
                 JobStatus.SCHEDULED,
