@@ -76,9 +76,14 @@ def register(services: Services):
 
     @huey.post_execute()
     def _unbind_job(task: Task, value, exception):
+        # In the consumer, cleared rather than reset: lines between tasks (queue reads, the
+        # scheduler) belong to no job, whatever an earlier task left behind. An immediate
+        # queue runs the task inside its caller (a request), whose own job id comes back.
         token = getattr(task, "_pdfq_log_token", None)
-        if token is not None:
+        if huey.immediate and token is not None:
             logs.unbind_job(token)
+        else:
+            logs.clear_job()
 
     @huey.signal(SIGNAL_RETRYING)
     def _count_retry(signal, task: Task, *args):

@@ -13,6 +13,8 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
+import time
 
 from core.settings import Settings
 
@@ -87,6 +89,52 @@ def unbind_request(token: contextvars.Token):
     _request_id.reset(token)
 
 
+def clear_job():
+    """No job from here on in this thread (between two tasks: nothing carries the last id)."""
+    _job_id.set(None)
+
+
+# Errors that mean "a service is unreachable", by class name (redis's, botocore's, the OS's):
+# an outage repeats them many times a second, and their traceback says nothing new.
+_OUTAGE_ERRORS = re.compile(r"ConnectionError|TimeoutError|ConnectionRefused|ConnectionReset")
+OUTAGE_LOG_INTERVAL = 30  # seconds between two lines about the same repeated outage error
+
+
+class RepeatedOutages(logging.Filter):
+    """One line per OUTAGE_LOG_INTERVAL for a repeated connection error, with how many
+    times it happened, and no traceback: an outage of Redis or storage is one line every
+    interval per message (Huey retries its reads many times a second), not thousands."""
+
+    def __init__(self, interval: float = OUTAGE_LOG_INTERVAL):
+        super().__init__()
+        self.interval = interval
+        self._seen: dict[tuple[str, str], list[float | int]] = {}  # -> [last shown, hidden]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or not _is_outage(error):
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.setdefault(key, [-self.interval, 0])
+            if now - seen[0] < self.interval:
+                seen[1] += 1
+                return False
+            hidden, seen[0], seen[1] = seen[1], now, 0
+        summary = f"{type(error).__name__}: {error}"
+        more = f"; {hidden} more in the last {self.interval:g} s" if hidden else ""
+        record.msg = f"{record.getMessage()} ({summary}){more}"
+        record.args = None
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _is_outage(error: BaseException) -> bool:
+    return any(_OUTAGE_ERRORS.search(cls.__name__) for cls in type(error).__mro__)
+
+
 class JobIdFilter(logging.Filter):
     """Copies the bound job id and request id onto each record (unless the caller passed
     them in `extra`)."""
@@ -145,10 +193,11 @@ def make_formatter(settings: Settings) -> logging.Formatter:
 
 
 def prepare(handler: logging.Handler, settings: Settings):
-    """Give `handler` pdfq's format and job id filter (idempotent)."""
+    """Give `handler` pdfq's format, job id filter and outage summaries (idempotent)."""
     handler.setFormatter(make_formatter(settings))
-    if not any(isinstance(f, JobIdFilter) for f in handler.filters):
-        handler.addFilter(JobIdFilter())
+    for kind in (JobIdFilter, RepeatedOutages):
+        if not any(isinstance(f, kind) for f in handler.filters):
+            handler.addFilter(kind())
 
 
 def configure(settings: Settings):

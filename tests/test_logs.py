@@ -11,6 +11,7 @@ from core import logs
 from core.adapters.queue import EXTRACT_DOCUMENT
 from core.errors import StorageUnavailable
 from core.settings import load_settings
+from tests.conftest import started
 from tests.support.corpus import GOOD
 from tests.support.jobs import stored_job
 
@@ -147,3 +148,58 @@ def test_every_huey_line_about_a_retried_task_names_its_job(services, monkeypatc
     messages = {r.getMessage().split(" ")[0]: r for r in records}
     assert {"Executing", "Unhandled", "Requeueing"} <= set(messages)
     assert {r.job_id for r in records} == {job.id}
+
+
+class _Refused(ConnectionError):
+    """Stands for redis's ConnectionError: what a down Redis raises on every queue read."""
+
+
+def test_a_repeated_connection_error_is_one_line_per_interval_with_a_count(captured):
+    logger, stream = captured("json")
+    for _ in range(500):
+        try:
+            raise _Refused("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        except _Refused:
+            logger.exception("Error reading from queue")
+    [line] = lines(stream)
+    assert line["message"] == (
+        "Error reading from queue (_Refused: Error 111 connecting to 127.0.0.1:6379. "
+        "Connection refused.)"
+    )
+    assert "exception" not in line
+
+    outage = logs.RepeatedOutages(interval=0.0)
+    record = logging.makeLogRecord({"msg": "Error reading schedule.", "exc_info": None})
+    record.exc_info = (_Refused, _Refused("down"), None)
+    outage.filter(record)  # first: shown
+    later = logging.makeLogRecord({"msg": "Error reading schedule."})
+    later.exc_info = (_Refused, _Refused("down"), None)
+    outage.interval = 3600  # everything until the interval ends is counted, not shown
+    assert outage.filter(later) is False
+
+
+def test_other_errors_keep_their_traceback(captured):
+    logger, stream = captured("json")
+    for _ in range(3):
+        try:
+            raise ValueError("a bug")
+        except ValueError:
+            logger.exception("Unhandled exception in task")
+    assert [("exception" in line) for line in lines(stream)] == [True, True, True]
+
+
+def test_lines_between_tasks_carry_no_job_id(s3, monkeypatch):
+    # A consumer's queue (not immediate): whatever a task bound, the next queue read,
+    # scheduler line or periodic task logs without it.
+    monkeypatch.setenv("HUEY_IMMEDIATE", "false")
+    services = started()
+    job = stored_job(services, GOOD / "pdfminer_jo.pdf")
+    seen = []
+    services.huey.pre_execute("look")(lambda task: seen.append(logs._job_id.get()))
+    leaked = logs.bind_job("f" * 32)  # as a task that never reached its post hook left it
+    try:
+        services.huey.execute(services.queue.task(EXTRACT_DOCUMENT, job.source_key))
+        assert seen == [job.id]
+        assert logs._job_id.get() is None
+    finally:
+        logs.unbind_job(leaked)

@@ -4,6 +4,7 @@ notifications). Real gunicorn and huey_consumer from the Procfile, a private Red
 
 import concurrent.futures
 import threading
+import time
 
 import boto3
 import pytest
@@ -12,6 +13,7 @@ from botocore.config import Config
 
 from core import keys
 from tests.support.corpus import GOOD
+from tests.support.proxy import TcpProxy
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -129,3 +131,58 @@ def test_a_record_read_while_it_is_rewritten_is_never_a_500(stack):
         if status != 200:
             assert (status, payload["error"]["code"]) == (503, "storage_unavailable")
             assert int(headers["Retry-After"]) > 0
+
+
+def queue_empty(stack) -> bool:
+    _, summary, _ = stack.request("GET", "/api/v1/pdf/queue/status")
+    return summary["pending"] == summary["scheduled"] == 0
+
+
+def test_an_s3_outage_longer_than_the_retry_budget_strands_no_job(
+    redis_server, s3_store, request, tmp_path
+):
+    url, credentials = s3_store
+    s3rver = request.getfixturevalue("s3rver_server") if credentials else None
+    proxy = None if s3rver else TcpProxy(int(url.rsplit(":", 1)[1]))
+    if proxy:
+        proxy.start()
+    stack = Stack(
+        redis_server.url,
+        proxy.url if proxy else url,
+        tmp_path,
+        TASK_RETRIES="1",
+        TASK_RETRY_DELAY="1",
+        RECONCILE_GRACE_SECONDS="0",
+        **credentials,
+    )
+    try:
+        stack.procs["worker"].stop()  # the jobs wait in the queue
+        ids = [stack.upload(JO)[1]["id"] for _ in range(3)]
+        # Storage goes away (s3rver really stops; its objects stay on disk) for longer than
+        # the tasks' retries: Huey drops every task.
+        if proxy:
+            proxy.stop()
+        else:
+            s3rver.stop()
+        try:
+            stack.start("worker")
+            deadline = time.monotonic() + 60
+            while not (queue_empty(stack) and (time.sleep(3) or queue_empty(stack))):
+                assert time.monotonic() < deadline, stack.logs()
+                time.sleep(0.5)
+        finally:
+            if proxy:
+                proxy.start()
+            else:
+                s3rver.start()
+        result = stack.run("consumer.recovery")
+        assert result.returncode == 0, result.stderr
+        assert "stale markers: 3" in result.stdout, (result.stdout, stack.logs())
+        jobs = stack.wait(ids, timeout=120)
+        for job in jobs.values():
+            assert job["status"] == "succeeded", (job, stack.logs())
+            assert "worker_lost" not in str(job["attempts"])
+    finally:
+        stack.stop()
+        if proxy:
+            proxy.stop()
