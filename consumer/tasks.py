@@ -87,6 +87,11 @@ def register(services: Services) -> Tasks:
         """Each worker starting removes the temp folders of workers that were killed."""
         scratch.clean_leftovers()
 
+    @huey.periodic_task(crontab(minute="37"))
+    def recount_jobs():
+        """Every hour: the counters of finished jobs, from every record."""
+        recovery.recount_all(services)
+
     @huey.periodic_task(crontab(minute="17"))
     def apply_retention():
         """Every hour, where the bucket has no lifecycle rules: expire sources and results."""

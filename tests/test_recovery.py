@@ -200,3 +200,30 @@ def test_an_upload_whose_urls_are_still_valid_is_left_waiting(services):
     report = recovery.reconcile(services)
     assert report.uploads_expired == 0
     assert services.records.get(job.id, "acme").status is JobStatus.AWAITING_UPLOAD
+
+
+def test_a_pass_puts_drifted_counters_right_never_below_zero(services, held):
+    waiting = jo(services)
+    done = jo(services)
+    pipeline.process(services, done.source_key)
+    other = jo(services, tenant="acme")
+    # Drift, as a race on a store without conditional writes or a process killed between a
+    # record write and its counter update leaves it.
+    for key, change in (
+        (keys.count_key("queued"), 5),
+        (keys.count_key("awaiting_upload"), -5),
+        (keys.count_key("queued", "acme"), -3),
+        (keys.count_key("succeeded"), 7),
+    ):
+        services.state.incr(key, change)
+    recovery.reconcile(services, full=True)
+    assert services.records.counts() == {
+        **dict.fromkeys(services.records.counts(), 0),
+        "queued": 2,
+        "succeeded": 1,
+    }
+    assert services.records.counts("acme")["queued"] == 1
+    assert services.records.counts("public")["queued"] == 1
+    raw = services.state.get_many([keys.count_key("awaiting_upload")])
+    assert int(raw[keys.count_key("awaiting_upload")] or 0) == 0  # stored right, not clamped
+    assert {waiting.id, other.id} == {j.id for j, _ in held}

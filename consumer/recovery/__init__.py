@@ -16,7 +16,9 @@ One pass over the durable list of open jobs (the `active/` markers in storage):
 When the job index has never been built in this bucket (core/jobs/reindex.py), the pass
 rebuilds it from the records, once.
 Jobs changed in the last RECONCILE_GRACE_SECONDS are left alone (they may be mid-enqueue).
-Each move is the lifecycle's; the pass also drops expired rows of the embedded state store.
+Each move is the lifecycle's; the pass also drops expired rows of the embedded state store
+and sets the counters of open jobs to what the records say (the hourly pass and the command
+recount finished jobs as well, reading every record).
 
 Run every minute by a Huey periodic task, and on demand with `python -m consumer.recovery`.
 """
@@ -35,6 +37,7 @@ from core.jobs.model import Job, JobStatus
 from core.services import Services
 
 log = logging.getLogger("pdfq.recovery")
+OPEN = [status for status in JobStatus if not status.terminal]
 
 
 @dataclasses.dataclass
@@ -67,19 +70,27 @@ class Report:
         )
 
 
-def reconcile(services: Services) -> Report:
-    """One recovery pass, unless another process is running one."""
+def reconcile(services: Services, full: bool = False) -> Report:
+    """One recovery pass, unless another process is running one; `full` also recounts the
+    finished jobs (every record is read: the hourly pass and the command do it)."""
     state, inflight = services.state, services.inflight
     report = Report()
     if not state.set_if_absent(keys.RECOVERY_LOCK, "1", keys.RECOVERY_LOCK_TTL):
         report.skipped = True
         return report
     queued = _QueuedTasks(services)
+    open_jobs: list[tuple[str, JobStatus]] = []
     try:
         for tenant, job_id in services.records.active():
             report.checked += 1
+            try:
+                job = services.records.get(job_id, tenant)
+            except NotFound:
+                continue  # a marker whose record is being written right now
+            if not job.status.terminal:
+                open_jobs.append((tenant, job.status))
             if inflight.holder(job_id):
-                continue  # a live worker has it: no need to read the record
+                continue  # a live worker has it
             marker = inflight.marker(job_id)
             if marker is not None:
                 if queued.holds(marker):
@@ -93,16 +104,15 @@ def reconcile(services: Services) -> Report:
                     job_id,
                     marker["task"],
                 )
-            try:
-                job = services.records.get(job_id, tenant)
-            except NotFound:
-                continue  # a marker whose record is being written right now
             if seconds_since(job.updated_at) < services.settings.reconcile_grace:
                 continue
             try:
                 _recover(services, job, report)
             except PdfqError as exc:
                 log.warning("job %s: not recovered this time: %s", job.id, exc.message)
+        services.records.recount(open_jobs, OPEN)
+        if full:
+            recount_all(services)
         state.purge_expired()
         _rebuild_index(services, report)
     finally:
@@ -145,6 +155,20 @@ class _QueuedTasks:
         if self._ids is None:
             self._ids = self._services.queue.task_ids()
         return marker["task"] in self._ids
+
+
+def recount_all(services: Services):
+    """Counters of finished jobs put right from every record (one read per record)."""
+    records = services.records
+    finished = []
+    for tenant, job_id in records.listed():
+        try:
+            status = records.get(job_id, tenant).status
+        except NotFound:
+            continue
+        if status.terminal:
+            finished.append((tenant, status))
+    records.recount(finished, [s for s in JobStatus if s.terminal])
 
 
 def _recover(services: Services, job: Job, report: Report):

@@ -1,4 +1,5 @@
-"""`python -m consumer.recovery`: one recovery pass now, with the worker's settings."""
+"""`python -m consumer.recovery`: one recovery pass now, with the worker's settings, counting
+finished jobs again too."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def main() -> int:
     runtime = build(settings_or_exit())
     tasks.register(runtime)  # recovery enqueues the worker's task
     try:
-        report = reconcile(runtime)
+        report = reconcile(runtime, full=True)
     except PdfqError as exc:
         print(f"reconcile failed: {exc.message}", file=sys.stderr)
         return 1

@@ -303,6 +303,19 @@ class Storage:
         for item in self.list_objects(prefix):
             yield item["Key"]
 
+    def list_prefixes(self, prefix: str) -> list[str]:
+        """The "folders" directly under `prefix` (e.g. each tenant's `jobs/<tenant>/`)."""
+        found, token = [], None
+        while True:
+            kwargs = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+            found += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+            if not page.get("IsTruncated"):
+                return found
+            token = page["NextContinuationToken"]
+
     def list_objects(self, prefix: str):
         """Every object under `prefix` as S3 lists it (Key, LastModified, Size...)."""
         token = None

@@ -21,7 +21,7 @@ import datetime as dt
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from core import keys, metrics
@@ -236,6 +236,31 @@ class JobRecords:
                 self.state.incr(keys.count_key(old.value, scope), -1)
             if new is not None:
                 self.state.incr(keys.count_key(new.value, scope), 1)
+
+    def tenants(self) -> list[str]:
+        """Every tenant that has a job record."""
+        return [
+            p.rstrip("/").rsplit("/", 1)[-1]
+            for p in self.storage.list_prefixes(keys.RECORDS_PREFIX)
+        ]
+
+    def recount(self, jobs: Iterable[tuple[str, JobStatus]], statuses: Collection[JobStatus]):
+        """Set the counters of `statuses`, overall and of every tenant, to what the records
+        say (`jobs`: the (tenant, status) of every record in those statuses). Counters can
+        drift (a process dying between a record write and its counter update, a write race
+        on a store that lost one): each recovery pass puts them right. Counted by adding the
+        difference, so a transition counted meanwhile is not lost, only seen next pass."""
+        found: dict[tuple[str | None, JobStatus], int] = {}
+        for tenant, status in jobs:
+            for scope in (None, tenant):
+                found[scope, status] = found.get((scope, status), 0) + 1
+        scopes = [None, *self.tenants()]
+        names = {keys.count_key(s.value, t): (t, s) for t in scopes for s in statuses}
+        current = self.state.get_many(list(names))
+        for key, slot in names.items():
+            change = found.get(slot, 0) - int(current[key] or 0)
+            if change:
+                self.state.incr(key, change)
 
     def counts(self, tenant: str | None = None) -> dict[str, int]:
         """Jobs by status, of every tenant (metrics, operators) or of one (its API view)."""
