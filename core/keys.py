@@ -206,6 +206,12 @@ def enqueued_key(job_id: str) -> str:
     return f"enqueued:{job_id}"
 
 
+def outage_key(job_id: str) -> str:
+    """The error code of an outage that ended a job's run before its retry could be recorded
+    on the job (recovery reads it); ENQUEUED_TTL, removed when the job ends."""
+    return f"outage:{job_id}"
+
+
 def cancel_key(job_id: str) -> str:
     """A cancel request for a running job, read by its worker; CANCEL_TTL."""
     return f"cancel:{job_id}"

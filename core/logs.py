@@ -16,6 +16,7 @@ import re
 import threading
 import time
 
+from core.errors import PdfqError
 from core.settings import Settings
 
 _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("pdfq_job_id", default=None)
@@ -123,7 +124,11 @@ class RepeatedOutages(logging.Filter):
                 seen[1] += 1
                 return False
             hidden, seen[0], seen[1] = seen[1], now, 0
-        summary = f"{type(error).__name__}: {error}"
+        summary = (
+            f"{error.code}: {error.message}"
+            if isinstance(error, PdfqError)
+            else f"{type(error).__name__}: {error}"
+        )
         more = f"; {hidden} more in the last {self.interval:g} s" if hidden else ""
         record.msg = f"{record.getMessage()} ({summary}){more}"
         record.args = None
@@ -132,6 +137,8 @@ class RepeatedOutages(logging.Filter):
 
 
 def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, PdfqError) and error.retryable:
+        return True  # storage or the state store unreachable, in pdfq's own words
     return any(_OUTAGE_ERRORS.search(cls.__name__) for cls in type(error).__mro__)
 
 

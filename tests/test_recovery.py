@@ -9,7 +9,7 @@ import pytest
 from consumer import pipeline, recovery, tasks
 from core import keys
 from core.adapters.queue import EXTRACT_DOCUMENT
-from core.errors import StorageUnavailable
+from core.errors import QueueUnavailable, StorageUnavailable
 from core.jobs.lifecycle import Deferred
 from core.jobs.model import JobStatus
 from core.services import build
@@ -227,3 +227,46 @@ def test_a_pass_puts_drifted_counters_right_never_below_zero(services, held):
     raw = services.state.get_many([keys.count_key("awaiting_upload")])
     assert int(raw[keys.count_key("awaiting_upload")] or 0) == 0  # stored right, not clamped
     assert {waiting.id, other.id} == {j.id for j, _ in held}
+
+
+def state_down(monkeypatch, services):
+    def down(*args, **kwargs):
+        raise QueueUnavailable("Redis unreachable (test)")
+
+    for name in ("get", "set", "set_if_absent", "delete", "incr", "get_many"):
+        monkeypatch.setattr(services.state, name, down)
+
+
+def test_a_retry_the_state_store_could_not_mark_still_reads_scheduled(services, monkeypatch):
+    job = moved(services, jo(services), JobStatus.PROCESSING, worker="w")
+    with monkeypatch.context() as patch:
+        state_down(patch, services)
+        services.lifecycle.retry_later(job, StorageUnavailable(), "w", delay=60)
+    stored = services.records.get(job.id, job.tenant)
+    assert stored.status is JobStatus.SCHEDULED  # not "processing 50/50" while it waits
+    assert stored.scheduled_for and stored.error["code"] == "storage_unavailable"
+
+
+@pytest.mark.env(MAX_WORKER_CRASHES="1")
+def test_a_run_an_outage_ended_is_not_a_worker_death(services, held, monkeypatch):
+    job = moved(services, jo(services), JobStatus.PROCESSING, worker="w")
+    with monkeypatch.context() as patch:  # storage is down: the retry cannot be recorded
+        patch.setattr(
+            services.storage,
+            "put_bytes",
+            lambda *a, **k: (_ for _ in ()).throw(StorageUnavailable()),
+        )
+        services.lifecycle.retry_later(job, StorageUnavailable(), "w", delay=0)
+    services.state.delete(keys.enqueued_key(job.id))  # the retry's marker ran out, no retry came
+    report = recovery.reconcile(services)
+    stored = services.records.get(job.id, job.tenant)
+    assert stored.status is JobStatus.QUEUED, stored  # not quarantined at one "crash"
+    assert [a["outcome"] for a in stored.attempts] == ["storage_unavailable"]
+    assert report.quarantined == 0
+
+
+def test_an_extraction_goes_on_while_the_state_store_is_down(services, monkeypatch):
+    job = jo(services)
+    state_down(monkeypatch, services)
+    services.inflight.set_progress(job.id, 3, 10)  # no exception: progress is best effort
+    assert services.inflight.cancel_requested(job.id) is False

@@ -195,7 +195,11 @@ def _recover(services: Services, job: Job, report: Report):
             log.warning("job %s: quarantined after repeated worker deaths", job.id)
         else:
             report.recovered_from_crash += 1
-            log.warning("job %s: its worker died (lease expired); re-enqueued", job.id)
+            log.warning(
+                "job %s: its run ended without a lease (%s); re-enqueued",
+                job.id,
+                job.attempts[-1]["outcome"],
+            )
 
 
 def _expire_upload(services: Services, job: Job, report: Report):

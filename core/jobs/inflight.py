@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 
 from core import keys
 from core.adapters.state import State
 from core.clock import utcnow
 from core.errors import PdfqError
 from core.jobs.model import Job, JobStatus
+
+log = logging.getLogger("pdfq.consumer")
 
 HUEY_RETRY = "huey-retry"  # the enqueue marker's task id while Huey holds a retry
 
@@ -45,9 +48,10 @@ class InFlight:
         return True
 
     def release(self, name: str, worker: str):
-        """Give the lease back, if it is still ours."""
-        if self.state.get(keys.lease_key(name)) == worker:
-            self.state.delete(keys.lease_key(name))
+        """Give the lease back, if it is still ours (with the state store down: it expires)."""
+        with contextlib.suppress(PdfqError):
+            if self.state.get(keys.lease_key(name)) == worker:
+                self.state.delete(keys.lease_key(name))
 
     def drop_lease(self, name: str):
         """Remove the lease whoever holds it (the holder is this process, stopping)."""
@@ -90,7 +94,13 @@ class InFlight:
         self.state.set(keys.cancel_key(job_id), "1", keys.CANCEL_TTL)
 
     def cancel_requested(self, job_id: str) -> bool:
-        return self.state.get(keys.cancel_key(job_id)) is not None
+        """Whether the web asked the job to stop; False while the state store cannot say
+        (the request is kept: the next tick after the outage sees it)."""
+        try:
+            return self.state.get(keys.cancel_key(job_id)) is not None
+        except PdfqError as exc:
+            log.warning("job %s: could not look for a cancel request", job_id, exc_info=exc)
+            return False
 
     def clear_cancel(self, job_id: str):
         with contextlib.suppress(PdfqError):  # it expires anyway
@@ -99,7 +109,27 @@ class InFlight:
     # --- progress ---
 
     def set_progress(self, job_id: str, done: int, total: int | None):
-        self.state.set(keys.progress_key(job_id), json.dumps([done, total]), self.progress_ttl)
+        """Live progress, best effort: an extraction that can still write its results goes
+        on while the state store is down (the record gets the final counts)."""
+        try:
+            self.state.set(keys.progress_key(job_id), json.dumps([done, total]), self.progress_ttl)
+        except PdfqError as exc:
+            log.warning("job %s: progress not recorded", job_id, exc_info=exc)
+
+    # --- outages that ended a run: not the PDF's fault ---
+
+    def note_outage(self, job_id: str, code: str):
+        """A run ended by an outage whose retry could not be recorded on the job: recovery
+        books the attempt as `code`, not as a worker death (no step toward quarantine)."""
+        with contextlib.suppress(PdfqError):  # the state store is down too: nothing to keep
+            self.state.set(keys.outage_key(job_id), code, keys.ENQUEUED_TTL)
+
+    def outage(self, job_id: str) -> str | None:
+        return self.state.get(keys.outage_key(job_id))
+
+    def clear_outage(self, job_id: str):
+        with contextlib.suppress(PdfqError):  # it expires anyway
+            self.state.delete(keys.outage_key(job_id))
 
     def progress(self, job: Job) -> tuple[int | None, int | None]:
         """(pages_done, pages_total): live while processing, from the record otherwise."""
@@ -112,6 +142,11 @@ class InFlight:
 
     def forget(self, job_id: str):
         """The job ended: no marker, lease or cancel request of it stays."""
-        for key in (keys.enqueued_key(job_id), keys.lease_key(job_id), keys.cancel_key(job_id)):
+        for key in (
+            keys.enqueued_key(job_id),
+            keys.lease_key(job_id),
+            keys.cancel_key(job_id),
+            keys.outage_key(job_id),
+        ):
             with contextlib.suppress(PdfqError):  # each expires on its own
                 self.state.delete(key)

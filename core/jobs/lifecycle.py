@@ -180,6 +180,7 @@ class Lifecycle:
         if not self.inflight.acquire(job.id, worker):
             raise Deferred(self.inflight.holder(job.id) or "?", self.inflight.lease_seconds)
         self.inflight.dequeued(job.id)
+        self.inflight.clear_outage(job.id)  # this run is the retry an outage's note awaited
         try:
             return self._move(
                 job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None, worker=worker
@@ -220,6 +221,7 @@ class Lifecycle:
             )
         except PdfqError:
             log.warning("job %s: could not record the retry (%s)", job.id, error.code)
+            self.inflight.note_outage(job.id, error.code)
         self.inflight.release(job.id, worker)
 
     def interrupt(self, job: Job):
@@ -356,12 +358,16 @@ class Lifecycle:
 
     def recover_crashed(self, job: Job, max_crashes: int) -> Job:
         """A processing job whose lease expired (its worker died): queue it again, or fail it
-        `worker_crashed` once it has been in progress at `max_crashes` worker deaths."""
-        lost = attempt(job.worker or "?", "worker_lost")
+        `worker_crashed` once it has been in progress at `max_crashes` worker deaths. A run
+        that an outage ended (its worker noted the error) is booked as that error and does
+        not count as a death: an outage is not the PDF's fault."""
+        outage = self.inflight.outage(job.id)
+        lost = attempt(job.worker or "?", outage or "worker_lost")
         attempts = _appended(lost)
         crashes = sum(1 for a in [*job.attempts, lost] if a["outcome"] == "worker_lost")
         if crashes < max_crashes:
             job = self._move(job, JobStatus.QUEUED, attempts=attempts)
+            self.inflight.clear_outage(job.id)
             self._enqueue(job)
             return job
         error = WorkerCrashed(

@@ -90,7 +90,8 @@ class JobRecords:
             existing = self.get(job_id, tenant, tombstone=True)
             self.index.remove(*(index.expected_keys(job) - index.expected_keys(existing)))
             raise
-        self._count(tenant, None, status)
+        with contextlib.suppress(PdfqError):  # a state store blip: recovery recounts
+            self._count(tenant, None, status)
         return job
 
     def get(self, job_id: str, tenant: str, *, tombstone: bool = False) -> Job:
@@ -155,8 +156,9 @@ class JobRecords:
                 continue
             if entry:
                 self.index.remove(*(index.expected_keys(job) - index.expected_keys(updated)))
-            self._count(job.tenant, job.status, to)
-            metrics.record_transition(self.state, job.status, updated)
+            with contextlib.suppress(PdfqError):  # a state store blip: recovery recounts
+                self._count(job.tenant, job.status, to)
+                metrics.record_transition(self.state, job.status, updated)
             if to.terminal:
                 self.close(updated)
             return updated
