@@ -256,6 +256,14 @@ class StorageUnavailable(Unavailable):
     default_message = "Object storage is unreachable; try again shortly."
 
 
+class StoreRefused(PdfqError):
+    """The store answered, and refused a bucket configuration it does not support (4xx):
+    trying again changes nothing (provisioning exits 1, not 3)."""
+
+    code = "store_refused"
+    default_message = "Object storage refused a bucket configuration pdfq asked for."
+
+
 class QueueUnavailable(Unavailable):
     code = "queue_unavailable"
     default_message = "The job queue (Redis) is unreachable; try again shortly."

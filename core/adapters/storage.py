@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core import keys
 from core.adapters.capabilities import Capabilities, probe
-from core.errors import ObjectMissing, StorageUnavailable, WriteConflict
+from core.errors import ObjectMissing, StorageUnavailable, StoreRefused, WriteConflict
 from core.settings import Settings
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
@@ -405,6 +405,13 @@ class Storage:
             error = exc.response.get("Error", {})
             if missing_code and error.get("Code") == missing_code:
                 return None
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if 400 <= status < 500 and status != 403 or status == 501:
+                raise StoreRefused(
+                    f"Object storage refused to {what} ({error.get('Code')}: "
+                    f"{error.get('Message')}): this store does not support it as pdfq asks "
+                    "(docs/reliability.md, 'Stores')."
+                ) from exc
             raise StorageUnavailable(
                 f"Object storage refused to {what} ({error.get('Code')}: {error.get('Message')})."
             ) from exc
