@@ -26,7 +26,7 @@ from core.settings import Settings
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 # A GET racing a PUT of the same key can return a torn body on some stores (s3rver: empty):
 # read again this many times, a little later each time, before calling storage unavailable.
-_TORN_READ_PAUSES = (0.05, 0.1, 0.2, 0.4)
+_TORN_READ_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.5)
 # 8 MiB parts, two at a time: a web worker holds at most ~16 MiB of an upload in memory.
 _TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
 # s3transfer reads up to 10 parts ahead into memory (80 MiB with 8 MiB parts); one, plus

@@ -192,11 +192,13 @@ class Lifecycle:
 
     def succeed(self, job: Job, worker: str, **outcome) -> Job:
         """The run ended with a result (`outcome`: pages, warnings, summary, engine...)."""
-        return self._end(job, JobStatus.SUCCEEDED, worker, notify=True, **outcome)
+        return _patiently(
+            job, lambda: self._end(job, JobStatus.SUCCEEDED, worker, notify=True, **outcome)
+        )
 
     def fail(self, job: Job, error: PdfqError, worker: str) -> Job:
         """The run ended with `error`, whose stable code the job keeps."""
-        return self._end(job, JobStatus.FAILED, worker, error, notify=True)
+        return _patiently(job, lambda: self._end(job, JobStatus.FAILED, worker, error, notify=True))
 
     def stop_canceled(self, job: Job, worker: str) -> Job:
         """The run was stopped by a cancel request; how far it got stays on the record."""
@@ -451,6 +453,27 @@ class Lifecycle:
             self._move(job, JobStatus.AWAITING_UPLOAD, expect=JobStatus.QUEUED)
         except PdfqError as exc:
             log.warning("job %s: queued but not enqueued (%s)", job.id, exc.message)
+
+
+# How long a worker keeps trying to record the end of a run through an outage (storage, or
+# the state store holding a record's lock) before handing it to Huey's retries: a blip of
+# Redis or storage must not throw away a finished extraction.
+FINAL_WRITE_PATIENCE = 60
+
+
+def _patiently(job: Job, write):
+    """`write()`, tried again (1, 2, 4... s apart) while it fails with a retryable error,
+    for up to FINAL_WRITE_PATIENCE seconds."""
+    deadline, pause = time.monotonic() + FINAL_WRITE_PATIENCE, 1.0
+    while True:
+        try:
+            return write()
+        except PdfqError as exc:
+            if not exc.retryable or time.monotonic() + pause > deadline:
+                raise
+            log.warning("job %s: could not record the end of its run yet: %s", job.id, exc.message)
+            time.sleep(pause)
+            pause = min(pause * 2, 10)
 
 
 def _appended(entry: dict):
