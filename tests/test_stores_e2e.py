@@ -3,6 +3,7 @@ honours conditional writes) and s3rver (which ignores them and has no lifecycle 
 notifications). Real gunicorn and huey_consumer from the Procfile, a private Redis."""
 
 import concurrent.futures
+import json
 import signal
 import threading
 import time
@@ -217,3 +218,43 @@ def test_an_s3_outage_longer_than_the_retry_budget_strands_no_job(
         stack.stop()
         if proxy:
             proxy.stop()
+
+
+def test_a_20_second_redis_loss_mid_extraction_ends_with_every_job_succeeded(
+    redis_server, s3_store, tmp_path
+):
+    url, credentials = s3_store
+    proxy = TcpProxy(redis_server.port)
+    proxy.start()
+    stack = Stack(
+        f"redis://127.0.0.1:{proxy.port}/0",
+        url,
+        tmp_path,
+        LEASE_SECONDS="10",
+        RECONCILE_GRACE_SECONDS="0",
+        TASK_RETRY_DELAY="1",
+        **credentials,
+    )
+    try:
+        ids = [stack.upload(path)[1]["id"] for path in (LONG, JO, GOOD / DIRECT[0])]
+        stack.wait_until(
+            ids[0], lambda j: j["status"] == "processing" and (j["pages_done"] or 0) >= 2
+        )
+        proxy.stop()  # Redis is gone: the queue, leases, progress, counters
+        time.sleep(20)
+        proxy.start()
+        jobs = stack.wait(ids, timeout=240)
+        client, name = bucket(stack)
+        for job_id, job in jobs.items():
+            assert job["status"] == "succeeded", (job, stack.logs())
+            record = client.get_object(Bucket=name, Key=keys.record_key("public", job_id))
+            outcomes = [a["outcome"] for a in json.loads(record["Body"].read())["attempts"]]
+            assert "worker_lost" not in outcomes, outcomes
+        # One line per interval per message while Redis was down, without a traceback.
+        lines = [json.loads(line) for line in stack.procs["worker"].log().splitlines()]
+        reading = [e for e in lines if e["message"].startswith("Error reading")]
+        assert 0 < len(reading) <= 12, len(reading)
+        assert not [e for e in reading if "exception" in e or e.get("job_id")]
+    finally:
+        stack.stop()
+        proxy.stop()
