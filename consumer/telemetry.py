@@ -103,3 +103,16 @@ def register(services: Services):
         return create_consumer(**options)
 
     huey.create_consumer = create_consumer_with_our_logs
+
+    # Huey skips the post-execute hooks when its own bookkeeping after a task fails (Redis
+    # down as the task ends): the job id must still not stick to the consumer's next lines.
+    execute = huey.execute
+
+    def execute_then_forget_the_job(task, timestamp=None):
+        try:
+            return execute(task, timestamp)
+        finally:
+            if not huey.immediate:
+                logs.clear_job()
+
+    huey.execute = execute_then_forget_the_job

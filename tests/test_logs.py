@@ -203,3 +203,19 @@ def test_lines_between_tasks_carry_no_job_id(s3, monkeypatch):
         assert logs._job_id.get() is None
     finally:
         logs.unbind_job(leaked)
+
+
+def test_a_task_ending_as_redis_goes_away_leaves_no_job_id_behind(s3, monkeypatch):
+    # Huey deletes the task's revoke key before its post-execute hooks; with Redis down that
+    # raises, the hooks never run, and the worker's next lines would carry this job's id.
+    monkeypatch.setenv("HUEY_IMMEDIATE", "false")
+    services = started()
+    job = stored_job(services, GOOD / "pdfminer_jo.pdf")
+
+    def redis_gone(*args, **kwargs):
+        raise _Refused("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(services.huey, "delete", redis_gone)
+    with pytest.raises(_Refused):
+        services.huey.execute(services.queue.task(EXTRACT_DOCUMENT, job.source_key))
+    assert logs._job_id.get() is None

@@ -254,7 +254,8 @@ def test_a_20_second_redis_loss_mid_extraction_ends_with_every_job_succeeded(
         lines = [json.loads(line) for line in stack.procs["worker"].log().splitlines()]
         reading = [e for e in lines if e["message"].startswith("Error reading")]
         assert 0 < len(reading) <= 12, len(reading)
-        assert not [e for e in reading if "exception" in e or e.get("job_id")]
+        assert not [e for e in reading if "exception" in e], reading
+        assert not [(e["pid"], e["job_id"]) for e in reading if e.get("job_id")], (ids, lines)
     finally:
         stack.stop()
         proxy.stop()
