@@ -47,3 +47,13 @@ def test_queue_status_counts_jobs_by_status(client):
     assert body["jobs"]["succeeded"] == 1
     assert body["jobs"]["failed"] == 1
     assert body["jobs"]["queued"] == 0
+
+
+def test_health_shows_what_the_store_honours(client):
+    # moto honours conditional writes, lifecycle rules, notifications and CORS, and ignores
+    # CopySourceIfMatch; unprovisioned, the web probed it itself.
+    storage = client.get("/api/v1/pdf/health").get_json()["checks"]["storage"]
+    assert storage["capabilities"]["conditional_create"] is True
+    assert storage["capabilities"]["conditional_replace"] is True
+    assert storage["lacks"] == ["copy_conditions"]
+    assert storage["capabilities_source"] == "probed"
