@@ -80,3 +80,35 @@ def test_presigning_without_credentials_names_the_missing_keys(monkeypatch, tmp_
         with pytest.raises(StorageUnavailable) as info:
             sign()
         assert "credentials" in info.value.message
+
+
+def test_a_copy_of_a_changed_source_is_refused_even_where_the_store_ignores_the_condition(
+    storage,
+):
+    etag = storage.put_bytes("inbox/a.pdf", b"one")
+    storage.put_bytes("inbox/a.pdf", b"two")  # replaced after it was checked
+    assert not storage.capabilities().copy_conditions  # moto ignores CopySourceIfMatch
+    with pytest.raises(WriteConflict):
+        storage.copy("inbox/a.pdf", "sources/a.pdf", if_match=etag)
+    assert list(storage.list_keys("sources/")) == []
+
+
+def test_a_record_that_does_not_parse_is_read_again_then_storage_unavailable(storage, monkeypatch):
+    storage.put_json("r.json", {"v": 1})
+    get_object = storage.client.get_object
+    torn = iter([b"", b'{"v"'])  # two torn reads, then the whole object
+
+    def racing_a_write(**kwargs):
+        response = get_object(**kwargs)
+        body = next(torn, None)
+        if body is not None:
+            response["Body"] = io.BytesIO(body)
+        return response
+
+    monkeypatch.setattr(storage.client, "get_object", racing_a_write)
+    assert storage.get_json("r.json")[0] == {"v": 1}
+
+    torn = iter([b""] * 100)  # never whole: a retryable 503, not a 500
+    with pytest.raises(StorageUnavailable) as info:
+        storage.get_json("r.json")
+    assert info.value.retryable and info.value.retry_after
