@@ -324,6 +324,7 @@ def test_a_store_without_lifecycle_or_notifications_deploys_with_warnings(s3rver
         "S3_ENDPOINT_URL": s3rver_server.url,
         "S3_BUCKET": f"provision-{uuid.uuid4().hex[:8]}",
         "HUEY_REDIS_URL": redis_url,
+        "CORS_ORIGINS": "http://127.0.0.1:8000",
         **S3RVER_CREDENTIALS,
     }
     first = run_provision(**env)

@@ -406,7 +406,7 @@ class Storage:
             if missing_code and error.get("Code") == missing_code:
                 return None
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if 400 <= status < 500 and status != 403 or status == 501:
+            if status in (400, 405, 501) or error.get("Code") == "NotImplemented":
                 raise StoreRefused(
                     f"Object storage refused to {what} ({error.get('Code')}: "
                     f"{error.get('Message')}): this store does not support it as pdfq asks "
