@@ -256,11 +256,13 @@ class StorageUnavailable(Unavailable):
     default_message = "Object storage is unreachable; try again shortly."
 
 
-class StoreRefused(PdfqError):
-    """The store answered, and refused a bucket configuration it does not support (4xx):
-    trying again changes nothing (provisioning exits 1, not 3)."""
+class StoreRefused(StorageUnavailable):
+    """The store answered, and refused a bucket configuration it does not support (400, 405,
+    501): storage cannot do it, and trying again changes nothing (provisioning exits 1,
+    not 3)."""
 
     code = "store_refused"
+    retryable = False
     default_message = "Object storage refused a bucket configuration pdfq asked for."
 
 
