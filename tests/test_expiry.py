@@ -3,6 +3,7 @@
 import datetime as dt
 import uuid
 
+import boto3
 import pytest
 
 from consumer.recovery import expiry
@@ -20,8 +21,10 @@ def write_job_objects(storage):
 
 @pytest.mark.integration
 def test_without_lifecycle_rules_sources_and_results_expire_as_the_rules_say(
-    s3rver_server, configure
+    s3rver_server, configure, monkeypatch
 ):
+    # boto3's default session keeps the credentials it first found: s3rver needs its own.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     services = configure(
         S3_ENDPOINT_URL=s3rver_server.url,
         S3_BUCKET=f"expiry-{uuid.uuid4().hex[:8]}",
