@@ -97,7 +97,7 @@ def test_uploads_both_ways_come_back_with_the_text_extract_text_gives(stack):
     direct = {stack.upload(GOOD / name)[1]["id"]: GOOD / name for name in DIRECT}
     job = presigned(stack)
     assert stack.post_json(job["links"]["complete"], {})[0] == 202
-    jobs = stack.wait([*direct, job["id"]])
+    jobs = settled(stack, [*direct, job["id"]])
     for job_id, path in [*direct.items(), (job["id"], JO)]:
         assert jobs[job_id]["status"] == "succeeded", (jobs[job_id], stack.logs())
         status, text, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result")
@@ -111,7 +111,7 @@ def test_a_killed_worker_s_job_is_recovered(stack):
     )
     stack.procs["worker"].stop(signal.SIGKILL)
     stack.start("worker")
-    done = stack.wait([job["id"]], timeout=150)[job["id"]]
+    done = settled(stack, [job["id"]], timeout=150)[job["id"]]
     assert done["status"] == "succeeded", stack.logs()
     assert done["attempts"] == 2  # worker_lost, then succeeded
 
@@ -124,7 +124,7 @@ def test_racing_completes_queue_an_upload_once_and_counters_stay_true(stack):
             answers = list(pool.map(lambda url: stack.post_json(url, {})[0], complete))
         assert sorted(answers).count(202) == 1, answers
         assert set(answers) <= {200, 202, 409}, answers
-        done = stack.wait([job["id"]])[job["id"]]
+        done = settled(stack, [job["id"]])[job["id"]]
         assert done["status"] == "succeeded"
         assert done["attempts"] == 1  # one task ran it, not several
     # Counters equal the records after a recovery pass (one runs every minute anyway; a
@@ -137,7 +137,7 @@ def test_racing_completes_queue_an_upload_once_and_counters_stay_true(stack):
 
 def test_a_record_read_while_it_is_rewritten_is_never_a_500(stack):
     _, job = stack.upload(JO)
-    stack.wait([job["id"]])
+    settled(stack, [job["id"]])
     client, name = bucket(stack)
     key = keys.record_key("public", job["id"])
     body = client.get_object(Bucket=name, Key=key)["Body"].read()
@@ -227,7 +227,7 @@ def test_an_s3_outage_longer_than_the_retry_budget_strands_no_job(
                 s3rver.start()
         result = stack.run("consumer.recovery")
         assert result.returncode == 0, result.stderr
-        jobs = stack.wait(ids, timeout=120)
+        jobs = settled(stack, ids, timeout=120)
         for job in jobs.values():
             assert job["status"] == "succeeded", (job, stack.logs())
             assert "worker_lost" not in str(job["attempts"])
