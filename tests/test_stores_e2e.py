@@ -123,7 +123,8 @@ def test_racing_completes_queue_an_upload_once_and_counters_stay_true(stack):
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda url: stack.post_json(url, {})[0], complete))
         assert sorted(answers).count(202) == 1, answers
-        assert set(answers) <= {200, 202, 409}, answers
+        # A loser may also be told to retry (503, e.g. a read torn by the winner's write).
+        assert set(answers) <= {200, 202, 409, 503}, answers
         done = settled(stack, [job["id"]])[job["id"]]
         assert done["status"] == "succeeded"
         assert done["attempts"] == 1  # one task ran it, not several
