@@ -38,6 +38,7 @@ from core.errors import JobDeleted, NotFound, ObjectMissing, PdfqError, TooLarge
 from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.model import Job, JobStatus
 from core.services import Services
+from core.settings import Settings
 from engines.base import Extraction, PageFile, text_warnings
 
 log = logging.getLogger("pdfq.consumer")
@@ -81,13 +82,14 @@ def extract(
 
 
 def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> Extraction:
-    """One sandboxed extraction of `path` for `job`: its limits, password and options, in
-    one of the worker process's extraction slots."""
+    """One sandboxed extraction of `path` for `job`: its limits, password and options (as
+    the engine runs them: OCR resolved), in one of the worker process's extraction slots."""
+    resolved = options.for_engine(job.options, engine, services.settings)
     with slots.held(services.settings.extract_slots, run.get("on_tick")):
         return sandbox.extract(
             path,
             engine=engine,
-            options=job.options,
+            options=resolved,
             caps=sandbox.Caps.of(services.settings),
             **_limits(services, job),
             **run,
@@ -100,14 +102,17 @@ def _limits(services: Services, job: Job) -> dict:
         "timeout": settings.extract_timeout,
         "memory_mb": settings.extract_memory_mb,
         "password": options.password(job.options, settings),
+        "ocr_page_seconds": settings.ocr_page_seconds,
+        "ocr_memory_mb": settings.ocr_memory_mb,
     }
 
 
-def run_id(engine: str, job: Job) -> str:
+def run_id(engine: str, job: Job, settings: Settings) -> str:
     """Parts of one run: same engine, version and options (a reprocess with other options
     must not pick up the parts of the earlier run)."""
     version = engine_registry.version(engine)
-    digest = dedup.options_digest(engine, version, options.dedup_view(job.options))
+    resolved = options.for_engine(job.options, engine, settings)
+    digest = dedup.options_digest(engine, version, options.dedup_view(resolved))
     return f"{engine}-{version}-{digest[:8]}"
 
 
@@ -120,7 +125,7 @@ class _Coordinator:
     def __init__(self, services: Services, job, path, engine, worker, tick, total):
         self.services, self.job, self.path, self.engine = services, job, path, engine
         self.worker, self.tick, self.total = worker, tick, total
-        self.run_id = run_id(engine, job)
+        self.run_id = run_id(engine, job, services.settings)
         settings = services.settings
         size = part_size(total, settings.part_pages, settings.max_parts_per_job)
         self.parts = split(total, size)
@@ -243,13 +248,14 @@ class _Coordinator:
             encrypted=header["encrypted"],
             seconds=seconds,
             warnings=text_warnings(pages) + capped,
+            outline=header.get("outline", []),
         )
 
 
 def _extract_part(services: Services, job: Job, engine: str, first: int, last: int, path, tick):
     """Extract pages first..last of the source at `path` and store them as a part object."""
     storage, state = services.storage, services.state
-    run = run_id(engine, job)
+    run = run_id(engine, job, services.settings)
     part = keys.part_keys(part_name(job.id, run, first, last))
     key = keys.part_key(job.tenant, job.id, run, first, last)
     ttl = services.settings.progress_ttl
@@ -285,6 +291,7 @@ def _store_part(storage, key: str, extraction: Extraction):
     """A range as one JSON-lines object: a header line, then the child's page lines, copied
     from its pages file without holding them."""
     header = {
+        "outline": extraction.outline,
         "metadata": extraction.metadata,
         "encrypted": extraction.encrypted,
         "seconds": extraction.seconds,
@@ -310,7 +317,7 @@ def run_part(
         job = services.records.get(job_id, tenant)
     except NotFound:
         return  # erased (or never real): nothing to extract
-    name = part_name(job_id, run_id(engine, job), first, last)
+    name = part_name(job_id, run_id(engine, job, services.settings), first, last)
     part = keys.part_keys(name)
     if job.status is not JobStatus.PROCESSING or services.state.get(part["done"]):
         return  # the job ended, or the coordinator got here first

@@ -128,7 +128,10 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dic
     engine = job.engine or settings.default_engine
     secret = dedup.password_digest(options.password(job.options, settings), settings.options_secret)
     digest = dedup.options_digest(
-        engine, engine_registry.version(engine), options.dedup_view(job.options), secret
+        engine,
+        engine_registry.version(engine),
+        options.dedup_view(options.for_engine(job.options, engine, settings)),
+        secret,
     )
     done = {"engine": engine}  # what the record learns: the engine, and the hash if new
     timings: dict[str, float] = {}
@@ -163,12 +166,17 @@ def _reuse(services: Services, job: Job, sha256: str, digest: str, done: dict) -
     if earlier is None:
         return None
     summary = earlier.summary
+    blocks = results.read_blocks(services.storage, job.tenant, earlier.job_id)
     extraction = Extraction(
-        pages=[Page(item["page"], item["text"]) for item in earlier.pages],
+        pages=[
+            Page(item["page"], item["text"], quality.ocr_of(item), blocks.get(item["page"]))
+            for item in earlier.pages
+        ],
         metadata=summary.get("metadata", {}),
         encrypted=summary.get("encrypted", False),
         seconds=0.0,
         warnings=summary.get("warnings", []),
+        outline=summary.get("outline", []),
     )
     written = _write(services, job, extraction, done["engine"])
     done["result_of"] = earlier.job_id
@@ -188,8 +196,12 @@ def _write(services: Services, job: Job, extraction: Extraction, engine: str) ->
         **quality.summary(extraction),
         "engine": engine_registry.package(engine),
         "engine_version": engine_registry.version(engine),
+        "outline": extraction.outline,
     }
-    pages = (quality.page_record(page) for page in extraction.pages)
+    package = engine_registry.package(engine)
+    pages = (
+        {**quality.page_record(page, package), "blocks": page.blocks} for page in extraction.pages
+    )
     results.write(services.storage, job.tenant, job.id, pages, summary)
     return summary
 

@@ -1,4 +1,4 @@
-"""Per-page quality flags: is there a text layer, is the text garbled.
+"""Per-page quality flags: is there a text layer, is the text garbled, did OCR read it.
 
 pdfminer writes `(cid:NN)` for glyphs it cannot map to Unicode, and fonts with broken
 ToUnicode maps give U+FFFD; a page dominated by either is unreadable, not empty.
@@ -23,14 +23,35 @@ def garbled(text: str) -> bool:
     return bad / visible >= GARBLED_SHARE
 
 
-def page_record(page: Page) -> dict:
-    """One line of pages.jsonl."""
-    return {
+def page_record(page: Page, engine: str) -> dict:
+    """One line of pages.jsonl; `engine` is the package of the job's engine. A page read by
+    OCR names Tesseract instead, with its mean word confidence (0-100)."""
+    record = {
         "page": page.number,
         "text": page.text,
         "chars": page.chars,
-        "has_text_layer": bool(page.text.strip()),
+        "has_text_layer": bool(page.text.strip()) and not page.ocr,
         "garbled": garbled(page.text),
+        "ocr": bool(page.ocr),
+        "engine": engine,
+    }
+    if page.ocr:
+        record["engine"] = page.ocr["engine"]
+        record["engine_version"] = page.ocr["engine_version"]
+        record["confidence"] = page.ocr["confidence"]
+        record["ocr_languages"] = page.ocr["languages"]
+    return record
+
+
+def ocr_of(record: dict) -> dict | None:
+    """A stored page's OCR details again (a reused result), None if it was not OCRed."""
+    if not record.get("ocr"):
+        return None
+    return {
+        "engine": record["engine"],
+        "engine_version": record.get("engine_version", ""),
+        "confidence": record.get("confidence", 0.0),
+        "languages": record.get("ocr_languages", ""),
     }
 
 
@@ -47,4 +68,5 @@ def summary(extraction: Extraction) -> dict:
     return {
         "pages_without_text": [p.number for p in extraction.pages if not p.text.strip()],
         "garbled_pages": [p.number for p in extraction.pages if garbled(p.text)],
+        "ocr_pages": [p.number for p in extraction.pages if p.ocr],
     }

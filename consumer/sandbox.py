@@ -9,6 +9,10 @@ worker itself large. Children come from a forkserver that has
 pdfminer imported already, so starting one costs milliseconds, and forking from it is safe
 for thread workers too (the worker's own threads are never forked). The forkserver is set
 up by the first sandboxed call, in the process that makes it.
+
+OCR has caps of its own: before the child OCRs N pages it says so, the worker extends the
+deadline by N times OCR_PAGE_SECONDS, and the child raises its memory cap to OCR_MEMORY_MB
+(its hard limit, set at start, is the larger of the two caps).
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ def extract(
     on_tick: Callable[[], None] | None = None,
     on_count: Callable[[int], bool] | None = None,
     caps: Caps = Caps(),
+    ocr_page_seconds: float = 0.0,
+    ocr_memory_mb: int | None = None,
 ) -> Extraction:
     """Extract `path` (the range `pages`, or all) with `engine` in a child; raise the child's
     error, or timeout / memory_limit.
@@ -107,6 +113,7 @@ def extract(
         "options": options,
         "count_first": on_count is not None,
         "caps": asdict(caps),
+        "ocr_memory_bytes": None if ocr_memory_mb is None else ocr_memory_mb * 2**20,
     }
     receiver, sender = _context().Pipe(duplex=False)
     _allow_children()
@@ -117,9 +124,8 @@ def extract(
     sender.close()
     try:
         deadline = time.monotonic() + timeout
-        outcome = _wait(
-            child, receiver, deadline, timeout, memory_mb, on_progress, on_tick, on_count
-        )
+        limits = _Limits(deadline, timeout, memory_mb, ocr_page_seconds, ocr_memory_mb)
+        outcome = _wait(child, receiver, limits, on_progress, on_tick, on_count)
     finally:
         if child.is_alive():
             child.kill()
@@ -131,11 +137,36 @@ def extract(
 # --- in the worker: start the child, watch it, kill it ---
 
 
-def _wait(child, receiver, deadline, timeout, memory_mb, on_progress, on_tick, on_count) -> dict:
+class _Limits:
+    """The child's deadline and memory cap, as OCR extends them."""
+
+    def __init__(self, deadline, timeout, memory_mb, ocr_page_seconds, ocr_memory_mb):
+        self.deadline, self.timeout, self.memory_mb = deadline, timeout, memory_mb
+        self.ocr_page_seconds, self.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
+        self.ocr_pages = 0
+
+    def ocr(self, pages: int):
+        self.ocr_pages += pages
+        self.deadline += pages * self.ocr_page_seconds
+
+    def timed_out(self) -> ExtractionTimeout:
+        extra = (
+            f" plus {self.ocr_page_seconds:g} s for each of {self.ocr_pages} OCR pages"
+            if self.ocr_pages
+            else ""
+        )
+        limit = f"the {self.timeout:g} s limit{extra}"
+        return ExtractionTimeout(f"Extraction took longer than {limit}.")
+
+    def memory(self) -> int:
+        return max(self.memory_mb, self.ocr_memory_mb) if self.ocr_pages else self.memory_mb
+
+
+def _wait(child, receiver, limits: _Limits, on_progress, on_tick, on_count) -> dict:
     while True:
-        remaining = deadline - time.monotonic()
+        remaining = limits.deadline - time.monotonic()
         if remaining <= 0:
-            raise ExtractionTimeout(f"Extraction took longer than the {timeout:g} s limit.")
+            raise limits.timed_out()
         if on_tick:
             on_tick()
         if not receiver.poll(min(remaining, POLL_SECONDS)):
@@ -148,11 +179,14 @@ def _wait(child, receiver, deadline, timeout, memory_mb, on_progress, on_tick, o
             on_progress(message[1], message[2])
         elif message[0] == "count" and not on_count(message[1]):
             raise Counted(message[1])
+        elif message[0] == "ocr":
+            limits.ocr(message[1])
         elif message[0] == "ok":
             return message[1]
         elif message[0] == "error":
             raise error_for_code(message[1])(message[2])
     child.join(5)
+    memory_mb = limits.memory()
     if child.exitcode == MEMORY_EXIT:
         raise MemoryLimit(f"Extraction needed more than the {memory_mb} MB memory limit.")
     if child.exitcode == -signal.SIGKILL:
@@ -179,8 +213,13 @@ def _child(conn, request: dict, memory_bytes: int):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
+    ocr_bytes = request.pop("ocr_memory_bytes", None)
     if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        if ocr_bytes is None:
+            hard = memory_bytes
+        else:  # OCR's cap, 0 for none, is the hard limit the child lifts its cap to
+            hard = max(memory_bytes, ocr_bytes) if ocr_bytes else resource.RLIM_INFINITY
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
     try:
         conn.send(("ok", _serve(conn, **request)))
     except PdfqError as error:
@@ -196,13 +235,17 @@ def _serve(conn, path, engine, password, pages_path, pages, options, count_first
     module = engine_registry.load(engine)
     if count_first:  # the worker may stop us here, to extract in parts instead
         conn.send(("count", module.page_count(path, password)))
-    result = module.extract(
-        path,
-        password=password,
-        pages=pages,
-        on_page=lambda done, total: conn.send(("progress", done, total)),
-        options=options,
-    )
+    on_page = lambda done, total: conn.send(("progress", done, total))  # noqa: E731
+    mode = (options or {}).get("ocr", "off")
+    run = {"password": password, "pages": pages, "on_page": on_page, "options": options}
+    if mode == "all":  # the ocr engine
+        run["on_ocr"] = _ocr(conn)
+    result = module.extract(path, **run)
+    if mode == "auto":
+        ocr = engine_registry.load("ocr")
+        result = ocr.fill_blank_pages(
+            path, result, password=password, pages=pages, options=options, on_ocr=_ocr(conn)
+        )
     count, size = write_pages(result.pages, Path(pages_path))
     if size > caps["text_bytes"]:
         raise TooLarge(
@@ -210,12 +253,14 @@ def _serve(conn, path, engine, password, pages_path, pages, options, count_first
             "(MAX_TEXT_BYTES); extract a piece with the pages or max_pages option."
         )
     metadata, cut = cap_metadata(result.metadata, caps)
+    outline, cut_outline = cap_outline(result.outline, caps)
     return {
         "page_count": count,
         "metadata": metadata,
         "encrypted": result.encrypted,
         "seconds": result.seconds,
-        "warnings": result.warnings + (["metadata_truncated"] if cut else []),
+        "warnings": result.warnings + (["metadata_truncated"] if cut or cut_outline else []),
+        "outline": outline,
     }
 
 
@@ -233,6 +278,30 @@ def cap_metadata(metadata: dict[str, str], caps: dict) -> tuple[dict[str, str], 
         kept[name] = value
         room -= len(value)
     return kept, cut
+
+
+def cap_outline(outline: list[dict], caps: dict) -> tuple[list[dict], bool]:
+    """(the outline within the caps, whether anything was cut): each title cut like a
+    metadata value. The number of entries is bounded where the outline is read."""
+    limit, cut = caps["metadata_value_chars"], False
+    kept = []
+    for entry in outline:
+        if len(entry["title"]) > limit:
+            entry, cut = {**entry, "title": entry["title"][:limit]}, True
+        kept.append(entry)
+    return kept, cut
+
+
+def _ocr(conn) -> Callable[[int], None]:
+    """What the child does before it OCRs `pages` pages: the worker extends its deadline, and
+    the child lifts its memory cap to OCR's (the hard limit set at start)."""
+
+    def starting(pages: int):
+        conn.send(("ocr", pages))
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+    return starting
 
 
 def _die_with_parent():

@@ -10,6 +10,7 @@ loads each by name, in the child process that runs it.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _installed_version
 from types import ModuleType
 
@@ -17,6 +18,8 @@ from types import ModuleType
 ENGINES = {
     "pdfminer": ("engines.pdfminer_engine", "pdfminer.six"),
     "pdfium": ("engines.pdfium_engine", "pypdfium2"),
+    # Tesseract through tesserocr, pages rendered by PDFium: see docs/ocr.md.
+    "ocr": ("engines.ocr_engine", "tesserocr"),
 }
 NAMES = tuple(ENGINES)
 DEFAULT = "pdfminer"
@@ -33,5 +36,9 @@ def package(name: str) -> str:
 
 
 def version(name: str) -> str:
-    """The installed version of the engine's package: part of the dedup key."""
-    return _installed_version(package(name))
+    """The installed version of the engine's package: part of the dedup key ('' when the
+    package is not installed: an optional engine such as OCR)."""
+    try:
+        return _installed_version(package(name))
+    except PackageNotFoundError:
+        return ""

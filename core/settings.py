@@ -157,6 +157,13 @@ def _api_tokens(name: str, raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _ocr_languages(name: str, raw: str) -> str:
+    value = raw.strip() or "eng"
+    if not re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", value):
+        raise SettingsError(f"{name}={raw!r}: expected Tesseract languages such as eng or eng+deu")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything pdfq reads from the environment, with its default."""
@@ -231,6 +238,14 @@ class Settings:
     parallel_min_pages: int = 100
     part_pages: int = 20
     dedup_enabled: bool = True
+
+    # OCR (Tesseract): pages without a text layer, and engine=ocr.
+    ocr_default: str = "auto"
+    ocr_languages: str = "eng"
+    tessdata_prefix: str = ""
+    ocr_dpi: int = 300
+    ocr_page_seconds: float = 60.0
+    ocr_memory_mb: int = 2048
 
     # Security and tenants.
     environment: str = "production"
@@ -320,6 +335,12 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARALLEL_MIN_PAGES": ("parallel_min_pages", lambda n, v: _int(n, v, minimum=0)),
     "PART_PAGES": ("part_pages", lambda n, v: _int(n, v, minimum=1)),
     "DEDUP_ENABLED": ("dedup_enabled", _bool),
+    "OCR_DEFAULT": ("ocr_default", lambda n, v: _choice(n, v, ("auto", "off"))),
+    "OCR_LANGUAGES": ("ocr_languages", _ocr_languages),
+    "TESSDATA_PREFIX": ("tessdata_prefix", lambda n, v: v.strip()),
+    "OCR_DPI": ("ocr_dpi", lambda n, v: _int(n, v, minimum=72, maximum=600)),
+    "OCR_PAGE_SECONDS": ("ocr_page_seconds", lambda n, v: _float(n, v, minimum=1)),
+    "OCR_MEMORY_MB": ("ocr_memory_mb", lambda n, v: _int(n, v, minimum=0)),
     "PDFQ_ENV": ("environment", lambda n, v: _choice(n, v, ("development", "production"))),
     "API_TOKENS": ("api_tokens", _api_tokens),
     "TENANT_MAX_JOBS_IN_FLIGHT": (

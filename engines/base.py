@@ -34,15 +34,29 @@ METADATA_FIELDS = (
 class Page:
     number: int  # 1-based, as people count pages
     text: str
+    # Set when the text came from OCR: {"engine", "engine_version", "confidence", "languages"}.
+    ocr: dict | None = None
+    # The page's text blocks in reading order (see engines/layout_blocks.py); None when the
+    # engine has no layout to give (PDFium).
+    blocks: list[dict] | None = None
 
     @property
     def chars(self) -> int:
         return len(self.text)
 
+    def record(self) -> dict:
+        """The page as JSON: how it crosses the sandbox and is kept in part objects."""
+        return {"page": self.number, "text": self.text, "ocr": self.ocr, "blocks": self.blocks}
+
+    @classmethod
+    def from_record(cls, item: dict) -> Page:
+        return cls(item["page"], item["text"], item.get("ocr"), item.get("blocks"))
+
 
 class PageFile:
-    """Pages kept in a JSON-lines file ({"page", "text"} a line), read one at a time: a long
-    document's text never has to be held whole by the process that stores it."""
+    """Pages kept in a JSON-lines file (one Page.record() a line: text, OCR details, blocks),
+    read one at a time: a long document's text never has to be held whole by the process
+    that stores it."""
 
     def __init__(self, path: Path, count: int):
         self.path, self.count = path, count
@@ -50,8 +64,7 @@ class PageFile:
     def __iter__(self) -> Iterator[Page]:
         with open(self.path, encoding="utf-8") as fp:
             for line in fp:
-                item = json.loads(line)
-                yield Page(item["page"], item["text"])
+                yield Page.from_record(json.loads(line))
 
     def __len__(self) -> int:
         return self.count
@@ -65,7 +78,7 @@ def write_pages(pages: Iterable[Page], path: Path) -> tuple[int, int]:
     count = size = 0
     with open(path, "w", encoding="utf-8") as fp:
         for page in pages:
-            fp.write(json.dumps({"page": page.number, "text": page.text}) + "\n")
+            fp.write(json.dumps(page.record()) + "\n")
             count += 1
             size += len(page.text.encode("utf-8", "surrogatepass"))
     return count, size
@@ -78,6 +91,8 @@ class Extraction:
     encrypted: bool
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    # The PDF's outline (bookmarks): [{"level": 1.., "title"}], in document order.
+    outline: list[dict] = field(default_factory=list)
 
     @property
     def chars(self) -> int:
@@ -90,11 +105,18 @@ class Extraction:
         return "".join(page.text + "\f" for page in self.pages)
 
 
+OCR_WARNING = "ocr_pages:"  # followed by how many pages were OCRed
+
+
 def text_warnings(pages: list[Page], truncated: bool = False) -> list[str]:
-    """The document-level warnings every engine gives: no text at all, pages left out."""
+    """The document-level warnings every engine gives: no text at all, pages left out, how
+    many pages OCR read."""
     warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
     if truncated:
         warnings.append("truncated")
+    ocred = sum(1 for page in pages if page.ocr)
+    if ocred:
+        warnings.append(f"{OCR_WARNING}{ocred}")
     return warnings
 
 

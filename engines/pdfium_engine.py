@@ -94,6 +94,7 @@ def extract(
                 on_page(len(result), max(wanted_total, len(result)))
         metadata = _metadata(document)
         encrypted = _encrypted(document)
+        outline = outline_of(document) if first == 1 else []
     except pdfium.PdfiumError as exc:
         raise Corrupt(f"{Corrupt.default_message} (PDFium: {exc})") from exc
     finally:
@@ -104,6 +105,7 @@ def extract(
         encrypted=encrypted,
         seconds=time.monotonic() - started,
         warnings=text_warnings(result, selection.truncated),
+        outline=outline,
     )
 
 
@@ -123,6 +125,38 @@ def _metadata(document: pdfium.PdfDocument) -> dict[str, str]:
         for name in METADATA_FIELDS
         if isinstance(found.get(name), str) and found[name].strip()
     }
+
+
+def outline(path: Path | str, password: str = "") -> list[dict]:
+    """The outline of the PDF at `path`, for engines that cannot resolve its pages; [] when
+    PDFium cannot read it (an outline is a bonus: the text is what a job is for)."""
+    try:
+        document = pdfium.PdfDocument(str(path), password=password or None)
+    except pdfium.PdfiumError:
+        return []
+    try:
+        return outline_of(document)
+    except pdfium.PdfiumError:
+        return []
+    finally:
+        document.close()
+
+
+def outline_of(document: pdfium.PdfDocument, max_items: int = 2000) -> list[dict]:
+    """The outline (bookmarks) as [{"level": 1.., "title", "page": 1.. or None}]."""
+    found = []
+    for item in document.get_toc(max_depth=16):
+        if len(found) >= max_items:
+            break
+        title = (item.get_title() or "").strip()
+        if title:
+            index = item.get_dest().get_index() if item.get_dest() else None
+            found.append({"level": item.level + 1, "title": title, "page": _page(index)})
+    return found
+
+
+def _page(index: int | None) -> int | None:
+    return None if index is None else index + 1
 
 
 def _encrypted(document: pdfium.PdfDocument) -> bool:

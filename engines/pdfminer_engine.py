@@ -13,7 +13,6 @@ from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
-from pdfminer.converter import TextConverter
 from pdfminer.layout import LAParams
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
 from pdfminer.pdfexceptions import PDFNotImplementedError
@@ -26,7 +25,9 @@ from pdfminer.utils import decode_text
 
 from core.errors import Corrupt, Encrypted, NotAPdf, Unsupported
 from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
+from engines import pdfium_engine
 from engines.base import METADATA_FIELDS, Extraction, Page, PageSelection, text_warnings
+from engines.layout_blocks import BlockConverter
 
 # pdfminer signals malformed input with its own errors and, for fuzzed files, with plain
 # Python ones; either way the same bytes will fail the same way again.
@@ -84,6 +85,7 @@ def extract(
         encrypted=document.encryption is not None,
         seconds=time.monotonic() - started,
         warnings=text_warnings(found, selection.truncated),
+        outline=pdfium_engine.outline(path, password) if selection.first == 1 else [],
     )
 
 
@@ -111,7 +113,7 @@ def _extract_pages(
     # analysis by id(), so even allocation order can change which text box comes first.
     output = StringIO()
     resources = PDFResourceManager(caching=True)
-    device = TextConverter(resources, output, codec="utf-8", laparams=laparams)
+    device = BlockConverter(resources, output, codec="utf-8", laparams=laparams)
     interpreter = PDFPageInterpreter(resources, device)
     parser = PDFParser(fp)
     document = PDFDocument(parser, password=password, caching=True)
@@ -126,7 +128,8 @@ def _extract_pages(
         interpreter.process_page(pdf_page)
         end = output.tell()
         # TextConverter ends every page with a form feed; keep the page's text without it.
-        pages.append(Page(number, output.getvalue()[start:end].removesuffix("\f")))
+        text = output.getvalue()[start:end].removesuffix("\f")
+        pages.append(Page(number, text, blocks=device.blocks))
         start = end
         if on_page:
             on_page(len(pages), max(total or 0, len(pages)))

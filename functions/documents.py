@@ -52,7 +52,7 @@ def create_document():
 
     filename, tenant = clean_filename(upload.filename), current_tenant()
     options, callback_url = creation_options(runtime, request.form, strings=True)
-    engine = job_options.engine(request.form.get("engine"), settings.default_engine)
+    engine = job_options.engine(request.form.get("engine"), settings.default_engine, settings)
 
     def create():
         limits.check_capacity(runtime, tenant)  # here, so a replayed request is never refused
@@ -108,7 +108,7 @@ def check_fields(given, known) -> None:
 
 def creation_options(runtime: Services, fields, *, strings: bool) -> tuple[dict, str | None]:
     """(options in clear, callback URL) from form fields or a JSON body; 400 naming a field."""
-    options = job_options.parse(dict(fields), strings=strings)
+    options = job_options.parse(dict(fields), strings=strings, settings=runtime.settings)
     url = fields.get("callback_url")
     return options, check_url(url, runtime.settings) if url else None
 

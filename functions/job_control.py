@@ -34,7 +34,7 @@ def reprocess_view(job_id: str):
     check_fields(body, REPROCESS_FIELDS)
     runtime = services()
     eta = run_at(body.get("delay"), body.get("eta"))
-    new_options = options.parse(body)
+    new_options = options.parse(body, settings=runtime.settings)
     callback = (
         check_url(body["callback_url"], runtime.settings) if body.get("callback_url") else None
     )

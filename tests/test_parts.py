@@ -43,7 +43,7 @@ def test_page_parallel_result_equals_single_pass_extraction(services, name):
 @pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="5", LEASE_SECONDS="3")
 def test_a_part_held_by_a_dead_worker_is_extracted_again_alone(services):
     job = stored_job(services, GOOD / "pdfminer_dmca.pdf")  # 18 pages: 4 parts
-    run = parts.run_id("pdfminer", job)
+    run = parts.run_id("pdfminer", job, services.settings)
     # A worker took pages 6-10 and died: its lease runs out, and no one else may take it first.
     assert services.inflight.acquire(parts.part_name(job.id, run, 6, 10), "ghost:1:MainThread")
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED

@@ -15,11 +15,11 @@ import re
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from core import engine_registry
+from core import engine_registry, ocr_support
 from core.errors import BadRequest, Encrypted
 from core.settings import Settings
 
-FIELDS = ("pages", "password", "layout", "laparams", "max_pages")
+FIELDS = ("pages", "password", "layout", "laparams", "max_pages", "ocr", "ocr_languages")
 # pdfminer.layout.LAParams arguments a job may set, with their types.
 LAPARAMS = {
     "line_overlap": float,
@@ -34,14 +34,23 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 MAX_RANGE_PAGES = 100_000
 
 
-def parse(body: dict, *, strings: bool = False) -> dict:
+def parse(body: dict, *, strings: bool = False, settings: Settings | None = None) -> dict:
     """The options in `body` (JSON values, or form strings when `strings`), validated.
 
     Unknown keys are ignored here (the caller checks its own field list); a bad value is a
     400 that names its field. The password is returned in clear under "password": callers
-    pass the result through seal() before storing it.
+    pass the result through seal() before storing it. With `settings`, OCR options are also
+    checked against what this machine has installed.
     """
     options: dict = {}
+    if body.get("ocr") not in (None, ""):
+        if body["ocr"] not in ocr_support.MODES:
+            raise BadRequest(f"Field 'ocr' must be one of {', '.join(ocr_support.MODES)}.")
+        options["ocr"] = body["ocr"]
+    if body.get("ocr_languages") not in (None, ""):
+        options["ocr_languages"] = _ocr_languages(body["ocr_languages"], settings)
+    if settings is not None and options.get("ocr") == "auto":
+        require_ocr(settings, "Field 'ocr': auto")
     if body.get("pages") not in (None, ""):
         options["pages"] = _pages(body["pages"])
     if body.get("password") not in (None, ""):
@@ -79,12 +88,60 @@ def _pages(value) -> str:
     return ",".join(parts)
 
 
-def engine(value: str | None, default: str) -> str:
+def engine(value: str | None, default: str, settings: Settings | None = None) -> str:
     """The engine a job asks for (`default` when it names none); 400 naming the choices."""
     name = value or default
     if name not in engine_registry.NAMES:
         raise BadRequest(f"engine must be one of {', '.join(engine_registry.NAMES)}; got {name!r}.")
+    if name == "ocr" and settings is not None:
+        require_ocr(settings, "engine ocr")
     return name
+
+
+def require_ocr(settings: Settings, asked: str):
+    """400 when this deployment cannot OCR (no tesserocr, or no language data)."""
+    if not ocr_support.available(settings.tessdata_prefix):
+        raise BadRequest(
+            f"{asked} needs OCR, which is not installed here: install Tesseract "
+            "(apt-get install tesseract-ocr tesseract-ocr-eng) and the tesserocr package."
+        )
+
+
+def _ocr_languages(value, settings: Settings | None) -> str:
+    if not isinstance(value, str) or not ocr_support.valid_spec(value.strip()):
+        raise BadRequest("Field 'ocr_languages' must be languages such as 'eng' or 'eng+deu'.")
+    value = value.strip()
+    if settings is not None:
+        require_ocr(settings, "Field 'ocr_languages'")
+        missing = ocr_support.missing_languages(value, settings.tessdata_prefix)
+        if missing:
+            installed = ", ".join(ocr_support.languages(settings.tessdata_prefix))
+            raise BadRequest(
+                f"Field 'ocr_languages': {', '.join(missing)} is not installed; "
+                f"installed: {installed}."
+            )
+    return value
+
+
+def for_engine(stored: dict | None, engine: str, settings: Settings) -> dict:
+    """The options a sandboxed engine runs with: the job's, plus how OCR applies on this
+    machine ("ocr": all | auto | off, its languages, resolution and version). They also key
+    dedup and the parts of a run, since they change the text."""
+    resolved = dict(stored or {})
+    installed = ocr_support.available(settings.tessdata_prefix)
+    if engine == "ocr":
+        mode = "all"
+    elif not installed:
+        mode = "off"  # the default, or a job stored while OCR was installed
+    else:
+        mode = resolved.get("ocr") or settings.ocr_default
+    resolved["ocr"] = mode
+    if mode != "off":
+        resolved["ocr_languages"] = resolved.get("ocr_languages") or settings.ocr_languages
+        resolved["ocr_dpi"] = settings.ocr_dpi
+        resolved["ocr_tessdata"] = str(ocr_support.tessdata_dir(settings.tessdata_prefix))
+        resolved["ocr_version"] = engine_registry.version("ocr") if installed else ""
+    return resolved
 
 
 def _bool(name: str, value, strings: bool) -> bool:
@@ -188,7 +245,8 @@ def public(options: dict) -> dict:
 def dedup_view(options: dict | None) -> dict:
     """The stored options that change the extracted text: all but the password's token,
     which differs at every seal (and a wrong password fails the job rather than change it)."""
-    return {k: v for k, v in (options or {}).items() if k != "password_encrypted"}
+    hidden = ("password_encrypted", "ocr_tessdata")  # where the data lies changes no text
+    return {k: v for k, v in (options or {}).items() if k not in hidden}
 
 
 def selects_pages(options: dict | None) -> bool:

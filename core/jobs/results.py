@@ -1,10 +1,11 @@
 """A job's results in storage: written by the worker, read by the API, the CLI and dedup.
 
-Three objects under results/<tenant>/<job>/: text.txt (every page followed by a form feed,
-as pdfminer's extract_text writes it), pages.jsonl (one JSON object per page) and
-result.json (the document summary). A job run twice writes the same three keys. Pages go
-to storage and come back one at a time: neither the worker nor the web ever holds a
-document's whole text. Results may
+Five objects under results/<tenant>/<job>/: text.txt (every page followed by a form feed,
+as pdfminer's extract_text writes it), pages.jsonl (one JSON object per page), result.json
+(the document summary), blocks.jsonl (each page's text blocks with their kinds) and
+document.md (the document as Markdown), the last two made by core/jobs/structure.py. A job
+run twice writes the same keys. Pages go to storage and come back one at a time: neither
+the worker nor the web ever holds a document's whole text. Results may
 expire by a lifecycle rule (RESULT_RETENTION_DAYS) before the record: reading one that is
 gone is a 410 with the time it was purged.
 """
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from core import keys
 from core.adapters.storage import Storage
 from core.errors import Conflict, ObjectMissing, ResultNotReady
+from core.jobs import structure
 from core.jobs.model import Job, JobStatus
 from core.jobs.retention import result_expired
 
@@ -26,15 +28,24 @@ FORMATS = {
     "text": ("text.txt", "text/plain; charset=utf-8"),
     "json": ("result.json", "application/json"),
     "pages": ("pages.jsonl", "application/x-ndjson; charset=utf-8"),
+    "blocks": ("blocks.jsonl", "application/x-ndjson; charset=utf-8"),
+    "markdown": ("document.md", "text/markdown; charset=utf-8"),
 }
 FORMATS_BY_FILE = {name: media for name, media in FORMATS.values()}
 
 
 def write(storage: Storage, tenant: str, job_id: str, pages: Iterable[dict], summary: dict):
     """Store the pages (each {"page", "text", ...}, read once, one at a time) and the summary
-    as the job's results; the two page files are spooled to disk and streamed up."""
+    as the job's results; the page files are spooled to disk and streamed up. A page's
+    "blocks" (None where its engine gave none: split from its text) go to blocks.jsonl and
+    document.md, not to pages.jsonl."""
+    blocks = []
     with tempfile.TemporaryFile() as text, tempfile.TemporaryFile() as lines:
         for page in pages:
+            found = page.pop("blocks", None)
+            if found is None:
+                found = structure.fallback_blocks(page["text"])
+            blocks.append({"page": page["page"], "blocks": found})
             text.write((page["text"] + "\f").encode("utf-8"))
             lines.write((json.dumps(page, ensure_ascii=False) + "\n").encode("utf-8"))
         for fileobj, name in ((text, "text.txt"), (lines, "pages.jsonl")):
@@ -42,6 +53,18 @@ def write(storage: Storage, tenant: str, job_id: str, pages: Iterable[dict], sum
             storage.upload_file(
                 keys.result_key(tenant, job_id, name), fileobj, FORMATS_BY_FILE[name], {}
             )
+    structure.classify(blocks)
+    block_lines = (json.dumps(page, ensure_ascii=False) + "\n" for page in blocks)
+    storage.put_bytes(
+        keys.result_key(tenant, job_id, "blocks.jsonl"),
+        "".join(block_lines).encode("utf-8"),
+        FORMATS_BY_FILE["blocks.jsonl"],
+    )
+    storage.put_bytes(
+        keys.result_key(tenant, job_id, "document.md"),
+        structure.markdown(blocks, summary.get("outline") or []).encode("utf-8"),
+        FORMATS_BY_FILE["document.md"],
+    )
     storage.put_json(keys.result_key(tenant, job_id, "result.json"), {"job_id": job_id, **summary})
 
 
@@ -107,13 +130,35 @@ def document_chunks(storage: Storage, job: Job, retention_days: int) -> Iterator
     return body()
 
 
+def read_blocks(storage: Storage, tenant: str, job_id: str) -> dict[int, list[dict]]:
+    """Each page's stored blocks by page number ({} for results kept without them)."""
+    try:
+        raw = storage.get_bytes(keys.result_key(tenant, job_id, "blocks.jsonl"))
+    except ObjectMissing:
+        return {}
+    pages = (json.loads(line) for line in raw.split(b"\n") if line)
+    return {page["page"]: page["blocks"] for page in pages}
+
+
 def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterator[bytes]:
-    """The stored file of `fmt` ("text" or "pages"), streamed in chunks."""
+    """The stored file of `fmt` (any but "json"), streamed in chunks."""
     require_succeeded(job)
     try:
         return storage.stream(keys.result_key(job.tenant, job.id, FORMATS[fmt][0]))
     except ObjectMissing:
-        raise result_expired(job, retention_days) from None
+        raise _missing(storage, job, fmt, retention_days) from None
+
+
+def _missing(storage: Storage, job: Job, fmt: str, retention_days: int) -> Exception:
+    """Gone with the rest (expired), or never written: results kept before the format was."""
+    try:
+        storage.head(keys.result_key(job.tenant, job.id, "result.json"))
+    except ObjectMissing:
+        return result_expired(job, retention_days)
+    return Conflict(
+        f"Job {job.id}'s result has no {fmt!r} format (it was stored before pdfq made it); "
+        "reprocess the job to get it."
+    )
 
 
 def stored_key(storage: Storage, job: Job, fmt: str, retention_days: int) -> tuple[str, int]:
@@ -123,4 +168,4 @@ def stored_key(storage: Storage, job: Job, fmt: str, retention_days: int) -> tup
     try:
         return key, storage.head(key)["ContentLength"]
     except ObjectMissing:
-        raise result_expired(job, retention_days) from None
+        raise _missing(storage, job, fmt, retention_days) from None

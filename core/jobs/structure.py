@@ -1,0 +1,129 @@
+"""A document's shape from its text blocks: each block's kind, and the document as Markdown.
+
+Engines give blocks per page (text, bbox, font size and name, bold); kinds need the whole
+document, so they are decided here, once every page is in:
+
+- the body size is the font size that most of the document's characters use;
+- a heading is a short block (at most MAX_HEADING_LINES lines, MAX_HEADING_CHARS characters)
+  set at least HEADING_RATIO times the body size, or bold at the body size or larger and one
+  line long; heading levels 1..3 go to the distinct heading sizes, largest first (bold body
+  text is level 3);
+- a list item starts with a bullet or an enumerator (`•`, `-`, `1.`, `a)`, `(iv)`);
+- a caption starts with Figure/Fig./Table and a number;
+- other: page numbers and lone symbols; everything else is a paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+HEADING_RATIO = 1.15
+MAX_HEADING_LINES = 3
+MAX_HEADING_CHARS = 200
+KINDS = ("heading", "paragraph", "list_item", "caption", "other")
+_LIST = re.compile(r"^\s*([•●◦▪■‣∙·\-–—*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxlc]{1,6}\))\s+\S")
+_BULLET = re.compile(r"^\s*[•●◦▪■‣∙·\-–—*]\s+")
+_CAPTION = re.compile(r"^\s*(figure|fig\.|table|tab\.|abbildung|tabelle)\s*\d", re.IGNORECASE)
+_OTHER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6}|page \d+( of \d+)?|\W+)\s*$", re.IGNORECASE)
+
+
+def body_size(pages: list[dict]) -> float | None:
+    """The font size most of the document's characters are set in."""
+    sizes: Counter = Counter()
+    for page in pages:
+        for block in page.get("blocks") or []:
+            if block.get("size"):
+                sizes[block["size"]] += len(block["text"].strip())
+    return sizes.most_common(1)[0][0] if sizes else None
+
+
+def classify(pages: list[dict]) -> list[dict]:
+    """[{"page", "blocks": [...]}] with each block's `kind` (and `level` for headings)."""
+    body = body_size(pages)
+    headings: set[float] = set()
+    for page in pages:
+        for block in page.get("blocks") or []:
+            block["kind"] = _kind(block, body)
+            block.pop("level", None)
+            size = block.get("size")
+            if block["kind"] == "heading" and size and body and size >= body * HEADING_RATIO:
+                headings.add(size)
+    levels = {size: min(rank, 3) for rank, size in enumerate(sorted(headings, reverse=True), 1)}
+    for page in pages:
+        for block in page.get("blocks") or []:
+            if block["kind"] == "heading":
+                block["level"] = levels.get(block.get("size"), 3)
+    return pages
+
+
+def _kind(block: dict, body: float | None) -> str:
+    text = block["text"].strip()
+    if not text or _OTHER.match(text):
+        return "other"
+    if _CAPTION.match(text):
+        return "caption"
+    if _LIST.match(text):
+        return "list_item"
+    lines = text.count("\n") + 1
+    short = lines <= MAX_HEADING_LINES and len(text) <= MAX_HEADING_CHARS
+    size = block.get("size")
+    if short and body and size:
+        if size >= body * HEADING_RATIO:
+            return "heading"
+        if block.get("bold") and lines == 1 and size >= body and not text.endswith("."):
+            return "heading"
+    return "paragraph"
+
+
+def fallback_blocks(text: str) -> list[dict]:
+    """Blocks of a page whose engine gave none (PDFium): its paragraphs, split at blank
+    lines, with no position or font."""
+    return [
+        {"text": part.strip("\n") + "\n", "bbox": None, "size": None, "font": None, "bold": False}
+        for part in re.split(r"\n\s*\n", text)
+        if part.strip()
+    ]
+
+
+def markdown(pages: list[dict], outline: list[dict], title: str = "") -> str:
+    """The document as Markdown: the outline as a contents list, then every page's blocks
+    (headings `#`..`###`, list items, paragraphs), pages separated by a comment."""
+    out: list[str] = []
+    if title:
+        out.append(f"# {_line(title)}\n")
+    if outline:
+        out.append("## Contents\n")
+        for entry in outline:
+            indent = "  " * min(max(entry.get("level", 1) - 1, 0), 5)
+            page = f" (p. {entry['page']})" if entry.get("page") else ""
+            out.append(f"{indent}- {_line(entry['title'])}{page}")
+        out.append("")
+    for page in pages:
+        out.append(f"<!-- page {page['page']} -->\n")
+        for block in page.get("blocks") or []:
+            out.append(_block(block))
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _block(block: dict) -> str:
+    kind, text = block.get("kind"), block["text"].strip()
+    if kind == "heading":
+        return f"{'#' * block.get('level', 3)} {_line(text)}\n"
+    if kind == "list_item":
+        # A bullet gives way to Markdown's; an enumerator (1., a)) is kept: it is content.
+        item = _BULLET.sub("", text, count=1)
+        return f"- {_line(item)}\n"
+    if kind == "caption":
+        return f"*{_line(text)}*\n"
+    return _paragraph(text) + "\n"
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _paragraph(text: str) -> str:
+    """Lines joined, words broken by a hyphen at a line end joined again."""
+    joined = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
+    return " ".join(joined.split())
