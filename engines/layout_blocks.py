@@ -15,7 +15,8 @@ from collections import Counter
 from pdfminer.converter import TextConverter
 from pdfminer.layout import LTChar, LTContainer, LTPage, LTText, LTTextBox
 
-BOLD_MARKERS = ("bold", "black", "heavy", "semibold", "demi")
+# Weights that set headings: "Medi" is the bold of the Nimbus fonts TeX uses for Times.
+BOLD_MARKERS = ("bold", "black", "heavy", "semibold", "demi", "medi")
 
 
 class BlockConverter(TextConverter):

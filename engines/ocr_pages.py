@@ -59,14 +59,19 @@ def read(
 
 def _read_page(api, tesserocr, pdf_page, number: int, dpi: int, meta: dict) -> Page:
     try:
-        image = pdf_page.render(scale=dpi / 72, grayscale=True).to_pil()
+        bitmap = pdf_page.render(scale=dpi / 72, grayscale=True)
     finally:
         pdf_page.close()
-    api.SetImage(image)
+    # The raw pixels, handed over as they are: no encoded copy of a 300 dpi page in memory.
+    pixels = bytes(bitmap.buffer)
+    height = bitmap.height
+    api.SetImageBytes(pixels, bitmap.width, height, bitmap.n_channels, bitmap.stride)
+    del pixels, bitmap
+    api.SetSourceResolution(dpi)
     api.Recognize()
     text = api.GetUTF8Text()
     confidence = api.MeanTextConf() if text.strip() else 0
-    blocks = _blocks(api, tesserocr, 72 / dpi, image.height * 72 / dpi)
+    blocks = _blocks(api, tesserocr, 72 / dpi, height * 72 / dpi)
     api.Clear()
     return Page(number, text, {**meta, "confidence": float(confidence)}, blocks)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from core import ocr_support
 from core.errors import PdfqError
 from core.services import queue_summary
 from functions.auth import current_tenant, public
@@ -40,7 +41,8 @@ def _store(storage) -> dict:
 @bp.get("/health")
 @public  # platforms' health checks carry no token
 def health():
-    """200 when the queue and storage answer; 503 naming what is down."""
+    """200 when the queue and storage answer; 503 naming what is down. `ocr` says whether
+    this web process's machine can OCR, and in which languages (informational: never 503)."""
     runtime = services()
     settings = runtime.settings
     # With Redis, its ping carries pdfq's own message; the embedded queue is asked directly.
@@ -55,7 +57,8 @@ def health():
     if down:
         details = "; ".join(f"{name}: {checks[name]['error']}" for name in down)
         return error_response(503, "unhealthy", f"Down: {details}", retry_after=30, checks=checks)
-    return {"status": "ok", "checks": checks}
+    ocr = ocr_support.status(settings.tessdata_prefix, settings.ocr_default, settings.ocr_languages)
+    return {"status": "ok", "checks": checks, "ocr": ocr}
 
 
 @bp.get("/queue/status")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from core.adapters.storage import Storage
 from core.errors import PdfqError
 from core.settings import Settings, settings_or_exit
-from infra import bucket, cors, redis_check
+from infra import bucket, cors, ocr_check, redis_check
 from infra.report import FAILED, UNAVAILABLE, Outcome, exit_code
 
 
@@ -27,6 +27,7 @@ def provision(storage: Storage, settings: Settings, apply: bool = True) -> list[
         (f"bucket {settings.s3_bucket}", lambda: bucket.provision(storage, settings, apply)),
         ("cors", lambda: cors.provision(storage, settings, apply)),
         ("redis", lambda: redis_check.provision(settings, apply)),
+        ("ocr", lambda: ocr_check.provision(settings, apply)),
     ]
     outcomes: list[Outcome] = []
     for subject, step in steps:

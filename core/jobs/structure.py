@@ -5,9 +5,12 @@ document, so they are decided here, once every page is in:
 
 - the body size is the font size that most of the document's characters use;
 - a heading is a short block (at most MAX_HEADING_LINES lines, MAX_HEADING_CHARS characters)
-  set at least HEADING_RATIO times the body size, or bold at the body size or larger and one
-  line long; heading levels 1..3 go to the distinct heading sizes, largest first (bold body
-  text is level 3);
+  set at least HEADING_RATIO times the body size; heading levels 1..3 go to the distinct
+  heading sizes, largest first;
+- so is one line of at most MAX_HEADING_WORDS words, not ending with a period, at about the
+  body size, that is bold, or in capitals (small caps), or numbered as a section ("2.1
+  Tokenizer", "3 Results"); its level follows the numbering's depth (2 for "3", 3 for
+  "2.1"), 3 unnumbered. Table-of-contents lines (dot leaders) are not headings;
 - a list item starts with a bullet or an enumerator (`•`, `-`, `1.`, `a)`, `(iv)`);
 - a caption starts with Figure/Fig./Table and a number;
 - other: page numbers and lone symbols; everything else is a paragraph.
@@ -19,12 +22,16 @@ import re
 from collections import Counter
 
 HEADING_RATIO = 1.15
+BODY_LIKE = 0.75  # small caps are set smaller than the body text (8 pt in 10 pt)
+MAX_HEADING_WORDS = 12
 MAX_HEADING_LINES = 3
 MAX_HEADING_CHARS = 200
 KINDS = ("heading", "paragraph", "list_item", "caption", "other")
 _LIST = re.compile(r"^\s*([•●◦▪■‣∙·\-–—*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxlc]{1,6}\))\s+\S")
 _BULLET = re.compile(r"^\s*[•●◦▪■‣∙·\-–—*]\s+")
 _CAPTION = re.compile(r"^\s*(figure|fig\.|table|tab\.|abbildung|tabelle)\s*\d", re.IGNORECASE)
+_SECTION = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}|[IVX]{1,4}\.)\s+[A-Z]")
+_LEADERS = re.compile(r"(\.\s){3,}|\.{4,}")
 _OTHER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6}|page \d+( of \d+)?|\W+)\s*$", re.IGNORECASE)
 
 
@@ -53,8 +60,13 @@ def classify(pages: list[dict]) -> list[dict]:
     for page in pages:
         for block in page.get("blocks") or []:
             if block["kind"] == "heading":
-                block["level"] = levels.get(block.get("size"), 3)
+                block["level"] = levels.get(block.get("size")) or _numbered_level(block["text"])
     return pages
+
+
+def _numbered_level(text: str) -> int:
+    match = _SECTION.match(text.strip())
+    return min(3, 2 + match.group(1).rstrip(".").count(".")) if match else 3
 
 
 def _kind(block: dict, body: float | None) -> str:
@@ -63,17 +75,30 @@ def _kind(block: dict, body: float | None) -> str:
         return "other"
     if _CAPTION.match(text):
         return "caption"
-    if _LIST.match(text):
+    if _BULLET.match(text):
         return "list_item"
     lines = text.count("\n") + 1
     short = lines <= MAX_HEADING_LINES and len(text) <= MAX_HEADING_CHARS
     size = block.get("size")
-    if short and body and size:
-        if size >= body * HEADING_RATIO:
-            return "heading"
-        if block.get("bold") and lines == 1 and size >= body and not text.endswith("."):
-            return "heading"
+    if short and body and size and size >= body * HEADING_RATIO:
+        return "heading"
+    if _LIST.match(text):
+        return "list_item"
+    if (
+        lines == 1
+        and len(text.split()) <= MAX_HEADING_WORDS
+        and not text.endswith((".", ",", ";", ":"))
+        and not _LEADERS.search(text)
+        and (not body or not size or size >= body * BODY_LIKE)
+        and (block.get("bold") or _capitals(text) or _SECTION.match(text))
+    ):
+        return "heading"
     return "paragraph"
+
+
+def _capitals(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters)
 
 
 def fallback_blocks(text: str) -> list[dict]:
