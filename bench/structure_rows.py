@@ -26,6 +26,8 @@ OUTLINED = [
     "pymupdf_test_3842.pdf",
 ]
 OUTLINED_BOOKS = ["pdfjs_freeculture.pdf", "pymupdf_mupdf_explored.pdf"]
+# "Chapter 1: Creators" is a heading when "Creators" is (printed "CHAPTER ONE: Creators").
+_NUMBERED = re.compile(r"^\s*(chapter\s+)?\d+\s*[:.]?\s*(?=\S)", re.IGNORECASE)
 _HEADING = re.compile(r"^#{1,3} (.+)$", re.MULTILINE)
 
 
@@ -47,7 +49,7 @@ def heading_share(path: Path) -> tuple[int, int]:
     headings = [_key(h) for h in _HEADING.findall(text)]
     found = 0
     for entry in outline:
-        title = _key(entry["title"])
+        title = _key(_NUMBERED.sub("", entry["title"]))
         if title and any(
             title == h or (len(h) >= 4 and (title in h or h in title)) for h in headings
         ):

@@ -17,7 +17,7 @@ import re
 import uuid
 
 DEFAULT_TENANT = "public"
-RESULT_FILES = ("text.txt", "pages.jsonl", "result.json")
+RESULT_FILES = ("text.txt", "pages.jsonl", "result.json", "blocks.jsonl", "document.md")
 
 # Whole-string patterns, always applied with fullmatch (`$` would match before a "\n").
 _JOB_ID = re.compile(r"[0-9a-f]{32}")

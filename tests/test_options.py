@@ -5,7 +5,7 @@ import json
 import pytest
 from pdfminer.high_level import extract_text
 
-from core import keys
+from core import keys, ocr_support
 from core.clock import utc_after
 from core.jobs.model import JobStatus
 from functions.job_views import eta_seconds
@@ -118,9 +118,9 @@ def test_reprocess_with_new_options_replaces_them(client):
 
 
 def test_pages_carry_text_layer_and_garbled_flags_with_warnings(client):
-    scan = submit(client, BAD / "pdfminer_encrypted_doc_no_id.pdf")
+    scan = submit(client, BAD / "pdfminer_encrypted_doc_no_id.pdf", ocr="off")
     assert "no_text_layer" in scan["warnings"]
-    assert not any(p["has_text_layer"] for p in pages_of(client, scan["id"]))
+    assert not any(p["has_text_layer"] or p["ocr"] for p in pages_of(client, scan["id"]))
     arabic = submit(client, GOOD / "pdfjs_ThuluthFeatures.pdf")
     assert "garbled_text" in arabic["warnings"]
     [page] = pages_of(client, arabic["id"])
@@ -195,3 +195,60 @@ def test_a_laparams_number_json_cannot_carry_is_refused(client, number):
     )
     assert response.status_code == 400
     assert "laparams.char_margin" in response.get_json()["error"]["message"]
+
+
+def test_a_scan_is_ocred_by_default_and_its_pages_say_so(client):
+    scan = submit(client, BAD / "pdfminer_encrypted_doc_no_id.pdf")
+    assert scan["status"] == "succeeded"
+    assert "ocr_pages:3" in scan["warnings"] and "no_text_layer" not in scan["warnings"]
+    document = client.get(f"{JOBS}/{scan['id']}/result?format=json").get_json()
+    assert document["ocr_pages"] == [1, 2, 3]
+    for page in document["pages"]:
+        assert page["ocr"] is True and page["has_text_layer"] is False
+        assert page["engine"] == "tesseract" and page["ocr_languages"] == "eng"
+        assert 0 <= page["confidence"] <= 100
+    assert any(p["text"].strip() for p in document["pages"])
+    clean = client.get(
+        f"{JOBS}/{submit(client, GOOD / 'pdfminer_jo.pdf')['id']}/result?format=json"
+    )
+    [page] = clean.get_json()["pages"]
+    assert page["ocr"] is False and page["engine"] == "pdfminer.six" and "confidence" not in page
+
+
+def test_engine_ocr_reads_every_page_in_the_languages_asked(client):
+    job = submit(client, GOOD / "pdfjs_wikipedia.pdf", engine="ocr", ocr_languages="eng+deu")
+    assert job["status"] == "succeeded" and job["warnings"] == ["ocr_pages:1"]
+    [page] = pages_of(client, job["id"])
+    assert page["ocr"] is True and page["ocr_languages"] == "eng+deu"
+    words = set(extract_text(GOOD / "pdfjs_wikipedia.pdf").split())
+    assert len(words & set(page["text"].split())) > len(words) * 0.8
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"ocr": "always"}, "Field 'ocr' must be one of auto, off"),
+        ({"ocr_languages": "eng;rm -rf"}, "Field 'ocr_languages' must be languages"),
+        ({"ocr_languages": "eng+klingon"}, "klingon is not installed; installed: deu, eng"),
+    ],
+)
+def test_ocr_options_are_checked_against_what_is_installed(client, fields, message):
+    response = client.post(
+        "/api/v1/pdf/uploads",
+        json={"filename": "a.pdf", "content_type": "application/pdf", **fields},
+    )
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]["message"]
+
+
+def test_without_ocr_installed_it_is_refused_and_scans_keep_their_warning(client, monkeypatch):
+    monkeypatch.setattr(ocr_support, "languages", lambda configured="": ())
+    for fields in ({"ocr": "auto"}, {"ocr_languages": "eng"}):
+        response = client.post(
+            "/api/v1/pdf/uploads",
+            json={"filename": "a.pdf", "content_type": "application/pdf", **fields},
+        )
+        assert response.status_code == 400
+        assert "needs OCR, which is not installed here" in response.get_json()["error"]["message"]
+    scan = submit(client, BAD / "pdfminer_encrypted_doc_no_id.pdf")
+    assert scan["warnings"] == ["no_text_layer"]

@@ -9,8 +9,10 @@ document, so they are decided here, once every page is in:
   heading sizes, largest first;
 - so is one line of at most MAX_HEADING_WORDS words, not ending with a period, at about the
   body size, that is bold, or in capitals (small caps), or numbered as a section ("2.1
-  Tokenizer", "3 Results"); its level follows the numbering's depth (2 for "3", 3 for
-  "2.1"), 3 unnumbered. Table-of-contents lines (dot leaders) are not headings;
+  Tokenizer", "3 Results"), or set in another font than the body text at its size or
+  larger, starting with a capital and holding no code punctuation; its level follows the
+  numbering's depth (2 for "3", 3 for "2.1"), 3 unnumbered. Table-of-contents lines (dot
+  leaders) are not headings;
 - a list item starts with a bullet or an enumerator (`•`, `-`, `1.`, `a)`, `(iv)`);
 - a caption starts with Figure/Fig./Table and a number;
 - other: page numbers and lone symbols; everything else is a paragraph.
@@ -31,27 +33,32 @@ _LIST = re.compile(r"^\s*([•●◦▪■‣∙·\-–—*]|\(?\d{1,3}[.)]|\(?[
 _BULLET = re.compile(r"^\s*[•●◦▪■‣∙·\-–—*]\s+")
 _CAPTION = re.compile(r"^\s*(figure|fig\.|table|tab\.|abbildung|tabelle)\s*\d", re.IGNORECASE)
 _SECTION = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}|[IVX]{1,4}\.)\s+[A-Z]")
+_CODE = re.compile(r"[(){}\[\];=<>/\\]")
 _LEADERS = re.compile(r"(\.\s){3,}|\.{4,}")
 _OTHER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6}|page \d+( of \d+)?|\W+)\s*$", re.IGNORECASE)
 
 
 def body_size(pages: list[dict]) -> float | None:
     """The font size most of the document's characters are set in."""
-    sizes: Counter = Counter()
+    return _most_used(pages, "size")
+
+
+def _most_used(pages: list[dict], field: str):
+    counts: Counter = Counter()
     for page in pages:
         for block in page.get("blocks") or []:
-            if block.get("size"):
-                sizes[block["size"]] += len(block["text"].strip())
-    return sizes.most_common(1)[0][0] if sizes else None
+            if block.get(field):
+                counts[block[field]] += len(block["text"].strip())
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def classify(pages: list[dict]) -> list[dict]:
     """[{"page", "blocks": [...]}] with each block's `kind` (and `level` for headings)."""
-    body = body_size(pages)
+    body, body_font = body_size(pages), _most_used(pages, "font")
     headings: set[float] = set()
     for page in pages:
         for block in page.get("blocks") or []:
-            block["kind"] = _kind(block, body)
+            block["kind"] = _kind(block, body, body_font)
             block.pop("level", None)
             size = block.get("size")
             if block["kind"] == "heading" and size and body and size >= body * HEADING_RATIO:
@@ -69,7 +76,7 @@ def _numbered_level(text: str) -> int:
     return min(3, 2 + match.group(1).rstrip(".").count(".")) if match else 3
 
 
-def _kind(block: dict, body: float | None) -> str:
+def _kind(block: dict, body: float | None, body_font: str | None = None) -> str:
     text = block["text"].strip()
     if not text or _OTHER.match(text):
         return "other"
@@ -91,6 +98,19 @@ def _kind(block: dict, body: float | None) -> str:
         and not _LEADERS.search(text)
         and (not body or not size or size >= body * BODY_LIKE)
         and (block.get("bold") or _capitals(text) or _SECTION.match(text))
+    ):
+        return "heading"
+    if (
+        lines == 1
+        and len(text.split()) <= MAX_HEADING_WORDS
+        and body_font
+        and block.get("font") not in (None, body_font)
+        and body
+        and size
+        and size >= body * 0.95
+        and (text[0].isupper() or text[0].isdigit())
+        and not text.endswith((".", ",", ";", ":"))
+        and not _CODE.search(text)
     ):
         return "heading"
     return "paragraph"
