@@ -3,7 +3,7 @@
 import pytest
 from pdfminer.high_level import extract_text
 
-from tests.support.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
+from tests.support.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest, ocr_read
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -56,14 +56,21 @@ def test_every_bad_file_ends_terminal_and_the_worker_survives(stack):
         assert status == 202, (row["file"], body)
         ids[body["id"]] = row["file"]
         expected[body["id"]] = (want_status, detail)
-    jobs = stack.wait(list(ids), timeout=300)
+    jobs = stack.wait(list(ids), timeout=600)
+    scanned = []
     for job_id, job in jobs.items():
         want_status, detail = expected[job_id]
         assert job["status"] == want_status, (ids[job_id], job)
         if want_status == "failed":
             assert job["error"]["code"] == detail, (ids[job_id], job)
+        elif detail == "no_text_layer":  # scans: OCRed, with text where they hold any
+            assert ocr_read(job["warnings"]), (ids[job_id], job)
+            _, document, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result?format=json")
+            assert all(page["ocr"] for page in document["pages"]), (ids[job_id], document)
+            scanned.append(bool(document["chars"] - len(document["pages"])))
         elif detail:
             assert detail in job["warnings"], (ids[job_id], job)
+    assert sum(scanned) >= 5, "most scans hold text that OCR finds"
     assert_worker_survived(stack)
 
 

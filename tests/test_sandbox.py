@@ -1,16 +1,23 @@
 """The sandbox (consumer/sandbox.py): the page count and every output are bounded in the
-child; the worker gets the pages as a file it reads one page at a time."""
+child; the worker gets the pages as a file it reads one page at a time; OCR has caps of its
+own (more time per OCR page, its own memory cap)."""
+
+import shutil
 
 import pytest
 
 from consumer import sandbox
-from core.errors import TooLarge
+from core.errors import ExtractionTimeout, MemoryLimit, TooLarge
+from core.jobs import options
+from core.settings import load_settings
 from engines.base import PageFile
 from engines.pdfminer_engine import extract as pdfminer_extract
 from tests.support import hostile
-from tests.support.corpus import GOOD
+from tests.support.corpus import BAD, GOOD
 
 LIMITS = {"timeout": 120, "memory_mb": 1024}
+SCAN = BAD / "pymupdf_test_4034.pdf"  # an office scanner's 2 pages, no text layer
+AUTO = options.for_engine({}, "pdfminer", load_settings({}, dotenv=False))
 
 
 @pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
@@ -72,3 +79,38 @@ def test_cap_metadata_cuts_each_value_then_leaves_out_what_passes_the_total():
         {"a": "1234", "c": "8"},
         True,
     )
+
+
+@pytest.fixture
+def scan(tmp_path):
+    return shutil.copyfile(SCAN, tmp_path / "source.pdf")
+
+
+def run(path, **caps):
+    return sandbox.extract(path, engine="pdfminer", options=AUTO, **caps)
+
+
+def test_ocr_pages_get_time_of_their_own_beyond_the_extraction_limit(scan):
+    # pdfminer alone needs well under a second here; OCR of two 300 dpi pages, seconds.
+    result = run(scan, timeout=5, memory_mb=1024, ocr_page_seconds=120)
+    assert result.warnings == ["ocr_pages:2"]
+    assert all(page.ocr and page.text.strip() for page in result.pages)
+    with pytest.raises(ExtractionTimeout) as info:
+        run(scan, timeout=1.5, memory_mb=1024, ocr_page_seconds=0.01)
+    assert "for each of 2 OCR pages" in info.value.message
+
+
+def test_ocr_has_its_own_memory_cap(scan):
+    # Too little for Tesseract, enough for pdfminer: OCR needs OCR_MEMORY_MB (0: no cap).
+    with pytest.raises(MemoryLimit):
+        run(scan, timeout=120, memory_mb=120, ocr_page_seconds=120, ocr_memory_mb=120)
+    result = run(scan, timeout=120, memory_mb=120, ocr_page_seconds=120, ocr_memory_mb=0)
+    assert [page.number for page in result.pages if page.ocr] == [1, 2]
+
+
+def test_ocr_off_keeps_the_page_empty_and_flagged(scan):
+    result = sandbox.extract(
+        scan, engine="pdfminer", options={**AUTO, "ocr": "off"}, timeout=60, memory_mb=1024
+    )
+    assert result.warnings == ["no_text_layer"]
+    assert not any(page.ocr for page in result.pages)

@@ -133,7 +133,8 @@ def fallback_blocks(text: str) -> list[dict]:
 
 def markdown(pages: list[dict], outline: list[dict], title: str = "") -> str:
     """The document as Markdown: the outline as a contents list, then every page's blocks
-    (headings `#`..`###`, list items, paragraphs), pages separated by a comment."""
+    (headings `#`..`###`, list items, captions, paragraphs; not the `other` blocks: page
+    numbers and lone symbols), pages separated by a comment."""
     out: list[str] = []
     if title:
         out.append(f"# {_line(title)}\n")
@@ -147,7 +148,8 @@ def markdown(pages: list[dict], outline: list[dict], title: str = "") -> str:
     for page in pages:
         out.append(f"<!-- page {page['page']} -->\n")
         for block in page.get("blocks") or []:
-            out.append(_block(block))
+            if block.get("kind") != "other":  # page numbers, lone symbols
+                out.append(_block(block))
     return "\n".join(out).rstrip("\n") + "\n"
 
 

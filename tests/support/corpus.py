@@ -30,9 +30,15 @@ def expected_outcome(row: dict[str, str]) -> tuple[str, str | None]:
     if outcome == "ok":
         return "succeeded", None
     if outcome == "no_text":
-        return "succeeded", "no_text_layer"
+        return "succeeded", "no_text_layer"  # the engine's; the service OCRs them (ocr_read)
     if outcome == "encrypted":
         return "failed", "encrypted"
     if outcome == "other:PDFNotImplementedError":
         return "failed", "unsupported"
     return "failed", "corrupt"  # pdfminer's parse errors and the plain ones fuzzed files raise
+
+
+def ocr_read(warnings: list[str]) -> bool:
+    """A job's warnings say OCR read its pages (`ocr_pages:N`): what the service makes of a
+    `no_text` file when OCR is installed, instead of the engine's `no_text_layer`."""
+    return any(warning.startswith("ocr_pages:") for warning in warnings)
