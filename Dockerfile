@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 
 WORKDIR /app
+# OCR: Tesseract's language data from Debian (the tesserocr wheel carries Tesseract itself);
+# nothing is downloaded at run time. docs/ocr.md.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu \
+    && rm -rf /var/lib/apt/lists/*
 # Requirements first: the dependency layer is rebuilt only when they change. Runtime only
 # (no moto): requirements.txt pins them to requirements.lock, the set CI tested.
 COPY requirements.txt requirements.lock ./

@@ -27,6 +27,7 @@ install: $(VENV)/.dev ## install everything (service, local S3, tests, honcho, s
 
 .PHONY: run
 run: $(VENV)/.local ## run the service locally: S3, web on 127.0.0.1:8000, worker (PORT=8011, HOST=0.0.0.0 change it)
+	@bash tools/install_ocr.sh
 	$(BIN)/python -m infra.dev $(if $(HOST),--host $(HOST))
 
 .PHONY: cli

@@ -14,10 +14,10 @@ os.environ.setdefault("PDFQ_ENV_FILE", "")  # the benchmark's stacks carry their
 # An open server, as `make run`: the rows measure the pipeline (auth adds one SHA-256).
 os.environ.setdefault("PDFQ_ENV", "development")
 
-from bench import rows  # noqa: E402
+from bench import rows, structure_rows  # noqa: E402
 from bench.harness import HEADER, Servers  # noqa: E402
 
-ALL = "abcdefghijkl"
+ALL = "abcdefghijklmn"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
         report(rows.engines(raw))
     if "j" in only:
         report(rows.peers(raw))
+    if "m" in only:
+        report(structure_rows.ocr_quality(full))
+    if "n" in only:
+        report(structure_rows.outline_headings(full))
     if only & set("abcdfhikl"):
         servers = Servers(args.latency_ms / 1000)
         small = None
