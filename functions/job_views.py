@@ -77,8 +77,9 @@ def _format() -> str:
 
 @bp.get("/jobs/<job_id>/result")
 def get_result(job_id: str):
-    """text/plain by default; ?format=json for per-page text and document metadata, and
-    ?format=pages for JSON lines, one page each (streamed)."""
+    """text/plain by default; ?format=json for per-page text and document metadata,
+    ?format=pages for JSON lines, one page each, ?format=blocks for each page's text blocks
+    (JSON lines) and ?format=markdown (all streamed from storage)."""
     fmt = _format()
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())

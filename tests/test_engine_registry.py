@@ -26,9 +26,9 @@ def test_the_default_engine_is_registered():
 
 def test_settings_and_the_engine_field_accept_only_registered_engines():
     with pytest.raises(SettingsError, match="DEFAULT_ENGINE"):
-        load_settings({"DEFAULT_ENGINE": "ocr"})
-    with pytest.raises(BadRequest, match="engine must be one of pdfminer, pdfium"):
-        options.engine("ocr", engine_registry.DEFAULT)
+        load_settings({"DEFAULT_ENGINE": "textract"})
+    with pytest.raises(BadRequest, match="engine must be one of pdfminer, pdfium, ocr"):
+        options.engine("textract", engine_registry.DEFAULT)
     assert options.engine(None, "pdfium") == "pdfium"
 
 

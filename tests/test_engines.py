@@ -68,7 +68,7 @@ def test_an_unknown_engine_is_refused_before_anything_is_stored(client, services
     path = GOOD / "pdfminer_jo.pdf"
     with open(path, "rb") as fp:
         response = client.post(
-            "/api/v1/pdf/documents", data={"file": (fp, path.name), "engine": "ocr"}
+            "/api/v1/pdf/documents", data={"file": (fp, path.name), "engine": "textract"}
         )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_request"
