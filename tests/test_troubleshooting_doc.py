@@ -4,11 +4,14 @@ import subprocess
 
 import pytest
 
+from core import ocr_support
 from core.adapters.state import RedisState
+from core.errors import BadRequest
+from core.jobs import options
 from core.settings import SettingsError, load_settings
 from functions import limits
 from functions.auth import startup_check
-from infra import redis_check
+from infra import ocr_check, redis_check
 from infra.dev import procfile
 from tests.support.api import post_pdf
 from tests.support.servers import ROOT, RedisServer, child_env, free_port
@@ -105,3 +108,17 @@ def test_auth_and_limit_messages(doc, client, configure, monkeypatch):
         with pytest.raises(Exception) as info:
             limits.check_capacity(services, "acme")
         assert info.value.message in doc
+
+
+def test_ocr_missing_messages(doc, monkeypatch):
+    settings = load_settings({}, dotenv=False)
+    [missing_language] = ocr_check.provision(
+        load_settings({"OCR_LANGUAGES": "eng+fra"}, dotenv=False), apply=False
+    )
+    assert missing_language.line() in doc
+    monkeypatch.setattr(ocr_support, "languages", lambda configured="": ())
+    [found] = ocr_check.provision(settings, apply=False)
+    assert found.line() in doc
+    with pytest.raises(BadRequest) as info:
+        options.require_ocr(settings, "Field 'ocr': auto")
+    assert info.value.message in doc
