@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from core.errors import PdfqError
 from engines import ocr_pages, pdfium_engine
 from engines.base import Extraction, Page, text_warnings
 
@@ -76,10 +77,10 @@ def fill_blank_pages(
         if on_ocr:
             on_ocr(len(blank))
         read = {page.number: page for page in _read(path, password, blank, options, None)}
-    except Exception as exc:  # the text stays as the text engine found it, with its warning
+    except (PdfqError, pdfium.PdfiumError) as exc:
+        # OCR cannot run here (its data missing on this worker) or PDFium cannot read what
+        # pdfminer could: the text stays as the text engine found it, with its warning.
         log.warning("OCR of %d pages failed: %s: %s", len(blank), type(exc).__name__, exc)
-        if isinstance(exc, MemoryError):
-            raise
         return extraction
     extraction.pages = [read.get(page.number, page) for page in extraction.pages]
     extraction.warnings = text_warnings(extraction.pages, "truncated" in extraction.warnings)
