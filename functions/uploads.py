@@ -36,7 +36,9 @@ def create_upload():
     runtime = services()
     filename, size = _validated(body, runtime.settings.max_upload_bytes)
     options, callback_url = creation_options(runtime, body, strings=False)
-    engine = job_options.engine(body.get("engine"), runtime.settings.default_engine)
+    engine = job_options.engine(
+        body.get("engine"), runtime.settings.default_engine, runtime.settings
+    )
 
     tenant = current_tenant()
     limits.check_capacity(runtime, tenant)
