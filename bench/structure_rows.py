@@ -1,4 +1,4 @@
-"""Rows h (OCR: word recall and pages/s per core) and i (outline titles that come out as
+"""Rows m (OCR: word recall and pages/s per core) and n (outline titles that come out as
 Markdown headings), measured in-process on the engines the worker runs."""
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ def heading_share(path: Path) -> tuple[int, int]:
 
 
 def outline_headings(full: bool) -> list[Row]:
-    """i: per file, the share of outline titles that are Markdown headings (goal 0.8)."""
+    """n: per file, the share of outline titles that are Markdown headings (goal 0.8)."""
     made = []
     for name in OUTLINED + (OUTLINED_BOOKS if full else []):
         found, total = heading_share(GOOD / name)
         share = found / total if total else 1.0
         made.append(
             Row(
-                f"i. outline headings {name}",
+                f"n. outline headings {name}",
                 f"{found}/{total} titles as headings",
                 "the PDF's outline",
                 share,
@@ -77,7 +77,7 @@ def outline_headings(full: bool) -> list[Row]:
 
 
 def ocr_quality(full: bool) -> list[Row]:
-    """h: OCR of image-only renders of born-digital pages: pooled word recall against
+    """m: OCR of image-only renders of born-digital pages: pooled word recall against
     pdfminer's text of the same pages, and pages/s on one core against pdfminer's."""
     settings = load_settings({}, dotenv=False)
     resolved = options.for_engine({}, "ocr", settings)
@@ -99,7 +99,7 @@ def ocr_quality(full: bool) -> list[Row]:
     pages = len(sample)
     return [
         Row(
-            "h. OCR word recall",
+            "m. OCR word recall",
             f"{recall:.3f} of {total} words, {pages} pages at {image_pdfs.DPI} dpi",
             "pdfminer's text of the born-digital pages",
             recall,
@@ -107,7 +107,7 @@ def ocr_quality(full: bool) -> list[Row]:
             recall >= RECALL_GOAL,
         ),
         Row(
-            "h. OCR speed",
+            "m. OCR speed",
             f"{pages / ocr_seconds:.2f} pages/s per core",
             f"pdfminer.six {pages / text_seconds:.1f} pages/s (same pages, born-digital)",
             (pages / ocr_seconds) / (pages / text_seconds),

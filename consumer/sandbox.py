@@ -192,7 +192,7 @@ def _wait(child, receiver, limits: _Limits, on_progress, on_tick, on_count) -> d
     if child.exitcode == -signal.SIGKILL:
         # The kernel's OOM killer, or an allocation the memory cap refused inside C code.
         raise MemoryLimit(f"The extraction process was killed (memory limit {memory_mb} MB).")
-    if child.exitcode == -signal.SIGABRT and caps.ocr_pages:
+    if child.exitcode == -signal.SIGABRT and limits.ocr_pages:
         # Tesseract (C++) aborts on an allocation the memory cap refused (std::bad_alloc).
         raise MemoryLimit(f"OCR needed more than the {memory_mb} MB memory limit.")
     raise EngineCrashed(f"The extraction process died (exit code {child.exitcode}).")

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from bench import extraction, peers, rows, small_docs
+from bench import extraction, peers, rows, small_docs, structure_rows
+from bench.__main__ import ALL
 from bench.harness import HEADER, Row, Servers, corpus, percentile, salted
 from bench.latency import LatencyProxy
 from infra import local_s3
@@ -39,6 +40,14 @@ def test_extraction_rows_print_ratios_for_one_file():
     for row in made:
         assert row.ratio > 0
         assert row.line().count("|") == HEADER.splitlines()[0].count("|")
+
+
+def test_the_outline_row_has_its_own_letter_and_runs_on_one_file(monkeypatch):
+    assert ALL == "abcdefghijklmn" and len(set(ALL)) == len(ALL)
+    monkeypatch.setattr(structure_rows, "OUTLINED", ["pdfminer_pagelabels.pdf"])
+    [row] = structure_rows.outline_headings(full=False)
+    assert row.name == "n. outline headings pdfminer_pagelabels.pdf"
+    assert row.ratio > 0 and row.line().count("|") == HEADER.splitlines()[0].count("|")
 
 
 def test_percentiles_pick_from_the_samples():

@@ -1,5 +1,7 @@
 """Kinds of text blocks and the document as Markdown; outline titles come out as headings."""
 
+import io
+
 import pytest
 
 from bench import structure_rows
@@ -86,6 +88,23 @@ def test_markdown_has_the_outline_page_comments_headings_and_items():
     assert "<!-- page 2 -->\n\n# Next\n" in text
 
 
+@pytest.mark.parametrize("outline", [[], [{"level": 1, "title": "Intro", "page": 1}]])
+def test_markdown_written_a_page_at_a_time_is_the_same_bytes(outline):
+    pages = structure.classify(
+        [
+            page(1, block("Intro\n", size=16), block("word-\nbreak " + BODY), block("12\n")),
+            page(2),
+            page(3, block("Next\n", size=16), block("- item\n"), block(BODY)),
+        ]
+    )
+    written = io.BytesIO()
+    structure.write_markdown(written, iter(pages), outline, title="T")
+    assert written.getvalue().decode("utf-8") == structure.markdown(pages, outline, title="T")
+    empty = io.BytesIO()
+    structure.write_markdown(empty, iter([]), [])
+    assert empty.getvalue().decode("utf-8") == structure.markdown([], [])
+
+
 def test_pages_without_blocks_fall_back_to_their_paragraphs():
     blocks = structure.fallback_blocks("one\ntwo\n\n\nthree\n")
     assert [b["text"] for b in blocks] == ["one\ntwo\n", "three\n"]
@@ -93,7 +112,7 @@ def test_pages_without_blocks_fall_back_to_their_paragraphs():
 
 
 # The share of outline titles that come out as Markdown headings, per corpus file with an
-# outline (bench row i measures the two books as well): the goal is 0.8.
+# outline (bench row n measures the two books as well): the goal is 0.8.
 @pytest.mark.parametrize("name", structure_rows.OUTLINED)
 def test_outline_titles_come_out_as_markdown_headings(name):
     found, total = structure_rows.heading_share(GOOD / name)

@@ -36,36 +36,66 @@ FORMATS_BY_FILE = {name: media for name, media in FORMATS.values()}
 
 def write(storage: Storage, tenant: str, job_id: str, pages: Iterable[dict], summary: dict):
     """Store the pages (each {"page", "text", ...}, read once, one at a time) and the summary
-    as the job's results; the page files are spooled to disk and streamed up. A page's
-    "blocks" (None where its engine gave none: split from its text) go to blocks.jsonl and
+    as the job's results; every file is spooled to disk and streamed up. A page's "blocks"
+    (None where its engine gave none: split from its text) go to blocks.jsonl and
     document.md, not to pages.jsonl."""
-    blocks = []
-    with tempfile.TemporaryFile() as text, tempfile.TemporaryFile() as lines:
+    fonts = structure.Fonts()
+    with (
+        tempfile.TemporaryFile() as text,
+        tempfile.TemporaryFile() as lines,
+        tempfile.TemporaryFile() as blocks,
+    ):
         for page in pages:
             found = page.pop("blocks", None)
             if found is None:
                 found = structure.fallback_blocks(page["text"])
-            blocks.append({"page": page["page"], "blocks": found})
+            fonts.add(found)
             text.write((page["text"] + "\f").encode("utf-8"))
-            lines.write((json.dumps(page, ensure_ascii=False) + "\n").encode("utf-8"))
+            lines.write(_json_line(page))
+            blocks.write(_json_line({"page": page["page"], "blocks": found}))
         for fileobj, name in ((text, "text.txt"), (lines, "pages.jsonl")):
-            fileobj.seek(0)
-            storage.upload_file(
-                keys.result_key(tenant, job_id, name), fileobj, FORMATS_BY_FILE[name], {}
-            )
-    structure.classify(blocks)
-    block_lines = (json.dumps(page, ensure_ascii=False) + "\n" for page in blocks)
-    storage.put_bytes(
-        keys.result_key(tenant, job_id, "blocks.jsonl"),
-        "".join(block_lines).encode("utf-8"),
-        FORMATS_BY_FILE["blocks.jsonl"],
-    )
-    storage.put_bytes(
-        keys.result_key(tenant, job_id, "document.md"),
-        structure.markdown(blocks, summary.get("outline") or []).encode("utf-8"),
-        FORMATS_BY_FILE["document.md"],
-    )
+            _upload(storage, keys.result_key(tenant, job_id, name), fileobj)
+        blocks.seek(0)
+        _write_structure(storage, tenant, job_id, blocks, fonts, summary.get("outline") or [])
     storage.put_json(keys.result_key(tenant, job_id, "result.json"), {"job_id": job_id, **summary})
+
+
+def _write_structure(storage: Storage, tenant: str, job_id: str, spooled, fonts, outline):
+    """blocks.jsonl and document.md from the spooled blocks, a page at a time: one pass gives
+    each block its kind and finds the heading sizes, the next ranks them into levels and
+    writes both files (core/jobs/structure.py's classify, over a file)."""
+    headings: set[float] = set()
+    with (
+        tempfile.TemporaryFile() as kinded,
+        tempfile.TemporaryFile() as classified,
+        tempfile.TemporaryFile() as document,
+    ):
+        for line in spooled:  # a binary file splits on \n only, as JSON lines need
+            page = json.loads(line)
+            headings |= structure.kinds(page["blocks"], fonts)
+            kinded.write(_json_line(page))
+        levels = structure.heading_levels(headings)
+        kinded.seek(0)
+
+        def leveled():
+            for line in kinded:
+                page = json.loads(line)
+                structure.set_levels(page["blocks"], levels)
+                classified.write(_json_line(page))
+                yield page
+
+        structure.write_markdown(document, leveled(), outline)
+        for fileobj, name in ((classified, "blocks.jsonl"), (document, "document.md")):
+            _upload(storage, keys.result_key(tenant, job_id, name), fileobj)
+
+
+def _json_line(item: dict) -> bytes:
+    return (json.dumps(item, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _upload(storage: Storage, key: str, fileobj):
+    fileobj.seek(0)
+    storage.upload_file(key, fileobj, FORMATS_BY_FILE[key.rsplit("/", 1)[-1]], {})
 
 
 def read(storage: Storage, tenant: str, job_id: str) -> tuple[dict, list[dict]]:

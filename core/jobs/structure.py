@@ -1,7 +1,7 @@
 """A document's shape from its text blocks: each block's kind, and the document as Markdown.
 
 Engines give blocks per page (text, bbox, font size and name, bold); kinds need the whole
-document, so they are decided here, once every page is in:
+document's fonts, so they are decided here, in passes that each read one page at a time:
 
 - the body size is the font size that most of the document's characters use;
 - a heading is a short block (at most MAX_HEADING_LINES lines, MAX_HEADING_CHARS characters)
@@ -20,8 +20,11 @@ document, so they are decided here, once every page is in:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 HEADING_RATIO = 1.15
 BODY_LIKE = 0.75  # small caps are set smaller than the body text (8 pt in 10 pt)
@@ -38,37 +41,79 @@ _LEADERS = re.compile(r"(\.\s){3,}|\.{4,}")
 _OTHER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6}|page \d+( of \d+)?|\W+)\s*$", re.IGNORECASE)
 
 
+class Fonts:
+    """The document's font use, gathered a page at a time: the size and the font most of its
+    characters are set in (the body text's)."""
+
+    def __init__(self):
+        self.sizes: Counter = Counter()
+        self.fonts: Counter = Counter()
+
+    def add(self, blocks: list[dict] | None):
+        for block in blocks or []:
+            chars = len(block["text"].strip())
+            if block.get("size"):
+                self.sizes[block["size"]] += chars
+            if block.get("font"):
+                self.fonts[block["font"]] += chars
+
+    @property
+    def body(self) -> float | None:
+        return self.sizes.most_common(1)[0][0] if self.sizes else None
+
+    @property
+    def body_font(self) -> str | None:
+        return self.fonts.most_common(1)[0][0] if self.fonts else None
+
+
 def body_size(pages: list[dict]) -> float | None:
     """The font size most of the document's characters are set in."""
-    return _most_used(pages, "size")
-
-
-def _most_used(pages: list[dict], field: str):
-    counts: Counter = Counter()
+    fonts = Fonts()
     for page in pages:
-        for block in page.get("blocks") or []:
-            if block.get(field):
-                counts[block[field]] += len(block["text"].strip())
-    return counts.most_common(1)[0][0] if counts else None
+        fonts.add(page.get("blocks"))
+    return fonts.body
 
 
 def classify(pages: list[dict]) -> list[dict]:
-    """[{"page", "blocks": [...]}] with each block's `kind` (and `level` for headings)."""
-    body, body_font = body_size(pages), _most_used(pages, "font")
+    """[{"page", "blocks": [...]}] with each block's `kind` (and `level` for headings). The
+    same three passes run over a document too long to hold (core/jobs/results.py): fonts,
+    then kinds, then heading levels, each a page at a time."""
+    fonts = Fonts()
+    for page in pages:
+        fonts.add(page.get("blocks"))
     headings: set[float] = set()
     for page in pages:
-        for block in page.get("blocks") or []:
-            block["kind"] = _kind(block, body, body_font)
-            block.pop("level", None)
-            size = block.get("size")
-            if block["kind"] == "heading" and size and body and size >= body * HEADING_RATIO:
-                headings.add(size)
-    levels = {size: min(rank, 3) for rank, size in enumerate(sorted(headings, reverse=True), 1)}
+        headings |= kinds(page.get("blocks"), fonts)
+    levels = heading_levels(headings)
     for page in pages:
-        for block in page.get("blocks") or []:
-            if block["kind"] == "heading":
-                block["level"] = levels.get(block.get("size")) or _numbered_level(block["text"])
+        set_levels(page.get("blocks"), levels)
     return pages
+
+
+def kinds(blocks: list[dict] | None, fonts: Fonts) -> set[float]:
+    """Give one page's blocks their `kind`; the sizes of its headings set larger than the
+    body text (heading_levels ranks them over the whole document)."""
+    body, body_font = fonts.body, fonts.body_font
+    headings: set[float] = set()
+    for block in blocks or []:
+        block["kind"] = _kind(block, body, body_font)
+        block.pop("level", None)
+        size = block.get("size")
+        if block["kind"] == "heading" and size and body and size >= body * HEADING_RATIO:
+            headings.add(size)
+    return headings
+
+
+def heading_levels(sizes: set[float]) -> dict[float, int]:
+    """Levels 1..3 for the document's distinct heading sizes, largest first."""
+    return {size: min(rank, 3) for rank, size in enumerate(sorted(sizes, reverse=True), 1)}
+
+
+def set_levels(blocks: list[dict] | None, levels: dict[float, int]):
+    """Give one page's headings their `level`: by size, or by their section numbering."""
+    for block in blocks or []:
+        if block["kind"] == "heading":
+            block["level"] = levels.get(block.get("size")) or _numbered_level(block["text"])
 
 
 def _numbered_level(text: str) -> int:
@@ -135,6 +180,42 @@ def markdown(pages: list[dict], outline: list[dict], title: str = "") -> str:
     """The document as Markdown: the outline as a contents list, then every page's blocks
     (headings `#`..`###`, list items, captions, paragraphs; not the `other` blocks: page
     numbers and lone symbols), pages separated by a comment."""
+    out = markdown_head(outline, title)
+    for page in pages:
+        out.extend(markdown_page(page))
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def write_markdown(fp: BinaryIO, pages: Iterable[dict], outline: list[dict], title: str = ""):
+    """markdown() written to the binary file `fp` a page at a time, byte for byte the same."""
+    trailing = written = 0  # newlines at the end of what is written; bytes written
+
+    def put(piece: str):
+        nonlocal trailing, written
+        data = piece.encode("utf-8")
+        fp.write(data)
+        written += len(data)
+        stripped = len(piece.rstrip("\n"))
+        trailing = len(piece) - stripped if stripped else trailing + len(piece)
+
+    first = True
+    for piece in itertools.chain(markdown_head(outline, title), _page_pieces(pages)):
+        if not first:
+            put("\n")
+        put(piece)
+        first = False
+    fp.truncate(written - trailing)  # rstrip("\n") + "\n", as markdown() ends
+    fp.seek(written - trailing)
+    fp.write(b"\n")
+
+
+def _page_pieces(pages: Iterable[dict]) -> Iterator[str]:
+    for page in pages:
+        yield from markdown_page(page)
+
+
+def markdown_head(outline: list[dict], title: str = "") -> list[str]:
+    """The Markdown before the first page: the title, and the outline as a contents list."""
     out: list[str] = []
     if title:
         out.append(f"# {_line(title)}\n")
@@ -145,12 +226,16 @@ def markdown(pages: list[dict], outline: list[dict], title: str = "") -> str:
             page = f" (p. {entry['page']})" if entry.get("page") else ""
             out.append(f"{indent}- {_line(entry['title'])}{page}")
         out.append("")
-    for page in pages:
-        out.append(f"<!-- page {page['page']} -->\n")
-        for block in page.get("blocks") or []:
-            if block.get("kind") != "other":  # page numbers, lone symbols
-                out.append(_block(block))
-    return "\n".join(out).rstrip("\n") + "\n"
+    return out
+
+
+def markdown_page(page: dict) -> list[str]:
+    """One page's Markdown pieces: its comment, then its blocks but the `other` ones."""
+    out = [f"<!-- page {page['page']} -->\n"]
+    for block in page.get("blocks") or []:
+        if block.get("kind") != "other":  # page numbers, lone symbols
+            out.append(_block(block))
+    return out
 
 
 def _block(block: dict) -> str:
