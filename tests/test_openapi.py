@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -27,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.errors import PdfqError
+from engines.base import OCR_WARNING
 from functions import API_PREFIX
 from functions.error_handlers import _HTTP_CODES
 from tests.support.openapi_seed import SEEDED_STATES, TOKEN, seed_jobs, small_pdf
@@ -149,6 +151,15 @@ def test_every_error_code_in_the_document_is_one_the_app_raises():
     raised = _raised_codes()
     assert set(schemas["ErrorCode"]["enum"]) <= raised
     assert set(schemas["JobErrorCode"]["enum"]) <= raised
+
+
+def test_a_job_s_warnings_schema_takes_every_warning_the_worker_gives():
+    warning = spec()["components"]["schemas"]["Job"]["properties"]["warnings"]["items"]
+    for given in ("no_text_layer", "garbled_text", "truncated", "metadata_truncated"):
+        jsonschema.validate(given, warning)
+    jsonschema.validate(f"{OCR_WARNING}12", warning)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("ocr_pages:many", warning)
 
 
 # --- schemathesis against the live service ---

@@ -1,5 +1,6 @@
 """Result formats: blocks and Markdown beside text, json and pages."""
 
+import copy
 import json
 import re
 
@@ -66,3 +67,37 @@ def test_results_kept_before_a_format_existed_ask_for_a_reprocess(client, servic
     response = client.get(f"{JOBS}/{job['id']}/result?format=markdown")
     assert response.status_code == 409
     assert "reprocess the job" in response.get_json()["error"]["message"]
+
+
+def test_blocks_and_markdown_are_made_from_pages_read_once_one_at_a_time(services):
+    def block(text, size=10.0):
+        return {"text": text, "bbox": None, "size": size, "font": "F", "bold": False}
+
+    body = "A paragraph of body text that goes on for a while.\n"
+    given = [
+        {"page": 1, "text": "Title\n\n" + body, "blocks": [block("Title\n", 20), block(body)]},
+        {"page": 2, "text": "Part\n\n" + body, "blocks": [block("Part\n", 14), block(body)]},
+        {"page": 3, "text": "plain\n\nsplit\n", "blocks": None},  # an engine without layout
+    ]
+    expected = copy.deepcopy(given)
+    expected[2]["blocks"] = results.structure.fallback_blocks(expected[2]["text"])
+    expected = results.structure.classify(
+        [{"page": p["page"], "blocks": p["blocks"]} for p in expected]
+    )
+    outline = [{"level": 1, "title": "Title", "page": 1}]
+    read = []
+
+    def pages():  # a generator: write gets each page once and never the whole list
+        for item in copy.deepcopy(given):
+            read.append(item["page"])
+            yield item
+
+    results.write(services.storage, "public", "j1", pages(), {"outline": outline})
+    assert read == [1, 2, 3]
+    stored = services.storage.get_bytes(keys.result_key("public", "j1", "blocks.jsonl"))
+    assert [json.loads(line) for line in stored.splitlines()] == expected
+    assert expected[0]["blocks"][0]["level"] == 1 and expected[1]["blocks"][0]["level"] == 2
+    document = services.storage.get_bytes(keys.result_key("public", "j1", "document.md"))
+    assert document.decode("utf-8") == results.structure.markdown(expected, outline)
+    lines = services.storage.get_bytes(keys.result_key("public", "j1", "pages.jsonl"))
+    assert all("blocks" not in json.loads(line) for line in lines.splitlines())

@@ -114,3 +114,10 @@ def test_ocr_off_keeps_the_page_empty_and_flagged(scan):
     )
     assert result.warnings == ["no_text_layer"]
     assert not any(page.ocr for page in result.pages)
+
+
+def test_cap_outline_cuts_long_titles_like_metadata_values():
+    caps = {"metadata_value_chars": 4, "metadata_chars": 6}
+    short = [{"level": 1, "title": "Intro", "page": 1}]
+    assert sandbox.cap_outline(short, {**caps, "metadata_value_chars": 5}) == (short, False)
+    assert sandbox.cap_outline(short, caps) == ([{"level": 1, "title": "Intr", "page": 1}], True)
