@@ -26,7 +26,13 @@ NOT_FOUND = 4  # no such job (or not this token's)
 NOT_READY = 5  # the job has not finished (`result`), or --wait ran out of time
 INTERRUPTED = 130  # Ctrl-C
 
-SUFFIX = {"text": ".txt", "json": ".json", "pages": ".jsonl"}
+SUFFIX = {
+    "text": ".txt",
+    "json": ".json",
+    "pages": ".jsonl",
+    "blocks": ".blocks.jsonl",
+    "markdown": ".md",
+}
 
 
 def parser() -> argparse.ArgumentParser:

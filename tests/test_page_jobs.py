@@ -27,6 +27,7 @@ def stack(redis_server, moto_server, tmp_path_factory):
         moto_server,
         tmp_path_factory.mktemp("page-jobs"),
         OPTIONS_SECRET="page-tests-options-secret",  # passwords are stored encrypted with it
+        OCR_DEFAULT="off",  # the scan stays a scan: the page must say it has no text
     )
     yield stack
     stack.stop()

@@ -51,6 +51,10 @@ const WARNINGS = {
   garbled_text: "Some pages came out garbled: their fonts do not say which letters they draw.",
   truncated: "Only the first pages were read (the page limit).",
 };
+// "ocr_pages:N": N pages had no text layer and were read by OCR.
+const ocrNote = (code) =>
+  code.startsWith("ocr_pages:") &&
+  `${plural(Number(code.slice("ocr_pages:".length)), "page")} read by OCR (scanned images).`;
 // Failures that the same file cannot get past: no "Try again" for them.
 const FINAL = new Set(["not_a_pdf", "empty_file", "too_large", "unsupported_media_type"]);
 const FALLBACK_NOTE =
@@ -502,7 +506,7 @@ class Entry {
     if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
     link.download = `${this.name.replace(/\.pdf$/i, "")}.txt`;
-    const notes = (job.warnings || []).map((code) => WARNINGS[code] || code);
+    const notes = (job.warnings || []).map((code) => WARNINGS[code] || ocrNote(code) || code);
     this.$(".summary").textContent =
       `${plural(job.pages_total, "page")}, ${plural(text.length, "character")}.`;
 
