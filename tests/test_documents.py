@@ -162,7 +162,7 @@ def test_the_upload_records_its_sha256(client, services):
 
 
 @pytest.mark.parametrize(
-    ("fields", "named"), [({"ocr": "auto"}, "'ocr'"), ({"pasword": "x"}, "'pasword'")]
+    ("fields", "named"), [({"ocr_langs": "eng"}, "'ocr_langs'"), ({"pasword": "x"}, "'pasword'")]
 )
 def test_an_unknown_form_field_is_400_naming_it_and_leaves_nothing(client, services, fields, named):
     body, kind = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf", fields=fields)

@@ -133,8 +133,12 @@ def test_pdf_uploads_are_bounded_by_max_upload_bytes_not_max_json_bytes(client):
         ("/jobs/{id}/reprocess", {"eta": "tomorrow"}, "'eta'"),
         ("/jobs/{id}/reprocess", {"delay": 1, "eta": "2030-01-01T00:00:00Z"}, "'delay' or 'eta'"),
         ("/jobs/{id}/reprocess", {"layout": "yes"}, "layout"),
-        ("/jobs/{id}/reprocess", {"ocr": "auto"}, "'ocr'"),
-        ("/uploads", {"filename": "a.pdf", "content_type": "application/pdf", "ocr": 1}, "'ocr'"),
+        ("/jobs/{id}/reprocess", {"ocr_langs": "eng"}, "'ocr_langs'"),
+        (
+            "/uploads",
+            {"filename": "a.pdf", "content_type": "application/pdf", "ocr_langs": 1},
+            "'ocr_langs'",
+        ),
     ],
 )
 def test_a_bad_json_body_is_400_naming_the_field(client, path, body, field):
