@@ -76,7 +76,7 @@ def costs(stack, proxy) -> dict[str, int]:
         return call
 
     def recovery():
-        done = stack.run("consumer.recovery")
+        done = stack.run("bench.recovery_pass")
         assert done.returncode == 0, done.stderr
 
     return {
