@@ -4,7 +4,6 @@ restart, the CLI and `provision --check` beside it, and a stop that lets jobs fi
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from core.adapters.state import SqliteState
 from core.services import build
 from core.settings import load_settings
 from infra import local_s3
-from tests.support.servers import ROOT, child_env, free_port
+from tests.support.servers import ROOT, child_env, free_port, wait_for_log
 
 pytestmark = pytest.mark.e2e
 
@@ -31,16 +30,6 @@ def listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
                 found.add(address)
     return found
-
-
-def wait_for(path, text: str, process: subprocess.Popen, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        output = path.read_text()
-        if text in output or process.poll() is not None:
-            return output
-        time.sleep(0.2)
-    return path.read_text()
 
 
 def test_make_run_listens_on_loopback_starts_clean_and_stops_the_worker_gently(tmp_path):
@@ -69,7 +58,7 @@ def test_make_run_listens_on_loopback_starts_clean_and_stops_the_worker_gently(t
             [sys.executable, "-m", "infra.dev"], cwd=ROOT, env=env, stdout=out, stderr=out
         )
     try:
-        output = wait_for(log, "dev: ready", dev)
+        output = wait_for_log(log, "dev: ready", dev, timeout=120)
         assert "dev: ready on http://127.0.0.1:" in output, output[-3000:]
         local_s3.wait_until_up(f"http://127.0.0.1:{port}/api/v1/pdf/health/live")
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else

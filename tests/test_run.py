@@ -4,23 +4,12 @@ exported first, so the line's own ${HUEY_WORKERS} sees what the settings see."""
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.support.servers import ROOT, child_env
+from tests.support.servers import ROOT, child_env, wait_for_log
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(path, text: str, process: subprocess.Popen, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        output = path.read_text()
-        if text in output or process.poll() is not None:
-            return output
-        time.sleep(0.2)
-    return path.read_text()
 
 
 def test_huey_workers_in_dotenv_reaches_the_worker_line(tmp_path):
@@ -39,7 +28,7 @@ def test_huey_workers_in_dotenv_reaches_the_worker_line(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        output = wait_for(log, "Huey consumer started", worker)
+        output = wait_for_log(log, "Huey consumer started", worker, timeout=60)
         assert "Huey consumer started with 3 thread" in output, output[-2000:]
     finally:
         worker.send_signal(signal.SIGTERM)

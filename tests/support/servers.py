@@ -120,6 +120,17 @@ class Proc:
         self._log.close()
 
 
+def wait_for_log(path: Path, text: str, process: subprocess.Popen, timeout: float) -> str:
+    """The log at `path` once it holds `text`, the process exited, or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        output = path.read_text()
+        if text in output or process.poll() is not None:
+            return output
+        time.sleep(0.2)
+    return path.read_text()
+
+
 def child_env(**values: str) -> dict[str, str]:
     """The test process's environment plus `values`, with the venv's tools first on PATH."""
     env = {k: v for k, v in os.environ.items() if k not in ("HUEY_IMMEDIATE", "REDIS_URL")}
