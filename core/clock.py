@@ -21,6 +21,13 @@ def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def parse_client_time(value: str) -> dt.datetime:
+    """An ISO 8601 time a client sent, made aware: `Z` accepted, no offset taken as UTC.
+    ValueError when it is not one."""
+    when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 def seconds_since(value: str) -> float:
     """How long ago the timestamp `value` was."""
     return (dt.datetime.now(dt.UTC) - parse_time(value)).total_seconds()

@@ -8,7 +8,7 @@ import datetime as dt
 
 from flask import Blueprint, request, url_for
 
-from core.clock import utc_after
+from core.clock import parse_client_time, utc_after
 from core.errors import BadRequest, JobDeleted
 from core.jobs import options
 from core.webhooks import check_url
@@ -85,13 +85,11 @@ def run_at(delay, eta) -> str | None:
         if not isinstance(eta, str):
             raise BadRequest("Field 'eta' must be an ISO 8601 time, e.g. 2026-01-31T02:00:00Z.")
         try:
-            when = dt.datetime.fromisoformat(eta.strip().replace("Z", "+00:00"))
+            when = parse_client_time(eta)
         except ValueError:
             raise BadRequest(
                 f"Field 'eta': {eta!r} is not an ISO 8601 time, e.g. 2026-01-31T02:00:00Z."
             ) from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)  # a time without an offset is UTC
         seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
         if seconds > MAX_DELAY:
             raise BadRequest("Field 'eta' is more than a year away.")

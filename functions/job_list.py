@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, request, url_for
 
+from core.clock import parse_client_time
 from core.errors import BadRequest
 from core.jobs import listing
 from core.jobs.index import millis
@@ -52,13 +51,11 @@ def _since() -> int | None:
     if value is None:
         return None
     try:
-        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        when = parse_client_time(value)
     except ValueError:
         raise BadRequest(
             f"since: {value!r} is not an ISO 8601 time, e.g. 2026-01-31T02:00:00Z."
         ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)  # a time without an offset is UTC
     return millis(when.isoformat())
 
 
