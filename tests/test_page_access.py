@@ -7,7 +7,7 @@ import pytest
 from pdfminer.high_level import extract_text
 from playwright.sync_api import expect
 
-from tests.support.browser import card, page_stack, screenshot, settled
+from tests.support.browser import card, catch_file_choosers, page_stack, screenshot, settled
 from tests.support.corpus import GOOD
 
 pytestmark = pytest.mark.browser
@@ -33,6 +33,7 @@ def test_on_a_phone_the_page_says_tap_and_a_tap_picks_files(stack, browser):
         viewport={"width": 390, "height": 700}, is_mobile=True, has_touch=True
     )
     phone = context.new_page()
+    catch_file_choosers(phone)
     phone.goto(stack.base + "/")
     expect(phone.get_by_text("Tap to choose PDFs")).to_be_visible()
     expect(phone.get_by_text("Drop PDFs here")).to_be_hidden()

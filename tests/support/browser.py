@@ -71,11 +71,20 @@ def launched():
         chromium.close()
 
 
+def catch_file_choosers(page) -> None:
+    """Have Playwright catch the page's file choosers from now on. Playwright turns that on
+    with a message it does not wait for, so `expect_file_chooser` alone can lose the race with
+    the key or tap that opens the chooser, and headless Chromium then cancels it as if the
+    person closed it. A listener added before the page loads has long taken effect."""
+    page.on("filechooser", lambda chooser: None)
+
+
 @contextmanager
 def new_page(browser):
     """A fresh page that records upload progress events in window.uploadProgress."""
     context = browser.new_context()
     page = context.new_page()
+    catch_file_choosers(page)
     page.add_init_script(RECORD_PROGRESS)
     yield page
     context.close()
