@@ -261,3 +261,30 @@ def test_a_reload_during_an_upload_asks_for_the_file_again(stack, page):
     assert again.get_attribute("data-error") == "interrupted"
     assert "add it again" in again.locator(".error").inner_text()
     assert stack.job(job_id)["status"] == "canceled"  # it no longer counts in flight
+
+
+def test_the_markdown_is_shown_and_offered_as_a_download(stack, page):
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    page.goto(stack.base + "/")
+    drop(page, path)
+    done = card(page, path.name)
+    settled(done, "succeeded")
+
+    toggle = done.get_by_role("button", name=f"Markdown of {path.name}")
+    toggle.click()
+    shown = done.locator(".md")
+    expect(shown).to_be_visible()
+    job_id = done.get_attribute("data-job-id")
+    status, markdown, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result?format=markdown")
+    assert status == 200 and "<!-- page 1 -->" in markdown and "\n# " in "\n" + markdown
+    assert shown.inner_text().strip() == markdown.strip()
+    link = done.locator(".download-md")
+    assert link.is_visible() and link.get_attribute("href").startswith("blob:")
+    assert link.get_attribute("download") == "pdfjs_tracemonkey.md"
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    screenshot(done, "markdown")
+
+    toggle.click()  # and back to the text
+    expect(done.locator(".text")).to_be_visible()
+    expect(shown).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-pressed", "false")

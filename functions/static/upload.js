@@ -293,6 +293,7 @@ class Entry {
       [".retry", "Try again"],
       [".remove", "Remove"],
       [".copy", "Copy the text of"],
+      [".markdown", "Markdown of"],
     ]) {
       this.$(selector).setAttribute("aria-label", `${words} ${name}`);
     }
@@ -303,6 +304,7 @@ class Entry {
     this.$(".retry").addEventListener("click", () => this.retry());
     this.$(".remove").addEventListener("click", () => this.remove());
     this.$(".copy").addEventListener("click", () => this.copy());
+    this.$(".markdown").addEventListener("click", () => this.toggleMarkdown());
     this.$(".unlock").addEventListener("submit", (event) => {
       event.preventDefault();
       this.unlock(this.$(".unlock .password").value);
@@ -497,6 +499,9 @@ class Entry {
   async show(job) {
     const text = await (await call("GET", job.links.result, undefined, this.signal)).text();
     this.text = text;
+    this.markdown = undefined; // a reprocessed job's Markdown is fetched again
+    this.$(".markdown").setAttribute("aria-pressed", "false");
+    this.$(".md").hidden = this.$(".download-md").hidden = true;
     this.$(".upload").value = 1;
     this.$(".extract").max = 1;
     this.$(".extract").value = 1;
@@ -580,6 +585,35 @@ class Entry {
       this.$(".extract").value = 0;
       await this.follow();
     });
+  }
+
+  async toggleMarkdown() {
+    // The document as Markdown (headings, lists, the outline), fetched once, shown in place
+    // of the text and offered as a download; pressed again, the text comes back.
+    const button = this.$(".markdown");
+    const showing = button.getAttribute("aria-pressed") === "true";
+    if (!showing && this.markdown === undefined) {
+      button.disabled = true;
+      try {
+        const response = await call("GET", `${API}/jobs/${this.jobId}/result?format=markdown`);
+        this.markdown = await response.text();
+      } catch (failure) {
+        this.$(".note").hidden = false;
+        this.$(".note").textContent = `The Markdown could not be fetched (${failure.code}).`;
+        return;
+      } finally {
+        button.disabled = false;
+      }
+      const link = this.$(".download-md");
+      link.href = URL.createObjectURL(new Blob([this.markdown], { type: "text/markdown" }));
+      link.download = `${this.name.replace(/\.pdf$/i, "")}.md`;
+      this.$(".md").textContent = this.markdown;
+    }
+    button.setAttribute("aria-pressed", String(!showing));
+    this.$(".md").hidden = showing;
+    this.$(".download-md").hidden = showing;
+    this.$(".text").hidden = !showing || !this.text.trim();
+    (showing ? this.$(".text") : this.$(".md")).focus();
   }
 
   async copy() {
