@@ -94,8 +94,10 @@ def test_the_keyboard_alone_adds_a_file_and_a_screen_reader_hears_the_outcome(st
     # From the zone, Tab reaches the card's controls, and its text scrolls by keyboard.
     page.keyboard.press("Tab")
     expect(done.get_by_role("button", name=f"Remove {PATH.name}")).to_be_focused()
-    for _ in range(3):
+    for _ in range(3):  # past the download and the copy
         page.keyboard.press("Tab")
+    expect(done.get_by_role("button", name=f"Markdown of {PATH.name}")).to_be_focused()
+    page.keyboard.press("Tab")
     expect(text).to_be_focused()
     page.keyboard.press("Enter")  # nothing to activate; the region keeps the focus
     done.get_by_role("button", name=f"Remove {PATH.name}").focus()

@@ -5,6 +5,7 @@ network blip, and find the cards again after a reload.
 """
 
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -278,9 +279,10 @@ def test_the_markdown_is_shown_and_offered_as_a_download(stack, page):
     status, markdown, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result?format=markdown")
     assert status == 200 and "<!-- page 1 -->" in markdown and "\n# " in "\n" + markdown
     assert shown.inner_text().strip() == markdown.strip()
-    link = done.locator(".download-md")
-    assert link.is_visible() and link.get_attribute("href").startswith("blob:")
-    assert link.get_attribute("download") == "pdfjs_tracemonkey.md"
+    with page.expect_download() as saved:
+        done.locator(".download-md").click()
+    assert saved.value.suggested_filename == "pdfjs_tracemonkey.md"
+    assert Path(saved.value.path()).read_text(encoding="utf-8") == markdown
     expect(toggle).to_have_attribute("aria-pressed", "true")
     screenshot(done, "markdown")
 
