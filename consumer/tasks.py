@@ -20,6 +20,7 @@ from huey.signals import SIGNAL_INTERRUPTED
 
 from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
 from consumer.recovery import expiry
+from core import keys
 from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
 from core.errors import PdfqError
 from core.jobs.lifecycle import Deferred
@@ -80,7 +81,25 @@ def register(services: Services) -> Tasks:
     @huey.periodic_task(crontab(minute="*"))
     def recover_jobs():
         """Every minute: re-enqueue lost jobs and jobs whose worker died."""
-        recovery.reconcile(services)
+        report = recovery.reconcile(services)
+        if report.missing_leases:  # dead workers' jobs are taken back a lease period later
+            recover_soon(settings.lease_seconds + 1)
+
+    def recover_soon(delay: int):
+        """One recovery pass in `delay` seconds, unless one is already due that soon."""
+        try:
+            if services.state.set_if_absent(keys.RECOVERY_SOON, "1", delay - 1):
+                services.queue.enqueue(recover_jobs.s(delay=delay))
+        except PdfqError as exc:
+            log.warning(
+                "no recovery pass in %ss (%s); the minute's pass will do", delay, exc.message
+            )
+
+    @huey.on_startup()
+    def recover_after_start():
+        """A consumer starting (a restart after a crash, a deploy) looks for the jobs of the
+        workers it replaces as soon as their leases can have run out, not at the next minute."""
+        recover_soon(max(settings.lease_seconds, settings.reconcile_grace) + 1)
 
     @huey.on_startup()
     def clean_scratch():

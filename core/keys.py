@@ -182,11 +182,15 @@ CANCEL_TTL = 24 * 3600  # a running job stops within seconds of the request
 IDEMPOTENCY_TTL = 24 * 3600  # how long a client may replay a request
 RECOVERY_LOCK_TTL = 50  # under the minute between two recovery passes
 RECOVERY_LOCK = "recovery-lock"
+# Set while a recovery pass is scheduled to come soon (after a consumer starts; to look again
+# at jobs whose lease went missing), for a second under its delay: no second one is scheduled.
+RECOVERY_SOON = "recovery-soon"
 REINDEX_LOCK_TTL = 3600  # a rebuild of the job index from every record; released when done
 REINDEX_LOCK = "reindex-lock"
 # A store without conditional writes: a job record's read-check-write runs under this lock,
 # held for one write (milliseconds); the TTL frees the lock of a writer that died holding it.
 RECORD_LOCK_TTL = 30
+MISSING_LEASE_TTL = 180  # at least three lease periods: inflight.py stretches it to that
 # Progress and parts live PROGRESS_TTL (a setting); leases LEASE_SECONDS, renewed while held.
 
 
@@ -199,6 +203,12 @@ def record_lock_key(record: str) -> str:
     """Held around one write of a job record on a store without conditional writes;
     RECORD_LOCK_TTL."""
     return f"record-lock:{record}"
+
+
+def missing_lease_key(job_id: str) -> str:
+    """When recovery first found a processing job without a lease; MISSING_LEASE_TTL. Cleared
+    when the lease is back (a live worker renews it after a state-store outage)."""
+    return f"missing-lease:{job_id}"
 
 
 def enqueued_key(job_id: str) -> str:

@@ -58,7 +58,7 @@ def test_sigkill_mid_extraction_completes_after_the_lease_expires(make_stack):
     in_flight(stack, job["id"])
     stack.procs["worker"].stop(signal.SIGKILL)  # the whole worker: consumer, workers, children
     stack.start("worker")  # the platform restarts the dyno
-    # The lease runs out in 3 s; the periodic recovery (every minute) re-enqueues the job.
+    # The lease runs out in 3 s; the pass the new consumer schedules for then re-enqueues the job.
     done = stack.wait([job["id"]], timeout=150)[job["id"]]
     assert done["status"] == "succeeded", stack.logs()
     assert done["attempts"] == 2  # worker_lost, then succeeded

@@ -15,7 +15,7 @@ from core.jobs.model import JobStatus
 from core.services import build
 from core.settings import load_settings
 from tests.support.corpus import GOOD
-from tests.support.jobs import moved, recorded_job, stored_job
+from tests.support.jobs import lease_missing_for_a_while, moved, recorded_job, stored_job
 
 pytestmark = pytest.mark.env(RECONCILE_GRACE_SECONDS="0")
 LATER = "2031-01-01T02:00:00.000Z"
@@ -95,9 +95,12 @@ def test_a_requeued_scheduled_job_is_on_the_schedule_at_its_time(services):
 @pytest.mark.env(MAX_WORKER_CRASHES="2")
 def test_a_job_whose_worker_died_is_requeued_then_quarantined(services, held):
     job = jo(services)
-    for _ in range(2):
+    for death in range(2):
         # A worker took it and died: processing, no lease, no enqueue marker.
         moved(services, job, JobStatus.PROCESSING, worker="w9")
+        assert recovery.reconcile(services).missing_leases == 1  # noted, left for now
+        assert len(held) == death
+        lease_missing_for_a_while(services, job)
         recovery.reconcile(services)
     job = services.records.get(job.id, "public")
     assert [(j.id, eta) for j, eta in held] == [
@@ -106,6 +109,33 @@ def test_a_job_whose_worker_died_is_requeued_then_quarantined(services, held):
     assert job.status is JobStatus.FAILED
     assert job.error["code"] == "worker_crashed"
     assert [a["outcome"] for a in job.attempts] == ["worker_lost", "worker_lost"]
+
+
+def test_a_lease_lost_to_an_outage_and_renewed_is_not_a_death(services, held):
+    job = moved(services, jo(services), JobStatus.PROCESSING, worker="w1")
+    # Redis was down longer than the lease: the pass right after finds no lease.
+    assert recovery.reconcile(services).missing_leases == 1
+    lease_missing_for_a_while(services, job)
+    assert services.inflight.renew(job.id, "w1")  # the live worker's next tick
+    recovery.reconcile(services)
+    services.inflight.drop_lease(job.id)  # a second outage: the count starts again
+    assert recovery.reconcile(services).missing_leases == 1
+    assert held == []
+    assert services.records.get(job.id, "public").attempts == []
+
+
+@pytest.mark.env(HUEY_IMMEDIATE="false", LEASE_SECONDS="7")
+def test_a_pass_that_misses_a_lease_asks_for_another_a_lease_period_later(s3):
+    runtime = build(load_settings())
+    found = tasks.register(runtime)
+    runtime.storage.configure("create the test bucket", "create_bucket")
+    moved(runtime, jo(runtime), JobStatus.PROCESSING, worker="w9")
+    found.recover_jobs.call_local()
+    found.recover_jobs.call_local()  # a second pass before it: no second follow-up
+    [later] = runtime.huey.pending()
+    assert later.name == "recover_jobs"
+    wait = (later.eta - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
+    assert 7 < wait <= 8
 
 
 def test_a_job_with_a_live_lease_is_not_touched(services, held):
@@ -163,6 +193,19 @@ def test_the_periodic_recovery_task_runs_every_minute(s3):
     start = dt.datetime(2030, 1, 1, 0, 0)
     minutes = [start + dt.timedelta(minutes=m) for m in range(5)]
     assert all(task.validate_datetime(when) for when in minutes)
+
+
+@pytest.mark.env(HUEY_IMMEDIATE="false", LEASE_SECONDS="20", RECONCILE_GRACE_SECONDS="5")
+def test_a_starting_consumer_schedules_one_pass_for_when_dead_workers_leases_run_out(s3):
+    runtime = build(load_settings())
+    tasks.register(runtime)
+    for _ in range(2):  # the startup hooks run in every worker of the consumer
+        for hook in runtime.huey._startup.values():
+            hook()
+    [soon] = runtime.huey.pending()
+    assert soon.name == "recover_jobs"
+    wait = (soon.eta - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
+    assert 19 < wait <= 21  # LEASE_SECONDS, the longer of the two, and a second
 
 
 def awaiting(services, uploaded: bool):
@@ -258,6 +301,7 @@ def test_a_run_an_outage_ended_is_not_a_worker_death(services, held, monkeypatch
         )
         services.lifecycle.retry_later(job, StorageUnavailable(), "w", delay=0)
     services.state.delete(keys.enqueued_key(job.id))  # the retry's marker ran out, no retry came
+    lease_missing_for_a_while(services, job)
     report = recovery.reconcile(services)
     stored = services.records.get(job.id, job.tenant)
     assert stored.status is JobStatus.QUEUED, stored  # not quarantined at one "crash"

@@ -7,8 +7,11 @@ One pass over the durable list of open jobs (the `active/` markers in storage):
   retries ran out while storage was down, so Huey dropped it): the marker is stale; it is
   removed and the job handled as above. A marker younger than RECONCILE_GRACE_SECONDS is
   trusted (its task may be between the queue and a worker's lease);
-- processing, with no lease: its worker died (SIGKILL, OOM, a dyno killed): put it back,
-  or, once it has been in progress at N worker deaths, fail it with `worker_crashed`;
+- processing, with no lease for a whole lease period (a live worker cut off by a Redis
+  outage renews its lease soon after Redis is back): its worker died (SIGKILL, OOM, a dyno
+  killed): put it back, or, once it has been in progress at N worker deaths, fail it with
+  `worker_crashed`. The first pass to miss the lease notes when; the task asks for a pass
+  a lease period later;
 - awaiting_upload past its upload URLs' expiry (PRESIGN_EXPIRY) and the grace: the file
   arrived but nobody completed it (lost event, client gone): complete it; nothing arrived:
   fail it `upload_expired`, so abandoned uploads do not count against the tenant's limit;
@@ -20,7 +23,9 @@ Each move is the lifecycle's; the pass also drops expired rows of the embedded s
 and sets the counters of open jobs to what the records say (the hourly pass and the command
 recount finished jobs as well, reading every record).
 
-Run every minute by a Huey periodic task, and on demand with `python -m consumer.recovery`.
+Run every minute by a Huey periodic task, once by a consumer that starts (as soon as the
+leases of the workers it replaces can have run out), and on demand with
+`python -m consumer.recovery`.
 """
 
 from __future__ import annotations
@@ -52,12 +57,13 @@ class Report:
     closed: int = 0
     reindexed: int = 0  # records the job index was rebuilt from
     stale_markers: int = 0
+    missing_leases: int = 0  # processing jobs whose lease is gone, not yet for a lease period
     skipped: bool = False
 
     @property
     def acted(self) -> bool:
         """It changed a job (closing stale markers aside): worth a warning in the log."""
-        quiet = ("checked", "closed", "reindexed", "skipped")
+        quiet = ("checked", "closed", "reindexed", "missing_leases", "skipped")
         return any(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in quiet)
 
     def __str__(self) -> str:
@@ -89,7 +95,12 @@ def reconcile(services: Services, full: bool = False) -> Report:
                 continue  # a marker whose record is being written right now
             if not job.status.terminal:
                 open_jobs.append((tenant, job.status))
-            if inflight.holder(job_id):
+            gone = None
+            if job.status is JobStatus.PROCESSING:
+                gone = inflight.lease_gone_for(job_id)
+                if gone is None:
+                    continue  # a live worker has it
+            elif inflight.holder(job_id):
                 continue  # a live worker has it
             marker = inflight.marker(job_id)
             if marker is not None:
@@ -105,6 +116,9 @@ def reconcile(services: Services, full: bool = False) -> Report:
                     marker["task"],
                 )
             if seconds_since(job.updated_at) < services.settings.reconcile_grace:
+                continue
+            if gone is not None and gone < services.settings.lease_seconds:
+                report.missing_leases += 1  # dead, or cut off by an outage: look again
                 continue
             try:
                 _recover(services, job, report)
@@ -190,6 +204,7 @@ def _recover(services: Services, job: Job, report: Report):
         )
     elif job.status is JobStatus.PROCESSING:
         job = lifecycle.recover_crashed(job, settings.max_worker_crashes)
+        services.inflight.forget_missing_lease(job.id)
         if job.status is JobStatus.FAILED:
             report.quarantined += 1
             log.warning("job %s: quarantined after repeated worker deaths", job.id)

@@ -17,7 +17,7 @@ import logging
 
 from core import keys
 from core.adapters.state import State
-from core.clock import utcnow
+from core.clock import seconds_since, utcnow
 from core.errors import PdfqError
 from core.jobs.model import Job, JobStatus
 
@@ -59,6 +59,27 @@ class InFlight:
 
     def holder(self, name: str) -> str | None:
         return self.state.get(keys.lease_key(name))
+
+    def lease_gone_for(self, job_id: str) -> float | None:
+        """None while the job's lease is held; else how long recovery has seen it missing
+        (0 the first time). A live worker cut off by a state-store outage longer than its
+        lease renews it within a third of a lease once the store is back, so only a lease
+        missing for a whole lease period means the worker died."""
+        lease, missing = keys.lease_key(job_id), keys.missing_lease_key(job_id)
+        found = self.state.get_many([lease, missing])
+        if found[lease] is not None:
+            if found[missing] is not None:
+                self.state.delete(missing)  # it came back: a later loss starts from zero
+            return None
+        if found[missing] is not None:
+            return seconds_since(found[missing])
+        ttl = max(keys.MISSING_LEASE_TTL, 3 * self.lease_seconds)
+        if self.state.set_if_absent(missing, utcnow(), ttl):
+            return 0.0
+        return seconds_since(self.state.get(missing) or utcnow())
+
+    def forget_missing_lease(self, job_id: str):
+        self.state.delete(keys.missing_lease_key(job_id))
 
     # --- enqueue markers ---
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from core import keys
+from core.clock import utc_after
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 
@@ -41,6 +42,12 @@ def moved(services: Services, job: Job, status: JobStatus, **changes) -> Job:
     applies), to set up the state a test starts from."""
     records = services.records
     return records.transition(records.get(job.id, job.tenant), status, **changes)
+
+
+def lease_missing_for_a_while(services: Services, job: Job):
+    """As if recovery had found the job's lease missing a whole lease period ago."""
+    when = utc_after(-services.settings.lease_seconds - 1)
+    services.state.set(keys.missing_lease_key(job.id), when, 600)
 
 
 def result_text(services: Services, job: Job) -> str:
