@@ -140,6 +140,7 @@ def test_storage_down_then_back_retries_and_completes(make_stack, moto_server):
     jobs = stack.wait(ids, timeout=180)
     assert all(job["status"] == "succeeded" for job in jobs.values()), stack.logs()
     assert "storage_unavailable" in stack.procs["worker"].log()
+    stack.stop()  # before storage goes: a worker stopping mid-call would wait out its retries
     proxy.stop()
 
 
