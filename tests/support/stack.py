@@ -12,7 +12,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from consumer import tasks
 from core.adapters.storage import Storage
+from core.services import build
 from core.settings import load_settings
 from infra import local_s3
 from infra.dev import procfile
@@ -73,6 +75,12 @@ class Stack:
     def stop(self):
         for proc in self.procs.values():
             proc.stop()
+
+    def waiting_tasks(self) -> list[str]:
+        """The names of the tasks in the stack's queue and schedule, read from its Redis."""
+        services = build(load_settings(self.env))
+        tasks.register(services)
+        return [task.name for task in services.huey.pending() + services.huey.scheduled()]
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         """`python -m ...` with the stack's settings (a CLI run on the same deployment)."""
