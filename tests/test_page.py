@@ -16,7 +16,7 @@ import pytest
 from pdfminer.high_level import extract_text
 
 from core import keys
-from tests.support.browser import card, drop, page_stack, screenshot, settled
+from tests.support.browser import card, drop, dropped_and_done, page_stack, screenshot, settled
 from tests.support.corpus import BAD, GOOD
 
 pytestmark = pytest.mark.browser
@@ -34,10 +34,7 @@ def test_a_dropped_pdf_goes_straight_to_storage_and_its_text_appears(stack, page
     sent = []
     page.on("request", lambda request: sent.append(request))
     page.goto(stack.base + "/")
-    drop(page, path)
-
-    done = card(page, path.name)
-    settled(done, "succeeded")
+    done = dropped_and_done(page, path)
     pages = done.locator(".text pre").all_text_contents()
     assert pages == extract_text(path).split("\f")[:-1]  # every page, exactly
     assert done.locator(".download").get_attribute("href").startswith("blob:")  # the text

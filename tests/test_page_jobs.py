@@ -12,7 +12,7 @@ import pytest
 from pdfminer.high_level import extract_text
 from playwright.sync_api import expect
 
-from tests.support.browser import card, drop, page_stack, screenshot, settled
+from tests.support.browser import card, drop, dropped_and_done, page_stack, screenshot, settled
 from tests.support.corpus import BAD, GOOD
 
 pytestmark = pytest.mark.browser
@@ -127,9 +127,7 @@ def test_the_text_is_copied_to_the_clipboard(stack, browser):
     page = context.new_page()
     path = GOOD / "pdfminer_dmca.pdf"
     page.goto(stack.base + "/")
-    drop(page, path)
-    done = card(page, path.name)
-    settled(done, "succeeded")
+    done = dropped_and_done(page, path)
     copy = done.get_by_role("button", name=f"Copy the text of {path.name}")
     copy.click()
     expect(copy).to_have_text("Copied")
@@ -146,9 +144,7 @@ def test_the_options_chosen_go_with_the_next_files(stack, page):
     page.get_by_label("Engine").select_option("pdfium")
     page.get_by_label("Pages").fill("2-3")
     screenshot(page.locator("#options"), "options")
-    drop(page, path)
-    done = card(page, path.name)
-    settled(done, "succeeded")
+    done = dropped_and_done(page, path)
 
     [create] = [r for r in sent if urlsplit(r.url).path == "/api/v1/pdf/uploads"]
     body = json.loads(create.post_data)
@@ -267,9 +263,7 @@ def test_a_reload_during_an_upload_asks_for_the_file_again(stack, page):
 def test_the_markdown_is_shown_and_offered_as_a_download(stack, page):
     path = GOOD / "pdfjs_tracemonkey.pdf"
     page.goto(stack.base + "/")
-    drop(page, path)
-    done = card(page, path.name)
-    settled(done, "succeeded")
+    done = dropped_and_done(page, path)
 
     toggle = done.get_by_role("button", name=f"Markdown of {path.name}")
     toggle.click()

@@ -11,7 +11,7 @@ import pytest
 from pdfminer.high_level import extract_text
 from playwright.sync_api import expect
 
-from tests.support.browser import card, drop, settled
+from tests.support.browser import card, drop, dropped_and_done, settled
 from tests.support.corpus import GOOD
 from tests.support.servers import free_port
 from tests.support.stack import Stack
@@ -70,10 +70,7 @@ def test_the_page_uploads_with_its_token_under_its_csp_without_a_violation(stack
     page.on("request", lambda request: sent.append(request))
     page.goto(stack.base + "/")
     page.fill("#token", TOKEN)
-    drop(page, path)
-
-    done = card(page, path.name)
-    settled(done, "succeeded")
+    done = dropped_and_done(page, path)
     assert violations(page) == []
     storage = urlsplit(stack.env["S3_PUBLIC_ENDPOINT_URL"])
     [upload] = [r for r in sent if urlsplit(r.url).netloc == storage.netloc]

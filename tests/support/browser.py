@@ -105,6 +105,14 @@ def drop(page, path: Path):
     page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
 
 
+def dropped_and_done(page, path: Path):
+    """Drop the file on the zone and wait until its card says it succeeded; the card."""
+    drop(page, path)
+    done = card(page, path.name)
+    settled(done, "succeeded")
+    return done
+
+
 def card(page, name: str):
     return page.locator("li.file", has=page.locator(".name", has_text=name))
 
