@@ -96,6 +96,23 @@ def test_a_queued_file_is_canceled_and_can_be_started_again(no_worker, page):
     assert pages_of(waiting) == extract_text(path).split("\f")[:-1]
 
 
+def test_a_file_being_extracted_is_canceled_at_its_next_page(stack, page):
+    path = GOOD / "pdfminer_i1040nr.pdf"  # 50 pages: seconds of extraction
+    page.goto(stack.base + "/")
+    drop(page, path)
+    running = card(page, path.name)
+    expect(running).to_have_attribute("data-state", "processing", timeout=30_000)
+    job_id = running.get_attribute("data-job-id")
+    stack.wait_until(job_id, lambda job: (job["pages_done"] or 0) >= 1)
+
+    running.get_by_role("button", name=f"Cancel {path.name}").click()
+    settled(running, "canceled")
+    assert running.locator(".status").inner_text() == "Canceled."
+    job = stack.job(job_id)
+    assert job["status"] == "canceled" and job["pages_done"] < 50, job
+    expect(running.get_by_role("button", name=f"Try again {path.name}")).to_be_visible()
+
+
 def test_a_file_that_failed_to_start_is_tried_again(stack, page):
     path = GOOD / "pdfminer_dmca.pdf"
     refused = []
