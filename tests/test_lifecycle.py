@@ -40,8 +40,10 @@ def taken(services, monkeypatch):
     return extractions, webhooks
 
 
-def awaiting(services, data: bytes | None, tenant="public"):
-    job = services.lifecycle.create(tenant=tenant, filename="a.pdf", size=0, awaiting_upload=True)
+def awaiting(services, data: bytes | None, tenant="public", **fields):
+    job = services.lifecycle.create(
+        tenant=tenant, filename="a.pdf", size=0, awaiting_upload=True, **fields
+    )
     if data is not None:
         services.storage.put_bytes(job.source_key, data)
     return job
@@ -83,7 +85,7 @@ def test_completing_before_the_upload_arrived_is_not_uploaded(services):
 
 
 def test_a_refused_upload_fails_with_its_code_and_its_object_is_deleted(services, taken):
-    job = awaiting(services, b"not a pdf at all")
+    job = awaiting(services, b"not a pdf at all", callback_url="https://example.com/hook")
     with pytest.raises(UploadRejected) as refused:
         services.lifecycle.complete_upload(job, "web:test")
     assert (refused.value.code, refused.value.status) == ("not_a_pdf", 422)
@@ -93,7 +95,8 @@ def test_a_refused_upload_fails_with_its_code_and_its_object_is_deleted(services
     assert list(services.storage.list_keys(job.source_key)) == []
     with pytest.raises(UploadRejected):  # completing again says the same
         services.lifecycle.complete_upload(failed, "web:test")
-    assert taken == ([], [])  # a refusal is no run: no webhook
+    # Its webhook says so once (the client may have left: the bucket's event completed it).
+    assert taken == ([], [(job.tenant, job.id, "job.failed")])
 
 
 def test_a_completed_upload_the_queue_refuses_is_handed_back_to_complete_again(
@@ -224,13 +227,21 @@ def test_cancel_ends_a_waiting_job_and_asks_a_running_one(services, monkeypatch)
 
 
 def test_a_crashed_job_is_queued_again_until_it_is_quarantined(services, taken):
-    job = moved(services, stored_job(services, JO), JobStatus.PROCESSING, worker="w9")
+    job = stored_job(services, JO, callback_url="https://example.com/hook")
+    job = moved(services, job, JobStatus.PROCESSING, worker="w9")
     again = services.lifecycle.recover_crashed(job, max_crashes=2)
     assert again.status is JobStatus.QUEUED and taken[0] == [job.source_key]
     job = moved(services, again, JobStatus.PROCESSING, worker="w9")
     failed = services.lifecycle.recover_crashed(job, max_crashes=2)
     assert failed.error["code"] == "worker_crashed"
-    assert taken[1] == []  # not the end of a run: no webhook
+    assert taken[1] == [(job.tenant, job.id, "job.failed")]  # at the end only, once
+
+
+def test_an_upload_that_never_arrived_fails_and_its_webhook_says_so(services, taken):
+    job = awaiting(services, None, callback_url="https://example.com/hook")
+    failed = services.lifecycle.expire_upload(job)
+    assert failed.error["code"] == "upload_expired"
+    assert taken == ([], [(job.tenant, job.id, "job.failed")])
 
 
 def test_a_webhook_attempt_is_logged_on_the_record_and_the_log_is_bounded(services):

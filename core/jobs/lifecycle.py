@@ -2,7 +2,8 @@
 
 Every method does the conditional record write (JobRecords.transition), appends the attempt
 when a run or a decision ends, and does all of its cleanup: the lease, the enqueue marker,
-the cancel request, the job's task on the queue, and the webhook a finished run owes. Views,
+the cancel request, the job's task on the queue, and the webhook a job that ended on its
+own owes (not a cancel). Views,
 tasks, recovery and the CLI call these; nothing else moves a job.
 
     born        create (awaiting_upload, or queued with its task), discard
@@ -162,14 +163,21 @@ class Lifecycle:
     def refuse(self, job: Job, error: PdfqError, by: str) -> Job:
         """Fail an awaiting_upload job with `error`'s code; one decided meanwhile stays as it is."""
         try:
-            return self._end(job, JobStatus.FAILED, by, error, expect=JobStatus.AWAITING_UPLOAD)
+            return self._end(
+                job, JobStatus.FAILED, by, error, expect=JobStatus.AWAITING_UPLOAD, notify=True
+            )
         except Conflict:
             return self.records.get(job.id, job.tenant)
 
     def expire_upload(self, job: Job) -> Job:
         """Fail an upload that never arrived before its URLs expired (recovery)."""
         return self._end(
-            job, JobStatus.FAILED, "recovery", UploadExpired(), expect=JobStatus.AWAITING_UPLOAD
+            job,
+            JobStatus.FAILED,
+            "recovery",
+            UploadExpired(),
+            expect=JobStatus.AWAITING_UPLOAD,
+            notify=True,
         )
 
     # --- a worker runs it ---
@@ -378,6 +386,8 @@ class Lifecycle:
         )
         job = self._move(job, JobStatus.FAILED, error=error.to_dict(), attempts=attempts)
         self.inflight.forget(job.id)
+        if job.callback_url:
+            self._queue_webhook(job)
         return job
 
     def close(self, job: Job):
@@ -417,7 +427,8 @@ class Lifecycle:
         **changes,
     ) -> Job:
         """A terminal move with its attempt; then nothing of the job stays in flight, and, with
-        `notify` (the end of a run in a worker), the job's webhook is queued."""
+        `notify` (a run's end, a refused or expired upload: not a cancel, which its caller
+        asked for), the job's webhook is queued."""
         outcome = error.code if error else to.value
         if error:
             changes["error"] = error.to_dict()
