@@ -14,8 +14,9 @@ port from a closed one); the worker's log keeps the detail for operators.
 
 Deliveries share the extraction workers, but at most WEBHOOK_MAX_CONCURRENT of them run at
 once across the whole service (slots in the state store, each held at most WEBHOOK_TIMEOUT):
-a delivery that finds every slot taken goes back on the queue a little later, so slow
-receivers can never hold more than that many workers.
+a delivery that finds every slot taken goes back on the queue a little later, with the
+attempts it has left (waiting is not an attempt), so slow receivers can never hold more than
+that many workers.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import time
 import uuid
 
 from core import keys, webhooks
-from core.adapters.queue import DELIVER_WEBHOOK
 from core.clock import utcnow
 from core.errors import NotFound, PdfqError, WebhookFailed
 from core.jobs.model import Job
@@ -63,8 +63,12 @@ def body_for(job: Job, event: str) -> bytes:
     return json.dumps(payload, sort_keys=True).encode()
 
 
+class SlotsBusy(Exception):
+    """Every delivery slot is taken: the task goes back on the queue, its attempts left kept."""
+
+
 def deliver(services: Services, tenant: str, job_id: str, event: str, attempt: int):
-    """One attempt; raises WebhookFailed so the task is retried."""
+    """One attempt; raises WebhookFailed so the task is retried, SlotsBusy to wait a turn."""
     try:
         job = services.records.get(job_id, tenant)
     except NotFound:
@@ -74,8 +78,7 @@ def deliver(services: Services, tenant: str, job_id: str, event: str, attempt: i
     slot = _take_slot(services)
     if slot is None:
         log.info("job %s: every webhook slot is busy; delivering later", job_id)
-        services.queue.put(DELIVER_WEBHOOK, tenant, job_id, event, delay=SLOT_RETRY_SECONDS)
-        return
+        raise SlotsBusy()
     try:
         outcome = _attempt(services, job, event, attempt)
     finally:

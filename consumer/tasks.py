@@ -76,7 +76,15 @@ def register(services: Services) -> Tasks:
     def deliver_webhook(tenant: str, job_id: str, event: str, task=None):
         """POST the job's signed event to its callback URL; retried with backoff until it lands."""
         attempt = 1 + (settings.webhook_retries - task.retries if task else 0)
-        delivery.deliver(services, tenant, job_id, event, attempt)
+        try:
+            delivery.deliver(services, tenant, job_id, event, attempt)
+        except delivery.SlotsBusy:
+            # Waiting for a slot is not an attempt: the same budget, a little later.
+            budget = {"retries": task.retries, "retry_delay": task.retry_delay} if task else {}
+            later = deliver_webhook.s(
+                tenant, job_id, event, delay=delivery.SLOT_RETRY_SECONDS, **budget
+            )
+            services.queue.enqueue(later)
 
     @huey.periodic_task(crontab(minute="*"))
     def recover_jobs():

@@ -12,6 +12,7 @@ import pytest
 
 from consumer import delivery
 from core import keys, webhooks
+from core.adapters.queue import DELIVER_WEBHOOK
 from tests.support.api import multipart
 from tests.support.corpus import GOOD
 from tests.support.receiver import Receiver
@@ -168,3 +169,19 @@ def test_deliveries_over_the_concurrency_bound_wait_on_the_queue(client, service
         assert [d["ok"] for d in deliveries(client, job_id)] == [True]
     finally:
         receiver.stop()
+
+
+@pytest.mark.env(**PRIVATE_OK, WEBHOOK_MAX_CONCURRENT="1", WEBHOOK_RETRIES="3")
+def test_a_delivery_that_waits_for_a_slot_keeps_the_attempts_it_had_left(client, services):
+    receiver = Receiver(PUBLIC_SECRET)
+    try:
+        job_id = submit(client, receiver.url)  # delivered at once: nothing left scheduled
+    finally:
+        receiver.stop()
+    services.state.set(keys.webhook_slot_key(0), "another worker", 60)  # the one slot is busy
+    third = services.queue.task(DELIVER_WEBHOOK, "public", job_id, "job.succeeded")
+    third.retries, third.retry_delay = 1, 8  # two attempts made, backed off to 8 s
+    services.huey.execute(third)
+    due = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=60)
+    waiting = [t for t in services.huey.read_schedule(due) if t.args[1] == job_id]
+    assert [(t.retries, t.retry_delay) for t in waiting] == [(1, 8)]
