@@ -14,12 +14,12 @@ from pathlib import Path
 from consumer import parts, quality, scratch
 from consumer.heartbeat import JobCanceled, LeaseLost, interrupted, job_tick, worker_name
 from core import engine_registry, keys
-from core.errors import NotFound, PdfqError
+from core.errors import NotFound, ObjectMissing, PdfqError
 from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.inflight import HUEY_RETRY
 from core.jobs.model import Job, JobStatus
 from core.services import Services
-from engines.base import Extraction, Page
+from engines.base import Extraction
 
 log = logging.getLogger("pdfq.consumer")
 RUNNABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PROCESSING)
@@ -160,28 +160,18 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dic
 
 
 def _reuse(services: Services, job: Job, sha256: str, digest: str, done: dict) -> dict | None:
-    """The extraction of an earlier job with the same bytes and options, written as this
-    job's results (its summary); None when there is none."""
+    """The results of an earlier job with the same bytes and options, copied inside the store
+    as this job's (its summary); None when there is none."""
     earlier = dedup.find(services.storage, job.tenant, sha256, digest, job.id)
     if earlier is None:
         return None
-    summary = earlier.summary
-    blocks = results.read_blocks(services.storage, job.tenant, earlier.job_id)
-    extraction = Extraction(
-        pages=[
-            Page(item["page"], item["text"], quality.ocr_of(item), blocks.get(item["page"]))
-            for item in earlier.pages
-        ],
-        metadata=summary.get("metadata", {}),
-        encrypted=summary.get("encrypted", False),
-        seconds=0.0,
-        warnings=summary.get("warnings", []),
-        outline=summary.get("outline", []),
-    )
-    written = _write(services, job, extraction, done["engine"])
+    try:
+        results.copy(services.storage, job.tenant, earlier.job_id, job.id, earlier.summary)
+    except ObjectMissing:
+        return None  # expired or erased since it was found: extract
     done["result_of"] = earlier.job_id
     log.info("job %s: same bytes and options as job %s; reused its result", job.id, earlier.job_id)
-    return written
+    return earlier.summary
 
 
 def _write(services: Services, job: Job, extraction: Extraction, engine: str) -> dict:

@@ -43,18 +43,6 @@ def page_record(page: Page, engine: str) -> dict:
     return record
 
 
-def ocr_of(record: dict) -> dict | None:
-    """A stored page's OCR details again (a reused result), None if it was not OCRed."""
-    if not record.get("ocr"):
-        return None
-    return {
-        "engine": record["engine"],
-        "engine_version": record.get("engine_version", ""),
-        "confidence": record.get("confidence", 0.0),
-        "languages": record.get("ocr_languages", ""),
-    }
-
-
 def warnings(extraction: Extraction) -> list[str]:
     """The extraction's warnings plus `garbled_text` when any page is garbled."""
     found = list(extraction.warnings)

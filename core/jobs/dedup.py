@@ -33,7 +33,6 @@ class Earlier:
 
     job_id: str
     summary: dict  # its result.json
-    pages: list[dict]  # its pages.jsonl, one {"page", "text", "chars", ...} per page
 
 
 def options_digest(
@@ -69,12 +68,15 @@ def find(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str) -
         earlier = entry["job_id"]
         if earlier == job_id or not keys.is_job_id(earlier):
             return None
-        summary, pages = results.read(storage, tenant, earlier)
-    except (ObjectMissing, KeyError, TypeError, ValueError):
+        summary, _ = storage.get_json(keys.result_key(tenant, earlier, "result.json"))
+        # Counted as they stream by, never held: results a worker that died half wrote (or a
+        # re-run is rewriting) are a miss, and the bytes are extracted again.
+        pages = results.stream_lines(storage, keys.result_key(tenant, earlier, "pages.jsonl"))
+        if sum(1 for _ in pages) != summary.get("page_count"):
+            return None
+    except (ObjectMissing, KeyError, TypeError, ValueError, AttributeError):
         return None
-    if len(pages) != summary.get("page_count"):
-        return None  # results half written by a worker that died: extract again
-    return Earlier(earlier, summary, pages)
+    return Earlier(earlier, {k: v for k, v in summary.items() if k != "job_id"})
 
 
 def remember(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str):

@@ -106,6 +106,18 @@ def read(storage: Storage, tenant: str, job_id: str) -> tuple[dict, list[dict]]:
     return summary, [json.loads(line) for line in raw.split(b"\n") if line]
 
 
+def copy(storage: Storage, tenant: str, earlier: str, job_id: str, summary: dict):
+    """Job `earlier`'s results as `job_id`'s: each file copied inside the store (none passes
+    through this process, whatever its size), then the summary under the new id, last, as
+    `write` does. ObjectMissing when one of the earlier files is gone."""
+    for name in keys.RESULT_FILES:
+        if name != "result.json":
+            storage.copy(
+                keys.result_key(tenant, earlier, name), keys.result_key(tenant, job_id, name)
+            )
+    storage.put_json(keys.result_key(tenant, job_id, "result.json"), {**summary, "job_id": job_id})
+
+
 def stream_lines(storage: Storage, key: str) -> Iterator[bytes]:
     """The object's lines (split on \n only: page text may hold U+2028, which JSON keeps),
     read chunk by chunk."""
@@ -158,16 +170,6 @@ def document_chunks(storage: Storage, job: Job, retention_days: int) -> Iterator
         yield b"]}"
 
     return body()
-
-
-def read_blocks(storage: Storage, tenant: str, job_id: str) -> dict[int, list[dict]]:
-    """Each page's stored blocks by page number ({} for results kept without them)."""
-    try:
-        raw = storage.get_bytes(keys.result_key(tenant, job_id, "blocks.jsonl"))
-    except ObjectMissing:
-        return {}
-    pages = (json.loads(line) for line in raw.split(b"\n") if line)
-    return {page["page"]: page["blocks"] for page in pages}
 
 
 def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterator[bytes]:
