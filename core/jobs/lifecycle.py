@@ -3,8 +3,8 @@
 Every method does the conditional record write (JobRecords.transition), appends the attempt
 when a run or a decision ends, and does all of its cleanup: the lease, the enqueue marker,
 the cancel request, the job's task on the queue, and the webhook a job that ended on its
-own owes (not a cancel). Views,
-tasks, recovery and the CLI call these; nothing else moves a job.
+own owes (not a cancel). Views, tasks, recovery and the CLI call these; nothing else moves
+a job.
 
     born        create (awaiting_upload, or queued with its task), discard
     uploaded    complete_upload (-> queued), refuse, expire_upload (-> failed)
