@@ -272,10 +272,21 @@ def _extract_part(services: Services, job: Job, engine: str, first: int, last: i
             on_tick=tick,
         )
         log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
+        if not _still_running(services, job):
+            return  # canceled, ended or erased while this range was read: nothing to keep
         _store_part(storage, key, extraction)
         _unless_erased(services, job, key)
     state.set(part["progress"], str(last - first + 1), ttl)
     state.set(part["done"], "1", ttl)
+
+
+def _still_running(services: Services, job: Job) -> bool:
+    """Whether the job still wants its parts (a range outlives a cancel or a DELETE: parts
+    run on other workers, which the job's own stop does not reach)."""
+    try:
+        return services.records.get(job.id, job.tenant).status is JobStatus.PROCESSING
+    except NotFound:  # erased (JobDeleted is a NotFound)
+        return False
 
 
 def _unless_erased(services: Services, job: Job, key: str):

@@ -10,7 +10,7 @@ from core.jobs.model import JobStatus
 from engines.pdfminer_engine import extract
 from tests.support import hostile
 from tests.support.corpus import BAD, GOOD, NONDETERMINISTIC
-from tests.support.jobs import result_pages, result_text, stored_bytes, stored_job
+from tests.support.jobs import moved, result_pages, result_text, stored_bytes, stored_job
 
 
 def test_pages_split_into_consecutive_ranges_that_cover_the_document():
@@ -48,6 +48,21 @@ def test_a_part_held_by_a_dead_worker_is_extracted_again_alone(services):
     assert services.inflight.acquire(parts.part_name(job.id, run, 6, 10), "ghost:1:MainThread")
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
     assert result_text(services, job) == extract(GOOD / "pdfminer_dmca.pdf").text
+
+
+@pytest.mark.parametrize("ended", ["canceled", "deleted"])
+def test_a_range_read_while_its_job_ended_leaves_no_part_behind(services, monkeypatch, ended):
+    job = moved(services, stored_job(services, GOOD / "pdfminer_dmca.pdf"), JobStatus.PROCESSING)
+    real = parts.sandboxed
+
+    def meanwhile(*args, **kwargs):  # the job is canceled or erased while the range is read
+        extraction = real(*args, **kwargs)
+        moved(services, services.records.get(job.id, "public"), JobStatus(ended))
+        return extraction
+
+    monkeypatch.setattr(parts, "sandboxed", meanwhile)
+    parts.run_part(services, job.source_key, "pdfminer", 1, 5, final_attempt=True)
+    assert list(services.storage.list_keys(keys.parts_prefix("public", job.id))) == []
 
 
 @pytest.mark.env(PARALLEL_MIN_PAGES="1", PART_PAGES="1")
