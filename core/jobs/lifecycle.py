@@ -386,8 +386,7 @@ class Lifecycle:
         )
         job = self._move(job, JobStatus.FAILED, error=error.to_dict(), attempts=attempts)
         self.inflight.forget(job.id)
-        if job.callback_url:
-            self._queue_webhook(job)
+        self._queue_webhook(job)
         return job
 
     def close(self, job: Job):
@@ -436,11 +435,14 @@ class Lifecycle:
             job, to, expect=expect, attempts=_appended(attempt(by, outcome)), **changes
         )
         self.inflight.forget(job.id)
-        if notify and job.callback_url:
+        if notify:
             self._queue_webhook(job)
         return job
 
     def _queue_webhook(self, job: Job):
+        """The ended job's webhook on the queue, if it has a callback URL."""
+        if not job.callback_url:
+            return
         try:
             self.queue.put(DELIVER_WEBHOOK, job.tenant, job.id, webhooks.EVENTS[job.status.value])
         except PdfqError as exc:
