@@ -16,6 +16,7 @@ from core.services import build
 from core.settings import load_settings
 from infra import local_s3
 from tests.support.servers import ROOT, child_env, free_port, wait_for_log
+from tests.support.stack import waiting_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -62,9 +63,7 @@ def test_make_run_listens_on_loopback_starts_clean_and_stops_the_worker_gently(t
         assert "dev: ready on http://127.0.0.1:" in output, output[-3000:]
         local_s3.wait_until_up(f"http://127.0.0.1:{port}/api/v1/pdf/health/live")
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else
-        after = build(settings)
-        tasks.register(after)
-        left = [task.name for task in after.huey.pending() + after.huey.scheduled()]
+        left = waiting_tasks(settings)
         assert left in ([], ["recover_jobs"]), left  # only the consumer's pass after its start
         assert SqliteState(data / "state.sqlite3").get("leftover") is None
         health = urllib.request.Request(

@@ -15,7 +15,7 @@ from pathlib import Path
 from consumer import tasks
 from core.adapters.storage import Storage
 from core.services import build
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from infra import local_s3
 from infra.dev import procfile
 from tests.support.api import multipart
@@ -78,9 +78,7 @@ class Stack:
 
     def waiting_tasks(self) -> list[str]:
         """The names of the tasks in the stack's queue and schedule, read from its Redis."""
-        services = build(load_settings(self.env))
-        tasks.register(services)
-        return [task.name for task in services.huey.pending() + services.huey.scheduled()]
+        return waiting_tasks(load_settings(self.env))
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         """`python -m ...` with the stack's settings (a CLI run on the same deployment)."""
@@ -178,3 +176,10 @@ class Stack:
                 )
             time.sleep(0.2)
         return done
+
+
+def waiting_tasks(settings: Settings) -> list[str]:
+    """The names of the tasks in the queue and schedule that `settings` name."""
+    services = build(settings)
+    tasks.register(services)
+    return [task.name for task in services.huey.pending() + services.huey.scheduled()]
