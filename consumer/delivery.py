@@ -67,13 +67,16 @@ class SlotsBusy(Exception):
     """Every delivery slot is taken: the task goes back on the queue, its attempts left kept."""
 
 
-def deliver(services: Services, tenant: str, job_id: str, event: str, attempt: int):
-    """One attempt; raises WebhookFailed so the task is retried, SlotsBusy to wait a turn."""
+def deliver(
+    services: Services, tenant: str, job_id: str, event: str, attempt: int, *, last: bool = True
+):
+    """One attempt; raises WebhookFailed so the task is retried, SlotsBusy to wait a turn.
+    Nothing is sent once the job owes no webhook for `event` (delivered already, erased)."""
     try:
         job = services.records.get(job_id, tenant)
     except NotFound:
         return
-    if not job.callback_url:
+    if not job.callback_url or job.webhook_owed != event:
         return
     slot = _take_slot(services)
     if slot is None:
@@ -83,7 +86,7 @@ def deliver(services: Services, tenant: str, job_id: str, event: str, attempt: i
         outcome = _attempt(services, job, event, attempt)
     finally:
         _free_slot(services, slot)
-    services.lifecycle.record_delivery(job, outcome)
+    services.lifecycle.record_delivery(job, outcome, last=last)
     if not outcome["ok"]:
         raise WebhookFailed(f"job {job_id}: {outcome.get('error') or outcome['status']}")
     log.info("job %s: webhook delivered (%s)", job_id, event)

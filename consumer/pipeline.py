@@ -1,12 +1,19 @@
-"""One job from source object to stored results: lease, download, extract, write, record.
+"""One job from source object to stored result: lease, download, extract, write, record.
 
 The worker holds the job's lease while it runs and renews it on every tick of the sandbox,
 so a worker that dies leaves an expiring lease behind for consumer/recovery.py to find.
 Every status change is the lifecycle's (core/jobs/lifecycle.py); this module decides which.
+
+A one-page job costs three storage requests here: the download, the result object and the
+record's end (a dedup hit copies an earlier result object instead of writing one). The
+result is written first and the record names it; if the record's write finds the job moved
+on meanwhile (canceled, erased, ended by another run), the result is not the job's and is
+deleted again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -14,7 +21,7 @@ from pathlib import Path
 from consumer import parts, quality, scratch
 from consumer.heartbeat import JobCanceled, LeaseLost, interrupted, job_tick, worker_name
 from core import engine_registry, keys
-from core.errors import NotFound, ObjectMissing, PdfqError
+from core.errors import Conflict, NotFound, ObjectMissing, PdfqError
 from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.inflight import HUEY_RETRY
 from core.jobs.model import Job, JobStatus
@@ -88,12 +95,12 @@ def interrupted_by_shutdown(services: Services, source_key: str):
 
 def _run(
     services: Services, job: Job, worker: str, final_attempt: bool, retry_delay: float
-) -> JobStatus:
+) -> JobStatus | None:
     lifecycle = services.lifecycle
     log.info("job %s: processing %s", job.id, job.source_key)
     tick = job_tick(services.inflight, job.id, worker)
     try:
-        written, timings, done = _extract(services, job, worker, tick)
+        summary, done, remember = _extract(services, job, worker, tick)
     except JobCanceled:
         lifecycle.stop_canceled(job, worker)
         log.info("job %s: canceled while processing", job.id)
@@ -106,24 +113,37 @@ def _run(
         log.warning("job %s: failed with %s: %s", job.id, error.code, error.message)
         lifecycle.fail(job, error, worker)
         return JobStatus.FAILED
-    summary = _summary(written, timings, done)
-    pages = written["page_count"]
-    lifecycle.succeed(
-        job,
-        worker,
-        pages_total=pages,
-        pages_done=pages,
-        warnings=written["warnings"],
-        result=summary,
-        **done,
-    )
+    pages = summary["page_count"]
+    warnings = summary.pop("warnings")
+    try:
+        ended = lifecycle.succeed(
+            job,
+            worker,
+            pages_total=pages,
+            pages_done=pages,
+            warnings=warnings,
+            result=summary,
+            **done,
+        )
+    except Conflict as exc:  # the job moved on meanwhile: this result is not its result
+        log.warning("job %s: result not kept: %s", job.id, exc.message)
+        with contextlib.suppress(PdfqError):  # unnamed by any record: retention removes it
+            services.storage.delete(summary["key"])
+        return None
+    if remember:
+        remember(ended)
+    earlier = (job.result or {}).get("key")
+    if earlier and earlier != summary["key"]:  # a re-run: the last run's result is replaced
+        with contextlib.suppress(PdfqError):
+            services.storage.delete(earlier)
     log.info("job %s: succeeded, %d pages, %d chars", job.id, pages, summary["chars"])
     return JobStatus.SUCCEEDED
 
 
-def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dict, dict]:
-    """(the stored summary, timings, record changes): extracted, or reused from an earlier
-    job, and written as this job's results."""
+def _extract(services: Services, job: Job, worker: str, tick):
+    """(the result summary for the record, record changes, what to do once the job's record
+    says it succeeded): extracted, or copied from an earlier job, and stored as this run's
+    result object."""
     settings, storage = services.settings, services.storage
     engine = job.engine or settings.default_engine
     secret = dedup.password_digest(options.password(job.options, settings), settings.options_secret)
@@ -135,6 +155,7 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dic
     )
     done = {"engine": engine}  # what the record learns: the engine, and the hash if new
     timings: dict[str, float] = {}
+    key = keys.result_key(job.tenant, job.id, results.new_run())
     with scratch.job_folder("job-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
@@ -146,65 +167,85 @@ def _extract(services: Services, job: Job, worker: str, tick) -> tuple[dict, dic
         sha256 = dedup.file_sha256(path)  # what this run reads, whatever was recorded before
         if sha256 != job.sha256:
             done["sha256"] = sha256
-        if settings.dedup_enabled and (reused := _reuse(services, job, sha256, digest, done)):
-            return reused, timings, done
+        if settings.dedup_enabled and (reused := _reuse(services, job, sha256, digest, key)):
+            reused["seconds"] = _rounded(timings)
+            return reused, done, None
         extraction = parts.extract(services, job, path, engine, worker, tick)
         timings["extract"] = extraction.seconds
-        # Inside the folder: the pages are still in their file, read one at a time.
+        tick()  # canceled or erased while it ran: stop before anything is written
         started = time.monotonic()
-        written = _write(services, job, extraction, engine)
+        # Inside the folder: the pages are still in their file, read one at a time.
+        summary = _write(services, job, extraction, engine, key)
         timings["upload"] = time.monotonic() - started
-    if settings.dedup_enabled:
-        dedup.remember(storage, job.tenant, sha256, digest, job.id)
-    return written, timings, done
+    summary.update(seconds=_rounded(timings), dedup=digest)
+
+    def remember(ended: Job):
+        if settings.dedup_enabled:
+            ttl = max(settings.result_retention_days, 1) * 86400
+            dedup.remember(services.state, ended, sha256, digest, ttl)
+
+    return summary, done, remember
 
 
-def _reuse(services: Services, job: Job, sha256: str, digest: str, done: dict) -> dict | None:
-    """The results of an earlier job with the same bytes and options, copied inside the store
-    as this job's (its summary); None when there is none."""
-    earlier = dedup.find(services.storage, job.tenant, sha256, digest, job.id)
+def _reuse(services: Services, job: Job, sha256: str, digest: str, key: str) -> dict | None:
+    """The result of an earlier job with the same bytes and options, copied inside the store
+    as this run's (the summary for the record); None when there is none to copy."""
+    earlier = dedup.find(services.state, job.tenant, sha256, digest, job.id)
     if earlier is None:
         return None
     try:
-        results.copy(services.storage, job.tenant, earlier.job_id, job.id, earlier.summary)
+        source = services.records.get(earlier.job_id, job.tenant)
+    except NotFound:  # erased (or gone): never reused
+        return None
+    summary = source.result or {}
+    if source.status is not JobStatus.SUCCEEDED or summary.get("key") != earlier.result:
+        return None  # re-run, or failed since: its result is another's
+    try:
+        results.copy(services.storage, earlier.result, key)
     except ObjectMissing:
-        return None  # expired or erased since it was found: extract
-    done["result_of"] = earlier.job_id
-    log.info("job %s: same bytes and options as job %s; reused its result", job.id, earlier.job_id)
-    return earlier.summary
+        return None  # expired since it was found: extract
+    log.info("job %s: same bytes and options as job %s; reused its result", job.id, source.id)
+    kept = {k: v for k, v in summary.items() if k not in ("key", "seconds", "reused_from")}
+    return {**kept, "key": key, "reused_from": source.id, "warnings": source.warnings}
 
 
-def _write(services: Services, job: Job, extraction: Extraction, engine: str) -> dict:
-    """The job's results: its pages with their quality flags, and the document summary
-    (returned). Pages are read one at a time, from their file for a fresh extraction."""
-    summary = {
+def _write(services: Services, job: Job, extraction: Extraction, engine: str, key: str) -> dict:
+    """The run's result object: its pages with their quality flags, after the document's
+    summary; returns the summary the record keeps. Pages are read one at a time, from
+    their file."""
+    package = engine_registry.package(engine)
+    wanted = options.wants_structure(job.options)
+    outputs = list(job.options.get("outputs") or [])
+    quality_summary = quality.summary(extraction)
+    warnings = quality.warnings(extraction)
+    stored = {
         "page_count": len(extraction.pages),
         "chars": extraction.chars,
         "metadata": extraction.metadata,
         "encrypted": extraction.encrypted,
-        "warnings": quality.warnings(extraction),
-        **quality.summary(extraction),
-        "engine": engine_registry.package(engine),
+        "warnings": warnings,
+        **quality_summary,
+        "engine": package,
         "engine_version": engine_registry.version(engine),
         "outline": extraction.outline,
+        "outputs": ["blocks", *outputs] if wanted and "blocks" not in outputs else outputs,
     }
-    package = engine_registry.package(engine)
     pages = (
         {**quality.page_record(page, package), "blocks": page.blocks} for page in extraction.pages
     )
-    results.write(services.storage, job.tenant, job.id, pages, summary)
-    return summary
-
-
-def _summary(written: dict, timings: dict[str, float], done: dict) -> dict:
-    """The result summary kept on the job record."""
-    reused = {"reused_from": done.pop("result_of")} if "result_of" in done else {}
+    size = results.write(services.storage, key, pages, stored, structure_wanted=wanted)
     return {
-        **reused,
-        "page_count": written["page_count"],
-        "chars": written["chars"],
-        "metadata": written["metadata"],
-        "encrypted": written["encrypted"],
-        "engine": written["engine"],
-        "seconds": {name: round(value, 3) for name, value in timings.items()},
+        "key": key,
+        "bytes": size,
+        "page_count": stored["page_count"],
+        "chars": stored["chars"],
+        "metadata": stored["metadata"],
+        "encrypted": stored["encrypted"],
+        "engine": package,
+        "outputs": stored["outputs"],
+        "warnings": warnings,
     }
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 3) for name, value in timings.items()}

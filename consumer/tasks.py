@@ -76,8 +76,9 @@ def register(services: Services) -> Tasks:
     def deliver_webhook(tenant: str, job_id: str, event: str, task=None):
         """POST the job's signed event to its callback URL; retried with backoff until it lands."""
         attempt = 1 + (settings.webhook_retries - task.retries if task else 0)
+        last = task is None or task.retries == 0
         try:
-            delivery.deliver(services, tenant, job_id, event, attempt)
+            delivery.deliver(services, tenant, job_id, event, attempt, last=last)
         except delivery.SlotsBusy:
             # Waiting for a slot is not an attempt: the same budget, a little later.
             budget = {"retries": task.retries, "retry_delay": task.retry_delay} if task else {}
@@ -115,9 +116,9 @@ def register(services: Services) -> Tasks:
         scratch.clean_leftovers()
 
     @huey.periodic_task(crontab(minute="37"))
-    def recount_jobs():
-        """Every hour: the counters of finished jobs, from every record."""
-        recovery.recount_all(services)
+    def save_counts():
+        """Every hour: a copy of the job counters in storage, for after a loss of Redis."""
+        recovery.save_counts(services)
 
     @huey.periodic_task(crontab(minute="17"))
     def apply_retention():

@@ -4,23 +4,32 @@ Object keys group by kind first (sources/, jobs/, results/, ...) so lifecycle ru
 each kind alone, then by tenant so every tenant's objects sit under their own prefix.
 inbox/<tenant>/ is where any tool may drop PDFs; pdfq moves each one to sources/ as a new job.
 
+Job ids count time down: their first 11 hex digits are a ceiling minus the milliseconds since
+1970 when the job was made, so S3, which lists keys in ascending order, lists each tenant's
+records (jobs/<tenant>/<id>.json) newest first, and a page of that list is the job list.
+
 State-store keys (Redis, under the prefix `pdfq:<queue name>:`, or the embedded SQLite store)
 hold what may be lost. Each has a TTL, named beside it, except the counters (`count:...`,
-`metrics:...`): fixed sets of keys bounded by the status vocabulary, the error codes and the
-histogram buckets.
+`metrics:...`: fixed sets of keys bounded by the status vocabulary, the error codes and the
+histogram buckets) and the sets of open jobs (`open:...`), which recovery prunes every pass.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+import time
 import uuid
 
 DEFAULT_TENANT = "public"
+# What a result object can be turned into for a download link (core/jobs/results.py).
 RESULT_FILES = ("text.txt", "pages.jsonl", "result.json", "blocks.jsonl", "document.md")
 
 # Whole-string patterns, always applied with fullmatch (`$` would match before a "\n").
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+_ID_TIME_DIGITS = 11  # hex digits: 16**11 ms is over 500 years
+_ID_CEILING = 16**_ID_TIME_DIGITS - 1
 _TENANT = r"(?P<tenant>[a-z0-9_-]{1,64})"
 _SOURCE_KEY = re.compile(rf"sources/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.pdf")
 _RECORD_KEY = re.compile(rf"jobs/{_TENANT}/(?P<job_id>[0-9a-f]{{32}})\.json")
@@ -32,14 +41,30 @@ _OBJECT_JOBS = uuid.UUID("6f1c4c55-0b5e-4a8e-9a43-2f5d1c9e7b10")
 # --- job ids ---
 
 
-def new_job_id() -> str:
-    return uuid.uuid4().hex
+def _id_time(at_ms: int) -> str:
+    return f"{_ID_CEILING - at_ms:0{_ID_TIME_DIGITS}x}"
 
 
-def object_job_id(bucket: str, key: str, etag: str) -> str:
-    """The job id for one version of a stored object: a repeated event names the same job."""
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_job_id(at_ms: int | None = None) -> str:
+    """A new job's id: its time, counted down (newest first in a listing), then 84 random bits."""
+    return _id_time(now_ms() if at_ms is None else at_ms) + secrets.token_hex(11)[:21]
+
+
+def object_job_id(bucket: str, key: str, etag: str, at_ms: int) -> str:
+    """The job id for one version of a stored object, made at `at_ms` (the object's own
+    time, which every delivery of its event carries): a repeated event names the same job."""
     version = etag.strip('"')  # S3 quotes ETags in headers but not in event records
-    return uuid.uuid5(_OBJECT_JOBS, f"{bucket}\n{key}\n{version}").hex
+    digest = uuid.uuid5(_OBJECT_JOBS, f"{bucket}\n{key}\n{version}").hex
+    return _id_time(at_ms) + digest[: 32 - _ID_TIME_DIGITS]
+
+
+def job_id_ms(job_id: str) -> int:
+    """When the job with this id was made, in milliseconds since 1970."""
+    return _ID_CEILING - int(job_id[:_ID_TIME_DIGITS], 16)
 
 
 def is_job_id(value: str) -> bool:
@@ -49,16 +74,17 @@ def is_job_id(value: str) -> bool:
 # --- object storage: one prefix per kind ---
 
 SOURCES_PREFIX = "sources/"  # the PDF of each job; expired by SOURCE_RETENTION_DAYS
-RECORDS_PREFIX = "jobs/"  # the durable job records; never expired
-RESULTS_PREFIX = "results/"  # text, pages and summary; expired by RESULT_RETENTION_DAYS
-ACTIVE_PREFIX = "active/"  # an empty marker per job that is not terminal
+RECORDS_PREFIX = "jobs/"  # the durable job records, newest first; never expired
+RESULTS_PREFIX = "results/"  # one object per run; expired by RESULT_RETENTION_DAYS
+REOPENED_PREFIX = "active/"  # a marker per re-run job until it ends (jobs/reopened.py)
 PARTS_PREFIX = "parts/"  # page ranges of a page-parallel job, deleted once merged
-DEDUP_PREFIX = "dedup/"  # which job already extracted these bytes with these options
 INBOX_PREFIX = "inbox/"  # files dropped by other tools, until pdfq takes them
-INDEX_PREFIX = "index/"  # each tenant's jobs listed newest first (core/jobs/index.py)
-INDEX_BUILT = "index/built.json"  # written when recovery last rebuilt the index from records
+INDEX_PREFIX = "index/"  # failed, canceled and erased jobs by when (core/jobs/index.py)
 STORE_PREFIX = "store/"  # what the store honours (core/adapters/capabilities.py), and probes
 CAPABILITIES_KEY = f"{STORE_PREFIX}capabilities.json"
+# The oldest job recovery must look at after the state store lost its data (consumer/recovery).
+OPEN_SINCE_KEY = f"{STORE_PREFIX}open-since.json"
+COUNTS_KEY = f"{STORE_PREFIX}counts.json"  # the job counters, copied here every hour
 
 
 def source_key(tenant: str, job_id: str) -> str:
@@ -69,14 +95,25 @@ def record_key(tenant: str, job_id: str) -> str:
     return f"{RECORDS_PREFIX}{tenant}/{job_id}.json"
 
 
-def result_key(tenant: str, job_id: str, name: str) -> str:
+def records_prefix(tenant: str) -> str:
+    """One tenant's records; listed in key order they are its jobs newest first."""
+    return f"{RECORDS_PREFIX}{tenant}/"
+
+
+def result_key(tenant: str, job_id: str, run: str) -> str:
+    """One run's result: a JSON-lines object, the summary then one line a page."""
+    return f"{RESULTS_PREFIX}{tenant}/{job_id}/{run}.jsonl"
+
+
+def result_file_key(result: str, name: str) -> str:
+    """A format of the result object `result`, written beside it when a download link asks."""
     if name not in RESULT_FILES:
         raise ValueError(f"unknown result file {name!r}")
-    return f"{RESULTS_PREFIX}{tenant}/{job_id}/{name}"
+    return f"{result.removesuffix('.jsonl')}/{name}"
 
 
 def results_prefix(tenant: str, job_id: str) -> str:
-    """Every result file of one job, whatever its format."""
+    """Every result object of one job, of every run."""
     return f"{RESULTS_PREFIX}{tenant}/{job_id}/"
 
 
@@ -85,19 +122,15 @@ def parts_prefix(tenant: str, job_id: str) -> str:
     return f"{PARTS_PREFIX}{tenant}/{job_id}/"
 
 
-def dedup_prefix(tenant: str, sha256: str) -> str:
-    """Every dedup entry of one tenant's bytes, one per engine and options."""
-    return f"{DEDUP_PREFIX}{tenant}/{sha256}/"
+def reopened_key(tenant: str, job_id: str) -> str:
+    """A marker that exists while a re-run job is open (its id's time is old, so recovery
+    after a loss of the state store finds it by this marker, not by its id)."""
+    return f"{REOPENED_PREFIX}{tenant}/{job_id}"
 
 
-def active_key(tenant: str, job_id: str) -> str:
-    """A marker that exists while the job is not terminal, so recovery can list open jobs."""
-    return f"{active_prefix(tenant)}{job_id}"
-
-
-def active_prefix(tenant: str) -> str:
-    """Where one tenant's open jobs are listed (their count is its jobs in flight)."""
-    return f"{ACTIVE_PREFIX}{tenant}/"
+def parse_reopened_key(key: str) -> tuple[str, str]:
+    _, tenant, job_id = key.split("/", 2)
+    return tenant, job_id
 
 
 def part_key(tenant: str, job_id: str, run: str, first: int, last: int) -> str:
@@ -105,34 +138,28 @@ def part_key(tenant: str, job_id: str, run: str, first: int, last: int) -> str:
     return f"{PARTS_PREFIX}{tenant}/{job_id}/{run}/{first:06d}-{last:06d}.json"
 
 
-def dedup_key(tenant: str, sha256: str, options_digest: str) -> str:
-    """Which job already extracted these bytes with these options, per tenant."""
-    return f"{DEDUP_PREFIX}{tenant}/{sha256}/{options_digest}.json"
-
-
 # Index entries sort newest first: S3 lists keys in ascending order, so the time in a key is
 # counted down from a ceiling (milliseconds since 1970; 13 digits last until the year 2286).
 _INDEX_CEILING = 10**13
 _INDEX_KEY = re.compile(
-    rf"^index/{_TENANT}/(?:all|status/(?P<status>[a-z_]+))/"
-    r"(?P<rev>\d{13})-(?P<job_id>[0-9a-f]{32})$"
+    rf"index/{_TENANT}/status/(?P<status>[a-z_]+)/(?P<rev>\d{{13}})-(?P<job_id>[0-9a-f]{{32}})"
 )
 
 
-def index_prefix(tenant: str, status: str | None = None) -> str:
-    """Where one tenant's jobs are listed: all of them by creation, or those in `status` by
-    when they entered it."""
-    return f"{INDEX_PREFIX}{tenant}/" + (f"status/{status}/" if status else "all/")
+def index_prefix(tenant: str, status: str) -> str:
+    """Where one tenant's jobs in `status` (failed, canceled, deleted) are listed, by when
+    they entered it."""
+    return f"{INDEX_PREFIX}{tenant}/status/{status}/"
 
 
-def index_key(tenant: str, status: str | None, at_ms: int, job_id: str) -> str:
+def index_key(tenant: str, status: str, at_ms: int, job_id: str) -> str:
     """An empty object that lists a job at time `at_ms` (newer times sort first)."""
     return f"{index_prefix(tenant, status)}{_INDEX_CEILING - at_ms:013d}-{job_id}"
 
 
-def parse_index_key(key: str) -> tuple[str, str | None, int, str]:
-    """(tenant, status or None for the list of all, at_ms, job_id); ValueError for others."""
-    match = _INDEX_KEY.match(key)
+def parse_index_key(key: str) -> tuple[str, str, int, str]:
+    """(tenant, status, at_ms, job_id); ValueError for any other key."""
+    match = _INDEX_KEY.fullmatch(key)
     if not match:
         raise ValueError(f"not a pdfq index key: {key!r}")
     return match["tenant"], match["status"], _INDEX_CEILING - int(match["rev"]), match["job_id"]
@@ -141,11 +168,6 @@ def parse_index_key(key: str) -> tuple[str, str | None, int, str]:
 def store_probe_key(name: str) -> str:
     """A throw-away object the capability probe writes and deletes."""
     return f"{STORE_PREFIX}probe-{name}"
-
-
-def parse_active_key(key: str) -> tuple[str, str]:
-    _, tenant, job_id = key.split("/", 2)
-    return tenant, job_id
 
 
 def parse_source_key(key: str) -> tuple[str, str]:
@@ -191,7 +213,17 @@ REINDEX_LOCK = "reindex-lock"
 # held for one write (milliseconds); the TTL frees the lock of a writer that died holding it.
 RECORD_LOCK_TTL = 30
 MISSING_LEASE_TTL = 180  # at least three lease periods: inflight.py stretches it to that
-# Progress and parts live PROGRESS_TTL (a setting); leases LEASE_SECONDS, renewed while held.
+# Parts live PROGRESS_TTL (a setting); leases LEASE_SECONDS, renewed while held.
+# A job's live copy (the record with its transient state): an open job's is renewed while it
+# runs and read back from storage once gone; a finished job's serves the polls that follow.
+LIVE_OPEN_TTL = 24 * 3600
+LIVE_DONE_TTL = 600
+# Recovery writes it every pass; a state store without it has lost its data (flushed,
+# restarted empty, failed over), and recovery looks for open jobs in storage.
+EPOCH = "epoch"
+EPOCH_TTL = 7 * 24 * 3600
+OPEN_TENANTS = "open-tenants"  # tenants with open jobs; pruned by recovery
+OWED_WEBHOOKS = "owed-webhooks"  # "<tenant>/<job>" of finished jobs whose webhook is owed
 
 
 def lease_key(holder: str) -> str:
@@ -230,6 +262,30 @@ def cancel_key(job_id: str) -> str:
 def progress_key(job_id: str) -> str:
     """[pages done, pages total] of a running job; PROGRESS_TTL."""
     return f"progress:{job_id}"
+
+
+def live_key(job_id: str) -> str:
+    """The job as it is now: its record and transient state (processing, progress, a retry
+    pending), versioned so that an older copy never replaces a newer one; LIVE_OPEN_TTL or
+    LIVE_DONE_TTL."""
+    return f"live:{job_id}"
+
+
+def open_key(tenant: str) -> str:
+    """The tenant's open jobs, by id (so newest first); no TTL, pruned by recovery."""
+    return f"open:{tenant}"
+
+
+def dedup_key(tenant: str, sha256: str, options_digest: str) -> str:
+    """Which job's result holds these bytes extracted with these options, per tenant; as long
+    as results are kept (RESULT_RETENTION_DAYS)."""
+    return f"dedup:{tenant}:{sha256}:{options_digest}"
+
+
+def webhook_queued_key(job_id: str) -> str:
+    """The record revision whose webhook delivery is on the queue; ENQUEUED_TTL. One delivery
+    task per owed event, whoever notices it is owed."""
+    return f"webhook-queued:{job_id}"
 
 
 def part_keys(name: str) -> dict[str, str]:

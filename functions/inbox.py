@@ -1,7 +1,8 @@
 """Files dropped under inbox/<tenant>/ by any tool become jobs: exactly one per object version.
 
-The job id is derived from the bucket, the key and the ETag, and its record is created with
-If-None-Match, so a repeated event finds the job it made before. The object is copied to the
+The job id is derived from the bucket, the key, the ETag and the time the object was written
+(the event's), and its record is created with If-None-Match, so a repeated event finds the
+job it made before, and the same file dropped again later is a job of its own. The object is copied to the
 job's source key (every job's source lives under sources/, whatever brought it) and then
 removed from the inbox: the inbox empties as pdfq takes the files.
 """
@@ -32,13 +33,16 @@ def ingest(runtime: Services, obj: Created, by: str) -> dict:
     if not known_tenant(runtime.settings, tenant):
         return outcome(obj, "ignored", reason=f"no API token names tenant {tenant!r}")
     storage, lifecycle = runtime.storage, runtime.lifecycle
-    etag = obj.etag
-    if not etag:  # S3 always sends one; a store that does not is asked
+    etag, at_ms = obj.etag, obj.at_ms
+    if not etag or at_ms is None:  # S3 always sends both; a store that does not is asked
         try:
-            etag = storage.head(obj.key)["ETag"]
+            head = storage.head(obj.key)
         except ObjectMissing:
             return outcome(obj, "ignored", reason="the object is no longer in the inbox")
-    job = _create_or_get(runtime, keys.object_job_id(obj.bucket, obj.key, etag), tenant, name, obj)
+        etag = etag or head["ETag"]
+        at_ms = round(head["LastModified"].timestamp() * 1000) if at_ms is None else at_ms
+    job_id = keys.object_job_id(obj.bucket, obj.key, etag, at_ms)
+    job = _create_or_get(runtime, job_id, tenant, name, obj)
     if job.status is not JobStatus.AWAITING_UPLOAD:
         _remove(storage, obj.key, etag)  # finish the move an earlier attempt began
         return outcome(obj, "duplicate", job)

@@ -28,7 +28,7 @@ def list_jobs():
         after, since_ms = listing.decode_cursor(cursor, query)
         query = listing.Query(query.tenant, query.status, since_ms)
     found = listing.page(services().records, query, limit=limit, after=after)
-    next_cursor = found.after and listing.encode_cursor(found.after, query.since_ms)
+    next_cursor = found.after and listing.encode_cursor(found.after, query)
     links = {"next": url_for("job_list.list_jobs", cursor=next_cursor, limit=limit)}
     return {
         "jobs": [job_view(job) for job in found.jobs],

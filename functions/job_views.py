@@ -84,11 +84,8 @@ def get_result(job_id: str):
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
     days = runtime.settings.result_retention_days
-    # Both streamed: a response's memory does not grow with the document.
-    if fmt == "json":
-        chunks = results.document_chunks(runtime.storage, job, days)
-    else:
-        chunks = results.chunks(runtime.storage, job, fmt, days)
+    # Streamed: a response's memory does not grow with the document.
+    chunks = results.chunks(runtime.storage, job, fmt, days)
     return Response(chunks, content_type=results.FORMATS[fmt][1])
 
 

@@ -1,8 +1,8 @@
 """Backpressure and bounds: jobs in flight per tenant (429), queue depth (503), body sizes.
 
 Checked before a request creates work (a new job, or a finished job run again), never when
-it completes an upload already counted. Both checks read shared state (the tenant's active/
-markers in S3, the queue's length), so every web process agrees; two requests racing at the
+it completes an upload already counted. Both checks read shared state (the tenant's set of
+open jobs and the queue's length, in the state store), so every web process agrees; two requests racing at the
 limit may both pass, so the limit can be exceeded by the number of concurrent requests.
 """
 
@@ -42,7 +42,7 @@ def check_capacity(runtime: Services, tenant: str):
                 retry_after=QUEUE_RETRY_AFTER,
             )
     limit = settings.tenant_max_jobs_in_flight
-    if limit and runtime.records.in_flight(tenant, up_to=limit) >= limit:
+    if limit and runtime.records.in_flight(tenant) >= limit:
         raise TooManyJobs(
             f"You have {limit} jobs in flight, the most allowed (TENANT_MAX_JOBS_IN_FLIGHT); "
             "wait for some to finish, or cancel some.",
@@ -104,6 +104,6 @@ def me():
     return {
         "tenant": tenant,
         "auth": settings.auth_enabled,
-        "jobs_in_flight": runtime.records.in_flight(tenant, up_to=limit),
+        "jobs_in_flight": runtime.records.in_flight(tenant),
         "max_jobs_in_flight": limit,
     }

@@ -7,18 +7,22 @@ import json
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from core.clock import parse_time
 from core.errors import BadRequest
 from core.jobs.model import Job
 
 
 @dataclass(frozen=True)
 class Created:
-    """One object that was written: the bucket, its decoded key, its size and its ETag."""
+    """One object that was written: the bucket, its decoded key, its size, its ETag and when
+    (the event's time in milliseconds, the same in every delivery of the event; None if the
+    event has none)."""
 
     bucket: str
     key: str
     size: int | None
     etag: str
+    at_ms: int | None = None
 
 
 def created_objects(event) -> list[Created]:
@@ -56,6 +60,7 @@ def created_objects(event) -> list[Created]:
                 unquote_plus(key),  # keys arrive form-encoded: a space is '+', a real '+' is %2B
                 size if isinstance(size, int) and not isinstance(size, bool) else None,
                 etag if isinstance(etag, str) else "",
+                _millis(record.get("eventTime")),
             )
         )
     return found
@@ -69,6 +74,14 @@ def outcome(obj: Created, what: str, job: Job | None = None, reason: str | None 
     if reason:
         result["reason"] = reason
     return result
+
+
+def _millis(value) -> int | None:
+    """An event's ISO 8601 time in milliseconds since 1970; None when it has no valid one."""
+    try:
+        return round(parse_time(value).timestamp() * 1000)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _json(body) -> dict:

@@ -7,9 +7,9 @@ import json
 import pytest
 from pdfminer.high_level import extract_text
 
-from core import exitcodes, keys
+from core import exitcodes
 from tests.support.corpus import BAD, GOOD
-from tests.support.jobs import recorded_job
+from tests.support.jobs import expire_result, recorded_job
 
 
 def submitted(pdf, path) -> str:
@@ -51,8 +51,7 @@ def test_result_writes_the_text_or_says_why_there_is_none(pdf, services, tmp_pat
 
 def test_result_of_an_expired_result_exits_1_naming_it(pdf, services):
     job_id = submitted(pdf, GOOD / "pdfminer_jo.pdf")
-    for name in keys.RESULT_FILES:
-        services.storage.delete(keys.result_key("public", job_id, name))
+    expire_result(services, job_id)
     result = pdf("result", job_id)
     assert result.exit_code == exitcodes.FAILED
     assert "pdf: result_expired: " in result.stderr

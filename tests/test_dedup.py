@@ -2,8 +2,6 @@
 bytes with the same engine and options are extracted once per tenant, a later job reuses the
 earlier result, presigned uploads are hashed by the worker, and DEDUP_ENABLED turns it off."""
 
-import json
-
 import pytest
 
 from consumer import parts, pipeline
@@ -29,27 +27,30 @@ def test_the_same_bytes_reuse_the_earlier_result_without_extracting(services, mo
     assert pipeline.process(services, second.source_key) is JobStatus.SUCCEEDED
     assert result_text(services, second) == result_text(services, first)
     assert result_pages(services, second) == result_pages(services, first)
-    summary, _ = services.storage.get_json(keys.result_key("public", second.id, "result.json"))
-    assert summary["job_id"] == second.id
-    assert services.records.get(second.id, "public").result["reused_from"] == first.id
+    reused = services.records.get(second.id, "public").result
+    assert reused["reused_from"] == first.id
+    assert reused["key"].startswith(keys.results_prefix("public", second.id))
 
 
 def test_a_reused_result_is_copied_in_the_store_never_read_whole(services, monkeypatch):
     path = GOOD / "pdfjs_tracemonkey.pdf"
     first = stored_job(services, path, sha256="e" * 64)
     assert pipeline.process(services, first.source_key) is JobStatus.SUCCEEDED
-    read_whole = []
-    real = services.storage.get_bytes
-    monkeypatch.setattr(
-        services.storage, "get_bytes", lambda key: read_whole.append(key) or real(key)
-    )
+    read = []
+    for name in ("get_bytes", "get_json", "stream", "download_to"):
+        real = getattr(services.storage, name)
+        monkeypatch.setattr(
+            services.storage,
+            name,
+            lambda key, *a, real=real, **k: read.append(key) or real(key, *a, **k),
+        )
     second = stored_job(services, path, sha256="e" * 64)
     assert pipeline.process(services, second.source_key) is JobStatus.SUCCEEDED
-    assert [key for key in read_whole if key.startswith(keys.RESULTS_PREFIX)] == []
-    for name in keys.RESULT_FILES:
-        if name != "result.json":
-            earlier = services.storage.get_bytes(keys.result_key("public", first.id, name))
-            assert services.storage.get_bytes(keys.result_key("public", second.id, name)) == earlier
+    assert [key for key in read if key.startswith(keys.RESULTS_PREFIX)] == []
+    monkeypatch.undo()
+    keys_ = [services.records.get(j.id, "public").result["key"] for j in (first, second)]
+    assert keys_[0] != keys_[1]
+    assert services.storage.get_bytes(keys_[1]) == services.storage.get_bytes(keys_[0])
 
 
 def test_presigned_uploads_are_hashed_by_the_worker_and_deduplicated(services):
@@ -82,20 +83,15 @@ def test_dedup_can_be_turned_off(services):
     assert "reused_from" not in services.records.get(job.id, "public").result
 
 
-def test_reused_pages_keep_characters_that_python_counts_as_line_breaks(services):
-    storage = services.storage
-    earlier = keys.new_job_id()
-    text = "one\u2028two\x85three\x1cfour"
-    storage.put_bytes(
-        keys.result_key("public", earlier, "pages.jsonl"),
-        (
-            json.dumps({"page": 1, "text": text, "chars": len(text)}, ensure_ascii=False) + "\n"
-        ).encode(),
-    )
-    storage.put_json(keys.result_key("public", earlier, "result.json"), {"page_count": 1})
-    dedup.remember(storage, "public", "d" * 64, "digest", earlier)
-    found = dedup.find(storage, "public", "d" * 64, "digest", keys.new_job_id())
-    assert found is not None and found.summary == {"page_count": 1}  # one page, not three
+def test_a_pointer_whose_result_is_gone_is_a_miss_and_the_bytes_are_extracted(services):
+    path = GOOD / "pdfminer_jo.pdf"
+    first = stored_job(services, path, sha256="d" * 64)
+    pipeline.process(services, first.source_key)
+    services.storage.delete(services.records.get(first.id, "public").result["key"])  # expired
+    second = stored_job(services, path, sha256="d" * 64)
+    assert pipeline.process(services, second.source_key) is JobStatus.SUCCEEDED
+    assert "reused_from" not in services.records.get(second.id, "public").result
+    assert result_text(services, second)
 
 
 def test_the_index_keys_the_bytes_downloaded_not_the_hash_recorded_earlier(services):
@@ -142,6 +138,7 @@ def test_an_encrypted_pdf_opened_once_is_not_reused_without_its_password(service
         assert services.records.get(job.id, "public").error["code"] == "encrypted"
     again = stored_job(services, path, options=job_options.seal({"password": "baz"}, settings))
     pipeline.process(services, again.source_key)
-    assert services.records.get(again.id, "public").result["reused_from"] == opened.id
-    index = [k for k in services.storage.list_keys(keys.DEDUP_PREFIX)]
-    assert len(index) == 1 and "baz" not in index[0]
+    reused = services.records.get(again.id, "public")
+    assert reused.result["reused_from"] == opened.id
+    pointer = keys.dedup_key("public", reused.sha256, reused.result["dedup"])
+    assert services.state.get(pointer).startswith(opened.id) and "baz" not in pointer

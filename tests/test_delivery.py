@@ -15,6 +15,7 @@ from core import keys, webhooks
 from core.adapters.queue import DELIVER_WEBHOOK
 from tests.support.api import multipart
 from tests.support.corpus import GOOD
+from tests.support.jobs import moved
 from tests.support.receiver import Receiver
 from tests.support.servers import free_port
 
@@ -178,6 +179,8 @@ def test_a_delivery_that_waits_for_a_slot_keeps_the_attempts_it_had_left(client,
         job_id = submit(client, receiver.url)  # delivered at once: nothing left scheduled
     finally:
         receiver.stop()
+    job = services.records.get(job_id, "public")
+    moved(services, job, job.status, webhook_owed="job.succeeded")  # as if the first failed
     services.state.set(keys.webhook_slot_key(0), "another worker", 60)  # the one slot is busy
     third = services.queue.task(DELIVER_WEBHOOK, "public", job_id, "job.succeeded")
     third.retries, third.retry_delay = 1, 8  # two attempts made, backed off to 8 s

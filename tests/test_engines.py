@@ -11,7 +11,7 @@ from core.errors import PdfqError
 from core.jobs.model import JobStatus
 from engines.pdfminer_engine import extract
 from tests.support.corpus import BAD, GOOD
-from tests.support.jobs import stored_job
+from tests.support.jobs import result_summary, stored_job
 
 pdfium = engine_registry.load("pdfium")
 
@@ -44,7 +44,7 @@ def test_pdfium_reports_unreadable_files_with_pdfq_codes(name, code):
 def test_a_job_with_engine_pdfium_records_the_engine(services):
     job = stored_job(services, GOOD / "pdfminer_dmca.pdf", engine="pdfium")
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
-    summary, _ = services.storage.get_json(keys.result_key("public", job.id, "result.json"))
+    summary = result_summary(services, job)
     assert summary["engine"] == "pypdfium2"
     assert summary["page_count"] == 18
     assert services.records.get(job.id, "public").engine == "pdfium"
@@ -60,8 +60,7 @@ def test_post_documents_takes_the_engine_as_a_form_field(client, services):
     job = services.records.get(response.get_json()["id"], "public")
     assert job.engine == "pdfium"
     assert job.status is JobStatus.SUCCEEDED  # immediate Huey in the tests
-    summary, _ = services.storage.get_json(keys.result_key("public", job.id, "result.json"))
-    assert summary["engine"] == "pypdfium2"
+    assert result_summary(services, job)["engine"] == "pypdfium2"
 
 
 def test_an_unknown_engine_is_refused_before_anything_is_stored(client, services):

@@ -298,11 +298,14 @@ def test_a_malformed_event_is_a_bad_request(event):
 
 
 def test_one_object_version_always_names_the_same_job():
-    one = keys.object_job_id("b", "inbox/public/a.pdf", '"abc"')
-    assert one == keys.object_job_id("b", "inbox/public/a.pdf", "abc")
-    assert keys.is_job_id(one)
-    assert one != keys.object_job_id("b", "inbox/public/a.pdf", "abd")
-    assert one != keys.object_job_id("c", "inbox/public/a.pdf", "abc")
+    at = 1_800_000_000_000
+    one = keys.object_job_id("b", "inbox/public/a.pdf", '"abc"', at)
+    assert one == keys.object_job_id("b", "inbox/public/a.pdf", "abc", at)
+    assert keys.is_job_id(one) and keys.job_id_ms(one) == at
+    assert one != keys.object_job_id("b", "inbox/public/a.pdf", "abd", at)
+    assert one != keys.object_job_id("c", "inbox/public/a.pdf", "abc", at)
+    # The same file dropped again later is a new job.
+    assert one != keys.object_job_id("b", "inbox/public/a.pdf", "abc", at + 1)
 
 
 @pytest.mark.parametrize(

@@ -31,24 +31,23 @@ def done(client, services) -> dict:
     return job
 
 
-def test_delete_erases_the_source_results_parts_and_its_dedup_entries(client, services, done):
+def test_delete_erases_the_source_results_parts_and_its_dedup_pointer(client, services, done):
     job_id = done["id"]
     record = services.records.get(job_id, "public")
-    dedup = list(services.storage.list_keys(keys.dedup_prefix("public", record.sha256)))
-    assert dedup  # the pipeline remembered this extraction
+    pointer = keys.dedup_key("public", record.sha256, record.result["dedup"])
+    assert services.state.get(pointer).startswith(job_id)  # the pipeline remembered it
     unrelated = keys.dedup_key("public", record.sha256, "f" * 32)
-    services.storage.put_json(unrelated, {"job_id": "e" * 32})  # another job's: kept
+    services.state.set(unrelated, f"{'e' * 32} results/public/x/y.jsonl", 60)  # another job's
     kinds = {key.split("/")[0] for key in objects_of(services, job_id)}
-    assert {"sources", "results", "parts", "jobs", "index"} <= kinds
+    assert {"sources", "results", "parts", "jobs"} <= kinds
 
     response = client.delete(f"{JOBS}/{job_id}")
     assert response.status_code == 204
     assert response.data == b""
     left = objects_of(services, job_id)
     assert {key.split("/")[0] for key in left} == {"jobs", "index"}  # tombstone + its entry
-    assert list(services.storage.list_keys(keys.dedup_prefix("public", record.sha256))) == [
-        unrelated
-    ]
+    assert services.state.get(pointer) is None
+    assert services.state.get(unrelated) is not None
     tombstone = services.records.get(job_id, "public", tombstone=True)
     assert tombstone.status is JobStatus.DELETED
     assert (tombstone.filename, tombstone.sha256, tombstone.options) == ("", None, {})

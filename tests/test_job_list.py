@@ -61,8 +61,8 @@ def test_a_page_asks_storage_the_same_with_20_or_200_jobs(client, services, monk
     make_jobs(services, 180)
     with_200 = cost_of_two_pages()
     assert with_20 == with_200
-    # One listing, one read per job shown; the state store is not asked (nothing runs).
-    assert with_200[0] == {"ListObjectsV2": 1, "GetObject": 10}
+    # One listing, and one state-store read for the jobs shown (their live copies).
+    assert with_200[0] == {"ListObjectsV2": 1, "state.get_many": 1}
 
 
 def test_status_lists_jobs_by_when_they_entered_it_and_since_bounds_that(client, services):

@@ -5,11 +5,10 @@ import json
 
 from pdfminer.high_level import extract_text
 
-from core import keys
 from core.jobs.model import JobStatus
 from tests.support.api import upload
 from tests.support.corpus import BAD, GOOD
-from tests.support.jobs import recorded_job
+from tests.support.jobs import expire_result, recorded_job
 
 
 def test_status_shows_progress_timestamps_and_no_error(client):
@@ -86,8 +85,7 @@ def test_unexpected_errors_are_500_json_without_a_traceback(client, services, mo
 def test_an_expired_result_is_410_not_a_crash(client, services):
     # RESULT_RETENTION_DAYS expires results/ by a lifecycle rule; the record stays.
     job = upload(client, GOOD / "pdfminer_jo.pdf")
-    for name in keys.RESULT_FILES:
-        services.storage.delete(keys.result_key("public", job["id"], name))
+    expire_result(services, job["id"])
     for fmt in ("text", "json"):
         response = client.get(f"/api/v1/pdf/jobs/{job['id']}/result?format={fmt}")
         assert response.status_code == 410

@@ -11,6 +11,7 @@ from core.jobs.model import JobStatus
 from functions.job_views import eta_seconds
 from tests.support.api import multipart
 from tests.support.corpus import BAD, GOOD
+from tests.support.jobs import expire_result
 
 JOBS = "/api/v1/pdf/jobs"
 SECRET = "an-options-secret-of-some-length"
@@ -164,8 +165,7 @@ def test_eta_is_estimated_from_the_pace_while_processing(client, services):
 @pytest.mark.env(RESULT_RETENTION_DAYS="7")
 def test_a_purged_result_is_410_with_when(client, services, fmt):
     job = submit(client, GOOD / "pdfminer_jo.pdf")
-    for name in keys.RESULT_FILES:
-        services.storage.delete(keys.result_key("public", job["id"], name))
+    expire_result(services, job["id"])
     response = client.get(f"{JOBS}/{job['id']}/result?format={fmt}")
     assert response.status_code == 410
     error = response.get_json()["error"]

@@ -9,32 +9,34 @@ from core import keys
 from core.adapters.queue import EXTRACT_DOCUMENT
 from core.clock import parse_time
 from core.errors import StorageUnavailable
+from core.jobs import results
 from core.jobs.model import JobStatus
 from tests.support.corpus import BAD, GOOD
-from tests.support.jobs import moved, recorded_job, stored_job
+from tests.support.jobs import moved, recorded_job, result_pages, result_text, stored_job
 
 
-def test_a_job_writes_text_pages_and_result(services):
+def test_a_job_writes_one_result_object_its_record_names(services):
     job = stored_job(services, GOOD / "pdfminer_pagelabels.pdf")
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
-    storage = services.storage
-    text = storage.get_bytes(keys.result_key("public", job.id, "text.txt")).decode()
-    pages = storage.get_bytes(keys.result_key("public", job.id, "pages.jsonl")).splitlines()
-    result, _ = storage.get_json(keys.result_key("public", job.id, "result.json"))
-    assert len(pages) == result["page_count"] == 5
-    assert result["chars"] == len(text)
-    assert set(result) >= {"metadata", "engine", "engine_version", "warnings"}
+    stored = list(services.storage.list_keys(keys.results_prefix("public", job.id)))
     job = services.records.get(job.id, "public")
+    assert stored == [job.result["key"]]
+    summary, pages = results.read(services.storage, job.result["key"])
+    assert len(pages) == summary["page_count"] == job.result["page_count"] == 5
+    assert summary["chars"] == len(result_text(services, job)) == job.result["chars"]
+    assert set(summary) >= {"metadata", "engine", "engine_version", "warnings", "outline"}
     assert job.result["seconds"].keys() == {"download", "extract", "upload"}
 
 
-def test_running_a_job_twice_writes_the_same_objects(services):
+def test_running_a_job_twice_gives_the_same_result_and_keeps_one_object(services):
     job = stored_job(services, GOOD / "pdfminer_dmca.pdf")
     pipeline.process(services, job.source_key)
-    first = services.storage.get_bytes(keys.result_key("public", job.id, "pages.jsonl"))
-    moved(services, job, JobStatus.QUEUED)
+    first = result_pages(services, job)
+    moved(services, services.records.get(job.id, "public"), JobStatus.QUEUED)
     pipeline.process(services, job.source_key)
-    assert services.storage.get_bytes(keys.result_key("public", job.id, "pages.jsonl")) == first
+    assert result_pages(services, job) == first
+    stored = list(services.storage.list_keys(keys.results_prefix("public", job.id)))
+    assert stored == [services.records.get(job.id, "public").result["key"]]
 
 
 def test_a_duplicate_task_for_a_finished_job_is_skipped(services):

@@ -83,14 +83,53 @@ def test_with_expect_only_one_of_two_racers_wins(records):
         records.transition(job, JobStatus.QUEUED, expect=JobStatus.AWAITING_UPLOAD)
 
 
-def test_open_jobs_are_listed_until_they_end_and_again_when_reopened(records):
+def test_open_jobs_are_counted_until_they_end_and_again_when_reopened(records):
     job = new_job(records)
-    assert (job.tenant, job.id) in set(records.active())
+    assert records.live.open_jobs("t1") == [job.id]
     assert records.in_flight("t1") == 1
     job = records.transition(job, JobStatus.CANCELED)
-    assert (job.tenant, job.id) not in set(records.active())
-    records.transition(job, JobStatus.QUEUED)
+    assert records.in_flight("t1") == 0
+    assert list(records.reopened()) == []
+    job = records.transition(job, JobStatus.QUEUED)
     assert records.in_flight("t1") == 1
+    # Its id's time is old: while it is open, a marker lists it for recovery.
+    assert list(records.reopened()) == [("t1", job.id)]
+    records.transition(records.transition(job, JobStatus.PROCESSING), JobStatus.SUCCEEDED)
+    assert list(records.reopened()) == []
+
+
+def test_a_run_writes_the_record_twice_its_start_lives_in_the_state_store(records):
+    job = new_job(records)
+    created = records.stored(job.id, "t1")
+    job = records.transition(job, JobStatus.PROCESSING, worker="w1", pages_done=0)
+    assert records.stored(job.id, "t1").etag == created.etag  # not written again
+    assert records.get(job.id, "t1").status is JobStatus.PROCESSING  # the live copy says so
+    job = records.transition(job, JobStatus.SUCCEEDED, pages_done=1)
+    stored = records.stored(job.id, "t1")
+    assert (stored.status, stored.rev, stored.worker) == (JobStatus.SUCCEEDED, 2, "w1")
+
+
+def test_a_job_reads_from_storage_when_the_state_store_lost_its_copy(records, services):
+    job = records.transition(new_job(records), JobStatus.PROCESSING)
+    services.state.delete(keys.live_key(job.id))
+    # The last durable status: the run is found again and re-run by recovery.
+    assert records.get(job.id, "t1").status is JobStatus.QUEUED
+
+
+def test_an_older_copy_never_replaces_a_newer_one(records):
+    job = new_job(records)
+    ended = records.transition(job, JobStatus.CANCELED)
+    assert not records.live.fill(job)  # a reader's copy of revision 1 comes late
+    assert not records.live.put(job)
+    assert records.get(job.id, "t1").status is JobStatus.CANCELED
+    assert records.live.get(job.id).rev == ended.rev
+
+
+def test_a_transient_move_on_a_stale_copy_is_rechecked(records):
+    job = new_job(records)
+    records.transition(job, JobStatus.CANCELED)
+    with pytest.raises(Conflict):  # the copy says queued; the job is canceled
+        records.transition(job, JobStatus.PROCESSING)
 
 
 def test_listing_scans_every_record_or_one_tenants(records):

@@ -15,7 +15,13 @@ from core.jobs.model import JobStatus
 from core.services import build
 from core.settings import load_settings
 from tests.support.corpus import GOOD
-from tests.support.jobs import lease_missing_for_a_while, moved, recorded_job, stored_job
+from tests.support.jobs import (
+    lease_missing_for_a_while,
+    moved,
+    recorded_job,
+    stored_job,
+    wiped,
+)
 
 pytestmark = pytest.mark.env(RECONCILE_GRACE_SECONDS="0")
 LATER = "2031-01-01T02:00:00.000Z"
@@ -25,11 +31,50 @@ def jo(services, tenant="public"):
     return stored_job(services, GOOD / "pdfminer_jo.pdf", tenant)
 
 
-def test_active_markers_follow_open_jobs(services):
+def test_the_open_set_follows_open_jobs(services):
     job = jo(services)
-    assert (job.tenant, job.id) in set(services.records.active())
+    assert services.records.live.open_jobs("public") == [job.id]
     pipeline.process(services, job.source_key)
-    assert (job.tenant, job.id) not in set(services.records.active())
+    assert services.records.live.open_jobs("public") == []
+
+
+def test_a_pass_reads_nothing_from_storage_when_all_is_well(services, held, monkeypatch):
+    job = moved(services, jo(services), JobStatus.PROCESSING, worker="w")
+    services.inflight.acquire(job.id, "w")  # a live worker runs it
+    recovery.reconcile(services)  # the first pass of a state store: writes its epoch, the mark
+    read = []
+    for name in ("get_json", "get_bytes", "head", "list_page", "list_objects", "put_bytes"):
+        real = getattr(services.storage, name)
+        monkeypatch.setattr(
+            services.storage, name, lambda *a, real=real, **k: read.append(a) or real(*a, **k)
+        )
+    report = recovery.reconcile(services)
+    assert report.checked == 1 and read == [] and not report.acted
+
+
+def test_after_the_state_store_lost_its_data_open_jobs_are_found_in_storage(services, held):
+    done = jo(services)
+    pipeline.process(services, done.source_key)
+    rerun = moved(services, services.records.get(done.id, "public"), JobStatus.QUEUED)
+    waiting = jo(services)
+    recovery.reconcile(services)  # all is well: the mark is written
+    held.clear()
+    wiped(services)  # Redis flushed: open sets, live copies, queue, counters gone
+    report = recovery.reconcile(services)
+    assert report.found_again == 2
+    assert {j.id for j, _ in held} == {rerun.id, waiting.id}
+    assert set(services.records.live.open_jobs("public")) == {rerun.id, waiting.id}
+    assert services.records.counts()["queued"] == 2
+
+
+def test_finished_counts_come_back_from_their_hourly_copy_after_a_loss(services, held):
+    for _ in range(2):
+        pipeline.process(services, jo(services).source_key)
+    recovery.save_counts(services)
+    wiped(services)
+    recovery.reconcile(services)
+    assert services.records.counts()["succeeded"] == 2
+    assert services.records.counts("public")["succeeded"] == 2
 
 
 def test_a_queued_job_the_queue_forgot_is_enqueued_once(services, held):
@@ -245,21 +290,19 @@ def test_an_upload_whose_urls_are_still_valid_is_left_waiting(services):
     assert services.records.get(job.id, "acme").status is JobStatus.AWAITING_UPLOAD
 
 
-def test_a_pass_puts_drifted_counters_right_never_below_zero(services, held):
+def test_a_pass_puts_drifted_counters_of_open_jobs_right_never_below_zero(services, held):
     waiting = jo(services)
     done = jo(services)
     pipeline.process(services, done.source_key)
     other = jo(services, tenant="acme")
-    # Drift, as a race on a store without conditional writes or a process killed between a
-    # record write and its counter update leaves it.
+    # Drift, as a process killed between a record write and its counter update leaves it.
     for key, change in (
         (keys.count_key("queued"), 5),
         (keys.count_key("awaiting_upload"), -5),
         (keys.count_key("queued", "acme"), -3),
-        (keys.count_key("succeeded"), 7),
     ):
         services.state.incr(key, change)
-    recovery.reconcile(services, full=True)
+    recovery.reconcile(services)
     assert services.records.counts() == {
         **dict.fromkeys(services.records.counts(), 0),
         "queued": 2,
@@ -293,11 +336,11 @@ def test_a_retry_the_state_store_could_not_mark_still_reads_scheduled(services, 
 @pytest.mark.env(MAX_WORKER_CRASHES="1")
 def test_a_run_an_outage_ended_is_not_a_worker_death(services, held, monkeypatch):
     job = moved(services, jo(services), JobStatus.PROCESSING, worker="w")
-    with monkeypatch.context() as patch:  # storage is down: the retry cannot be recorded
+    with monkeypatch.context() as patch:  # a blip: the retry cannot be recorded on the job
         patch.setattr(
-            services.storage,
-            "put_bytes",
-            lambda *a, **k: (_ for _ in ()).throw(StorageUnavailable()),
+            services.records.live,
+            "put",
+            lambda *a, **k: (_ for _ in ()).throw(QueueUnavailable("Redis blip (test)")),
         )
         services.lifecycle.retry_later(job, StorageUnavailable(), "w", delay=0)
     services.state.delete(keys.enqueued_key(job.id))  # the retry's marker ran out, no retry came

@@ -1,5 +1,4 @@
-"""`python -m consumer.recovery`: one recovery pass now, with the worker's settings, counting
-finished jobs again too."""
+"""`python -m consumer.recovery`: one recovery pass now, with the worker's settings."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ def main() -> int:
     runtime = build(settings_or_exit())
     tasks.register(runtime)  # recovery enqueues the worker's task
     try:
-        report = reconcile(runtime, full=True)
+        report = reconcile(runtime)
     except PdfqError as exc:
         print(f"reconcile failed: {exc.message}", file=sys.stderr)
         return 1

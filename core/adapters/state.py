@@ -1,7 +1,13 @@
-"""Ephemeral state (leases, progress, counters, short-lived keys) behind one small interface.
+"""Ephemeral state (leases, live jobs, counters, sets of open jobs, short-lived keys) behind
+one small interface.
 
 Redis when a Redis URL is set, otherwise a SQLite file in the data folder, so no feature
 silently needs Redis. core/keys.py names every key and its TTL.
+
+Two kinds of value beyond plain strings: a versioned value (`put_newer`), whose first
+VERSION_CHARS characters are a version compared as text, so that an older copy never
+replaces a newer one whatever order two writers arrive in; and sets of members kept in text
+order (`add`, `discard`, `members`, `count`), which hold job ids (newest first).
 """
 
 from __future__ import annotations
@@ -16,6 +22,19 @@ import redis
 from core.adapters.redisconn import connection_pool, out_of_memory, unreachable
 from core.settings import Settings
 
+VERSION_CHARS = 32  # the fixed-width version a versioned value starts with
+
+# Set KEYS[1] to ARGV[1] (for ARGV[2] seconds) unless it holds a version at least as new.
+_PUT_NEWER = """
+local current = redis.call('GET', KEYS[1])
+local width = tonumber(ARGV[3])
+if current and string.sub(current, 1, width) >= string.sub(ARGV[1], 1, width) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
 
 class RedisState:
     """State in Redis, under a prefix named after the queue."""
@@ -25,6 +44,7 @@ class RedisState:
         self._prefix = f"pdfq:{settings.queue_name}:"
         self._pool = connection_pool(settings)
         self._conn = redis.Redis(connection_pool=self._pool, decode_responses=False)
+        self._put_newer = self._conn.register_script(_PUT_NEWER)
 
     def _run(self, fn):
         try:
@@ -55,6 +75,40 @@ class RedisState:
         values = self._run(lambda r: r.mget([self._prefix + k for k in keys])) if keys else []
         return {k: None if v is None else v.decode() for k, v in zip(keys, values, strict=True)}
 
+    def expire(self, key: str, ttl: int):
+        self._run(lambda r: r.expire(self._prefix + key, ttl))
+
+    def put_newer(self, key: str, value: str, ttl: int) -> bool:
+        """Set a versioned value unless the one stored is as new or newer."""
+        args = [value, ttl, VERSION_CHARS]
+        return bool(self._run(lambda r: self._put_newer(keys=[self._prefix + key], args=args)))
+
+    def add(self, name: str, *members: str):
+        if members:
+            self._run(lambda r: r.zadd(self._prefix + name, dict.fromkeys(members, 0)))
+
+    def discard(self, name: str, *members: str):
+        if members:
+            self._run(lambda r: r.zrem(self._prefix + name, *members))
+
+    def members(self, name: str, *, after: str | None = None, limit: int | None = None):
+        """Members in text order, after `after`, at most `limit` of them."""
+        low = f"({after}" if after is not None else "-"
+        found = self._run(
+            lambda r: r.zrange(
+                self._prefix + name,
+                low,
+                "+",
+                bylex=True,
+                offset=0 if limit is not None else None,
+                num=limit,
+            )
+        )
+        return [member.decode() for member in found]
+
+    def count(self, name: str) -> int:
+        return int(self._run(lambda r: r.zcard(self._prefix + name)))
+
     def ping(self):
         self._run(lambda r: r.ping())
 
@@ -67,7 +121,9 @@ class SqliteState:
 
     _DDL = (
         "create table if not exists state ("
-        "key text primary key, value text not null, expires_at real)"
+        "key text primary key, value text not null, expires_at real)",
+        "create table if not exists members ("
+        "name text not null, member text not null, primary key (name, member))",
     )
 
     def __init__(self, path: Path):
@@ -81,7 +137,8 @@ class SqliteState:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
             conn.execute("pragma journal_mode=wal")
-            conn.execute(self._DDL)
+            for statement in self._DDL:
+                conn.execute(statement)
             self._local.conn = conn
         return conn
 
@@ -136,6 +193,55 @@ class SqliteState:
         )
         found.update(rows.fetchall())
         return found
+
+    def expire(self, key: str, ttl: int):
+        self._db.execute("update state set expires_at = ? where key = ?", (time.time() + ttl, key))
+
+    def put_newer(self, key: str, value: str, ttl: int) -> bool:
+        """Set a versioned value unless the one stored is as new or newer."""
+        now = time.time()
+        db = self._db
+        db.execute("begin immediate")
+        try:
+            row = db.execute(
+                "select value from state where key = ? and (expires_at is null or expires_at > ?)",
+                (key, now),
+            ).fetchone()
+            newer = row is None or row[0][:VERSION_CHARS] < value[:VERSION_CHARS]
+            if newer:
+                db.execute(
+                    "insert or replace into state (key, value, expires_at) values (?, ?, ?)",
+                    (key, value, now + ttl),
+                )
+            db.execute("commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
+        return newer
+
+    def add(self, name: str, *members: str):
+        self._db.executemany(
+            "insert or ignore into members (name, member) values (?, ?)",
+            [(name, m) for m in members],
+        )
+
+    def discard(self, name: str, *members: str):
+        self._db.executemany(
+            "delete from members where name = ? and member = ?", [(name, m) for m in members]
+        )
+
+    def members(self, name: str, *, after: str | None = None, limit: int | None = None):
+        """Members in text order, after `after`, at most `limit` of them."""
+        rows = self._db.execute(
+            "select member from members where name = ? and member > ? order by member limit ?",
+            (name, after or "", -1 if limit is None else limit),
+        )
+        return [row[0] for row in rows]
+
+    def count(self, name: str) -> int:
+        return self._db.execute("select count(*) from members where name = ?", (name,)).fetchone()[
+            0
+        ]
 
     def ping(self):
         self._db.execute("select 1").fetchone()

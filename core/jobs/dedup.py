@@ -1,10 +1,12 @@
 """Content-addressed dedup: the same bytes with the same engine and options, extracted once.
 
-The index lives in storage, beside the results it points at (S3 is the source of truth, and
-a result outlives any Redis): dedup/<tenant>/<sha256>/<options digest>.json names the job
-whose results hold the extraction. Per tenant, so one tenant never learns what another
-uploaded. An entry whose results are gone (expired by RESULT_RETENTION_DAYS, or the job
-re-run and failed) is simply a miss.
+The pointer lives in the state store: dedup:<tenant>:<sha256>:<options digest> names the job
+whose result object holds the extraction, for as long as results are kept. Per tenant, so one
+tenant never learns what another uploaded. A pointer is only a shortcut: losing it (a flushed
+Redis) costs one extraction, and a pointer whose result is gone (expired, or its job erased)
+is a miss, found when the copy of that object fails. It is written only after the job's
+record says it succeeded with that result, and erasing a job removes it, so no pointer names
+a job that was erased, or a result no record kept.
 
 The hash is always of the bytes the worker downloaded for this run, never one recorded
 earlier, and a job's password is part of the options digest as an HMAC keyed by
@@ -22,17 +24,17 @@ import json
 from dataclasses import dataclass
 
 from core import keys
-from core.adapters.storage import Storage
-from core.errors import ObjectMissing, PdfqError
-from core.jobs import results
+from core.adapters.state import State
+from core.errors import PdfqError
+from core.jobs.model import Job
 
 
 @dataclass(frozen=True)
 class Earlier:
-    """A finished job whose results can stand for a new job's."""
+    """A finished job whose result can stand for a new job's."""
 
     job_id: str
-    summary: dict  # its result.json
+    result: str  # the key of its result object
 
 
 def options_digest(
@@ -61,28 +63,35 @@ def password_digest(password: str, secret: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def find(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str) -> Earlier | None:
-    """The earlier job (not `job_id` itself) that extracted these bytes, if its results remain."""
+def find(state: State, tenant: str, sha256: str, digest: str, job_id: str) -> Earlier | None:
+    """The earlier job (not `job_id` itself) that extracted these bytes, as the pointer says."""
     try:
-        entry, _ = storage.get_json(keys.dedup_key(tenant, sha256, digest))
-        earlier = entry["job_id"]
-        if earlier == job_id or not keys.is_job_id(earlier):
-            return None
-        summary, _ = storage.get_json(keys.result_key(tenant, earlier, "result.json"))
-        # Counted as they stream by, never held: results a worker that died half wrote (or a
-        # re-run is rewriting) are a miss, and the bytes are extracted again.
-        pages = results.stream_lines(storage, keys.result_key(tenant, earlier, "pages.jsonl"))
-        if sum(1 for _ in pages) != summary.get("page_count"):
-            return None
-    except (ObjectMissing, KeyError, TypeError, ValueError, AttributeError):
+        raw = state.get(keys.dedup_key(tenant, sha256, digest))
+    except PdfqError:  # the state store is down: extract
         return None
-    return Earlier(earlier, {k: v for k, v in summary.items() if k != "job_id"})
+    if not raw:
+        return None
+    earlier, _, result = raw.partition(" ")
+    if earlier == job_id or not keys.is_job_id(earlier) or not result:
+        return None
+    return Earlier(earlier, result)
 
 
-def remember(storage: Storage, tenant: str, sha256: str, digest: str, job_id: str):
-    """Point the index at `job_id`; losing this write only costs one future extraction."""
+def remember(state: State, job: Job, sha256: str, digest: str, ttl: int):
+    """Point the index at the job's result; losing this write only costs a future extraction."""
     with contextlib.suppress(PdfqError):
-        storage.put_json(keys.dedup_key(tenant, sha256, digest), {"job_id": job_id})
+        value = f"{job.id} {(job.result or {})['key']}"
+        state.set(keys.dedup_key(job.tenant, sha256, digest), value, ttl)
+
+
+def forget(state: State, job: Job):
+    """Remove the pointer at the job's result (it is being erased)."""
+    digest = (job.result or {}).get("dedup")
+    if not job.sha256 or not digest:
+        return
+    key = keys.dedup_key(job.tenant, job.sha256, digest)
+    if (state.get(key) or "").partition(" ")[0] == job.id:
+        state.delete(key)
 
 
 def file_sha256(path) -> str:

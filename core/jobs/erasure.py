@@ -1,5 +1,5 @@
-"""What erasing a job removes from storage: its PDF, every result and part, and the dedup
-entries that name it. The record stays as a tombstone (core/jobs/lifecycle.py `erase`).
+"""What erasing a job removes: its PDF, every result and part, and the dedup pointer that
+names it. The record stays as a tombstone (core/jobs/lifecycle.py `erase`).
 
 Each step deletes by listing the job's own prefixes, so a file of a format added later, or
 a part of a run nobody merged, goes too. Deleting a key that is already gone succeeds, so
@@ -8,23 +8,16 @@ erasing again finishes an erasure a failure cut short.
 
 from __future__ import annotations
 
-import contextlib
-
 from core import keys
+from core.adapters.state import State
 from core.adapters.storage import Storage
-from core.errors import ObjectMissing
+from core.jobs import dedup
 from core.jobs.model import Job
 
 
-def forget_dedup(storage: Storage, job: Job):
-    """Remove the dedup entries that point at the job: no later job copies its results."""
-    if not job.sha256:
-        return
-    for key in list(storage.list_keys(keys.dedup_prefix(job.tenant, job.sha256))):
-        with contextlib.suppress(ObjectMissing, KeyError, TypeError, ValueError):
-            entry, _ = storage.get_json(key)
-            if entry["job_id"] == job.id:
-                storage.delete(key)
+def forget_dedup(state: State, job: Job):
+    """Remove the dedup pointer at the job's result: no later job copies it."""
+    dedup.forget(state, job)
 
 
 def erase_objects(storage: Storage, job: Job) -> int:

@@ -1,18 +1,17 @@
-"""The job index: each tenant's jobs listed newest first, as empty objects in storage.
+"""The index of failed, canceled and erased jobs, by when they entered that status: empty
+objects in storage, one per job and status.
 
-S3 lists keys in ascending order, one request per thousand, from any point (`StartAfter`).
-A key whose time counts down (core/keys.py `index_key`) therefore lists newest first, and a
-page costs one listing request however many jobs the tenant ever had. Two lists per tenant:
+A tenant's records list newest first by themselves (job ids count time down: core/keys.py),
+so the list of all jobs, and of those in any other status, is a listing of the records. The
+rarer statuses are listed here too, by when the job entered them, so `?status=failed` is
+"failed lately", however old the job, at the cost of one listing request a page:
 
-    index/<tenant>/all/<reversed created_at>-<job>              every job, by creation
-    index/<tenant>/status/<status>/<reversed time>-<job>        by when it entered the status
+    index/<tenant>/status/<status>/<reversed time>-<job>
 
-The entries are written with the record (core/jobs/records.py): the new status's entry
-before the record write, the old one removed after it, as the `active/` markers are. So a
-record is never missing from the list of its status; a crash between the two writes leaves an
-extra entry, which readers recognise (its record disagrees: `shows`) and skip, and which
-`rebuild` (recovery) removes. The index lives beside the records in storage, not in Redis:
-it is as durable as what it lists, needs no TTL, and survives a flushed Redis.
+The entry is written before the record that puts the job in that status, and removed after
+the record that takes it out (core/jobs/records.py). So a record is never missing from the
+list of its status; a crash between the two writes leaves an extra entry, which readers
+recognise (its record disagrees: `shows`) and skip, and which `flask pdf reindex` removes.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ class Entry:
 
     key: str
     tenant: str
-    status: str | None  # None: the list of all jobs
+    status: str
     at_ms: int
     job_id: str
 
@@ -48,31 +47,24 @@ def millis(timestamp: str) -> int:
 
 
 def entered_at(job: Job) -> str:
-    """When the job entered its status; records older than the index have no such field,
-    so it is read from the time stamped for that status."""
-    if job.status_changed_at:
-        return job.status_changed_at
-    stamped = {
-        JobStatus.AWAITING_UPLOAD: job.created_at,
-        JobStatus.QUEUED: job.queued_at,
-        JobStatus.PROCESSING: job.started_at,
-    }.get(job.status, job.finished_at if job.status.terminal else None)
-    return stamped or job.updated_at
+    """When the job entered its status."""
+    return job.status_changed_at or job.updated_at
 
 
-def status_key(job: Job) -> str:
+INDEXED = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.DELETED})
+
+
+def status_key(job: Job) -> str | None:
+    """The job's entry in the list of its status, when that status is listed here."""
+    if job.status not in INDEXED:
+        return None
     return keys.index_key(job.tenant, job.status.value, millis(entered_at(job)), job.id)
 
 
-def created_key(job: Job) -> str:
-    return keys.index_key(job.tenant, None, millis(job.created_at), job.id)
-
-
 def expected_keys(job: Job) -> set[str]:
-    """Every entry the job should have: its status's, and (unless erased) the list of all."""
-    if job.status is JobStatus.DELETED:
-        return {status_key(job)}
-    return {created_key(job), status_key(job)}
+    """Every entry the job should have: none, or its status's."""
+    key = status_key(job)
+    return {key} if key else set()
 
 
 def shows(entry: Entry, job: Job) -> bool:

@@ -152,6 +152,34 @@ class InFlight:
         with contextlib.suppress(PdfqError):  # it expires anyway
             self.state.delete(keys.outage_key(job_id))
 
+    # --- webhooks owed: one delivery task per end of a job ---
+
+    def webhook_queued(self, job: Job) -> bool:
+        """Claim the queueing of the delivery `job` owes for this revision of its record; False
+        when it is claimed already (its task is on the queue, or delivered)."""
+        key, rev = keys.webhook_queued_key(job.id), str(job.rev)
+        if not self.state.set_if_absent(key, rev, keys.ENQUEUED_TTL):
+            if self.state.get(key) == rev:
+                return False
+            self.state.set(key, rev, keys.ENQUEUED_TTL)  # owed again, by a later end
+        self.state.add(keys.OWED_WEBHOOKS, f"{job.tenant}/{job.id}")
+        return True
+
+    def webhook_not_queued(self, job: Job):
+        """The task could not be queued after all: recovery queues it."""
+        self.state.delete(keys.webhook_queued_key(job.id))
+
+    def webhook_settled(self, job: Job):
+        """Delivered, or given up: nothing of it is owed any more."""
+        self.state.discard(keys.OWED_WEBHOOKS, f"{job.tenant}/{job.id}")
+
+    def webhook_pending(self, job_id: str) -> bool:
+        return self.state.get(keys.webhook_queued_key(job_id)) is not None
+
+    def owed_webhooks(self) -> list[tuple[str, str]]:
+        """(tenant, job_id) of the jobs whose webhook is owed, as the state store knows them."""
+        return [tuple(member.split("/", 1)) for member in self.state.members(keys.OWED_WEBHOOKS)]
+
     def progress(self, job: Job) -> tuple[int | None, int | None]:
         """(pages_done, pages_total): live while processing, from the record otherwise."""
         if job.status is JobStatus.PROCESSING:

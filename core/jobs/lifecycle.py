@@ -1,10 +1,12 @@
 """The only place a job changes status: one method per move, each complete.
 
-Every method does the conditional record write (JobRecords.transition), appends the attempt
-when a run or a decision ends, and does all of its cleanup: the lease, the enqueue marker,
-the cancel request, the job's task on the queue, and the webhook a job that ended on its
-own owes (not a cancel). Views, tasks, recovery and the CLI call these; nothing else moves
-a job.
+Every method makes the move (JobRecords.transition: a conditional record write, or for a
+run's transient moves the live copy only), appends the attempt when a run or a decision ends,
+and does all of its cleanup: the lease, the enqueue marker, the cancel request, the job's
+task on the queue, and the webhook a job that ended on its own owes (not a cancel). The
+webhook owed is written with the end itself, so it survives any loss of the state store;
+its delivery task is queued once per end, whoever notices it first (the ending worker, or
+recovery). Views, tasks, recovery and the CLI call these; nothing else moves a job.
 
     born        create (awaiting_upload, or queued with its task), discard
     uploaded    complete_upload (-> queued), refuse, expire_upload (-> failed)
@@ -199,19 +201,23 @@ class Lifecycle:
             return None
 
     def succeed(self, job: Job, worker: str, **outcome) -> Job:
-        """The run ended with a result (`outcome`: pages, warnings, summary, engine...)."""
-        return _patiently(
-            job, lambda: self._end(job, JobStatus.SUCCEEDED, worker, notify=True, **outcome)
-        )
+        """The run ended with a result (`outcome`: pages, warnings, summary, engine...).
+        Conflict when the job moved meanwhile (canceled, erased, or ended by another run):
+        the caller's result is not the job's."""
+        end = JobStatus.SUCCEEDED
+        return _patiently(job, lambda: self._end(job, end, worker, notify=True, **_run(outcome)))
 
     def fail(self, job: Job, error: PdfqError, worker: str) -> Job:
         """The run ended with `error`, whose stable code the job keeps."""
-        return _patiently(job, lambda: self._end(job, JobStatus.FAILED, worker, error, notify=True))
+        return _patiently(
+            job, lambda: self._end(job, JobStatus.FAILED, worker, error, notify=True, **_run({}))
+        )
 
     def stop_canceled(self, job: Job, worker: str) -> Job:
         """The run was stopped by a cancel request; how far it got stays on the record."""
         done, total = self.inflight.progress(job)
-        return self._end(job, JobStatus.CANCELED, worker, pages_done=done, pages_total=total)
+        progress = {"pages_done": done, "pages_total": total}
+        return self._end(job, JobStatus.CANCELED, worker, **_run(progress))
 
     def retry_later(self, job: Job, error: PdfqError, worker: str, delay: float):
         """A retryable failure: the job waits in `scheduled` for Huey's retry in `delay` s."""
@@ -303,6 +309,9 @@ class Lifecycle:
             except Conflict:
                 job = self.records.get(job.id, job.tenant)  # it moved (started?): look again
                 continue
+            # Asked even so: a worker may run the job unseen (the state store lost its live
+            # copy and lease); it stops at its next page, and its end finds the job canceled.
+            self.inflight.request_cancel(job.id)
             if task and task != HUEY_RETRY:
                 self.queue.revoke(task)
             return job, True
@@ -324,7 +333,7 @@ class Lifecycle:
             if job.status is JobStatus.DELETED:  # before this call, or by another meanwhile
                 erasure.erase_objects(storage, job)
                 return job, False
-            erasure.forget_dedup(storage, job)  # needs the hash the tombstone forgets
+            erasure.forget_dedup(self.records.state, job)  # needs what the tombstone forgets
             try:
                 tombstone = self._move(
                     job,
@@ -340,6 +349,7 @@ class Lifecycle:
             raise Conflict(f"Job {job.id} is changing too often to delete; try again.")
         self.inflight.forget(job.id)
         erasure.erase_objects(storage, tombstone)
+        self.inflight.request_cancel(job.id)  # any run of it still unseen stops, writing nothing
         log.info("job %s: erased", job.id)
         return tombstone, True
 
@@ -384,9 +394,15 @@ class Lifecycle:
             f"The worker died {crashes} times while this PDF was in progress; "
             "it is not tried again."
         )
-        job = self._move(job, JobStatus.FAILED, error=error.to_dict(), attempts=attempts)
+        job = self._move(
+            job,
+            JobStatus.FAILED,
+            error=error.to_dict(),
+            attempts=attempts,
+            webhook_owed=_owed(job, JobStatus.FAILED),
+        )
         self.inflight.forget(job.id)
-        self._queue_webhook(job)
+        self.queue_webhook(job)
         return job
 
     def close(self, job: Job):
@@ -395,19 +411,40 @@ class Lifecycle:
 
     # --- the record keeps what happened to the job's webhook ---
 
-    def record_delivery(self, job: Job, outcome: dict):
-        """Append one webhook delivery attempt to the job's log (no status change)."""
+    def record_delivery(self, job: Job, outcome: dict, *, last: bool = False):
+        """Append one webhook delivery attempt to the job's log (no status change); once one
+        succeeded, or the `last` one failed, the webhook is no longer owed."""
 
         def logged(current: Job) -> list[dict]:
             return [*current.deliveries, outcome][-MAX_DELIVERIES:]
 
+        settled = outcome.get("ok") or last
+        changes = {"webhook_owed": None} if settled else {}
         for _ in range(3):
             try:
-                self._move(job, job.status, expect=job.status, deliveries=logged)
-                return
+                self._move(job, job.status, expect=job.status, deliveries=logged, **changes)
+                break
             except Conflict:
                 job = self.records.get(job.id, job.tenant)
-        log.warning("job %s: could not record a webhook delivery", job.id)
+        else:
+            log.warning("job %s: could not record a webhook delivery", job.id)
+            return
+        if settled:
+            with contextlib.suppress(PdfqError):  # recovery finds the record says settled
+                self.inflight.webhook_settled(job)
+
+    def queue_webhook(self, job: Job):
+        """Put the delivery of the webhook the job owes on the queue, once for this end of it
+        (the ending worker and recovery may both notice it is owed)."""
+        if not job.webhook_owed:
+            return
+        try:
+            if self.inflight.webhook_queued(job):
+                self.queue.put(DELIVER_WEBHOOK, job.tenant, job.id, job.webhook_owed)
+        except PdfqError as exc:
+            with contextlib.suppress(PdfqError):
+                self.inflight.webhook_not_queued(job)
+            log.warning("job %s: webhook not queued yet (%s); recovery will", job.id, exc.message)
 
     # --- the steps every move shares ---
 
@@ -431,22 +468,15 @@ class Lifecycle:
         outcome = error.code if error else to.value
         if error:
             changes["error"] = error.to_dict()
+        if notify:
+            changes["webhook_owed"] = lambda current: _owed(current, to)
         job = self._move(
             job, to, expect=expect, attempts=_appended(attempt(by, outcome)), **changes
         )
         self.inflight.forget(job.id)
         if notify:
-            self._queue_webhook(job)
+            self.queue_webhook(job)
         return job
-
-    def _queue_webhook(self, job: Job):
-        """The ended job's webhook on the queue, if it has a callback URL."""
-        if not job.callback_url:
-            return
-        try:
-            self.queue.put(DELIVER_WEBHOOK, job.tenant, job.id, webhooks.EVENTS[job.status.value])
-        except PdfqError as exc:
-            log.warning("job %s: webhook not queued: %s", job.id, exc.message)
 
     def _enqueue(self, job: Job, eta: str | None = None):
         """Put the job's task on the queue (at `eta`) and mark it enqueued (before: with an
@@ -487,6 +517,17 @@ def _patiently(job: Job, write):
             log.warning("job %s: could not record the end of its run yet: %s", job.id, exc.message)
             time.sleep(pause)
             pause = min(pause * 2, 10)
+
+
+def _run(changes: dict) -> dict:
+    """A run's end: made only while the job is still running (not canceled, erased, re-run
+    or ended by another run meanwhile: then Conflict, and the run's result is not kept)."""
+    return {**changes, "expect": JobStatus.PROCESSING}
+
+
+def _owed(job: Job, to: JobStatus) -> str | None:
+    """The webhook event a job ending in `to` owes its callback URL, if it has one."""
+    return webhooks.EVENTS.get(to.value) if job.callback_url else None
 
 
 def _appended(entry: dict):

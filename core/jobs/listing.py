@@ -1,10 +1,22 @@
-"""Pages of a tenant's jobs, newest first, read from the job index (core/jobs/index.py).
+"""Pages of a tenant's jobs, newest first: GET /jobs and the CLI.
 
-A page costs one listing request and one record read per job on it, whatever the tenant's
-history: the listing starts after the cursor's key and stops at `since` or the page's size.
-Entries a crash left behind (their record says otherwise) are skipped, and the listing goes
-on until the page is full. The cursor is opaque to clients: the last key read (within the
-tenant's prefix, so it cannot reach another tenant's list) and the `since` it was read with.
+Where a page comes from depends on what it lists:
+
+- every job, or the succeeded ones: the tenant's records, which list newest first by
+  themselves (job ids count time down, core/keys.py): one listing request, then each job as
+  it is now (its live copy, or its record). Erased jobs are left out, and with `succeeded`
+  the others too, so a page may need a few listings: at most SCAN_LISTINGS, after which it
+  comes back short, with the cursor to go on;
+- failed, canceled or erased (`deleted`) jobs: the index of those statuses
+  (core/jobs/index.py), by when each entered it, so "failed since" finds an old job that
+  failed lately; an entry a crash left behind (its job says otherwise) is skipped;
+- open jobs (awaiting_upload, queued, scheduled, processing): the tenant's set of open jobs
+  in the state store, newest first; it is bounded by the jobs a tenant may have in flight.
+
+`since` is a time in milliseconds: jobs created since then, or, for the indexed statuses,
+that entered the status since then. The cursor is opaque to clients: the last id (or index
+key) read and the `since` it was read with; it must name a place in the caller's own
+listing, so it cannot reach another tenant's.
 """
 
 from __future__ import annotations
@@ -15,46 +27,99 @@ import dataclasses
 import heapq
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 from core import keys
-from core.errors import BadRequest, NotFound
+from core.errors import BadRequest
 from core.jobs import index
-from core.jobs.index import Entry
+from core.jobs.index import INDEXED, Entry
 from core.jobs.model import Job, JobStatus
 from core.jobs.records import JobRecords
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-_READERS = 8  # records read in parallel for one page
+SCAN_LISTINGS = 10  # listings one page may read before it comes back short
+MAX_CURSOR_CHARS = 512
 
 
 @dataclasses.dataclass(frozen=True)
 class Query:
-    """Which jobs: one tenant's, all or those in `status`, entered since `since_ms`."""
+    """Which jobs: one tenant's, all or those in `status`, since `since_ms`."""
 
     tenant: str
     status: JobStatus | None = None
     since_ms: int | None = None
 
     @property
-    def prefix(self) -> str:
-        return keys.index_prefix(self.tenant, self.status.value if self.status else None)
+    def indexed(self) -> bool:
+        return self.status in INDEXED
 
-    def within(self, entry: Entry) -> bool:
-        return self.since_ms is None or entry.at_ms >= self.since_ms
+    @property
+    def open(self) -> bool:
+        return self.status is not None and not self.status.terminal
+
+    def shows(self, job: Job) -> bool:
+        """Whether the job belongs on this listing (erased ones only on theirs)."""
+        if self.status is None:
+            return job.status is not JobStatus.DELETED
+        return job.status is self.status
 
 
 @dataclasses.dataclass(frozen=True)
 class Page:
     jobs: list[Job]
-    after: str | None  # the index key the next page starts after; None on the last page
+    after: str | None  # where the next page starts (after this id or key); None on the last
 
 
 def page(records: JobRecords, query: Query, *, limit: int, after: str | None = None) -> Page:
-    """Up to `limit` jobs after the index key `after`, newest first, and the next cursor."""
+    """Up to `limit` jobs after `after`, newest first, and where the next page starts."""
+    if query.indexed:
+        return _indexed(records, query, limit, after)
+    if query.open:
+        return _open(records, query, limit, after)
+    return _by_creation(records, query, limit, after)
+
+
+def _by_creation(records: JobRecords, query: Query, limit: int, after: str | None) -> Page:
     jobs: list[Job] = []
-    while True:
+    for _ in range(SCAN_LISTINGS):
+        ids, more = records.page(query.tenant, after=after, limit=limit - len(jobs) + 1)
+        within = [i for i in ids if _created_since(i, query)]
+        if len(within) < len(ids):
+            more = False  # the rest are older than `since`
+        taken = within[: limit - len(jobs)]
+        jobs += [job for job in records.many(query.tenant, taken) if query.shows(job)]
+        after = taken[-1] if taken else after
+        more = more or len(within) > len(taken)
+        if not more:
+            return Page(jobs, None)
+        if len(jobs) >= limit:
+            return Page(jobs, after)
+    return Page(jobs, after)
+
+
+def _open(records: JobRecords, query: Query, limit: int, after: str | None) -> Page:
+    jobs: list[Job] = []
+    for _ in range(SCAN_LISTINGS):
+        ids = records.live.open_jobs(query.tenant, after=after, limit=limit + 1)
+        more = len(ids) > limit
+        within = [i for i in ids[:limit] if _created_since(i, query)]
+        more = more and len(within) == limit
+        jobs += [job for job in records.many(query.tenant, within) if query.shows(job)]
+        after = within[-1] if within else after
+        if not more:
+            return Page(jobs[:limit], None)
+        if len(jobs) >= limit:
+            return Page(jobs[:limit], after)
+    return Page(jobs, after)
+
+
+def _created_since(job_id: str, query: Query) -> bool:
+    return query.since_ms is None or keys.job_id_ms(job_id) >= query.since_ms
+
+
+def _indexed(records: JobRecords, query: Query, limit: int, after: str | None) -> Page:
+    jobs: list[Job] = []
+    for _ in range(SCAN_LISTINGS):
         wanted = limit - len(jobs)
         entries, more = _entries(records, query, after, wanted)
         jobs += read(records, entries)
@@ -63,35 +128,31 @@ def page(records: JobRecords, query: Query, *, limit: int, after: str | None = N
             return Page(jobs, None)
         if len(jobs) >= limit:
             return Page(jobs, after)
+    return Page(jobs, after)
 
 
 def _entries(
     records: JobRecords, query: Query, after: str | None, wanted: int
 ) -> tuple[list[Entry], bool]:
-    """The next `wanted` entries within `since`, and whether more follow (one listing)."""
-    listed, truncated = records.index.entries(query.prefix, after=after, limit=wanted + 1)
-    within = [entry for entry in listed if query.within(entry)]
+    """The next `wanted` index entries within `since`, and whether more follow (one listing)."""
+    prefix = keys.index_prefix(query.tenant, query.status.value)
+    listed, truncated = records.index.entries(prefix, after=after, limit=wanted + 1)
+    within = [e for e in listed if query.since_ms is None or e.at_ms >= query.since_ms]
     more = len(within) > wanted or (truncated and len(within) == len(listed))
     return within[:wanted], more
 
 
 def read(records: JobRecords, entries: list[Entry]) -> list[Job]:
-    """The records the entries list, in their order, without the ones a crash left stale."""
-
-    def record(entry: Entry) -> Job | None:
-        try:
-            job = records.get(entry.job_id, entry.tenant, tombstone=True)
-        except NotFound:
-            return None  # an entry written before a record write that never happened
-        return job if index.shows(entry, job) else None
-
+    """The jobs the entries list, in their order, without the ones a crash left stale."""
     if not entries:
         return []
-    with ThreadPoolExecutor(max_workers=min(_READERS, len(entries))) as pool:
-        return [job for job in pool.map(record, entries) if job is not None]
+    found = {job.id: job for job in records.many(entries[0].tenant, [e.job_id for e in entries])}
+    return [
+        found[e.job_id] for e in entries if e.job_id in found and index.shows(e, found[e.job_id])
+    ]
 
 
-def every(records: JobRecords, query: Query, batch: int = 500) -> Iterator[Job]:
+def every(records: JobRecords, query: Query, batch: int = 200) -> Iterator[Job]:
     """Every job the query finds, page after page (the CLI's bulk commands)."""
     after = None
     while True:
@@ -105,38 +166,72 @@ def every(records: JobRecords, query: Query, batch: int = 500) -> Iterator[Job]:
 def newest_across_tenants(
     records: JobRecords, status: JobStatus | None, since_ms: int | None, limit: int
 ) -> list[Job]:
-    """The newest `limit` jobs of every tenant together: each tenant's newest entries are
-    listed, merged by time, and only the `limit` newest are read."""
+    """The newest `limit` jobs of every tenant together, in the order their listing keeps
+    (by when they entered the status for the indexed ones, else by creation)."""
     lists = []
-    for tenant in records.index.tenants():
-        query = Query(tenant, status, since_ms)
-        entries, _ = _entries(records, query, None, limit)
-        lists.append(entries)
-    merged = heapq.merge(*lists, key=lambda entry: (-entry.at_ms, entry.job_id))
-    return read(records, list(merged)[:limit])
+    for tenant in records.tenants():
+        jobs = page(records, Query(tenant, status, since_ms), limit=limit).jobs
+        lists.append([(_order(job, status), job.id, job) for job in jobs])
+    merged = heapq.merge(*lists)
+    return [job for _, _, job in list(merged)[:limit]]
+
+
+def _order(job: Job, status: JobStatus | None) -> int:
+    if status in INDEXED:
+        return -index.millis(index.entered_at(job))
+    return -keys.job_id_ms(job.id)
 
 
 # --- the cursor clients hand back ---
 
 
-def encode_cursor(after: str, since_ms: int | None) -> str:
-    raw = json.dumps({"after": after, "since": since_ms}, separators=(",", ":")).encode()
+def encode_cursor(after: str, query: Query) -> str:
+    """The cursor of the page after `after` in the listing `query` names."""
+    raw = json.dumps(
+        {
+            "after": after,
+            "since": query.since_ms,
+            "tenant": query.tenant,
+            "status": query.status.value if query.status else None,
+        },
+        separators=(",", ":"),
+    ).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, query: Query) -> tuple[str, int | None]:
-    """(key to start after, since) of a cursor this listing gave out; BadRequest otherwise,
+    """(where to start after, since) of a cursor this listing gave out; BadRequest otherwise,
     also for a cursor of another listing (another status, another tenant)."""
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError(cursor)
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         found = json.loads(raw)
         after, since = found["after"], found["since"]
-        valid = isinstance(after, str) and (since is None or type(since) is int)
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        status = query.status.value if query.status else None
+        valid = (
+            isinstance(after, str)
+            and (since is None or type(since) is int)
+            and found["tenant"] == query.tenant
+            and found["status"] == status
+            and _belongs(after, query)
+        )
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         valid = False
-    if not valid or not after.startswith(query.prefix):
+    if not valid:
         raise BadRequest(
             "This cursor is not one this listing gave out: pass `next_cursor` from the "
             "previous page unchanged, with the same `status`."
         )
     return after, since
+
+
+def _belongs(after: str, query: Query) -> bool:
+    """`after` is a place in this tenant's listing: a job id, or an index key of its own."""
+    if not query.indexed:
+        return keys.is_job_id(after)
+    try:
+        tenant, status, _, _ = keys.parse_index_key(after)
+    except ValueError:
+        return False
+    return tenant == query.tenant and status == query.status.value

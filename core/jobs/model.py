@@ -2,6 +2,12 @@
 
 The record lives in storage as JSON (keys.record_key); core/jobs/records.py reads and writes
 it, and core/jobs/lifecycle.py is the only code that moves a job from one status to another.
+
+A move is durable (written to storage, where the promise lives) or transient (kept in the
+state store only): starting a run, and handing a run back for a retry or to another worker,
+are transient; being created, accepted, scheduled by a person, ended and erased are
+durable. After the state store lost its data a job shows its last durable status, and
+recovery runs it again from there.
 """
 
 from __future__ import annotations
@@ -47,6 +53,13 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+def is_transient(old: JobStatus, new: JobStatus) -> bool:
+    """Whether the move old -> new lives in the state store only: a run starting, or handed
+    back unfinished (a retry, a worker that stopped or died)."""
+    running = JobStatus.PROCESSING
+    return new is running or (old is running and new in WAITING)
+
+
 @dataclasses.dataclass
 class Job:
     """The durable job record, stored as JSON at keys.record_key(tenant, id)."""
@@ -83,6 +96,12 @@ class Job:
     options: dict = dataclasses.field(default_factory=dict)
     callback_url: str | None = None
     deliveries: list[dict] = dataclasses.field(default_factory=list)
+    # The webhook event the job's end owes its callback URL until one delivery succeeds.
+    webhook_owed: str | None = None
+    # A re-run of a finished job: its id's time is old, so a marker lists it while it is open.
+    reopened: bool = False
+    # Durable writes of the record so far; with the ETag, what a conditional write expects.
+    rev: int = 0
     etag: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_record(self) -> dict[str, Any]:

@@ -19,7 +19,19 @@ from core import engine_registry, ocr_support
 from core.errors import BadRequest, Encrypted
 from core.settings import Settings
 
-FIELDS = ("pages", "password", "layout", "laparams", "max_pages", "ocr", "ocr_languages")
+FIELDS = (
+    "pages",
+    "password",
+    "layout",
+    "laparams",
+    "max_pages",
+    "ocr",
+    "ocr_languages",
+    "outputs",
+)
+# Results beyond the text and pages, computed only for jobs that ask for them: each page's
+# text blocks with their kinds, and the document as Markdown (made from those blocks).
+OUTPUTS = ("blocks", "markdown")
 # pdfminer.layout.LAParams arguments a job may set, with their types.
 LAPARAMS = {
     "line_overlap": float,
@@ -69,7 +81,29 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
         options["laparams"] = _laparams(raw)
     if body.get("max_pages") not in (None, ""):
         options["max_pages"] = _positive("max_pages", body["max_pages"], strings)
+    if body.get("outputs") not in (None, "", []):
+        options["outputs"] = _outputs(body["outputs"])
     return options
+
+
+def _outputs(value) -> list[str]:
+    """'markdown,blocks' (a form field) or ["markdown"] (JSON), as a sorted list."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BadRequest("Field 'outputs' must be a list of outputs such as 'blocks,markdown'.")
+    wanted = {name.strip() for name in names if name.strip()}
+    unknown = sorted(wanted - set(OUTPUTS))
+    if unknown:
+        raise BadRequest(
+            f"Field 'outputs': {unknown[0]!r} is not an output; they are {', '.join(OUTPUTS)} "
+            "(the text and pages always come)."
+        )
+    return sorted(wanted)
+
+
+def wants_structure(options: dict | None) -> bool:
+    """Whether the job computes its blocks (for the blocks and markdown formats)."""
+    return bool(set((options or {}).get("outputs") or ()) & set(OUTPUTS))
 
 
 def _pages(value) -> str:

@@ -1,11 +1,21 @@
-"""Job records in storage: created once, read, listed, and rewritten only by conditional writes.
+"""Jobs as they are now: the durable record in storage, with its live copy in the state store.
 
-The record in storage is the source of truth. `transition` checks a move against the table
-of legal moves (core/jobs/model.py), stamps the times and writes with If-Match on the ETag it
-read, so of two writers only one wins; the loser re-reads and re-checks. Only the lifecycle
-(core/jobs/lifecycle.py) calls it. Each write also keeps the `active/` marker of open jobs,
-the job index (core/jobs/index.py) and the per-status counters and metrics in the state store
-in step.
+The record in storage is the source of truth, written where a promise is made: when the job
+is created, accepted, scheduled or re-run by someone, and when it ends or is erased. Each of
+those writes is conditional (If-Match on the ETag read, If-None-Match for a new record), so
+of two writers only one wins; the loser re-reads and re-checks. A run's transient moves
+(starting, handing the job back for a retry or to another worker) and its progress live in
+the job's live copy only (core/jobs/live.py): a one-page job writes its record twice, once
+at creation and once at its end. Only the lifecycle (core/jobs/lifecycle.py) calls
+`transition`.
+
+Reading a job costs one state-store read; storage answers when the state store has no copy
+(lost, expired, or another tenant's id), and the copy read there is kept for the next reader.
+
+Beside the record each durable write keeps in step: the index entries of failed, canceled and
+erased jobs (core/jobs/index.py); the marker of a re-run job while it is open (its id's time
+is old: jobs/<tenant>/ lists by creation); and, in the state store, the tenant's set of open
+jobs, the counters by status and the metrics.
 
 On a store that ignores conditional writes (core/adapters/capabilities.py) the same guarantee
 comes from a short lock in the state store around the record's read-check-write: HEAD the
@@ -18,13 +28,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import itertools
 import time
 import uuid
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from core import keys, metrics
+from core import keys
 from core.adapters.state import State
 from core.adapters.storage import Storage
 from core.clock import utcnow
@@ -39,15 +49,18 @@ from core.errors import (
 )
 from core.jobs import index
 from core.jobs.index import JobIndex
-from core.jobs.model import ALLOWED, Job, JobStatus
+from core.jobs.live import LiveJobs
+from core.jobs.model import ALLOWED, Job, JobStatus, is_transient
 
 _LOCK_WAIT = 10  # seconds a writer waits for a record's lock before answering 503
+_READERS = 8  # records read from storage at once for one page of a listing
 
 
 class JobRecords:
     def __init__(self, storage: Storage, state: State):
         self.storage = storage
         self.state = state
+        self.live = LiveJobs(state)
         self.index = JobIndex(storage)
 
     def create(
@@ -63,7 +76,9 @@ class JobRecords:
         callback_url: str | None = None,
         engine: str | None = None,
     ) -> Job:
-        """Write a new record; WriteConflict if a record with this id exists already."""
+        """Write a new record; WriteConflict if a record with this id exists already. The job
+        joins its tenant's open jobs; a state store that cannot take it fails the call (the
+        caller removes the record again)."""
         now = utcnow()
         job = Job(
             id=job_id,
@@ -80,56 +95,93 @@ class JobRecords:
             queued_at=now if status is JobStatus.QUEUED else None,
             options=options or {},
             callback_url=callback_url,
+            rev=1,
         )
-        # The marker first: a record that is not terminal must always be listed as active.
-        self.storage.put_bytes(keys.active_key(tenant, job_id), b"")
-        self.index.add(*index.expected_keys(job))  # listed before it is written, too
-        try:
-            job.etag = self._write(keys.record_key(tenant, job_id), job.to_record(), if_absent=True)
-        except WriteConflict:  # the job exists (a repeated event): it keeps its own entries
-            existing = self.get(job_id, tenant, tombstone=True)
-            self.index.remove(*(index.expected_keys(job) - index.expected_keys(existing)))
-            raise
-        with contextlib.suppress(PdfqError):  # a state store blip: recovery recounts
-            self._count(tenant, None, status)
+        job.etag = self._write(keys.record_key(tenant, job_id), job.to_record(), if_absent=True)
+        self.live.put(job)
+        self.live.opened(tenant, job_id)
+        self.live.moved(job, None)
         return job
 
     def get(self, job_id: str, tenant: str, *, tombstone: bool = False) -> Job:
-        """The job's record; JobDeleted (a NotFound, 410) for an erased one, unless
+        """The job as it is now; JobDeleted (a NotFound, 410) for an erased one, unless
         `tombstone` asks for its tombstone."""
         if not keys.is_job_id(job_id):
             raise NotFound(f"No job {job_id!r}.")
+        job = self._live(job_id)
+        if job is None or job.tenant != tenant:
+            job = self.stored(job_id, tenant)
+            with contextlib.suppress(PdfqError):
+                self.live.fill(job)
+        return _unless_erased(job, tombstone)
+
+    def stored(self, job_id: str, tenant: str) -> Job:
+        """The record in storage, without what the state store knows."""
         try:
             record, etag = self.storage.get_json(keys.record_key(tenant, job_id))
         except ObjectMissing:
             raise NotFound(f"No job {job_id!r}.") from None
-        job = Job.from_record(record, etag)
-        if job.status is JobStatus.DELETED and not tombstone:
-            raise JobDeleted(
-                f"Job {job_id} was deleted at {job.status_changed_at}; its PDF and results "
-                "are erased.",
-                deleted_at=job.status_changed_at,
-            )
-        return job
+        return Job.from_record(record, etag)
+
+    def current(self, job: Job) -> Job:
+        """The job read again: storage, with the live copy on top when it is of the same
+        revision (it then holds the transient state)."""
+        stored = self.stored(job.id, job.tenant)
+        live = self._live(job.id)
+        if live is not None and live.rev == stored.rev and live.etag == stored.etag:
+            return live
+        with contextlib.suppress(PdfqError):
+            self.live.fill(stored)
+        return stored
+
+    def many(self, tenant: str, job_ids: list[str]) -> list[Job]:
+        """The jobs (tombstones included), in the order given, without ids with no record:
+        live copies in one read, the rest from storage, several at a time."""
+        try:
+            found = self.live.get_many(job_ids)
+        except PdfqError:
+            found = dict.fromkeys(job_ids)
+        missing = [i for i in job_ids if found[i] is None or found[i].tenant != tenant]
+
+        def stored(job_id: str) -> Job | None:
+            with contextlib.suppress(NotFound):
+                job = self.stored(job_id, tenant)
+                with contextlib.suppress(PdfqError):
+                    self.live.fill(job)
+                return job
+            return None
+
+        if missing:
+            with ThreadPoolExecutor(max_workers=min(_READERS, len(missing))) as pool:
+                found.update(zip(missing, pool.map(stored, missing), strict=True))
+        return [found[i] for i in job_ids if found[i] is not None]
+
+    def _live(self, job_id: str) -> Job | None:
+        try:
+            return self.live.get(job_id)
+        except PdfqError:  # the state store is down: storage answers alone
+            return None
 
     def delete(self, job: Job):
-        """Remove a record and its marker (a job that never became real)."""
+        """Remove a job that never became real: its record, live copy and place in the lists."""
         self.storage.delete(keys.record_key(job.tenant, job.id))
-        self.storage.delete(keys.active_key(job.tenant, job.id))
-        self.index.remove(*index.expected_keys(job))
-        self._count(job.tenant, job.status, None)
+        with contextlib.suppress(PdfqError):
+            self.state.delete(keys.live_key(job.id))
+            self.live.closed(job.tenant, job.id)
+            self.live.count(job.tenant, job.status, None)
 
     def transition(
         self, job: Job, to: JobStatus, *, expect: JobStatus | None = None, **changes: Any
     ) -> Job:
         """Move `job` to `to`, applying `changes`; re-reads and re-checks on a lost race.
 
-        A change may be a function of the record it is applied to (`attempts=lambda job:
-        [*job.attempts, entry]`): after a re-read it is computed again from the stored record,
-        so an entry someone else appended meanwhile is kept. With `expect`, the move happens
-        only while the stored job is still in that status: of several callers racing to make
-        the same move, exactly one wins and the others get Conflict (without it, a
-        same-status move with changes would let them all through).
+        A change may be a function of the job it is applied to (`attempts=lambda job:
+        [*job.attempts, entry]`): after a re-read it is computed again from the job as it
+        stands, so an entry someone else appended meanwhile is kept. With `expect`, the move
+        happens only while the job is still in that status: of several callers racing to make
+        the same move, exactly one wins and the others get Conflict (without it, a same-status
+        move with changes would let them all through). A transient move (model.is_transient)
+        changes the live copy only; every other move writes the record.
         """
         for _ in range(5):
             if expect is not None and job.status is not expect:
@@ -139,30 +191,48 @@ class JobRecords:
             values = {name: v(job) if callable(v) else v for name, v in changes.items()}
             updated = dataclasses.replace(job, status=to, updated_at=utcnow(), **values)
             _stamp(updated, job.status)
-            marker = keys.active_key(job.tenant, job.id)
-            if job.status.terminal and not to.terminal:
-                self.storage.put_bytes(marker, b"")  # re-opened: listed before it is written
-            entry = index.status_key(updated) if to is not job.status else None
-            if entry:
-                self.index.add(entry)  # listed in its new status before it is written
-            try:
-                updated.etag = self._write(
-                    keys.record_key(job.tenant, job.id), updated.to_record(), if_match=job.etag
-                )
-            except WriteConflict:
-                if entry:
-                    self.index.remove(entry)
-                job = self.get(job.id, job.tenant, tombstone=True)
-                continue
-            if entry:
-                self.index.remove(*(index.expected_keys(job) - index.expected_keys(updated)))
-            with contextlib.suppress(PdfqError):  # a state store blip: recovery recounts
-                self._count(job.tenant, job.status, to)
-                metrics.record_transition(self.state, job.status, updated)
-            if to.terminal:
-                self.close(updated)
-            return updated
+            if is_transient(job.status, to):
+                if self.live.put(updated):
+                    self.live.moved(updated, job.status)
+                    return updated
+            else:
+                with contextlib.suppress(WriteConflict):
+                    return self._write_moved(job, updated)
+            job = self.current(job)
         raise Conflict(f"Job {job.id} is changing too often to update; try again.")
+
+    def _write_moved(self, job: Job, updated: Job) -> Job:
+        """The durable write of a move, and everything kept in step with it."""
+        tenant, to = job.tenant, updated.status
+        updated.rev = job.rev + 1
+        reopened = job.status.terminal and not to.terminal
+        if reopened:
+            updated.reopened = True
+            self.storage.put_bytes(keys.reopened_key(tenant, job.id), b"")  # listed first
+        elif to.terminal:
+            updated.reopened = False
+        entry = index.status_key(updated) if to is not job.status else None
+        if entry:
+            self.index.add(entry)  # listed in its new status before it is written
+        try:
+            updated.etag = self._write(
+                keys.record_key(tenant, job.id), updated.to_record(), if_match=job.etag
+            )
+        except WriteConflict:
+            if entry:
+                self.index.remove(entry)
+            raise
+        self.index.remove(*(index.expected_keys(job) - index.expected_keys(updated)))
+        with contextlib.suppress(PdfqError):  # a state store blip: readers fall back to storage
+            self.live.put(updated)
+            if reopened:
+                self.live.opened(tenant, job.id)
+            elif to.terminal:
+                self.live.closed(tenant, job.id)
+        self.live.moved(updated, job.status)
+        if to.terminal and job.reopened:
+            self.close(updated)
+        return updated
 
     def _write(
         self, key: str, record: dict, *, if_match: str | None = None, if_absent: bool = False
@@ -203,21 +273,29 @@ class JobRecords:
                     self.state.delete(lock)
 
     def close(self, job: Job):
-        """Remove the `active/` marker of a terminal job; if this fails, recovery retries it."""
+        """Remove the marker of a re-run job that ended; if this fails, recovery retries it."""
         with contextlib.suppress(PdfqError):
-            self.storage.delete(keys.active_key(job.tenant, job.id))
+            self.storage.delete(keys.reopened_key(job.tenant, job.id))
 
     # --- listings ---
 
-    def active(self) -> Iterator[tuple[str, str]]:
-        """(tenant, job_id) of every job that is not terminal, from the durable markers."""
-        for key in self.storage.list_keys(keys.ACTIVE_PREFIX):
-            yield keys.parse_active_key(key)
+    def page(self, tenant: str, *, after: str | None, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` of the tenant's job ids after the id `after`, newest first, and
+        whether more follow: one listing request of its records."""
+        start = keys.record_key(tenant, after) if after else None
+        listed, truncated = self.storage.list_page(
+            keys.records_prefix(tenant), start_after=start, limit=limit
+        )
+        ids = []
+        for item in listed:
+            with contextlib.suppress(ValueError):  # not a job record: not pdfq's
+                ids.append(keys.parse_record_key(item["Key"])[1])
+        return ids, truncated
 
-    def in_flight(self, tenant: str, up_to: int | None = None) -> int:
-        """How many of the tenant's jobs are not terminal, counting no further than `up_to`."""
-        listed = self.storage.list_keys(keys.active_prefix(tenant))
-        return sum(1 for _ in itertools.islice(listed, up_to))
+    def reopened(self) -> Iterator[tuple[str, str]]:
+        """(tenant, job_id) of every re-run job that is open, from the durable markers."""
+        for key in self.storage.list_keys(keys.REOPENED_PREFIX):
+            yield keys.parse_reopened_key(key)
 
     def listed(self, tenant: str | None = None, since: dt.datetime | None = None):
         """(tenant, job_id) of every record (of one tenant; changed since `since`), by scan."""
@@ -228,17 +306,6 @@ class JobRecords:
             with contextlib.suppress(ValueError):  # not a job record: not pdfq's
                 yield keys.parse_record_key(item["Key"])
 
-    # --- counters by status, overall and per tenant (ephemeral, bounded by the vocabulary) ---
-
-    def _count(self, tenant: str, old: JobStatus | None, new: JobStatus | None):
-        if old is new:
-            return
-        for scope in (None, tenant):
-            if old is not None:
-                self.state.incr(keys.count_key(old.value, scope), -1)
-            if new is not None:
-                self.state.incr(keys.count_key(new.value, scope), 1)
-
     def tenants(self) -> list[str]:
         """Every tenant that has a job record."""
         return [
@@ -246,29 +313,22 @@ class JobRecords:
             for p in self.storage.list_prefixes(keys.RECORDS_PREFIX)
         ]
 
-    def recount(self, jobs: Iterable[tuple[str, JobStatus]], statuses: Collection[JobStatus]):
-        """Set the counters of `statuses`, overall and of every tenant, to what the records
-        say (`jobs`: the (tenant, status) of every record in those statuses). Counters can
-        drift (a process dying between a record write and its counter update, a write race
-        on a store that lost one): each recovery pass puts them right. Counted by adding the
-        difference, so a transition counted meanwhile is not lost, only seen next pass."""
-        found: dict[tuple[str | None, JobStatus], int] = {}
-        for tenant, status in jobs:
-            for scope in (None, tenant):
-                found[scope, status] = found.get((scope, status), 0) + 1
-        scopes = [None, *self.tenants()]
-        names = {keys.count_key(s.value, t): (t, s) for t in scopes for s in statuses}
-        current = self.state.get_many(list(names))
-        for key, slot in names.items():
-            change = found.get(slot, 0) - int(current[key] or 0)
-            if change:
-                self.state.incr(key, change)
+    def in_flight(self, tenant: str) -> int:
+        """How many of the tenant's jobs are open (the state store's count)."""
+        return self.live.open_count(tenant)
 
     def counts(self, tenant: str | None = None) -> dict[str, int]:
         """Jobs by status, of every tenant (metrics, operators) or of one (its API view)."""
-        named = {keys.count_key(s.value, tenant): s.value for s in JobStatus}
-        found = self.state.get_many(list(named))
-        return {status: max(0, int(found[key] or 0)) for key, status in named.items()}
+        return self.live.counts(tenant)
+
+
+def _unless_erased(job: Job, tombstone: bool) -> Job:
+    if job.status is JobStatus.DELETED and not tombstone:
+        raise JobDeleted(
+            f"Job {job.id} was deleted at {job.status_changed_at}; its PDF and results are erased.",
+            deleted_at=job.status_changed_at,
+        )
+    return job
 
 
 def _stamp(job: Job, previous: JobStatus):

@@ -1,11 +1,10 @@
-"""Rebuild the job index (core/jobs/index.py) from the records, which are the truth.
+"""Rebuild the index of failed, canceled and erased jobs (core/jobs/index.py) from the
+records, which are the truth.
 
-Every record is read and its entries written where missing; entries no record asks for are
-removed once older than the grace (a younger one may belong to a write in progress). Then
-keys.INDEX_BUILT says when. Recovery runs this when that marker is missing: on the first pass
-after the index was introduced to a bucket with older records, or after someone removed the
-marker to ask for a rebuild (e.g. after restoring records from a backup). `flask pdf reindex`
-runs it on demand. It reads every record once: its cost is the bucket's, paid only then.
+Every record is read and its entry written where missing; entries no record asks for are
+removed once older than the grace (a younger one may belong to a write in progress). It is
+for an operator whose records came back from a backup (`flask pdf reindex`): nothing runs it
+on its own, and it reads every record once, a cost that is the bucket's.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 from core import keys
-from core.clock import utcnow
-from core.errors import NotFound, ObjectMissing
+from core.errors import NotFound
 from core.jobs import index
 from core.jobs.model import Job
 from core.jobs.records import JobRecords
@@ -32,21 +30,11 @@ class Rebuilt:
         return f"records: {self.records}, entries added: {self.added}, removed: {self.removed}"
 
 
-def needed(records: JobRecords) -> bool:
-    """No rebuild has finished in this bucket yet (or its marker was removed to ask for one)."""
-    try:
-        records.storage.head(keys.INDEX_BUILT)
-    except ObjectMissing:
-        return True
-    return False
-
-
 def rebuild(records: JobRecords, grace_seconds: float) -> Rebuilt:
     storage, report = records.storage, Rebuilt()
     tenants = set(storage.list_folders(keys.RECORDS_PREFIX)) | set(records.index.tenants())
     for tenant in sorted(tenants):
         _rebuild_tenant(records, tenant, grace_seconds, report)
-    storage.put_json(keys.INDEX_BUILT, {"rebuilt_at": utcnow(), **dataclasses.asdict(report)})
     return report
 
 
@@ -58,7 +46,7 @@ def _rebuild_tenant(records: JobRecords, tenant: str, grace_seconds: float, repo
 
     def read(job_id: str) -> Job | None:
         try:
-            return records.get(job_id, tenant, tombstone=True)
+            return records.stored(job_id, tenant)
         except NotFound:
             return None  # removed since it was listed
 

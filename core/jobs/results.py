@@ -1,18 +1,26 @@
-"""A job's results in storage: written by the worker, read by the API, the CLI and dedup.
+"""A job's result in storage: one object per run, written by the worker, read by the API, the
+CLI and dedup.
 
-Five objects under results/<tenant>/<job>/: text.txt (every page followed by a form feed,
-as pdfminer's extract_text writes it), pages.jsonl (one JSON object per page), result.json
-(the document summary), blocks.jsonl (each page's text blocks with their kinds) and
-document.md (the document as Markdown), the last two made by core/jobs/structure.py. A job
-run twice writes the same keys. Pages go to storage and come back one at a time: neither
-the worker nor the web ever holds a document's whole text. Results may
-expire by a lifecycle rule (RESULT_RETENTION_DAYS) before the record: reading one that is
-gone is a 410 with the time it was purged.
+results/<tenant>/<job>/<run>.jsonl holds the whole result: its first line is the document's
+summary (page count, characters, metadata, quality, engine, outline), every other line one
+page (its text, quality flags and, when the job asked for structure, its blocks with their
+kinds). One object, written once with a single request, so a reader never sees half a
+result, and two runs of one job (a worker presumed dead that was not) never write the same
+key: the record names the run whose result it kept. Every format is read from it as it
+streams: `text` is each page's text followed by a form feed, exactly as pdfminer's
+extract_text writes a document; `pages` the page lines; `json` the summary with every page;
+`blocks` and `markdown` each page's blocks, when the job computed them. A download link asks
+for a format as a file: it is written beside the object the first time
+(keys.result_file_key) and kept as long as the result. Neither the worker nor the web ever
+holds a document's whole text. Results may expire by a lifecycle rule (RESULT_RETENTION_DAYS)
+before the record: reading one that is gone is a 410 with the time it was purged.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 
@@ -23,7 +31,7 @@ from core.jobs import structure
 from core.jobs.model import Job, JobStatus
 from core.jobs.retention import result_expired
 
-# ?format= -> the stored file it is read from, and its media type.
+# ?format= -> the file it is offered as for a download link, and its media type.
 FORMATS = {
     "text": ("text.txt", "text/plain; charset=utf-8"),
     "json": ("result.json", "application/json"),
@@ -31,95 +39,72 @@ FORMATS = {
     "blocks": ("blocks.jsonl", "application/x-ndjson; charset=utf-8"),
     "markdown": ("document.md", "text/markdown; charset=utf-8"),
 }
-FORMATS_BY_FILE = {name: media for name, media in FORMATS.values()}
+# Formats made from each page's blocks: only jobs that asked for them (the `outputs` option).
+STRUCTURE_FORMATS = ("blocks", "markdown")
+MEDIA_TYPE = "application/x-ndjson; charset=utf-8"
 
 
-def write(storage: Storage, tenant: str, job_id: str, pages: Iterable[dict], summary: dict):
-    """Store the pages (each {"page", "text", ...}, read once, one at a time) and the summary
-    as the job's results; every file is spooled to disk and streamed up. A page's "blocks"
-    (None where its engine gave none: split from its text) go to blocks.jsonl and
-    document.md, not to pages.jsonl."""
-    fonts = structure.Fonts()
-    with (
-        tempfile.TemporaryFile() as text,
-        tempfile.TemporaryFile() as lines,
-        tempfile.TemporaryFile() as blocks,
-    ):
+def new_run() -> str:
+    """The name of one run's result object."""
+    return secrets.token_hex(6)
+
+
+def write(
+    storage: Storage, key: str, pages: Iterable[dict], summary: dict, *, structure_wanted: bool
+) -> int:
+    """Store `summary` and the pages (each {"page", "text", ...}, read once, one at a time) as
+    the result object `key`; the object's size in bytes. With `structure_wanted`, each page's
+    "blocks" (None where its engine gave none: split from its text) get their kinds, which
+    need the whole document: the pages are spooled and read again."""
+    with tempfile.TemporaryFile() as lines, tempfile.TemporaryFile() as body:
+        fonts = structure.Fonts()
         for page in pages:
-            found = page.pop("blocks", None)
-            if found is None:
-                found = structure.fallback_blocks(page["text"])
-            fonts.add(found)
-            text.write((page["text"] + "\f").encode("utf-8"))
+            blocks = page.pop("blocks", None)
+            if structure_wanted:
+                page["blocks"] = (
+                    structure.fallback_blocks(page["text"]) if blocks is None else blocks
+                )
+                fonts.add(page["blocks"])
             lines.write(_json_line(page))
-            blocks.write(_json_line({"page": page["page"], "blocks": found}))
-        for fileobj, name in ((text, "text.txt"), (lines, "pages.jsonl")):
-            _upload(storage, keys.result_key(tenant, job_id, name), fileobj)
-        blocks.seek(0)
-        _write_structure(storage, tenant, job_id, blocks, fonts, summary.get("outline") or [])
-    storage.put_json(keys.result_key(tenant, job_id, "result.json"), {"job_id": job_id, **summary})
+        body.write(_json_line(summary))
+        lines.seek(0)
+        if structure_wanted:
+            _with_kinds(lines, body, fonts)
+        else:
+            shutil.copyfileobj(lines, body)
+        size = body.tell()
+        body.seek(0)
+        storage.upload_file(key, body, MEDIA_TYPE, {})
+    return size
 
 
-def _write_structure(storage: Storage, tenant: str, job_id: str, spooled, fonts, outline):
-    """blocks.jsonl and document.md from the spooled blocks, a page at a time: one pass gives
-    each block its kind and finds the heading sizes, the next ranks them into levels and
-    writes both files (core/jobs/structure.py's classify, over a file)."""
+def _with_kinds(lines, out, fonts: structure.Fonts):
+    """Copy the spooled page lines to `out`, each block given its kind and heading level: one
+    pass finds the heading sizes, the next ranks them (core/jobs/structure.py)."""
     headings: set[float] = set()
-    with (
-        tempfile.TemporaryFile() as kinded,
-        tempfile.TemporaryFile() as classified,
-        tempfile.TemporaryFile() as document,
-    ):
-        for line in spooled:  # a binary file splits on \n only, as JSON lines need
-            page = json.loads(line)
-            headings |= structure.kinds(page["blocks"], fonts)
-            kinded.write(_json_line(page))
-        levels = structure.heading_levels(headings)
-        kinded.seek(0)
-
-        def leveled():
-            for line in kinded:
-                page = json.loads(line)
-                structure.set_levels(page["blocks"], levels)
-                classified.write(_json_line(page))
-                yield page
-
-        structure.write_markdown(document, leveled(), outline)
-        for fileobj, name in ((classified, "blocks.jsonl"), (document, "document.md")):
-            _upload(storage, keys.result_key(tenant, job_id, name), fileobj)
+    for line in lines:  # a binary file splits on \n only, as JSON lines need
+        headings |= structure.kinds(json.loads(line)["blocks"], fonts)
+    levels = structure.heading_levels(headings)
+    lines.seek(0)
+    for line in lines:
+        page = json.loads(line)
+        structure.kinds(page["blocks"], fonts)
+        structure.set_levels(page["blocks"], levels)
+        out.write(_json_line(page))
 
 
 def _json_line(item: dict) -> bytes:
     return (json.dumps(item, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _upload(storage: Storage, key: str, fileobj):
-    fileobj.seek(0)
-    storage.upload_file(key, fileobj, FORMATS_BY_FILE[key.rsplit("/", 1)[-1]], {})
-
-
-def read(storage: Storage, tenant: str, job_id: str) -> tuple[dict, list[dict]]:
-    """(summary, pages) of a job's stored results; ObjectMissing when they are gone."""
-    summary, _ = storage.get_json(keys.result_key(tenant, job_id, "result.json"))
-    raw = storage.get_bytes(keys.result_key(tenant, job_id, "pages.jsonl"))
-    # Split bytes on \n only: page text may hold U+2028 and the like, which JSON keeps.
-    return summary, [json.loads(line) for line in raw.split(b"\n") if line]
-
-
-def copy(storage: Storage, tenant: str, earlier: str, job_id: str, summary: dict):
-    """Job `earlier`'s results as `job_id`'s: each file copied inside the store (none passes
-    through this process, whatever its size), then the summary under the new id, last, as
-    `write` does. ObjectMissing when one of the earlier files is gone."""
-    for name in keys.RESULT_FILES:
-        if name != "result.json":
-            storage.copy(
-                keys.result_key(tenant, earlier, name), keys.result_key(tenant, job_id, name)
-            )
-    storage.put_json(keys.result_key(tenant, job_id, "result.json"), {**summary, "job_id": job_id})
+def copy(storage: Storage, earlier: str, key: str):
+    """An earlier run's result object as this run's, copied inside the store (none of it
+    passes through this process). ObjectMissing when it is gone."""
+    storage.copy(earlier, key)
 
 
 def stream_lines(storage: Storage, key: str) -> Iterator[bytes]:
-    """The object's lines (split on \n only: page text may hold U+2028, which JSON keeps),
+    """The object's lines (split on \\n only: page text may hold U+2028, which JSON keeps),
     read chunk by chunk."""
     rest = b""
     for chunk in storage.stream(key):
@@ -128,6 +113,13 @@ def stream_lines(storage: Storage, key: str) -> Iterator[bytes]:
         yield from (line for line in complete if line)
     if rest:
         yield rest
+
+
+def read(storage: Storage, key: str) -> tuple[dict, list[dict]]:
+    """(summary, pages) of a stored result; ObjectMissing when it is gone."""
+    lines = stream_lines(storage, key)
+    summary = json.loads(next(lines))
+    return summary, [json.loads(line) for line in lines]
 
 
 def require_succeeded(job: Job):
@@ -139,65 +131,113 @@ def require_succeeded(job: Job):
         raise ResultNotReady(f"Job {job.id} is {job.status.value}; poll its status URL.")
 
 
-def document(storage: Storage, job: Job, retention_days: int) -> dict:
-    """The result as `?format=json` shows it: the summary, the warnings and every page."""
+def result_key(job: Job) -> str | None:
+    """The key of the job's result object, as its record names it."""
+    return (job.result or {}).get("key")
+
+
+def _opened(storage: Storage, job: Job, fmt: str, retention_days: int):
+    """(summary, the page lines after it) of the job's result, opened now: a result that is
+    gone is a 410 here, not a cut body later."""
     require_succeeded(job)
+    key = result_key(job)
+    if fmt in STRUCTURE_FORMATS and "blocks" not in (job.result or {}).get("outputs", ()):
+        raise Conflict(
+            f"Job {job.id} did not compute its structure, so it has no {fmt!r} format: "
+            f'reprocess it with {{"outputs": "{fmt}"}} (or send outputs={fmt} with the PDF).'
+        )
+    if key is None:
+        raise result_expired(job, retention_days)
     try:
-        summary, pages = read(storage, job.tenant, job.id)
-    except ObjectMissing:
+        lines = stream_lines(storage, key)
+        summary = json.loads(next(lines))
+    except (ObjectMissing, StopIteration):
         raise result_expired(job, retention_days) from None
-    return {**summary, "warnings": job.warnings, "pages": pages}
-
-
-def document_chunks(storage: Storage, job: Job, retention_days: int) -> Iterator[bytes]:
-    """`?format=json` as chunks: the summary and warnings, then the stored pages copied one
-    line at a time into the "pages" array. The body is never built whole."""
-    require_succeeded(job)
-    try:
-        summary, _ = storage.get_json(keys.result_key(job.tenant, job.id, "result.json"))
-        lines = stream_lines(storage, keys.result_key(job.tenant, job.id, "pages.jsonl"))
-        first = next(lines, None)  # opens the pages object now: gone is a 410, not a cut body
-    except ObjectMissing:
-        raise result_expired(job, retention_days) from None
-    head = json.dumps({**summary, "warnings": job.warnings, "pages": []}, ensure_ascii=False)
-
-    def body() -> Iterator[bytes]:
-        yield head[:-2].encode("utf-8")  # up to the opening bracket of "pages": [
-        if first is not None:
-            yield first
-            for line in lines:
-                yield b"," + line
-        yield b"]}"
-
-    return body()
+    return summary, lines
 
 
 def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterator[bytes]:
-    """The stored file of `fmt` (any but "json"), streamed in chunks."""
-    require_succeeded(job)
-    try:
-        return storage.stream(keys.result_key(job.tenant, job.id, FORMATS[fmt][0]))
-    except ObjectMissing:
-        raise _missing(storage, job, fmt, retention_days) from None
+    """The job's result in format `fmt`, as chunks of bytes; never built whole."""
+    summary, lines = _opened(storage, job, fmt, retention_days)
+    if fmt == "json":
+        return _document(job, summary, lines)
+    if fmt == "text":
+        return (json.loads(line)["text"].encode("utf-8", "surrogatepass") + b"\f" for line in lines)
+    if fmt == "markdown":
+        return _markdown(summary, lines)
+    if fmt == "blocks":
+        return (_json_line({"page": p["page"], "blocks": p["blocks"]}) for p in _pages(lines))
+    if "blocks" in summary.get("outputs", ()):  # pages: their lines without the blocks
+        return (_json_line(_without_blocks(p)) for p in _pages(lines))
+    return (line + b"\n" for line in lines)
 
 
-def _missing(storage: Storage, job: Job, fmt: str, retention_days: int) -> Exception:
-    """Gone with the rest (expired), or never written: results kept before the format was."""
-    try:
-        storage.head(keys.result_key(job.tenant, job.id, "result.json"))
-    except ObjectMissing:
-        return result_expired(job, retention_days)
-    return Conflict(
-        f"Job {job.id}'s result has no {fmt!r} format (it was stored before pdfq made it); "
-        "reprocess the job to get it."
-    )
+def _pages(lines: Iterator[bytes]) -> Iterator[dict]:
+    return (json.loads(line) for line in lines)
+
+
+def _without_blocks(page: dict) -> dict:
+    page.pop("blocks", None)
+    return page
+
+
+def _document(job: Job, summary: dict, lines: Iterator[bytes]) -> Iterator[bytes]:
+    """`?format=json`: the summary and warnings, then the page lines copied one at a time
+    into the "pages" array."""
+    with_blocks = "blocks" in summary.get("outputs", ())
+    head = {"job_id": job.id, **summary, "warnings": job.warnings, "pages": []}
+    yield json.dumps(head, ensure_ascii=False)[:-2].encode("utf-8")  # up to "pages": [
+    first = True
+    for line in lines:
+        item = _json_line(_without_blocks(json.loads(line)))[:-1] if with_blocks else line
+        yield item if first else b"," + item
+        first = False
+    yield b"]}"
+
+
+def _markdown(summary: dict, lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The document as Markdown (core/jobs/structure.py's `markdown`, byte for byte), a page
+    at a time: pieces joined by a newline, the newlines at the very end cut to one."""
+
+    def pieces() -> Iterator[str]:
+        yield from structure.markdown_head(summary.get("outline") or [])
+        for page in _pages(lines):
+            yield from structure.markdown_page(page)
+
+    held = ""  # newlines at the end of what came so far, held back until more text comes
+    for number, piece in enumerate(pieces()):
+        text = piece if number == 0 else "\n" + piece
+        stripped = text.rstrip("\n")
+        if stripped:
+            yield (held + stripped).encode("utf-8")
+            held = text[len(stripped) :]
+        else:
+            held += text
+    yield b"\n"
 
 
 def stored_key(storage: Storage, job: Job, fmt: str, retention_days: int) -> tuple[str, int]:
-    """(key, size) of the stored file of `fmt`, for a presigned download link."""
+    """(key, size) of the job's result as a file in format `fmt`, for a presigned download
+    link: written beside the result object the first time it is asked for."""
     require_succeeded(job)
-    key = keys.result_key(job.tenant, job.id, FORMATS[fmt][0])
+    key = result_key(job)
+    if key is None:
+        raise result_expired(job, retention_days)
+    name, media_type = FORMATS[fmt]
+    target = keys.result_file_key(key, name)
     try:
-        return key, storage.head(key)["ContentLength"]
+        return target, storage.head(target)["ContentLength"]
     except ObjectMissing:
-        raise _missing(storage, job, fmt, retention_days) from None
+        pass
+    with tempfile.TemporaryFile() as spooled:
+        for chunk in chunks(storage, job, fmt, retention_days):
+            spooled.write(chunk)
+        size = spooled.tell()
+        spooled.seek(0)
+        storage.upload_file(target, spooled, media_type, {})
+    return target, size
+
+
+def document(storage: Storage, job: Job, retention_days: int) -> dict:
+    """The result as `?format=json` shows it, as one dict (the CLI's `result --json`)."""
+    return json.loads(b"".join(chunks(storage, job, "json", retention_days)))

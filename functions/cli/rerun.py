@@ -46,7 +46,7 @@ def _jobs(job_ids, status, tenant) -> tuple[list[Job], list[str]]:
     records = services().records
     if status:
         found = []
-        for owner in records.index.tenants():
+        for owner in records.tenants():
             query = listing.Query(owner, JobStatus(status))
             found += listing.every(records, query)
         return found, []

@@ -650,7 +650,8 @@ function announce(words) {
 // --- options, picking and dropping ---
 
 function chosenOptions() {
-  const options = {};
+  // The page shows each document as Markdown too: its jobs ask for that output.
+  const options = { outputs: "markdown" };
   for (const name of ["engine", "pages", "password"]) {
     const value = document.getElementById(name).value.trim();
     if (value) options[name] = value;

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core import keys
 from core.clock import utc_after
+from core.jobs import results
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 
@@ -44,18 +45,46 @@ def moved(services: Services, job: Job, status: JobStatus, **changes) -> Job:
     return records.transition(records.get(job.id, job.tenant), status, **changes)
 
 
+def wiped(services: Services):
+    """The state store loses every key, as a Redis flushed or restarted without its data."""
+    state = services.state
+    if hasattr(state, "_conn"):
+        state._conn.flushdb()
+    else:
+        state._db.execute("delete from state")
+        state._db.execute("delete from members")
+
+
 def lease_missing_for_a_while(services: Services, job: Job):
     """As if recovery had found the job's lease missing a whole lease period ago."""
     when = utc_after(-services.settings.lease_seconds - 1)
     services.state.set(keys.missing_lease_key(job.id), when, 600)
 
 
+def expire_result(services: Services, job_id: str, tenant: str = "public"):
+    """Every result object of the job removed, as the retention rule removes them."""
+    for key in list(services.storage.list_keys(keys.results_prefix(tenant, job_id))):
+        services.storage.delete(key)
+
+
 def result_text(services: Services, job: Job) -> str:
-    """The job's stored text.txt."""
-    return services.storage.get_bytes(keys.result_key(job.tenant, job.id, "text.txt")).decode()
+    """The job's stored result as `?format=text` gives it."""
+    return b"".join(_chunks(services, job, "text")).decode()
 
 
 def result_pages(services: Services, job: Job) -> list[dict]:
-    """The job's stored pages.jsonl, one dict a page."""
-    raw = services.storage.get_bytes(keys.result_key(job.tenant, job.id, "pages.jsonl"))
+    """The job's stored pages, one dict a page, as `?format=pages` gives them."""
+    raw = b"".join(_chunks(services, job, "pages"))
     return [json.loads(line) for line in raw.splitlines()]
+
+
+def result_summary(services: Services, job: Job) -> dict:
+    """The first line of the job's result object: the document's summary."""
+    current = services.records.get(job.id, job.tenant)
+    summary, _ = results.read(services.storage, current.result["key"])
+    return summary
+
+
+def _chunks(services: Services, job: Job, fmt: str):
+    current = services.records.get(job.id, job.tenant)
+    return results.chunks(services.storage, current, fmt, 0)
