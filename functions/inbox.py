@@ -2,9 +2,9 @@
 
 The job id is derived from the bucket, the key, the ETag and the time the object was written
 (the event's), and its record is created with If-None-Match, so a repeated event finds the
-job it made before, and the same file dropped again later is a job of its own. The object is copied to the
-job's source key (every job's source lives under sources/, whatever brought it) and then
-removed from the inbox: the inbox empties as pdfq takes the files.
+job it made before, and the same file dropped again later is a job of its own. The object is
+copied to the job's source key (every job's source lives under sources/, whatever brought
+it) and then removed from the inbox: the inbox empties as pdfq takes the files.
 """
 
 from __future__ import annotations

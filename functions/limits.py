@@ -2,8 +2,9 @@
 
 Checked before a request creates work (a new job, or a finished job run again), never when
 it completes an upload already counted. Both checks read shared state (the tenant's set of
-open jobs and the queue's length, in the state store), so every web process agrees; two requests racing at the
-limit may both pass, so the limit can be exceeded by the number of concurrent requests.
+open jobs and the queue's length, in the state store), so every web process agrees; two
+requests racing at the limit may both pass, so the limit can be exceeded by the number of
+concurrent requests.
 """
 
 from __future__ import annotations
