@@ -1,15 +1,19 @@
-"""`python -m bench.recovery_pass`: the recovery pass the worker runs every minute, once, with
-the stack's settings (row k). `python -m consumer.recovery` also recounts finished jobs by
-reading every record, which is the hourly pass's work, not the minute's."""
+"""`python -m bench.recovery_pass [--hourly]`: the recovery pass the worker runs every minute
+(or, with --hourly, the copy of the counters it makes every hour), once, with the stack's
+settings (row k)."""
 
 from __future__ import annotations
 
-from consumer import tasks
-from consumer.recovery import reconcile
+import sys
+
+from consumer import recovery, tasks
 from core.services import build
 from core.settings import settings_or_exit
 
 if __name__ == "__main__":
     runtime = build(settings_or_exit())
     tasks.register(runtime)
-    print(f"reconcile: {reconcile(runtime)}")
+    if "--hourly" in sys.argv[1:]:
+        recovery.save_counts(runtime)
+    else:
+        print(f"reconcile: {recovery.reconcile(runtime)}")
