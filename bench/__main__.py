@@ -14,10 +14,10 @@ os.environ.setdefault("PDFQ_ENV_FILE", "")  # the benchmark's stacks carry their
 # An open server, as `make run`: the rows measure the pipeline (auth adds one SHA-256).
 os.environ.setdefault("PDFQ_ENV", "development")
 
-from bench import rows, structure_rows  # noqa: E402
-from bench.harness import HEADER, Servers  # noqa: E402
+from bench import cost, rows, small_docs, structure_rows  # noqa: E402
+from bench.harness import HEADER, WORKER_CPUS, Servers, can_pin  # noqa: E402
 
-ALL = "abcdefghijklmn"
+ALL = "abcdefghijklmno"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -55,52 +55,85 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
         report(structure_rows.ocr_quality(full))
     if "n" in only:
         report(structure_rows.outline_headings(full))
-    if only & set("abcdfhikl"):
-        servers = Servers(args.latency_ms / 1000)
-        small = None
-        try:
-            if only & set("hl"):
-                small = rows.raw_small(500 if full else 60, servers.folder)
-            # The throughput rows run twice: on the local S3 server, then with every storage
-            # request delayed as real S3 delays it; one stack at a time, so they never share
-            # the cores.
-            for slow in (False, True):
-                # One stack as the Procfile runs it (2 process workers); 200 MB uploads
-                # allowed, and no per-tenant limit: the presign row alone leaves hundreds of
-                # uploads waiting.
-                stack = servers.stack(
-                    slow,
-                    MAX_UPLOAD_BYTES=str(300 * 2**20),
-                    TENANT_MAX_JOBS_IN_FLIGHT="0",
-                    LOG_LEVEL="warning",
-                )
+    if only & STACK_ROWS:
+        # The rows on the live stack, in two modes: the machine's cores shared by every
+        # process, then (rows a, h and o) pinned: storage, Redis, web and this process on one
+        # core, the workers and the raw baselines on the other.
+        for pinned in (False, True) if can_pin() else (False,):
+            wanted = only & (PINNED_ROWS if pinned else STACK_ROWS)
+            if wanted:
+                servers = Servers(args.latency_ms / 1000, pinned=pinned)
                 try:
-                    if "a" in only:
-                        report(rows.throughput(stack, raw))
-                    if "h" in only:
-                        report(rows.small_documents(stack, small))
-                    if "b" in only:
-                        report(rows.large_document(stack))
-                    if "f" in only:
-                        report(rows.dedup(stack, 10 if full else 3))
-                    if slow and "i" in only:
-                        report(rows.storage_requests(stack, servers.proxy, 5))
-                    # Queue latency never waits on storage; the presign and upload rows
-                    # measure the web's own cost: local only.
-                    if not slow and "c" in only:
-                        report(rows.queue_latency(stack, 200 if full else 40))
-                    if not slow and "d" in only:
-                        report(rows.web(stack, 10 if full else 3))
+                    stack_rows(servers, wanted, raw, full, report)
                 finally:
-                    stack.stop()
-            if "l" in only:
-                report(rows.thread_workers(servers, small, 8))
-            if "k" in only:
-                report(rows.many_jobs(servers, 1000, 20_000 if full else 5000))
-        finally:
-            servers.stop()
+                    servers.stop()
     print(f"\n{len(results)} rows in {time.monotonic() - started:.0f} s")
     return results
+
+
+STACK_ROWS = set("abcdfhiklo")
+PINNED_ROWS = set("aho")
+
+
+def stack_rows(servers: Servers, only: set[str], raw, full: bool, report):
+    pinned = servers.pinned
+    small = None
+    if only & set("hl"):
+        cpus = WORKER_CPUS if pinned else None
+        small = rows.raw_small(500 if full else 60, servers.folder, cpus)
+    if pinned and "a" in only:
+        raw = rows.pinned_corpus(raw)
+    # The throughput rows run twice: on the local S3 server, then with every storage request
+    # delayed as real S3 delays it; one stack at a time, so they never share the cores.
+    for slow in (False, True):
+        # One stack as the Procfile runs it (2 process workers); 200 MB uploads allowed, and
+        # no per-tenant limit: the presign row alone leaves hundreds of uploads waiting.
+        stack = servers.stack(
+            slow,
+            MAX_UPLOAD_BYTES=str(300 * 2**20),
+            TENANT_MAX_JOBS_IN_FLIGHT="0",
+            LOG_LEVEL="warning",
+        )
+        try:
+            if "a" in only:
+                report(rows.throughput(stack, raw))
+            if "h" in only:
+                report(rows.small_documents(stack, small))
+            if pinned:
+                continue
+            if "b" in only:
+                report(rows.large_document(stack))
+            if "f" in only:
+                report(rows.dedup(stack, 10 if full else 3))
+            # Queue latency never waits on storage; the presign and upload rows measure the
+            # web's own cost: local only.
+            if not slow and "c" in only:
+                report(rows.queue_latency(stack, 200 if full else 40))
+            if not slow and "d" in only:
+                report(rows.web(stack, 10 if full else 3))
+        finally:
+            stack.stop()
+    if only & set("io"):
+        # 200 one-page documents, 4 clients, as the floor pipeline measures itself.
+        folder = servers.folder / "one-page"
+        folder.mkdir(exist_ok=True)
+        files = small_docs.make(folder, 200 if full else 40)
+        found = {}
+        if "o" in only:
+            cpu, found = cost.cpu_rows(servers, files)
+            report(cpu)
+            if not pinned and full:
+                report(cost.floor_rows(servers, files, found))
+        if "i" in only and not pinned:
+            report(
+                cost.request_rows(found.get("pdfminer") or cost.per_job(servers, files, "pdfminer"))
+            )
+    if pinned:
+        return
+    if "l" in only:
+        report(rows.thread_workers(servers, small, 8))
+    if "k" in only:
+        report(rows.many_jobs(servers, 1000, 20_000 if full else 5000))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
 import time
 from pathlib import Path
@@ -26,11 +27,21 @@ def _pdfminer_one(path: str) -> tuple[str, float, int]:
     return Path(path).name, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def pdfminer_pool(paths: list[Path], processes: int = 2) -> tuple[float, list[tuple]]:
-    """Raw extract_text over `paths` in `processes` processes, a fresh one per file (as the
-    sandbox does): (wall seconds, per-file results)."""
+def _pinned(cpus):
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def pdfminer_pool(
+    paths: list[Path], processes: int = 2, *, fresh: bool = True, cpus: set[int] | None = None
+) -> tuple[float, list[tuple]]:
+    """Raw extract_text over `paths` in `processes` processes (on `cpus`, when given), a fresh
+    one per file (each file's peak memory alone) or warm ones that take file after file:
+    (wall seconds, per-file results)."""
     started = time.perf_counter()
-    pool = _context.Pool(processes, maxtasksperchild=1)
+    pool = _context.Pool(
+        processes, initializer=_pinned, initargs=(cpus,), maxtasksperchild=1 if fresh else None
+    )
     try:
         results = pool.map(_pdfminer_one, [str(p) for p in paths], chunksize=1)
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
 import shutil
 import tempfile
 import time
@@ -66,11 +68,54 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+# The pinned mode's split of a 2-core machine: the storage server, Redis, the web and the
+# benchmark itself on one core, the workers (and the raw baselines they are compared with) on
+# the other, so a ratio measures pdfq's workers, not the CPU moto takes from them.
+SERVICE_CPUS = {0}
+WORKER_CPUS = {1}
+
+
+def can_pin() -> bool:
+    return (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
+
+
+def pin(pid: int, cpus: set[int]):
+    """Every thread of process `pid` onto `cpus` (their children inherit it)."""
+    try:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return
+    for thread in threads:
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(thread, cpus)
+
+
+def session(sid: int) -> list[int]:
+    """The processes of session `sid` (a stack's process and every child it started)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[3]) == sid:
+                found.append(int(entry))
+    return found
+
+
+def pin_session(sid: int, cpus: set[int]):
+    for pid in session(sid):
+        pin(pid, cpus)
+
+
 class Servers:
     """A private redis-server and moto's S3 server, shared by the stacks of one run, and the
-    latency proxy in front of that S3 server."""
+    latency proxy in front of that S3 server. `pinned`: they, and this process, keep to
+    SERVICE_CPUS, and each stack's workers to WORKER_CPUS."""
 
-    def __init__(self, latency: float = DEFAULT_DELAY):
+    def __init__(self, latency: float = DEFAULT_DELAY, pinned: bool = False):
+        self.pinned = pinned and can_pin()
         self.folder = Path(tempfile.mkdtemp(prefix="pdfq-bench-"))
         self.redis = RedisServer(self.folder)
         port = free_port()
@@ -78,6 +123,19 @@ class Servers:
         self.s3_url = f"http://127.0.0.1:{port}"
         local_s3.wait_until_up(self.s3_url)
         self.proxy = LatencyProxy(port, latency)
+        if self.pinned:
+            for pid in (os.getpid(), self.redis.process.pid):
+                pin(pid, SERVICE_CPUS)
+            pin_session(self.s3_sid, SERVICE_CPUS)
+
+    @property
+    def s3_sid(self) -> int:
+        """The storage server's session (it runs in its own)."""
+        return os.getsid(self._s3.pid)
+
+    @property
+    def mode(self) -> str:
+        return "pinned" if self.pinned else "shared cores"
 
     def stack(self, slow: bool = False, **settings: str):
         """A stack on the local S3 server, or (`slow`) on it through the latency proxy."""
@@ -85,6 +143,10 @@ class Servers:
         s3_url = self.proxy.url if slow else self.s3_url
         stack = Stack(self.redis.url, s3_url, self.folder / uuid.uuid4().hex[:8], **settings)
         stack.where = f"{self.proxy.delay * 1000:.0f} ms storage" if slow else "local"
+        if self.pinned:
+            pin_session(os.getsid(stack.procs["web"].pid), SERVICE_CPUS)
+            pin_session(os.getsid(stack.procs["worker"].pid), WORKER_CPUS)
+            stack.where += ", pinned"
         return stack
 
     def stop(self):
@@ -93,6 +155,8 @@ class Servers:
         self._s3.terminate()
         self._s3.wait(timeout=10)
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.pinned:
+            pin(os.getpid(), set(range(os.cpu_count() or 1)))
 
 
 def wait_terminal(stack, job_ids: list[str], timeout: float, poll: float = 0.05) -> dict:

@@ -14,6 +14,7 @@ deleted again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from pathlib import Path
@@ -33,7 +34,12 @@ RUNNABLE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PROCESSING)
 
 
 def process(
-    services: Services, source_key: str, *, final_attempt: bool = True, retry_delay: float = 0
+    services: Services,
+    source_key: str,
+    *,
+    final_attempt: bool = True,
+    retry_delay: float = 0,
+    task_id: str | None = None,
 ) -> JobStatus | None:
     """Run the job whose source is `source_key`; returns its new status (None if skipped).
 
@@ -51,6 +57,8 @@ def process(
         # A duplicate delivery of a task whose job already ended: running it again changes nothing.
         log.info("job %s: already %s; skipping", job_id, job.status.value)
         return None
+    if job.status is JobStatus.SCHEDULED and task_id and superseded(services, job, task_id):
+        return None
     worker = worker_name()
     started = services.lifecycle.start(job, worker)
     interrupted.discard(job_id)
@@ -66,23 +74,16 @@ def process(
             services.inflight.release(job_id, worker)
 
 
-def superseded(services: Services, source_key: str, task_id: str) -> bool:
+def superseded(services: Services, job: Job, task_id: str) -> bool:
     """A task of a scheduled job that a reprocess replaced by another.
 
     Reprocess revokes the old task, but cannot reach a Huey retry; the enqueue marker names
     the task that should run the job, so any other task of a `scheduled` job is stale.
     """
-    tenant, job_id = keys.parse_source_key(source_key)
-    marked = services.inflight.enqueued_task(job_id)
+    marked = services.inflight.enqueued_task(job.id)
     if marked in (None, task_id, HUEY_RETRY):
         return False
-    try:
-        job = services.records.get(job_id, tenant)
-    except PdfqError:
-        return False  # let the pipeline decide, as without this check
-    if job.status is not JobStatus.SCHEDULED:
-        return False
-    log.info("job %s: task %s replaced by %s; skipping", job_id, task_id, marked)
+    log.info("job %s: task %s replaced by %s; skipping", job.id, task_id, marked)
     return True
 
 
@@ -102,17 +103,14 @@ def _run(
     try:
         summary, done, remember = _extract(services, job, worker, tick)
     except JobCanceled:
-        lifecycle.stop_canceled(job, worker)
-        log.info("job %s: canceled while processing", job.id)
-        return JobStatus.CANCELED
+        return _ended(job, lambda: lifecycle.stop_canceled(job, worker), JobStatus.CANCELED)
     except PdfqError as error:
         if error.retryable and not final_attempt:
             log.warning("job %s: %s (%s); will retry", job.id, error.code, error.message)
             lifecycle.retry_later(job, error, worker, retry_delay)
             raise
         log.warning("job %s: failed with %s: %s", job.id, error.code, error.message)
-        lifecycle.fail(job, error, worker)
-        return JobStatus.FAILED
+        return _ended(job, functools.partial(lifecycle.fail, job, error, worker), JobStatus.FAILED)
     pages = summary["page_count"]
     warnings = summary.pop("warnings")
     try:
@@ -138,6 +136,18 @@ def _run(
             services.storage.delete(earlier)
     log.info("job %s: succeeded, %d pages, %d chars", job.id, pages, summary["chars"])
     return JobStatus.SUCCEEDED
+
+
+def _ended(job: Job, end, status: JobStatus) -> JobStatus | None:
+    """The run's end, unless the job moved on meanwhile (then this run's outcome is not the
+    job's: canceled, erased or ended by another run)."""
+    try:
+        end()
+    except Conflict as exc:
+        log.warning("job %s: this run's end not kept: %s", job.id, exc.message)
+        return None
+    log.info("job %s: %s", job.id, status.value)
+    return status
 
 
 def _extract(services: Services, job: Job, worker: str, tick):

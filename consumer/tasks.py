@@ -50,12 +50,16 @@ def register(services: Services) -> Tasks:
     @huey.task(**retried)
     def extract_document(source_key: str, task=None):
         """Extract the PDF at `source_key`; storage outages are retried with delay and backoff."""
-        if task is not None and pipeline.superseded(services, source_key, task.id):
-            return
         final_attempt = task is None or task.retries == 0
         delay = task.retry_delay if task else 0
         try:
-            pipeline.process(services, source_key, final_attempt=final_attempt, retry_delay=delay)
+            pipeline.process(
+                services,
+                source_key,
+                final_attempt=final_attempt,
+                retry_delay=delay,
+                task_id=task.id if task else None,
+            )
         except Deferred as deferred:
             # A live worker holds the job: look again once its lease could have run out.
             log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)

@@ -74,26 +74,29 @@ def _number(value: float) -> str:
 # --- recording (called by the process that sees the event) ---
 
 
-def observe(state, histogram: Histogram, value: float):
+def observed(histogram: Histogram, value: float) -> dict[str, int]:
+    """The counter changes that observe `value` in `histogram`."""
     bound = next((b for b in histogram.buckets if value <= b), None)
-    state.incr(histogram.bucket_key(bound), 1)
-    state.incr(histogram.sum_key, round(value * histogram.scale))
+    return {histogram.bucket_key(bound): 1, histogram.sum_key: round(value * histogram.scale)}
 
 
-def record_transition(state, previous: str, job) -> None:
-    """Count what a job's move says: its pages and time when it succeeds, its code on failure."""
+def transition_counts(previous: str, job) -> dict[str, int]:
+    """The counter changes a job's move makes: its pages and time when it succeeds, its code
+    on failure (applied by the caller with the job's other counters, in one round trip)."""
     status = str(job.status)
+    changes: dict[str, int] = {}
     if status == str(previous):
-        return
+        return changes
     if status == "succeeded":
         seconds = ((job.result or {}).get("seconds") or {}).get("extract")
         if seconds is not None:
-            observe(state, EXTRACTION_SECONDS, float(seconds))
+            changes.update(observed(EXTRACTION_SECONDS, float(seconds)))
         if job.pages_total is not None:
-            observe(state, DOCUMENT_PAGES, job.pages_total)
+            changes.update(observed(DOCUMENT_PAGES, job.pages_total))
     elif status == "failed":
         code = (job.error or {}).get("code", OTHER_CODE)
-        state.incr(_failure_key(code if code in failure_codes() else OTHER_CODE), 1)
+        changes[_failure_key(code if code in failure_codes() else OTHER_CODE)] = 1
+    return changes
 
 
 def record_retry(state) -> None:

@@ -1,15 +1,27 @@
 """The benchmarks import and run one tiny case each, so they do not rot (`make bench` runs
 them for real; they are not part of the test suite)."""
 
+import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from bench import extraction, peers, rows, small_docs, structure_rows
+from bench import cost, extraction, peers, rows, small_docs, structure_rows
 from bench.__main__ import ALL
-from bench.harness import HEADER, Row, Servers, corpus, percentile, salted
+from bench.harness import (
+    HEADER,
+    SERVICE_CPUS,
+    WORKER_CPUS,
+    Row,
+    Servers,
+    can_pin,
+    corpus,
+    percentile,
+    salted,
+    session,
+)
 from bench.latency import LatencyProxy
 from infra import local_s3
 from tests.support.corpus import GOOD
@@ -125,22 +137,44 @@ def test_every_stack_row_runs_on_a_tiny_case(tmp_path):
                 made += rows.small_documents(stack, small)
                 made += rows.large_document(stack, GOOD / "pdfminer_dmca.pdf")
                 made += rows.dedup(stack, 1, names=("pdfminer_jo.pdf",))
-                if slow:
-                    made += rows.storage_requests(stack, servers.proxy, 1)
-                else:
+                if not slow:
                     made += rows.queue_latency(stack, 3)
                     made += rows.web(stack, 0.5, upload_bytes=4 * 2**20)
             finally:
                 stack.stop()
         made += rows.many_jobs(servers, 5, 50)
         made += rows.thread_workers(servers, small, 3)
+        (tmp_path / "one-page").mkdir()
+        files = small_docs.make(tmp_path / "one-page", 3)
+        cpu, found = cost.cpu_rows(servers, files)
+        made += cpu + cost.request_rows(found["pdfminer"]) + cost.floor_rows(servers, files, found)
     finally:
         servers.stop()
     names = [row.name for row in made]
     assert "a. pipeline throughput, local" in names
     assert "a. pipeline throughput, 5 ms storage" in names
-    assert "i. storage requests per job" in names
+    assert "i. storage requests per direct-upload job" in names
+    assert "o. CPU per one-page job, pdfminer (shared cores)" in names
     assert "k. recovery pass, 50 jobs" in names
     assert all(row.ratio > 0 for row in made), [r.line() for r in made if r.ratio <= 0]
     for row in made:
         assert row.line().count("|") == HEADER.splitlines()[0].count("|")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not can_pin(), reason="the pinned mode needs two cores")
+def test_the_pinned_mode_keeps_the_workers_and_the_services_on_their_own_cores(tmp_path):
+    servers = Servers(latency=0.005, pinned=True)
+    try:
+        assert os.sched_getaffinity(0) == SERVICE_CPUS
+        stack = servers.stack(False, LOG_LEVEL="warning")
+        try:
+            for name, cpus in (("web", SERVICE_CPUS), ("worker", WORKER_CPUS)):
+                for pid in session(os.getsid(stack.procs[name].pid)):
+                    assert os.sched_getaffinity(pid) == cpus, name
+            assert stack.where == "local, pinned"
+        finally:
+            stack.stop()
+    finally:
+        servers.stop()
+    assert len(os.sched_getaffinity(0)) == os.cpu_count()

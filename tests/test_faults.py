@@ -11,13 +11,16 @@ import time
 import pytest
 from pdfminer.high_level import extract_text
 
+from tests.support.api import multipart
 from tests.support.corpus import BAD, GOOD, manifest
 from tests.support.proxy import TcpProxy
+from tests.support.receiver import Receiver
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 LONG = GOOD / "pdfminer_i1040nr.pdf"  # 50 pages, about 9 s of extraction
+HOOK_SECRET = "webhook-secret-for-the-fault-tests"
 FAST = dict(LEASE_SECONDS="3", RECONCILE_GRACE_SECONDS="0", TASK_RETRY_DELAY="1", HUEY_WORKERS="1")
 
 
@@ -117,6 +120,41 @@ def test_flushall_loses_no_job_after_reconcile(make_stack, redis_server):
     assert queue["pending"] == queue["scheduled"] == 0
 
 
+def test_webhooks_owed_when_redis_is_lost_are_delivered_once(make_stack, redis_server):
+    receiver = Receiver(HOOK_SECRET)
+    try:
+        stack = make_stack(WEBHOOK_SECRET=HOOK_SECRET, WEBHOOK_ALLOW_PRIVATE="true")
+        # The receiver is down at first: every job's delivery waits for a retry in Redis.
+        receiver.fail_first = 10**6
+        fields = {"callback_url": receiver.url}
+        small = [row["file"] for row in manifest(GOOD) if int(row["pages"]) <= 2][:6]
+        ids = []
+        for name in small:
+            body, content_type = multipart((GOOD / name).read_bytes(), name, fields=fields)
+            status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, content_type)
+            assert status == 202, job
+            ids.append(job["id"])
+        stack.wait(ids)
+        receiver.wait_for(len(ids))  # each tried once, and failed: all owed, retries queued
+        redis_server.client.flushall()  # the retries, and what said they were queued, gone
+        receiver.fail_first = 0
+        deadline = time.monotonic() + 120
+        while len(receiver.received) < 2 * len(ids):  # recovery finds them owed in storage
+            assert time.monotonic() < deadline, stack.logs()
+            stack.run("consumer.recovery")
+            time.sleep(1)
+        time.sleep(3)
+        stack.run("consumer.recovery")  # a later pass finds nothing owed any more
+        time.sleep(2)
+        delivered = [r["body"]["job"]["id"] for r in receiver.received[len(ids) :]]
+        assert sorted(delivered) == sorted(ids)  # after the loss: one delivery each
+        for job_id in ids:
+            job = stack.job(job_id)
+            assert [d["ok"] for d in job["deliveries"]][-1] is True
+    finally:
+        receiver.stop()
+
+
 def test_storage_down_then_back_retries_and_completes(make_stack, moto_server):
     proxy = TcpProxy(int(moto_server.rsplit(":", 1)[1]))
     proxy.start()
@@ -134,7 +172,12 @@ def test_storage_down_then_back_retries_and_completes(make_stack, moto_server):
         status, health, headers = stack.request("GET", "/api/v1/pdf/health")
         assert status == 503 and "storage" in health["error"]["message"]
         assert int(headers["Retry-After"]) > 0
-        time.sleep(12)
+        # Every page read (progress lives in Redis), so the result's write is what fails.
+        stack.wait_until(ids[0], lambda j: j["pages_done"] == j["pages_total"], timeout=120)
+        deadline = time.monotonic() + 60
+        while "storage_unavailable" not in stack.procs["worker"].log():
+            assert time.monotonic() < deadline, stack.logs()
+            time.sleep(0.5)
     finally:
         proxy.start()
     jobs = stack.wait(ids, timeout=180)
@@ -146,7 +189,9 @@ def test_storage_down_then_back_retries_and_completes(make_stack, moto_server):
 
 def test_every_redis_key_but_the_queue_and_counters_expires(make_stack, redis_server):
     """Counters (jobs by status, metrics) are a fixed set of keys, bounded by the status and
-    error-code vocabularies and the histogram buckets; everything else has a TTL."""
+    error-code vocabularies and the histogram buckets; the sets of open jobs and owed webhooks
+    are pruned by every recovery pass (empty once the jobs ended: Redis drops an empty set);
+    everything else has a TTL."""
     stack = make_stack()
     ids = [stack.upload(GOOD / name)[1]["id"] for name in ("pdfminer_jo.pdf",)]
     ids.append(stack.upload(BAD / "pdfminer_rc4-40.pdf")[1]["id"])
@@ -156,6 +201,7 @@ def test_every_redis_key_but_the_queue_and_counters_expires(make_stack, redis_se
         name = key.decode()
         if name.startswith(("huey.redis.", "huey.schedule.")) or ":count:" in name:
             continue
-        if ":metrics:" in name:
+        if ":metrics:" in name or name.endswith((":open-tenants", ":owed-webhooks")):
             continue
         assert client.ttl(key) > 0, f"{name} never expires"
+    assert not [k for k in client.keys("*:open:*")], "an open set outlived its jobs"

@@ -43,7 +43,7 @@ def page(state, **queue) -> str:
 
 def test_histograms_are_cumulative_with_sum_and_count(state):
     for seconds in (0.05, 0.3, 0.3, 7.5, 999):
-        metrics.observe(state, metrics.EXTRACTION_SECONDS, seconds)
+        state.incr_many(metrics.observed(metrics.EXTRACTION_SECONDS, seconds))
     text = page(state)
     name = "pdfq_extraction_seconds_bucket"
     assert value(text, name, le="0.1") == 1
@@ -64,7 +64,7 @@ def test_every_failure_code_is_listed_and_unknown_codes_count_as_other(state):
             self.error = {"code": code}
 
     for code in ("encrypted", "encrypted", "corrupt", "made_up"):
-        metrics.record_transition(state, "processing", Failed(code))
+        state.incr_many(metrics.transition_counts("processing", Failed(code)))
     text = page(state)
     assert value(text, "pdfq_job_failures_total", code="encrypted") == 2
     assert value(text, "pdfq_job_failures_total", code="corrupt") == 1
@@ -75,7 +75,7 @@ def test_every_failure_code_is_listed_and_unknown_codes_count_as_other(state):
 
 def test_the_keys_are_a_fixed_set_whatever_is_observed(state):
     for seconds in range(1000):
-        metrics.observe(state, metrics.EXTRACTION_SECONDS, seconds / 3)
+        state.incr_many(metrics.observed(metrics.EXTRACTION_SECONDS, seconds / 3))
     keys = metrics.EXTRACTION_SECONDS.keys()
     assert len(keys) == len(metrics.EXTRACTION_SECONDS.buckets) + 2  # + "+Inf" and the sum
     assert sum(int(state.get(k) or 0) for k in keys[:-1]) == 1000

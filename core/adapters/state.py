@@ -67,8 +67,22 @@ class RedisState:
     def incr(self, key: str, amount: int = 1) -> int:
         return int(self._run(lambda r: r.incrby(self._prefix + key, amount)))
 
-    def delete(self, key: str):
-        self._run(lambda r: r.delete(self._prefix + key))
+    def incr_many(self, changes: dict[str, int]):
+        """Several counters changed in one round trip."""
+        if not changes:
+            return
+
+        def send(r):
+            pipe = r.pipeline(transaction=False)
+            for key, amount in changes.items():
+                pipe.incrby(self._prefix + key, amount)
+            pipe.execute()
+
+        self._run(send)
+
+    def delete(self, *keys: str):
+        if keys:
+            self._run(lambda r: r.delete(*(self._prefix + key for key in keys)))
 
     def get_many(self, keys: list[str]) -> dict[str, str | None]:
         """Several keys in one round trip (metrics read dozens per scrape)."""
@@ -180,8 +194,12 @@ class SqliteState:
         ).fetchone()
         return int(row[0])
 
-    def delete(self, key: str):
-        self._db.execute("delete from state where key = ?", (key,))
+    def incr_many(self, changes: dict[str, int]):
+        for key, amount in changes.items():
+            self.incr(key, amount)
+
+    def delete(self, *keys: str):
+        self._db.executemany("delete from state where key = ?", [(key,) for key in keys])
 
     def get_many(self, keys: list[str]) -> dict[str, str | None]:
         found = dict.fromkeys(keys)

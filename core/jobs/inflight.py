@@ -191,11 +191,15 @@ class InFlight:
 
     def forget(self, job_id: str):
         """The job ended: no marker, lease or cancel request of it stays."""
-        for key in (
-            keys.enqueued_key(job_id),
-            keys.lease_key(job_id),
-            keys.cancel_key(job_id),
-            keys.outage_key(job_id),
-        ):
-            with contextlib.suppress(PdfqError):  # each expires on its own
-                self.state.delete(key)
+        with contextlib.suppress(PdfqError):  # each expires on its own
+            self.state.delete(
+                keys.enqueued_key(job_id),
+                keys.lease_key(job_id),
+                keys.cancel_key(job_id),
+                keys.outage_key(job_id),
+            )
+
+    def started(self, job_id: str):
+        """A worker took the job's task and holds its lease: its enqueue marker, and the note
+        of an outage its retry awaited, are done with."""
+        self.state.delete(keys.enqueued_key(job_id), keys.outage_key(job_id))

@@ -189,8 +189,7 @@ class Lifecycle:
         meanwhile. Raises Deferred while another live worker holds the lease."""
         if not self.inflight.acquire(job.id, worker):
             raise Deferred(self.inflight.holder(job.id) or "?", self.inflight.lease_seconds)
-        self.inflight.dequeued(job.id)
-        self.inflight.clear_outage(job.id)  # this run is the retry an outage's note awaited
+        self.inflight.started(job.id)  # this run is also the retry an outage's note awaited
         try:
             return self._move(
                 job, JobStatus.PROCESSING, pages_done=0, pages_total=None, error=None, worker=worker

@@ -85,20 +85,16 @@ class LiveJobs:
     # --- counters by status, overall and per tenant (bounded by the vocabulary) ---
 
     def moved(self, job: Job, old: JobStatus | None):
-        """Count a move of `job` from `old` (None: created) to its status, and its metrics."""
+        """Count a move of `job` from `old` (None: created) to its status, and its metrics, in
+        one round trip."""
+        changes = _counted(job.tenant, old, job.status)
+        if old is not None:
+            changes.update(metrics.transition_counts(old, job))
         with contextlib.suppress(PdfqError):  # a state store blip: recovery recounts
-            self.count(job.tenant, old, job.status)
-            if old is not None:
-                metrics.record_transition(self.state, old, job)
+            self.state.incr_many(changes)
 
     def count(self, tenant: str, old: JobStatus | None, new: JobStatus | None):
-        if old is new:
-            return
-        for scope in (None, tenant):
-            if old is not None:
-                self.state.incr(keys.count_key(old.value, scope), -1)
-            if new is not None:
-                self.state.incr(keys.count_key(new.value, scope), 1)
+        self.state.incr_many(_counted(tenant, old, new))
 
     def counts(self, tenant: str | None = None) -> dict[str, int]:
         """Jobs by status, of every tenant (metrics, operators) or of one (its API view)."""
@@ -115,6 +111,19 @@ class LiveJobs:
             change = found.get(slot, 0) - int(current[key] or 0)
             if change:
                 self.state.incr(key, change)
+
+
+def _counted(tenant: str, old: JobStatus | None, new: JobStatus | None) -> dict[str, int]:
+    """The counter changes of a move from `old` to `new`, overall and of the tenant."""
+    changes: dict[str, int] = {}
+    if old is new:
+        return changes
+    for scope in (None, tenant):
+        if old is not None:
+            changes[keys.count_key(old.value, scope)] = -1
+        if new is not None:
+            changes[keys.count_key(new.value, scope)] = 1
+    return changes
 
 
 def _parse(raw: str | None) -> Job | None:

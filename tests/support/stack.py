@@ -65,12 +65,15 @@ class Stack:
             self.stop()  # no process outlives a stack that failed to start
             raise
 
-    def start(self, name: str):
-        """Start (or restart, as a platform would) one Procfile process."""
+    def start(self, name: str, *, line: str | None = None, **env: str):
+        """Start (or restart, as a platform would) one Procfile process; `line` runs another
+        Procfile line under this name (a second worker host), with `env` on top."""
         if name in self.procs:
             self.procs[name].stop()
-        command = procfile()[name]
-        self.procs[name] = Proc(name, ["sh", "-c", "exec " + command], self.env, self.folder)
+        command = procfile()[line or name]
+        self.procs[name] = Proc(
+            name, ["sh", "-c", "exec " + command], {**self.env, **env}, self.folder
+        )
 
     def stop(self):
         for proc in self.procs.values():
