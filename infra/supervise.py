@@ -180,7 +180,8 @@ class Supervisor:
         while time.monotonic() < deadline:
             for name, child in self.children.items():
                 if child.poll() is not None:
-                    say(f"the {name} exited (code {child.returncode}) before the web answered: see above")
+                    code = child.returncode
+                    say(f"the {name} exited (code {code}) before the web answered; see above")
                     return False
             try:
                 urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 - our own URL
