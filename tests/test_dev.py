@@ -315,6 +315,27 @@ def test_make_run_killed_with_sigkill_leaves_no_process_and_make_cli_follows_its
 
 
 @pytest.mark.e2e
+def test_make_run_stopped_by_sigterm_to_its_group_stops_in_order_without_a_traceback(tmp_path):
+    """`kill -TERM -<pgid>` (a harness, a service manager): make forwards SIGTERM to its
+    recipe as well, so infra.dev gets it twice; the second changes nothing."""
+    run = MakeRun(tmp_path, PDFQ_ENV_FILE="")
+    try:
+        output = run.start()
+        assert "dev: ready on" in output, output[-3000:]
+        run.signal_group(signal.SIGTERM)
+        run.process.wait(timeout=180)
+        left = run.wait_until_gone(timeout=60)
+    finally:
+        run.stop()
+    output = run.log.read_text()
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
+    stops = [output.index(f"dev: stopping the {name}") for name in ("worker", "web", "storage")]
+    assert stops == sorted(stops), output[-3000:]
+    assert output.rstrip().endswith("dev: stopped")
+    assert left == [], left
+
+
+@pytest.mark.e2e
 def test_make_run_with_a_redis_that_does_not_answer_says_so_in_one_line(tmp_path):
     url = f"redis://127.0.0.1:{free_port()}/0"
     run = MakeRun(tmp_path, [sys.executable, "-m", "infra.dev"], PDFQ_ENV_FILE="")
