@@ -61,7 +61,6 @@ def local_environment(settings: Settings) -> dict[str, str]:
 def cli_environment() -> dict[str, str]:
     """`make cli`'s environment: the running `make run`'s settings (its shell's included)
     under this shell's own, else what `make run` would start with."""
-    env = process_environment()
     running = run_record.read(load_settings().data_dir)
     if running is None:
         return local_environment(settings_or_exit())
@@ -98,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     control, keep = os.pipe()  # the supervisor reads `control`; only this process writes
     command = [sys.executable, "-m", "infra.supervise", "--control", str(control)]
     command += ["--host", options.host] + (["--local-s3"] if not settings.s3_endpoint_url else [])
-    supervisor = subprocess.Popen(
-        command, env=env, cwd=ROOT, pass_fds=(control,), start_new_session=True
-    )
-    os.close(control)
+    started: list[subprocess.Popen] = []
 
     def stop(signum, frame):
         # Once: a second Ctrl-C (or make's own SIGTERM after the group's) changes nothing,
@@ -109,11 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
         os.close(keep)
-        supervisor.send_signal(signal.SIGTERM)
+        if not started:
+            raise SystemExit(0)  # stopped before anything started
+        started[0].send_signal(signal.SIGTERM)
 
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signal.signal(getattr(signal, name), stop)
-    return supervisor.wait()
+    started.append(
+        subprocess.Popen(command, env=env, cwd=ROOT, pass_fds=(control,), start_new_session=True)
+    )
+    os.close(control)
+    return started[0].wait()
 
 
 if __name__ == "__main__":

@@ -145,10 +145,12 @@ def test_compose_runs_release_then_web_and_worker_on_a_redis_that_never_evicts()
 def test_render_docker_worker_runs_the_procfile_worker_line():
     """render.yaml's commented OCR worker (runtime: docker). Render's Blueprint reference
     (render.com/docs/blueprint-spec) gives `dockerCommand` as the command that stands in for
-    the Dockerfile's ("optional (defaults to Dockerfile command)"), and Render's own Docker
-    guide says it "overrides the image CMD": an ENTRYPOINT stays in front of it, as with
-    `docker run IMAGE COMMAND`. So the container must run exactly `python -m infra.run worker`
-    once the image's ENTRYPOINT (if any) is put before the dockerCommand."""
+    the Dockerfile's ("optional (defaults to Dockerfile command)"), and Render's Docker
+    guide for agents (render-oss skills, render-docker: "dockerCommand (overrides image
+    CMD)") says what it replaces: CMD, so an ENTRYPOINT stays in front of it, as with
+    `docker run IMAGE COMMAND`. The container must run exactly `python -m infra.run worker`
+    once the image's ENTRYPOINT (if any) is put before the dockerCommand; with none, the
+    command also runs as written should a platform replace the ENTRYPOINT too."""
     text = (ROOT / "render.yaml").read_text()
     commented = [line.split("#", 1)[1] for line in text.splitlines() if "#   " in line]
     lines = [line[3:] for line in commented if line.startswith("   ")]
