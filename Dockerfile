@@ -1,5 +1,8 @@
 # One image for every pdfq process; `python -m infra.run <name>` runs that Procfile line,
 # so containers run exactly what Heroku runs. docker-compose.yml wires the whole stack.
+# The command is whole, with no ENTRYPOINT in front: a platform's command (Compose's
+# `command`, Render's `dockerCommand`) replaces CMD and would keep an ENTRYPOINT, so each
+# names the full `python -m infra.run worker` and runs it as written.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,5 +28,4 @@ RUN useradd --system --create-home pdfq && mkdir -p .pdfq-data && chown pdfq .pd
 USER pdfq
 
 EXPOSE 8000
-ENTRYPOINT ["python", "-m", "infra.run"]
-CMD ["web"]
+CMD ["python", "-m", "infra.run", "web"]

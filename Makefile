@@ -30,9 +30,13 @@ run: $(VENV)/.local ## run the service locally: S3, web on 127.0.0.1:8000, worke
 	@bash tools/install_ocr.sh
 	$(BIN)/python -m infra.dev $(if $(HOST),--host $(HOST))
 
+# make exits 2 whatever a recipe exited with: the CLI's own code is printed, and scripts
+# that branch on it run `.venv/bin/python -m infra.dev cli ...`, which exits with it.
 .PHONY: cli
-cli: $(VENV)/.local ## the CLI with make run's settings: make cli ARGS="submit file.pdf" (docs/cli.md)
-	$(BIN)/python -m infra.dev cli $(ARGS)
+cli: $(VENV)/.local ## the CLI with make run's settings: make cli ARGS="submit samples" (docs/cli.md)
+	@$(BIN)/python -m infra.dev cli $(ARGS) || { code=$$?; echo "make cli: exit code $$code \
+	(docs/cli.md); make reports every failure as 2, .venv/bin/python -m infra.dev cli \
+	$(ARGS) exits with the code itself" >&2; exit $$code; }
 
 .PHONY: lock
 lock: | $(BIN)/python ## rewrite requirements.lock from the requirements files (commit both)

@@ -62,9 +62,9 @@ def startup_check(settings: Settings) -> tuple[str | None, str | None]:
     if settings.environment == "production":
         return (
             "pdfq: bad configuration: PDFQ_ENV=production and API_TOKENS is empty, so every "
-            "request would be refused. Set API_TOKENS=<tenant>:<token> (make one with "
-            "`flask --app functions pdf token new <tenant>`), or set PDFQ_ENV=development "
-            "for a local server without auth."
+            "request would be refused. Set API_TOKENS to a <tenant>:sha256:<hex> entry, which "
+            "`flask --app functions pdf token new <tenant>` prints with its token, or set "
+            "PDFQ_ENV=development for a local server without auth."
         ), None
     return None, (
         "pdfq: AUTH IS OFF! No API_TOKENS are set and PDFQ_ENV=development, so anyone who can "

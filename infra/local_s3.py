@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -34,16 +35,23 @@ def wait_until_up(url: str, timeout: float = 30.0, process: subprocess.Popen | N
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def start(port: int, host: str = "127.0.0.1", log: IO | None = None) -> subprocess.Popen:
-    """Start moto's server on host:port and return once it answers."""
+def start(
+    port: int,
+    host: str = "127.0.0.1",
+    log: IO | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen:
+    """Start moto's server on host:port and return once it answers (`preexec_fn` runs in
+    the child before moto: infra/supervise.py ties its life to make run's)."""
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     process = subprocess.Popen(
         [exe, "-H", host, "-p", str(port)],
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
-        # Its own session: a terminal's Ctrl-C reaches only `make run`, which stops the
-        # worker first, then this store the worker is still writing to.
+        # Its own session: a terminal's Ctrl-C reaches only `make run`, whose supervisor
+        # stops the worker first, then this store the worker is still writing to.
         start_new_session=True,
+        preexec_fn=preexec_fn,
     )
     try:
         wait_until_up(f"http://{host}:{port}/moto-api/", process=process)

@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 from core.settings import process_environment
-from infra.dev import procfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    """The Procfile as {process type: command}."""
+    lines = (line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+    return {name.strip(): command.strip() for name, command in lines}
 
 
 def main(argv: list[str]) -> int:
@@ -19,7 +26,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: python -m infra.run {{{'|'.join(commands)}}}", file=sys.stderr)
         return 2
-    os.chdir(Path(__file__).resolve().parent.parent)
+    os.chdir(ROOT)
     # .env exported under the real environment, as honcho and `heroku local` do: the line's
     # ${HUEY_WORKERS}, gunicorn's WEB_CONCURRENCY and boto3's AWS keys all see it.
     env = process_environment()

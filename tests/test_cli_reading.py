@@ -3,13 +3,17 @@
 scripts rely on for unknown, unfinished, failed and expired jobs."""
 
 import json
+import os
+import subprocess
 
 import pytest
 from pdfminer.high_level import extract_text
 
-from core import exitcodes
+from core import exitcodes, keys
+from infra import run_record
 from tests.support.corpus import BAD, GOOD
 from tests.support.jobs import expire_result, recorded_job
+from tests.support.servers import BIN, ROOT
 
 
 def submitted(pdf, path) -> str:
@@ -87,3 +91,47 @@ def test_provision_check_exits_6_when_it_would_change_the_bucket(pdf):
     assert "lifecycle: would set" in result.stdout
     assert pdf("provision").exit_code == 0
     assert pdf("provision", "--check").exit_code == 0
+
+
+def test_status_of_a_deleted_job_says_deleted_as_the_api_does(pdf):
+    job_id = submitted(pdf, GOOD / "pdfminer_jo.pdf")
+    assert pdf("delete", job_id).exit_code == 0
+    gone = pdf("status", job_id, "0" * 32)
+    assert gone.exit_code == exitcodes.NOT_FOUND  # the job is gone, as an unknown one is
+    assert f"pdf: deleted: job {job_id} (at 20" in gone.stderr  # GET answers 410 deleted
+    assert f"not_found: no job {'0' * 32}" in gone.stderr
+    assert f"no job {job_id}" not in gone.stderr
+
+
+def flask_pdf(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """`flask pdf ARGS` in a shell with no S3_ENDPOINT_URL and no AWS credentials: a person's
+    second terminal beside `make run`, without `make cli`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
+    env.update(FLASK_APP="functions", PDFQ_DATA_DIR=str(tmp_path / "data"))
+    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull)
+    env.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, HUEY_IMMEDIATE="false")
+    return subprocess.run(
+        [str(BIN / "flask"), "pdf", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_unreachable_storage_beside_make_run_names_make_cli(tmp_path):
+    data = tmp_path / "data"
+    local = "http://127.0.0.1:9"
+    run_record.write(data, {"S3_ENDPOINT_URL": local, "PORT": "8000"}, os.getpid())
+    shown = flask_pdf(tmp_path, "status", "0" * 32)
+    assert shown.returncode == exitcodes.UNAVAILABLE
+    assert "storage_unavailable" in shown.stderr
+    assert f"`make run` is serving with its local S3 at {local}" in shown.stderr
+    assert 'make cli ARGS="..."' in shown.stderr
+
+    run_record.path(data).unlink()  # no make run: the hint says what else to set
+    shown = flask_pdf(tmp_path, "status", "0" * 32)
+    assert shown.returncode == exitcodes.UNAVAILABLE
+    assert "S3_ENDPOINT_URL is not set, so this is AWS S3" in shown.stderr
+    assert 'make cli ARGS="..."' in shown.stderr

@@ -108,18 +108,29 @@ def test_render_sets_only_variables_pdfq_reads():
     assert [name for name in names if not known(name)] == []
 
 
+def image_command(dockerfile_cmd: list[str], command: list[str] | None) -> list[str]:
+    """What a container of the image runs: a platform's command (Compose's `command`,
+    Render's `dockerCommand`) replaces CMD; an ENTRYPOINT would stay in front of either."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    entrypoint = re.search(r"^ENTRYPOINT (.+)$", dockerfile, re.M)
+    return (json.loads(entrypoint[1]) if entrypoint else []) + (command or dockerfile_cmd)
+
+
+def dockerfile_cmd() -> list[str]:
+    return json.loads(re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M)[1])
+
+
 def test_docker_image_runs_procfile_processes_through_infra_run():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert 'ENTRYPOINT ["python", "-m", "infra.run"]' in dockerfile
-    assert 'CMD ["web"]' in dockerfile
+    assert image_command(dockerfile_cmd(), None) == ["python", "-m", "infra.run", "web"]
     assert "USER pdfq" in dockerfile
 
 
 def test_compose_runs_release_then_web_and_worker_on_a_redis_that_never_evicts():
     services = compose()["services"]
-    assert services["release"]["command"] == ["release"]
-    assert services["web"]["command"] == ["web"]
-    assert services["worker"]["command"] == ["worker"]
+    for name in ("release", "web", "worker"):
+        run_as = image_command(dockerfile_cmd(), services[name]["command"])
+        assert run_as == ["python", "-m", "infra.run", name], run_as
     for name in ("web", "worker"):
         depends = services[name]["depends_on"]["release"]
         assert depends["condition"] == "service_completed_successfully"
@@ -129,6 +140,33 @@ def test_compose_runs_release_then_web_and_worker_on_a_redis_that_never_evicts()
     s3 = services["web"]["environment"]["S3_ENDPOINT_URL"]
     assert s3.startswith("http://s3:")
     assert [name for name in services["web"]["environment"] if not known(name)] == []
+
+
+def test_render_docker_worker_runs_the_procfile_worker_line():
+    """render.yaml's commented OCR worker (runtime: docker). Render's Blueprint reference
+    (render.com/docs/blueprint-spec) gives `dockerCommand` as the command that stands in for
+    the Dockerfile's ("optional (defaults to Dockerfile command)"), and Render's Docker
+    guide for agents (render-oss skills, render-docker: "dockerCommand (overrides image
+    CMD)") says what it replaces: CMD, so an ENTRYPOINT stays in front of it, as with
+    `docker run IMAGE COMMAND`. The container must run exactly `python -m infra.run worker`
+    once the image's ENTRYPOINT (if any) is put before the dockerCommand; with none, the
+    command also runs as written should a platform replace the ENTRYPOINT too."""
+    text = (ROOT / "render.yaml").read_text()
+    commented = [line.split("#", 1)[1] for line in text.splitlines() if "#   " in line]
+    lines = [line[3:] for line in commented if line.startswith("   ")]
+    alternative = yaml.safe_load("\n".join(lines))
+    assert alternative["runtime"] == "docker"
+    assert (ROOT / alternative["dockerfilePath"]).exists()
+    run_as = image_command(dockerfile_cmd(), shlex.split(alternative["dockerCommand"]))
+    assert run_as == ["python", "-m", "infra.run", "worker"], run_as
+    guide = (ROOT / "docs" / "deploy-render.md").read_text()
+    assert f"`dockerCommand: {alternative['dockerCommand']}`" in guide
+
+
+def test_compose_runs_the_moto_server_of_the_lock():
+    """The store Compose starts is the moto version the tests and `make run` use."""
+    image = compose()["services"]["s3"]["image"]
+    assert image == f"motoserver/moto:{lock()['moto']}"
 
 
 def test_supervisor_runs_web_and_worker_through_infra_run_and_stops_the_worker_gently():
@@ -396,3 +434,22 @@ def test_guides_install_without_running_the_tests_and_bind_local_servers_to_loop
         for line in text.splitlines():
             if line.startswith("redis-server"):
                 assert "--bind 127.0.0.1" in line, (guide.name, line)
+
+
+def test_no_guide_throws_away_the_only_copy_of_a_new_token():
+    """`token new` prints the token once (pdfq keeps its hash only): a guide's command that
+    feeds its output into a command substitution or a pipe keeps the entry, loses the token."""
+    guides = [*(ROOT / "docs").glob("*.md"), ROOT / "README.md"]
+    for path in guides:
+        for block in re.findall(r"```(?:sh)?\n(.*?)```", path.read_text(), re.S):
+            for command in re.findall(r"[^\n]*token new[^\n]*", block):
+                wasted = re.search(r"\$\([^)]*token new|token new[^#\n]*\|", command)
+                assert not wasted, (path.name, command)
+
+
+def test_pip_install_of_the_checkout_leaves_nothing_git_would_add():
+    """`pip install .` (the client, docs/client.md) builds in build/ and writes
+    pdfq.egg-info beside the sources."""
+    for path in ("build/lib/client/__init__.py", "pdfq.egg-info/PKG-INFO", "dist/pdfq.whl"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+        assert ignored.returncode == 0, f"{path} is not ignored (.gitignore)"

@@ -6,10 +6,12 @@ import functools
 import sys
 
 import click
+from flask import current_app, has_app_context
 
 from core import keys
-from core.errors import NotFound, PdfqError, ResultNotReady, Unavailable
+from core.errors import NotFound, PdfqError, ResultNotReady, StorageUnavailable, Unavailable
 from core.exitcodes import FAILED, NOT_FOUND, NOT_READY, UNAVAILABLE
+from infra import run_record
 
 tenant_option = click.option(
     "--tenant", default=keys.DEFAULT_TENANT, show_default=True, help="Whose jobs."
@@ -35,9 +37,31 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except PdfqError as error:
-            fail(f"{error.code}: {error.message}", exit_code(error))
+            fail(f"{error.code}: {error.message}{_hint(error)}", exit_code(error))
 
     return run
+
+
+def _hint(error: PdfqError) -> str:
+    """How to reach storage from this shell, when it is `make run`'s local S3 that answers
+    elsewhere: this shell has no S3_ENDPOINT_URL, so it asked AWS (often without credentials)."""
+    if not isinstance(error, StorageUnavailable) or not has_app_context():
+        return ""
+    settings = current_app.extensions["pdfq"].settings
+    if settings.s3_endpoint_url:
+        return ""
+    running = run_record.read(settings.data_dir) or {}
+    where = running.get("S3_ENDPOINT_URL")
+    if where:
+        return (
+            f" `make run` is serving with its local S3 at {where}, which this shell does not "
+            'name: run the command as make cli ARGS="...", which uses make run\'s settings.'
+        )
+    return (
+        " S3_ENDPOINT_URL is not set, so this is AWS S3 with the standard AWS credentials. "
+        'Beside `make run`, use make cli ARGS="..." (it reaches make run\'s local S3), or set '
+        "S3_ENDPOINT_URL and the AWS credentials of the store."
+    )
 
 
 def fail(message: str, code: int):

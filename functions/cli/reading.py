@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from core.errors import NotFound
+from core.errors import JobDeleted, NotFound
 from core.exitcodes import NOT_FOUND
 from core.jobs import listing, results
 from core.jobs.index import millis
@@ -19,7 +19,6 @@ from core.services import queue_summary
 from functions.cli import rerun
 from functions.cli.common import (
     error_text,
-    fail,
     json_option,
     line,
     reports_errors,
@@ -47,10 +46,13 @@ def job_json(job: Job) -> dict:
 def status(job_ids, tenant, as_json):
     """Print each job's status: status, id, file, pages done/total, error or warnings."""
     records = services().records
-    missing = []
+    missing, deleted = [], []
     for job_id in job_ids:
         try:
             job = records.get(job_id, tenant)
+        except JobDeleted as gone:  # what the API answers 410 `deleted` for
+            deleted.append(f"{job_id} (at {gone.deleted_at})" if gone.deleted_at else job_id)
+            continue
         except NotFound:  # reported once for every id missing; other errors stop the run
             missing.append(job_id)
             continue
@@ -61,8 +63,13 @@ def status(job_ids, tenant, as_json):
         pages = f"{view['pages_done']}/{view['pages_total']}" if view["pages_total"] else None
         detail = error_text(job.error) or (",".join(job.warnings) or None)
         click.echo(line(job.status.value, job.id, job.filename, pages, detail))
+    if deleted:
+        # Exit 4 as for an unknown id (the job is gone), in the API's words (410 deleted).
+        click.echo(f"pdf: deleted: job {', '.join(deleted)} was deleted", err=True)
     if missing:
-        fail(f"not_found: no job {', '.join(missing)}", NOT_FOUND)
+        click.echo(f"pdf: not_found: no job {', '.join(missing)}", err=True)
+    if missing or deleted:
+        sys.exit(NOT_FOUND)
 
 
 @click.command()
