@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from pdfminer.high_level import extract_text
 
-from core import exitcodes, keys
+from core import exitcodes
 from infra import run_record
 from tests.support.corpus import BAD, GOOD
 from tests.support.jobs import expire_result, recorded_job
