@@ -55,7 +55,10 @@ def register(app: Flask):
         status = error.code or 500
         message = error.description or error.name
         if status == 413:
-            message = "The request body is larger than the upload limit."
+            message = (
+                "The request is too large: a body over the upload limit, a form field over "
+                "500 KB, or more than 32 form fields."
+            )
         return error_response(
             status, _HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message
         )

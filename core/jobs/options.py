@@ -32,6 +32,14 @@ LAPARAMS = {
 }
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 MAX_RANGE_PAGES = 100_000
+# What one option may hold, as sent: every entry point (/documents, /uploads, reprocess)
+# validates through parse(), so a job record stays a few KB whatever a client sends. A PDF
+# password is at most 127 bytes; no Tesseract spec or page list a person writes comes near.
+MAX_CHARS = {"pages": 1000, "password": 256, "ocr_languages": 200, "laparams": 1000}
+MAX_PAGES_OPTION = 1_000_000  # max_pages
+# The options and callback URL of one job together, as UTF-8 JSON: above what the fields'
+# own bounds add up to, so that no option added later escapes a bound.
+MAX_OPTIONS_BYTES = 8192
 
 
 def parse(body: dict, *, strings: bool = False, settings: Settings | None = None) -> dict:
@@ -42,6 +50,12 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
     pass the result through seal() before storing it. With `settings`, OCR options are also
     checked against what this machine has installed.
     """
+    for name, limit in MAX_CHARS.items():
+        value = body.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise BadRequest(
+                f"Field {name!r} is {len(value)} characters long; it may have {limit} at most."
+            )
     options: dict = {}
     if body.get("ocr") not in (None, ""):
         if body["ocr"] not in ocr_support.MODES:
@@ -69,7 +83,20 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
         options["laparams"] = _laparams(raw)
     if body.get("max_pages") not in (None, ""):
         options["max_pages"] = _positive("max_pages", body["max_pages"], strings)
+    _check_total(options, body.get("callback_url"))
     return options
+
+
+def _check_total(options: dict, callback_url) -> None:
+    """400 when the options and the callback URL together are over MAX_OPTIONS_BYTES."""
+    size = len(json.dumps(options, ensure_ascii=False).encode())
+    if isinstance(callback_url, str):
+        size += len(callback_url.encode("utf-8", "replace"))
+    if size > MAX_OPTIONS_BYTES:
+        raise BadRequest(
+            f"The job's options and callback_url take {size} bytes together; they may take "
+            f"{MAX_OPTIONS_BYTES} at most: shorten 'pages' or the callback URL."
+        )
 
 
 def _pages(value) -> str:
@@ -92,7 +119,10 @@ def engine(value: str | None, default: str, settings: Settings | None = None) ->
     """The engine a job asks for (`default` when it names none); 400 naming the choices."""
     name = value or default
     if name not in engine_registry.NAMES:
-        raise BadRequest(f"engine must be one of {', '.join(engine_registry.NAMES)}; got {name!r}.")
+        shown = name[:40] if isinstance(name, str) else name
+        raise BadRequest(
+            f"engine must be one of {', '.join(engine_registry.NAMES)}; got {shown!r}."
+        )
     if name == "ocr" and settings is not None:
         require_ocr(settings, "engine ocr")
     return name
@@ -153,10 +183,10 @@ def _bool(name: str, value, strings: bool) -> bool:
 
 
 def _positive(name: str, value, strings: bool) -> int:
-    if strings and isinstance(value, str) and value.strip().isdigit():
+    if strings and isinstance(value, str) and value.strip().isdigit() and len(value) <= 20:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest(f"Field {name!r} must be a whole number of at least 1.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGES_OPTION:
+        raise BadRequest(f"Field {name!r} must be a whole number from 1 to {MAX_PAGES_OPTION}.")
     return value
 
 
