@@ -16,6 +16,11 @@ import redis
 from core.adapters.redisconn import connection_pool, out_of_memory, unreachable
 from core.settings import Settings
 
+# Compare and delete in one step: a GET then a DEL could delete a claim taken in between.
+_DELETE_IF_EQUAL = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
 
 class RedisState:
     """State in Redis, under a prefix named after the queue."""
@@ -49,6 +54,10 @@ class RedisState:
 
     def delete(self, key: str):
         self._run(lambda r: r.delete(self._prefix + key))
+
+    def delete_if_equal(self, key: str, value: str) -> bool:
+        """Delete `key` only while it holds `value` (a holder frees only its own claim)."""
+        return bool(self._run(lambda r: r.eval(_DELETE_IF_EQUAL, 1, self._prefix + key, value)))
 
     def get_many(self, keys: list[str]) -> dict[str, str | None]:
         """Several keys in one round trip (metrics read dozens per scrape)."""
@@ -125,6 +134,15 @@ class SqliteState:
 
     def delete(self, key: str):
         self._db.execute("delete from state where key = ?", (key,))
+
+    def delete_if_equal(self, key: str, value: str) -> bool:
+        """Delete `key` only while it holds `value` (a holder frees only its own claim)."""
+        cursor = self._db.execute(
+            "delete from state where key = ? and value = ? and "
+            "(expires_at is null or expires_at > ?)",
+            (key, value, time.time()),
+        )
+        return cursor.rowcount == 1
 
     def get_many(self, keys: list[str]) -> dict[str, str | None]:
         found = dict.fromkeys(keys)
