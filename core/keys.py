@@ -132,7 +132,7 @@ def index_key(tenant: str, status: str | None, at_ms: int, job_id: str) -> str:
 
 def parse_index_key(key: str) -> tuple[str, str | None, int, str]:
     """(tenant, status or None for the list of all, at_ms, job_id); ValueError for others."""
-    match = _INDEX_KEY.match(key)
+    match = _INDEX_KEY.fullmatch(key)
     if not match:
         raise ValueError(f"not a pdfq index key: {key!r}")
     return match["tenant"], match["status"], _INDEX_CEILING - int(match["rev"]), match["job_id"]

@@ -132,6 +132,9 @@ def decode_cursor(cursor: str, query: Query) -> tuple[str, int | None]:
         found = json.loads(raw)
         after, since = found["after"], found["since"]
         valid = isinstance(after, str) and (since is None or type(since) is int)
+        # Only an index key of this listing: anything else (a lone surrogate, a NUL, other
+        # scripts' digits) would reach the store as a key to start after.
+        valid = valid and after.isascii() and bool(keys.parse_index_key(after))
     except (binascii.Error, ValueError, KeyError, TypeError):
         valid = False
     if not valid or not after.startswith(query.prefix):
