@@ -4,6 +4,11 @@ The job id is derived from the bucket, the key and the ETag, and its record is c
 If-None-Match, so a repeated event finds the job it made before. The object is copied to the
 job's source key (every job's source lives under sources/, whatever brought it) and then
 removed from the inbox: the inbox empties as pdfq takes the files.
+
+A file dropped again under the name of a deleted job's file, with the same bytes, has the
+same ETag, so the same first id: that id is a tombstone, and while the file is in the inbox
+it is a new drop, whose job takes the next id of the series (bytes, key, ETag, generation).
+A late event of a file whose job was deleted and which has left the inbox is ignored.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 from core import keys
 from core.adapters.storage import Storage
 from core.errors import (
+    JobDeleted,
+    NotFound,
     NotUploaded,
     ObjectMissing,
     SourceMissing,
@@ -25,6 +32,9 @@ from core.settings import Settings
 from functions.documents import clean_filename
 from functions.s3events import Created, outcome
 
+# Jobs one file name and content may have had deleted before a drop of it is ignored.
+MAX_GENERATIONS = 100
+
 
 def ingest(runtime: Services, obj: Created, by: str) -> dict:
     """Turn one inbox object into a queued job (or a failed one that says why); idempotent."""
@@ -38,7 +48,11 @@ def ingest(runtime: Services, obj: Created, by: str) -> dict:
             etag = storage.head(obj.key)["ETag"]
         except ObjectMissing:
             return outcome(obj, "ignored", reason="the object is no longer in the inbox")
-    job = _create_or_get(runtime, keys.object_job_id(obj.bucket, obj.key, etag), tenant, name, obj)
+    job = _job_of(runtime, obj, etag, tenant, name)
+    if job is None:
+        return outcome(
+            obj, "ignored", reason="its job was deleted, and the file is no longer in the inbox"
+        )
     if job.status is not JobStatus.AWAITING_UPLOAD:
         _remove(storage, obj.key, etag)  # finish the move an earlier attempt began
         return outcome(obj, "duplicate", job)
@@ -69,6 +83,28 @@ def known_tenant(settings: Settings, tenant: str) -> bool:
     if settings.auth_enabled:
         return any(tenant == owner for owner, _ in settings.api_tokens)
     return tenant == keys.DEFAULT_TENANT
+
+
+def _job_of(runtime: Services, obj: Created, etag: str, tenant: str, name: str) -> Job | None:
+    """This object version's job, made now or found; None when its job was deleted and the
+    file has left the inbox (a late event)."""
+    version = etag.strip('"')
+    job_id = keys.object_job_id(obj.bucket, obj.key, version)
+    try:
+        return _create_or_get(runtime, job_id, tenant, name, obj)
+    except JobDeleted:
+        pass
+    for generation in range(2, MAX_GENERATIONS + 1):
+        job_id = keys.object_job_id(obj.bucket, obj.key, f"{version}#{generation}")
+        try:
+            return runtime.records.get(job_id, tenant)  # an earlier delivery made it
+        except JobDeleted:
+            continue
+        except NotFound:
+            if _same_version(runtime.storage, obj.key, etag) is None:
+                return None
+            return _create_or_get(runtime, job_id, tenant, name, obj)
+    return None
 
 
 def _create_or_get(runtime: Services, job_id: str, tenant: str, name: str, obj: Created) -> Job:
