@@ -69,8 +69,20 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     value = raw.strip()
     if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
         wanted = " or ".join(f"{s}://..." for s in schemes)
-        raise SettingsError(f"{name}={raw!r}: expected a URL starting with {wanted}")
+        raise SettingsError(f"{name}={_shown_url(raw)!r}: expected a URL starting with {wanted}")
     return value
+
+
+def _shown_url(raw: str) -> str:
+    """A URL for an error message: whatever stands before an '@' (a user and password, even
+    in a URL too malformed to parse, such as redis:/:pass@host) replaced by ***."""
+    if "@" not in raw:
+        return raw
+    scheme, colon, _ = raw.partition(":")
+    host = raw.rsplit("@", 1)[1]
+    if colon and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return f"{scheme}:***@{host}"
+    return f"***@{host}"
 
 
 def _bucket(name: str, raw: str) -> str:
@@ -89,7 +101,7 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     for origin in origins:
         if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
             raise SettingsError(
-                f"{name}={raw!r}: expected origins like https://app.example.com or "
+                f"{name}={_shown_url(raw)!r}: expected origins like https://app.example.com or "
                 "http://127.0.0.1:8000, separated by commas"
             )
     return origins
