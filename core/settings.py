@@ -114,6 +114,14 @@ def _secret(name: str, raw: str) -> str:
     return value
 
 
+def _old_secrets(name: str, raw: str) -> tuple[str, ...]:
+    """Earlier values of a secret, comma-separated, each as long as the secret must be."""
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if any(len(value) < 16 for value in values):
+        raise SettingsError(f"{name}: expected values of at least 16 characters, comma-separated")
+    return values
+
+
 def _metrics_token(name: str, raw: str) -> str:
     # A bearer token like the API's: long enough that it cannot be guessed.
     value = raw.strip()
@@ -237,6 +245,7 @@ class Settings:
 
     # Job control: the password option, webhooks, result links.
     options_secret: str = ""
+    options_secret_old: tuple[str, ...] = ()
     webhook_secret: str = ""
     webhook_allow_private: bool = False
     webhook_retries: int = 5
@@ -333,6 +342,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "S3_EVENTS_ARN": ("s3_events_arn", _arn),
     "OPTIONS_SECRET": ("options_secret", _secret),
+    "OPTIONS_SECRET_OLD": ("options_secret_old", _old_secrets),
     "WEBHOOK_SECRET": ("webhook_secret", _secret),
     "WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _bool),
     "WEBHOOK_RETRIES": ("webhook_retries", lambda n, v: _int(n, v, minimum=0)),

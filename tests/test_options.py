@@ -9,6 +9,7 @@ from core import keys, ocr_support
 from core.clock import utc_after
 from core.jobs import options as job_options
 from core.jobs.model import JobStatus
+from core.settings import load_settings
 from functions.job_views import eta_seconds
 from tests.support.api import multipart
 from tests.support.corpus import BAD, GOOD
@@ -78,6 +79,26 @@ def test_a_password_opens_an_encrypted_pdf_and_is_never_stored_in_clear(client, 
         assert b"usersecret" not in storage.get_bytes(key), key
     record, _ = storage.get_json(keys.record_key("public", job["id"]))
     assert record["options"]["password_encrypted"].startswith("gAAAA")  # a Fernet token
+
+
+NEW_SECRET = "a-new-options-secret-after-rotation"
+
+
+@pytest.mark.env(OPTIONS_SECRET=SECRET)
+def test_options_secret_rotates_with_the_old_value_in_options_secret_old(client, configure):
+    job = submit(client, BAD / "pdfminer_aes-256-r6.pdf", password="usersecret")
+    assert job["status"] == "succeeded"
+    configure(OPTIONS_SECRET=NEW_SECRET)  # rotated, the old value forgotten
+    lost = client.post(f"{JOBS}/{job['id']}/reprocess").get_json()
+    lost = client.get(f"{JOBS}/{lost['id']}").get_json()
+    assert lost["error"]["code"] == "encrypted"
+    assert "OPTIONS_SECRET_OLD" in lost["error"]["message"]
+    settings = configure(OPTIONS_SECRET=NEW_SECRET, OPTIONS_SECRET_OLD=SECRET).settings
+    again = client.post(f"{JOBS}/{job['id']}/reprocess").get_json()
+    assert client.get(f"{JOBS}/{again['id']}").get_json()["status"] == "succeeded"
+    # New passwords are sealed under the new value alone.
+    sealed = job_options.seal({"password": "p"}, settings)
+    assert job_options.password(sealed, load_settings({"OPTIONS_SECRET": NEW_SECRET})) == "p"
 
 
 def test_a_password_without_options_secret_is_refused(client):

@@ -2,7 +2,9 @@
 
 A PDF password never rests in clear: it is encrypted with Fernet (key derived from
 OPTIONS_SECRET) before it enters the record, decrypted only by the worker, and handed to the
-sandboxed child in memory. Views show `"password": true` instead of the value.
+sandboxed child in memory. Views show `"password": true` instead of the value. OPTIONS_SECRET
+can be rotated: passwords sealed under an earlier value listed in OPTIONS_SECRET_OLD still
+open (MultiFernet); new ones are sealed under OPTIONS_SECRET.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import math
 import re
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core import engine_registry, ocr_support
 from core.errors import BadRequest, Encrypted
@@ -222,9 +224,15 @@ def _laparams(raw) -> dict:
 # --- the password, encrypted at rest ---
 
 
-def _fernet(settings: Settings) -> Fernet:
-    digest = hashlib.sha256(settings.options_secret.encode()).digest()
+def _fernet(secret: str) -> Fernet:
+    digest = hashlib.sha256(secret.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _keys(settings: Settings) -> MultiFernet | None:
+    """OPTIONS_SECRET's key first (it seals), then OPTIONS_SECRET_OLD's (they still open)."""
+    secrets = [s for s in (settings.options_secret, *settings.options_secret_old) if s]
+    return MultiFernet([_fernet(s) for s in secrets]) if secrets else None
 
 
 def seal(options: dict, settings: Settings) -> dict:
@@ -237,7 +245,7 @@ def seal(options: dict, settings: Settings) -> dict:
                 "Field 'password' cannot be accepted: this deployment has no OPTIONS_SECRET "
                 "to encrypt it with."
             )
-        token = _fernet(settings).encrypt(password.encode()).decode()
+        token = _fernet(settings.options_secret).encrypt(password.encode()).decode()
         sealed["password_encrypted"] = token
     return sealed
 
@@ -255,12 +263,16 @@ def password(options: dict, settings: Settings) -> str:
     token = options.get("password_encrypted")
     if not token:
         return ""
+    keys = _keys(settings)
     try:
-        return _fernet(settings).decrypt(token.encode()).decode()
+        if keys is None:
+            raise InvalidToken
+        return keys.decrypt(token.encode()).decode()
     except InvalidToken:
         raise Encrypted(
             "The job's password cannot be decrypted: OPTIONS_SECRET changed since it was "
-            "stored; reprocess the job with the password again."
+            "stored. List the earlier value in OPTIONS_SECRET_OLD, or reprocess the job with "
+            "the password again."
         ) from None
 
 
