@@ -43,6 +43,7 @@ class Client:
         self.retries = retries or Retries()
         self.direct_max_bytes = direct_max_bytes
         self.timeout = timeout
+        self._access_checked = False
 
     @classmethod
     def from_environment(cls, **kwargs) -> Client:
@@ -67,6 +68,14 @@ class Client:
     def me(self) -> dict:
         return self._api("GET", "/me").json()
 
+    def check_access(self):
+        """GET /me once, before the first upload: a missing or wrong token is a 401 said
+        first, not a broken pipe (the service answers 401 before reading a body, and closes
+        the connection while the client is still sending the file)."""
+        if not self._access_checked:
+            self.me()
+            self._access_checked = True
+
     def status(self, job_id: str) -> dict:
         return self._api("GET", f"/jobs/{job_id}").json()
 
@@ -90,7 +99,12 @@ class Client:
         signed = self._api("GET", f"/jobs/{job_id}/result/link?format={fmt}").json()
         # Storage gets no token: the URL itself is the permission.
         answer = transport.send(
-            "GET", signed["url"], safe=True, retries=self.retries, sink=sink, timeout=self.timeout
+            "GET",
+            self.conn.link(signed["url"]),
+            safe=True,
+            retries=self.retries,
+            sink=sink,
+            timeout=self.timeout,
         )
         return answer.body
 
@@ -110,6 +124,7 @@ class Client:
         follows the bytes of the upload."""
         size = path.stat().st_size
         presigned = self.presigns(path, engine, presigned)
+        self.check_access()
         options = {k: v for k, v in (options or {}).items() if v is not None}
         if presigned:
             return self._presigned(path, size, engine, options, progress)
@@ -151,7 +166,7 @@ class Client:
         # Storage gets no token: the URL itself is the permission.
         transport.send(
             "PUT",
-            put["url"],
+            self.conn.link(put["url"]),
             body=FileBody(path),
             headers=dict(put["headers"]),
             safe=True,

@@ -2,7 +2,8 @@
 
 429 and 503 are retried after the answer's Retry-After (the API sends it with both); a
 dropped connection, 502 and 504 only when the request is safe to send twice (reads, the PUT
-of a presigned upload, a POST carrying an Idempotency-Key).
+of a presigned upload, a POST carrying an Idempotency-Key). A redirect is followed only to
+http(s), and never carries the token (or a cookie) to another origin.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from typing import BinaryIO, Protocol
+
+from client.connection import origin
 
 USER_AGENT = "pdfq-client/1"
 CHUNK = 64 * 1024
@@ -79,6 +82,29 @@ class _Counted:
         if self.progress and block:
             self.progress(len(block))
         return block
+
+
+# Headers that prove who the caller is: they stay with the origin they were meant for.
+CREDENTIALS = ("Authorization", "Cookie", "Proxy-authorization")
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects (it copies every header to the new URL), but only to http(s) and
+    without credentials once the origin changes (another host, port, or scheme)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is None:
+            return None
+        if origin(new.full_url)[0] not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to {newurl!r}", headers, fp)
+        if origin(new.full_url) != origin(req.full_url):
+            for name in CREDENTIALS:
+                new.remove_header(name)
+        return new
+
+
+_OPENER = urllib.request.build_opener(_Redirects)
 
 
 def retry_after(headers: Message | None) -> float | None:
@@ -159,7 +185,7 @@ def _once(method, url, body, headers, progress, sink, timeout) -> Response:
     if length is not None:
         request.add_header("Content-Length", str(length))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as answer:
             if sink is not None:
                 shutil.copyfileobj(answer, sink, CHUNK)
                 return Response(answer.status, answer.headers)

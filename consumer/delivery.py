@@ -4,24 +4,26 @@ Run by the Huey task deliver_webhook (consumer/tasks.py), which Huey retries wit
 while this raises WebhookFailed; every attempt, good or bad, is appended to the job's
 `deliveries` by the lifecycle.
 
-Each attempt resolves the host once (core/webhooks.resolve refuses any address that is not
-public) and connects to that address, with the name in the Host header and in TLS SNI, so a
-DNS answer that changes between check and connect leads nowhere. One deadline,
-WEBHOOK_TIMEOUT, bounds the whole attempt: connecting, sending and reading the answer; a
-receiver that dribbles bytes is cut off. The log a tenant sees holds only the HTTP status or
-one generic word per kind of failure, never the network's own error (which would tell an open
-port from a closed one); the worker's log keeps the detail for operators.
+Each attempt resolves the host once (core/egress.py refuses any address that is not
+public) and connects to those addresses, each in turn, with the name in the Host header and
+in TLS SNI, so a DNS answer that changes between check and connect leads nowhere. One
+deadline, WEBHOOK_TIMEOUT, bounds the whole attempt: the lookup, connecting, sending and
+reading the answer; a stalled resolver or a receiver that dribbles bytes is cut off. The log
+a tenant sees holds only the HTTP status or one generic word per kind of failure, never the
+network's own error (which would tell an open port from a closed one); the worker's log
+keeps the detail for operators.
 
 Deliveries share the extraction workers, but at most WEBHOOK_MAX_CONCURRENT of them run at
-once across the whole service (slots in the state store, each held at most WEBHOOK_TIMEOUT):
-a delivery that finds every slot taken goes back on the queue a little later, with the
-attempts it has left (waiting is not an attempt), so slow receivers can never hold more than
-that many workers.
+once across the whole service (slots in the state store, each held at most WEBHOOK_TIMEOUT
+and freed only by its holder): a delivery that finds every slot taken goes back on the
+queue a little later, with the attempts it has left (waiting is not an attempt), so slow
+receivers can never hold more than that many workers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import logging
@@ -32,7 +34,7 @@ import threading
 import time
 import uuid
 
-from core import keys, webhooks
+from core import egress, keys, webhooks
 from core.clock import utcnow
 from core.errors import NotFound, PdfqError, WebhookFailed
 from core.jobs.model import Job
@@ -85,7 +87,7 @@ def deliver(
     try:
         outcome = _attempt(services, job, event, attempt)
     finally:
-        _free_slot(services, slot)
+        _free_slot(services, *slot)
     services.lifecycle.record_delivery(job, outcome, last=last)
     if not outcome["ok"]:
         raise WebhookFailed(f"job {job_id}: {outcome.get('error') or outcome['status']}")
@@ -97,12 +99,24 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
     settings = services.settings
     body = body_for(job, event)
     outcome: dict = {"at": utcnow(), "event": event, "attempt": attempt, "status": None}
+    deadline = time.monotonic() + settings.webhook_timeout
     try:
-        target = webhooks.resolve(job.callback_url, settings)  # again: DNS may have changed
-    except PdfqError as error:
-        log.warning("job %s: webhook refused: %s", job.id, error.message)
+        # Resolved again at each attempt (DNS may have changed), within the attempt's time.
+        target = webhooks.parse(job.callback_url, settings)
+        addresses = egress.resolve(
+            target.host,
+            target.port,
+            deadline - time.monotonic(),
+            allow_private=settings.webhook_allow_private,
+        )
+    except (PdfqError, egress.Refused) as error:
+        log.warning("job %s: webhook refused: %s", job.id, getattr(error, "message", error))
         outcome["error"] = REFUSED
+    except egress.Unresolved as error:
+        log.warning("job %s: webhook lookup failed: %s", job.id, error)
+        outcome["error"] = NO_ANSWER
     else:
+        target = dataclasses.replace(target, addresses=addresses)
         secret = webhooks.tenant_secret(settings.webhook_secret, job.tenant)
         headers = {
             "Content-Type": "application/json",
@@ -110,13 +124,13 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
             webhooks.SIGNATURE_HEADER: webhooks.signature(secret, int(time.time()), body),
         }
         try:
-            outcome["status"] = post(target, headers, body, settings.webhook_timeout)
+            outcome["status"] = post(target, headers, body, deadline)
         except (OSError, ValueError, http.client.HTTPException) as error:
             log.warning(
                 "job %s: webhook to %s (%s) failed: %s: %s",
                 job.id,
                 target.host,
-                target.address,
+                ", ".join(target.addresses),
                 type(error).__name__,
                 error,
             )
@@ -131,10 +145,11 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
     return outcome
 
 
-def post(target: webhooks.Target, headers: dict, body: bytes, timeout: float) -> int:
-    """POST `body` to the pinned address of `target` within `timeout` seconds in all; the
-    HTTP status. A redirect is an answer like any other (never followed)."""
-    deadline = time.monotonic() + timeout
+def post(target: webhooks.Target, headers: dict, body: bytes, deadline: float) -> int:
+    """POST `body` to the pinned addresses of `target` (the first that takes a connection)
+    before `deadline` (time.monotonic()); the HTTP status. A redirect is an answer like any
+    other (never followed)."""
+    timeout = max(deadline - time.monotonic(), 0.001)
     if target.scheme == "https":
         connection: http.client.HTTPConnection = _PinnedHTTPS(target, deadline)
     else:
@@ -168,15 +183,14 @@ def _cut(connection: http.client.HTTPConnection):
 
 
 def _connect(target: webhooks.Target, deadline: float) -> socket.socket:
-    remaining = max(deadline - time.monotonic(), 0.001)
-    return socket.create_connection((target.address, target.port), timeout=remaining)
+    return egress.connect(target.addresses, target.port, deadline)
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
-    """HTTP to the address resolved once; `host` (so the Host header) stays the name."""
+    """HTTP to the addresses resolved once; `host` (so the Host header) stays the name."""
 
     def __init__(self, target: webhooks.Target, deadline: float):
-        super().__init__(target.host, target.port, timeout=deadline - time.monotonic())
+        super().__init__(target.host, target.port, timeout=max(deadline - time.monotonic(), 0.001))
         self._target, self._deadline = target, deadline
 
     def connect(self):
@@ -184,13 +198,12 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to the address resolved once; the certificate is checked against the name."""
+    """HTTPS to the addresses resolved once; the certificate is checked against the name."""
 
     def __init__(self, target: webhooks.Target, deadline: float):
         context = ssl.create_default_context()
-        super().__init__(
-            target.host, target.port, timeout=deadline - time.monotonic(), context=context
-        )
+        timeout = max(deadline - time.monotonic(), 0.001)
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
         self._target, self._deadline, self._context = target, deadline, context
 
     def connect(self):
@@ -201,20 +214,22 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 # --- the service-wide bound on deliveries running at once ---
 
 
-def _take_slot(services: Services) -> str | None:
-    """The state key of a free delivery slot, now held; None when all are busy."""
+def _take_slot(services: Services) -> tuple[str, str] | None:
+    """(state key, holder) of a free delivery slot, now held; None when all are busy."""
     settings = services.settings
     ttl = math.ceil(settings.webhook_timeout) + 5  # outlives the attempt, never a dead worker
     holder = uuid.uuid4().hex
     for number in range(settings.webhook_max_concurrent):
         key = keys.webhook_slot_key(number)
         if services.state.set_if_absent(key, holder, ttl):
-            return key
+            return key, holder
     return None
 
 
-def _free_slot(services: Services, key: str):
+def _free_slot(services: Services, key: str, holder: str):
+    """Free the slot if this delivery still holds it: one that outlived its TTL must not free
+    the delivery that took the slot since."""
     try:
-        services.state.delete(key)
+        services.state.delete_if_equal(key, holder)
     except PdfqError as error:  # the slot's TTL frees it anyway
         log.warning("could not free webhook slot %s: %s", key, error.message)

@@ -51,6 +51,14 @@ class Unauthorized(PdfqError):
     default_message = "Missing or wrong credentials."
 
 
+class HostNotAllowed(PdfqError):
+    """A server without API tokens answers only requests addressed to this machine's own
+    names: a web page that rebinds its own name to 127.0.0.1 would otherwise read it."""
+
+    code, status = "host_not_allowed", 421
+    default_message = "This server answers only to localhost, 127.0.0.1 and [::1]."
+
+
 class InvalidToken(Unauthorized):
     """An Authorization header that is malformed, or names a token pdfq does not know."""
 

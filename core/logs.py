@@ -2,7 +2,9 @@
 
 Every line logged while a job is being handled carries its id: the worker binds it around
 each task, the web around each request for a job (see `job_context`). LOG_FORMAT=text gives
-readable lines for development. Secrets are masked in the final line, whatever logged them.
+readable lines for development. Secrets are masked in every value of a line, whatever logged
+them: in a JSON line before it is encoded (by pattern, and by the name of an extra field),
+never in the encoded line, whose escaped quotes a pattern would cut through.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ LOGGERS = ("pdfq", "huey")
 # Attributes every LogRecord has; anything else was passed with `extra=` and is worth keeping.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "job_id", "request_id"}
 
+# A fix hint's placeholders ("Set API_TOKENS=<tenant>:<token>") are no secret: kept readable.
+_PLACEHOLDERS = re.compile(r"(?:<[a-z][a-z _-]{0,30}>[:,]?)+")
+# Extra fields whose name says they hold a credential: their text is masked whole.
+_SECRET_NAMES = re.compile(r"secret|passw|token|api_?key|signature|credential|authoriz", re.I)
+
 # (pattern, replacement): passwords in URLs, AWS key ids, presigned URL signatures and
 # credentials, secrets, passwords and tokens (API_TOKENS too) written as name=value or
 # "name": "value", bearer and basic credentials, webhook signatures (v1=<hmac>), and
@@ -42,10 +49,10 @@ _SECRETS = [
         re.compile(
             r"((?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId"
             r"|aws_secret_access_key|secrets?|passwords?|passwd|tokens?|api_?key)"
-            r"[\"']?\s*[=:]\s*[\"']?)[^&\"'\s}]+",
+            r"[\"']?\s*[=:]\s*[\"']?)([^&\"'\s}]+)",
             re.I,
         ),
-        r"\1***",
+        lambda match: match[0] if _PLACEHOLDERS.fullmatch(match[2]) else match[1] + "***",
     ),
     (re.compile(r"([?&]sig=)[^&\s\"']+", re.I), r"\1***"),
     (re.compile(r"\b(v1=)[0-9a-f]{16,}", re.I), r"\1***"),
@@ -176,9 +183,26 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        # Before encoding: JSON escapes quotes, which would hide "name": "value" secrets.
-        line = {k: redact(v) if isinstance(v, str) else v for k, v in line.items()}
-        return redact(json.dumps(line, ensure_ascii=False, default=str))
+        # Before encoding, never after: JSON escapes quotes, which a pattern would cut through
+        # (and then swallow the next field).
+        return json.dumps(
+            {key: scrubbed(key, value) for key, value in line.items()}, ensure_ascii=False
+        )
+
+
+def scrubbed(key, value):
+    """A JSON line's `value` under `key`, with its secrets masked: text by pattern, the text
+    of a field named like a credential whole; numbers and flags as they are; containers
+    field by field; anything else as its redacted text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): scrubbed(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [scrubbed(key, item) for item in value]
+    if isinstance(key, str) and _SECRET_NAMES.search(key):
+        return "***"
+    return redact(value if isinstance(value, str) else str(value))
 
 
 class TextFormatter(logging.Formatter):

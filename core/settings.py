@@ -69,8 +69,20 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     value = raw.strip()
     if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
         wanted = " or ".join(f"{s}://..." for s in schemes)
-        raise SettingsError(f"{name}={raw!r}: expected a URL starting with {wanted}")
+        raise SettingsError(f"{name}={_shown_url(raw)!r}: expected a URL starting with {wanted}")
     return value
+
+
+def _shown_url(raw: str) -> str:
+    """A URL for an error message: whatever stands before an '@' (a user and password, even
+    in a URL too malformed to parse, such as redis:/:pass@host) replaced by ***."""
+    if "@" not in raw:
+        return raw
+    scheme, colon, _ = raw.partition(":")
+    host = raw.rsplit("@", 1)[1]
+    if colon and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return f"{scheme}:***@{host}"
+    return f"***@{host}"
 
 
 def _bucket(name: str, raw: str) -> str:
@@ -89,7 +101,7 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     for origin in origins:
         if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
             raise SettingsError(
-                f"{name}={raw!r}: expected origins like https://app.example.com or "
+                f"{name}={_shown_url(raw)!r}: expected origins like https://app.example.com or "
                 "http://127.0.0.1:8000, separated by commas"
             )
     return origins
@@ -100,6 +112,14 @@ def _secret(name: str, raw: str) -> str:
     if value and len(value) < 16:
         raise SettingsError(f"{name}: expected at least 16 characters (or empty to turn it off)")
     return value
+
+
+def _old_secrets(name: str, raw: str) -> tuple[str, ...]:
+    """Earlier values of a secret, comma-separated, each as long as the secret must be."""
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if any(len(value) < 16 for value in values):
+        raise SettingsError(f"{name}: expected values of at least 16 characters, comma-separated")
+    return values
 
 
 def _metrics_token(name: str, raw: str) -> str:
@@ -225,6 +245,7 @@ class Settings:
 
     # Job control: the password option, webhooks, result links.
     options_secret: str = ""
+    options_secret_old: tuple[str, ...] = ()
     webhook_secret: str = ""
     webhook_allow_private: bool = False
     webhook_retries: int = 5
@@ -321,6 +342,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "RESULT_RETENTION_DAYS": ("result_retention_days", lambda n, v: _int(n, v, minimum=0)),
     "S3_EVENTS_ARN": ("s3_events_arn", _arn),
     "OPTIONS_SECRET": ("options_secret", _secret),
+    "OPTIONS_SECRET_OLD": ("options_secret_old", _old_secrets),
     "WEBHOOK_SECRET": ("webhook_secret", _secret),
     "WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _bool),
     "WEBHOOK_RETRIES": ("webhook_retries", lambda n, v: _int(n, v, minimum=0)),

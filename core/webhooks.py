@@ -6,21 +6,20 @@ verify it. Each tenant has its own signing secret, derived from WEBHOOK_SECRET (
 development tenant's too), so one tenant cannot forge a delivery to another's receiver, and
 no tenant ever holds the master secret.
 
-Addresses: a callback host is resolved once per use and every address it gives must be
-globally routable (`ipaddress` `is_global`: no private, loopback, link-local, shared
-100.64.0.0/10, reserved or documentation range); the delivery then connects to that very
-address (consumer/delivery.py), so a second lookup can never lead somewhere else.
+Addresses: core/egress.py's rule. A callback host is resolved once per use, within a bound
+(CHECK_SECONDS when a request names it, WEBHOOK_TIMEOUT's remainder at delivery), every
+address it gives must be globally routable, and the delivery connects to those very
+addresses (consumer/delivery.py), so a second lookup can never lead somewhere else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from core import egress
 from core.errors import BadRequest
 from core.settings import Settings
 
@@ -28,27 +27,32 @@ SIGNATURE_HEADER = "Pdfq-Signature"
 # The events a job calls back with: the end of each run, good or bad.
 EVENTS = {"succeeded": "job.succeeded", "failed": "job.failed"}
 MAX_URL_CHARS = 2000
+# How long a request that names a callback URL waits for its host's lookup: a stalled
+# resolver must not hold a web thread (the delivery looks the name up again anyway).
+CHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where one delivery goes: the URL's parts and the one address it resolved to."""
+    """Where one delivery goes: the URL's parts and the addresses it resolved to."""
 
     scheme: str
     host: str  # the name, for the Host header and TLS SNI
     port: int
     path: str  # path and query, as the request line carries them
-    address: str  # the pinned IP address to connect to
+    addresses: tuple[str, ...]  # the checked addresses to connect to, in the resolver's order
 
 
 def check_url(url, settings: Settings) -> str:
-    """The callback URL if pdfq may call it; 400 naming `callback_url` otherwise."""
-    resolve(url, settings)
+    """The callback URL if pdfq may call it; 400 naming `callback_url` otherwise. The lookup
+    waits CHECK_SECONDS at most (or WEBHOOK_TIMEOUT, when shorter)."""
+    resolve(url, settings, timeout=min(CHECK_SECONDS, settings.webhook_timeout))
     return url.strip()
 
 
-def resolve(url, settings: Settings) -> Target:
-    """The URL resolved once, every address allowed; 400 naming `callback_url` otherwise."""
+def parse(url, settings: Settings) -> Target:
+    """The URL's parts, checked without a lookup (no addresses yet); 400 naming
+    `callback_url` when pdfq may not call it."""
     if not settings.webhook_secret:
         raise BadRequest(
             "Field 'callback_url' cannot be accepted: this deployment has no WEBHOOK_SECRET "
@@ -67,33 +71,33 @@ def resolve(url, settings: Settings) -> Target:
         raise BadRequest("Field 'callback_url' must not have '%' or spaces in its host.")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError, UnicodeError):
-        raise BadRequest(f"Field 'callback_url': cannot resolve {parts.hostname!r}.") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not addresses:
-        raise BadRequest(f"Field 'callback_url': cannot resolve {parts.hostname!r}.")
-    # The address itself is never echoed: it would map the server's internal DNS.
-    if not settings.webhook_allow_private and not all(map(public_address, addresses)):
-        raise BadRequest(
-            f"Field 'callback_url': {parts.hostname} resolves to an address that is not "
-            "public (WEBHOOK_ALLOW_PRIVATE allows private ones)."
-        )
+    except ValueError:
+        raise BadRequest("Field 'callback_url' has a port that is not a number.") from None
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+    return Target(parts.scheme, parts.hostname, port, path, ())
 
 
-def public_address(address: str) -> bool:
-    """True for a globally routable unicast address (an IPv4-mapped IPv6 one judged as IPv4)."""
+def resolve(url, settings: Settings, timeout: float) -> Target:
+    """The URL resolved once (the lookup bounded by `timeout` seconds), every address
+    allowed; 400 naming `callback_url` otherwise."""
+    target = parse(url, settings)
     try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False  # a scoped IPv6 address ("fe80::1%eth0") is link-local anyway
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+        addresses = egress.resolve(
+            target.host, target.port, timeout, allow_private=settings.webhook_allow_private
+        )
+    except egress.Unresolved:
+        raise BadRequest(
+            f"Field 'callback_url': cannot resolve {target.host!r} (within {timeout:g} s)."
+        ) from None
+    except egress.Refused:
+        # The address itself is never echoed: it would map the server's internal DNS.
+        raise BadRequest(
+            f"Field 'callback_url': {target.host} resolves to an address that is not "
+            "public (WEBHOOK_ALLOW_PRIVATE allows private ones)."
+        ) from None
+    return Target(target.scheme, target.host, target.port, target.path, addresses)
 
 
 def tenant_secret(webhook_secret: str, tenant: str) -> str:

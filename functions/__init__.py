@@ -30,6 +30,10 @@ from functions.cli import pdf
 API_PREFIX = "/api/v1/pdf"
 # Multipart framing around the file: boundaries, headers and small fields.
 FORM_OVERHEAD_BYTES = 64 * 1024
+# A form has a dozen fields at most (functions/documents.py refuses others; each option's
+# length is bounded in core/jobs/options.py): Werkzeug's 1,000 parts of up to 500 KB each
+# would be held in memory before any field is checked.
+MAX_FORM_PARTS = 32
 
 
 def create_app(test_config: dict | None = None, services: Services | None = None) -> Flask:
@@ -39,7 +43,10 @@ def create_app(test_config: dict | None = None, services: Services | None = None
     logs.configure(services.settings)
     app = Flask(__name__)
     app.extensions["pdfq"] = services
-    app.config.update(MAX_CONTENT_LENGTH=services.settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.config.update(
+        MAX_CONTENT_LENGTH=services.settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+    )
     app.json.sort_keys = False  # keep fields in the order the API documents them
     if test_config:
         app.config.update(test_config)

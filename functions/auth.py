@@ -3,7 +3,10 @@
 With API_TOKENS set, every view needs `Authorization: Bearer <token>` unless it is marked
 @public (health, the OpenAPI document, the page, and the endpoints with their own secret).
 With no tokens, development serves one open tenant ("public"); production refuses every API
-request, so a server started without tokens by any means never runs open.
+request, so a server started without tokens by any means never runs open. A server without
+tokens also answers only requests addressed to a loopback name (`Host: localhost`,
+`127.0.0.1`, `[::1]`, any port): a web page whose own name its DNS turns into 127.0.0.1
+(DNS rebinding) could otherwise read and delete the open tenant's jobs from the browser.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 
 from core import tokens
-from core.errors import AuthNotConfigured, InvalidToken, Unauthorized
+from core.errors import AuthNotConfigured, HostNotAllowed, InvalidToken, Unauthorized
 from core.keys import DEFAULT_TENANT
 from core.settings import TOKEN_CHARS, Settings
 from functions.context import services
@@ -26,6 +29,31 @@ def public(view):
 def current_tenant() -> str:
     """The tenant of this request, set by `authenticate` before the view runs."""
     return g.tenant
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def loopback_host(host: str) -> bool:
+    """Whether a Host header (a name, with or without a port) names this machine."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name.split("]", 1)[0] + "]"
+    else:
+        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    return name in LOOPBACK_HOSTS
+
+
+def check_host():
+    """421 for a request to a server without tokens under any name but a loopback one."""
+    if services().settings.auth_enabled or loopback_host(request.host):
+        return
+    shown = request.host[:100]
+    raise HostNotAllowed(
+        f"This server runs without API_TOKENS, so it answers only to localhost, 127.0.0.1 "
+        f"and [::1], not to {shown!r} (a web page could otherwise reach it by DNS "
+        "rebinding). Set API_TOKENS to serve it under other names."
+    )
 
 
 def authenticate():
@@ -52,6 +80,7 @@ def authenticate():
 
 
 def register(app: Flask):
+    app.before_request(check_host)
     app.before_request(authenticate)
 
 

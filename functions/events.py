@@ -20,6 +20,7 @@ from core.errors import (
     JobDeleted,
     NotFound,
     NotUploaded,
+    PdfqError,
     Unauthorized,
     UploadRejected,
 )
@@ -45,8 +46,8 @@ def _lambda_services() -> Services:
 def handler(event: dict, context=None) -> dict:
     """AWS Lambda entry point, for S3 -> Lambda and S3 -> SQS -> Lambda.
 
-    A storage or queue outage raises, so Lambda (or SQS) delivers the event again; handling
-    it twice is safe.
+    A storage or queue outage raises, once every record has had its turn, so Lambda (or SQS)
+    delivers the event again; handling it twice is safe.
     """
     return {"records": handle(_lambda_services(), event)}
 
@@ -70,21 +71,35 @@ def s3_webhook():
 
 
 def handle(runtime: Services, event) -> list[dict]:
-    """What became of each created object in `event` (see s3events.outcome for the shape)."""
-    bucket = runtime.settings.s3_bucket
-    results = []
+    """What became of each created object in `event` (see s3events.outcome for the shape).
+
+    One object's failure is its own outcome (`error`, with its code) and never stops the
+    others; a retryable one (storage or the queue down) is raised after them all, so the
+    whole event comes again (handling an object twice is safe)."""
+    results, retry = [], None
     for obj in created_objects(event):
-        if obj.bucket != bucket:
-            result = outcome(obj, "ignored", reason=f"not pdfq's bucket ({bucket})")
-        elif _is(keys.parse_source_key, obj.key):
-            result = _source_arrived(runtime, obj)
-        elif _is(keys.parse_inbox_key, obj.key):
-            result = inbox.ingest(runtime, obj, caller())
-        else:
-            result = outcome(obj, "ignored", reason="neither a source nor an inbox key")
+        try:
+            result = _one(runtime, obj)
+        except PdfqError as error:
+            log.warning("event %s: %s: %s", obj.key, error.code, error.message)
+            result = outcome(obj, "error", reason=f"{error.code}: {error.message}")
+            retry = error if error.retryable else retry
         log.info("event %s: %s", obj.key, result["outcome"])
         results.append(result)
+    if retry is not None:
+        raise retry
     return results
+
+
+def _one(runtime: Services, obj: Created) -> dict:
+    bucket = runtime.settings.s3_bucket
+    if obj.bucket != bucket:
+        return outcome(obj, "ignored", reason=f"not pdfq's bucket ({bucket})")
+    if _is(keys.parse_source_key, obj.key):
+        return _source_arrived(runtime, obj)
+    if _is(keys.parse_inbox_key, obj.key):
+        return inbox.ingest(runtime, obj, caller())
+    return outcome(obj, "ignored", reason="neither a source nor an inbox key")
 
 
 def _source_arrived(runtime: Services, obj: Created) -> dict:

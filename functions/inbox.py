@@ -2,9 +2,11 @@
 
 The job id is derived from the bucket, the key, the ETag and the time the object was written
 (the event's), and its record is created with If-None-Match, so a repeated event finds the
-job it made before, and the same file dropped again later is a job of its own. The object is
-copied to the job's source key (every job's source lives under sources/, whatever brought
-it) and then removed from the inbox: the inbox empties as pdfq takes the files.
+job it made before, and the same file dropped again later (under the name of a deleted job's
+file, say) is a job of its own. The object is copied to the job's source key (every job's
+source lives under sources/, whatever brought it) and then removed from the inbox: the
+inbox empties as pdfq takes the files. A late event of a file whose job was deleted is
+ignored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from core import keys
 from core.adapters.storage import Storage
 from core.errors import (
+    JobDeleted,
     NotUploaded,
     ObjectMissing,
     SourceMissing,
@@ -42,7 +45,10 @@ def ingest(runtime: Services, obj: Created, by: str) -> dict:
         etag = etag or head["ETag"]
         at_ms = round(head["LastModified"].timestamp() * 1000) if at_ms is None else at_ms
     job_id = keys.object_job_id(obj.bucket, obj.key, etag, at_ms)
-    job = _create_or_get(runtime, job_id, tenant, name, obj)
+    try:
+        job = _create_or_get(runtime, job_id, tenant, name, obj)
+    except JobDeleted:
+        return outcome(obj, "ignored", reason="its job was deleted")
     if job.status is not JobStatus.AWAITING_UPLOAD:
         _remove(storage, obj.key, etag)  # finish the move an earlier attempt began
         return outcome(obj, "duplicate", job)

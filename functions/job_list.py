@@ -61,7 +61,8 @@ def _since() -> int | None:
 
 def _limit() -> int:
     value = request.args.get("limit", str(listing.DEFAULT_LIMIT))
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= listing.MAX_LIMIT:
+    valid = len(value) <= 4 and value.isascii() and value.isdigit()  # int() of 5,000 digits: 500
+    if not valid or not 1 <= int(value) <= listing.MAX_LIMIT:
         most = listing.MAX_LIMIT
-        raise BadRequest(f"limit must be a whole number from 1 to {most}; got {value!r}.")
+        raise BadRequest(f"limit must be a whole number from 1 to {most}; got {value[:20]!r}.")
     return int(value)

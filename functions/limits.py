@@ -10,7 +10,6 @@ concurrent requests.
 from __future__ import annotations
 
 import json
-import re
 
 from flask import Blueprint, Flask, request
 
@@ -25,10 +24,9 @@ TENANT_RETRY_AFTER = 10
 QUEUE_RETRY_AFTER = 30
 # Views whose body is a PDF (bounded by MAX_UPLOAD_BYTES); every other body is small JSON.
 UPLOAD_VIEWS = {"documents.create_document"}
-# No request pdfq takes nests deeper than a few levels; a parser (or any code walking the
-# value) fed thousands of '[' would exhaust Python's stack.
+# No request pdfq takes nests deeper than a few levels; code walking a deeper value by
+# recursion (or the parser itself, at thousands of '[') would exhaust Python's stack.
 MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 def check_capacity(runtime: Services, tenant: str):
@@ -68,27 +66,37 @@ def bound_body():
 
 def json_body():
     """The request's body as JSON, whatever its Content-Type; None when it is empty or not JSON
-    (each view says what it expected); 400 when it nests deeper than MAX_JSON_DEPTH."""
-    raw = request.get_data(cache=True)
-    if json_depth(raw) > MAX_JSON_DEPTH:
-        raise BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+    (each view says what it expected); 400 when it nests deeper than MAX_JSON_DEPTH.
+
+    Parsed before it is measured: json.loads is linear in the body, and the depth is then
+    counted on the value, without recursion."""
+    too_deep = BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
+        value = json.loads(request.get_data(cache=True))
+    except RecursionError:  # thousands of '[': the parser's own stack ran out
+        raise too_deep from None
+    except ValueError:
         return None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value
 
 
-def json_depth(raw: bytes | str) -> int:
-    """How deep arrays and objects nest in `raw` (brackets inside strings do not count)."""
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "replace")
-    depth = deepest = 0
-    for byte in _JSON_STRING.sub(b"", raw):
-        if byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in b"]}":
-            depth -= 1
+def json_depth(value) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar is 0), counted with
+    an explicit stack so that no depth exhausts Python's."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
     return deepest
 
 

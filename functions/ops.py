@@ -3,6 +3,8 @@ has always had (/health, /queue/status)."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint
 
 from core import ocr_support
@@ -10,18 +12,23 @@ from core.errors import PdfqError
 from core.services import queue_summary
 from functions.auth import current_tenant, public
 from functions.context import services
-from functions.error_handlers import error_response
+from functions.error_handlers import error_response, public_message
 
+log = logging.getLogger("pdfq.web")
 bp = Blueprint("ops", __name__)
 
 
-def _check(fn) -> dict:
+def _check(name: str, fn) -> dict:
+    """{"ok": True}, or what /health may say of the failure (anyone may ask it); the log
+    has the detail (hosts, ports, buckets)."""
     try:
         fn()
     except PdfqError as exc:
-        return {"ok": False, "error": exc.message}
+        log.warning("health: %s is down: %s", name, exc.message)
+        return {"ok": False, "error": public_message(exc)}
     except Exception as exc:  # a health check reports every failure, whatever its type
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        log.warning("health: %s is down: %s: %s", name, type(exc).__name__, exc)
+        return {"ok": False, "error": f"unexpected error ({type(exc).__name__})"}
     return {"ok": True}
 
 
@@ -30,7 +37,8 @@ def _store(storage) -> dict:
     try:
         capabilities = storage.capabilities()
     except PdfqError as exc:
-        return {"capabilities": None, "capabilities_error": exc.message}
+        log.warning("health: storage capabilities: %s", exc.message)
+        return {"capabilities": None, "capabilities_error": public_message(exc)}
     return {
         "capabilities": capabilities.to_dict(),
         "capabilities_source": storage.capabilities_source,
@@ -48,8 +56,8 @@ def health():
     # With Redis, its ping carries pdfq's own message; the embedded queue is asked directly.
     ping_queue = runtime.state.ping if settings.redis_url else runtime.queue.pending
     checks = {
-        "queue": {"backend": settings.queue_backend, **_check(ping_queue)},
-        "storage": {"bucket": settings.s3_bucket, **_check(runtime.storage.ping)},
+        "queue": {"backend": settings.queue_backend, **_check("queue", ping_queue)},
+        "storage": {"bucket": settings.s3_bucket, **_check("storage", runtime.storage.ping)},
     }
     if checks["storage"]["ok"]:
         checks["storage"].update(_store(runtime.storage))

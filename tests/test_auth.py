@@ -165,6 +165,27 @@ def test_development_without_tokens_serves_the_public_tenant(client):
     assert body["tenant"] == "public" and body["auth"] is False
 
 
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8000", "127.0.0.1.nip.io:8000", "192.168.1.5:8000"]
+)
+def test_an_open_server_answers_only_to_its_loopback_names(client, host):
+    """DNS rebinding: a page at evil.example whose name now resolves to 127.0.0.1 sends
+    `Host: evil.example`; an open server must not answer it, the page included."""
+    for path in (f"{API}/jobs", f"{API}/me", "/", f"{API}/health"):
+        response = client.get(path, headers={"Host": host})
+        assert response.status_code == 421, (path, response.status_code)
+        assert response.get_json()["error"]["code"] == "host_not_allowed"
+        assert "API_TOKENS" in response.get_json()["error"]["message"]
+    for allowed in ("localhost", "localhost:8000", "127.0.0.1:8011", "[::1]:8000", "[::1]"):
+        assert client.get(f"{API}/me", headers={"Host": allowed}).status_code == 200, allowed
+
+
+@tokens_on
+def test_a_server_with_tokens_answers_to_any_name(client):
+    response = client.get(f"{API}/me", headers={"Host": "pdfq.example.com", **bearer(ACME)})
+    assert response.status_code == 200
+
+
 @pytest.mark.env(PDFQ_ENV="production")
 def test_production_without_tokens_refuses_every_api_request_but_health(app, client):
     for method, path in protected_routes(app):

@@ -25,7 +25,7 @@ import pytest
 
 from client import connection, transport
 from client.command import exit_code, pdf_files
-from client.connection import ConfigurationError, Connection
+from client.connection import ConfigurationError, Connection, UnsafeLink
 from client.payloads import FormBody
 from client.progress import Reporter
 from client.service import DIRECT_MAX_BYTES, Client
@@ -66,6 +66,7 @@ class Scripted(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.seen.append((self.command, self.path))
+        self.server.tokens.append(self.headers.get("Authorization"))
         status, headers, body = self.server.script.pop(0)
         self.send_response(status)
         for name, value in headers.items():
@@ -80,12 +81,25 @@ class Scripted(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def serve_script():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    server.script, server.seen, server.tokens = [], [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def scripted():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    server.script, server.seen = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_script()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def elsewhere():
+    """A second scripted server: another origin (its own port) on the same machine."""
+    server = serve_script()
     yield server
     server.shutdown()
     server.server_close()
@@ -148,6 +162,98 @@ def test_a_dropped_connection_is_retried_only_when_the_request_is_safe(scripted)
             "GET", f"http://127.0.0.1:{port}/x", safe=True, retries=Retries(2, sleep=slept.append)
         )
     assert slept == [1, 2]
+
+
+def moved(url: str) -> tuple:
+    return 302, {"Location": url}, b""
+
+
+OK_JSON = (200, {"Content-Type": "application/json"}, b'{"id": "j"}')
+
+
+def test_a_redirect_to_another_origin_never_carries_the_token(scripted, elsewhere):
+    here = f"http://127.0.0.1:{scripted.server_port}"
+    there = f"http://127.0.0.1:{elsewhere.server_port}"
+    scripted.script = [moved(f"{here}/api/v1/pdf/moved"), OK_JSON, moved(f"{there}/stolen")]
+    elsewhere.script = [OK_JSON]
+    pdfq = Client(Connection.of(here, "pdfq_secret"), retries=Retries(0))
+    pdfq.status("a")  # redirected on the same origin: the token goes along
+    assert scripted.tokens == ["Bearer pdfq_secret"] * 2
+    pdfq.status("b")  # redirected to another origin: it does not
+    assert elsewhere.seen == [("GET", "/stolen")]
+    assert elsewhere.tokens == [None]
+
+
+def test_a_redirect_to_another_scheme_is_not_followed(scripted):
+    scripted.script = [moved("file:///etc/passwd")]
+    url = f"http://127.0.0.1:{scripted.server_port}/x"
+    with pytest.raises(ApiError) as raised:
+        transport.send("GET", url, retries=Retries(0))
+    assert raised.value.status == 302
+
+
+@pytest.mark.parametrize(
+    ("api", "link", "opened"),
+    [
+        ("https://pdfq.example.com", "https://bucket.s3.amazonaws.com/k?X-Amz-Signature=s", True),
+        ("https://pdfq.example.com", "http://bucket.s3.amazonaws.com/k", False),
+        ("https://pdfq.example.com", "http://pdfq.example.com:9000/k", True),
+        ("http://localhost:8000", "http://127.0.0.1:9000/k", True),
+        ("http://pdfq.lan:8000", "http://127.0.0.1:9000/k", False),
+        ("https://pdfq.example.com", "file:///etc/passwd", False),
+        ("https://pdfq.example.com", "ftp://pdfq.example.com/k", False),
+        ("https://pdfq.example.com", "https://pdfq.example.com:x/k", False),
+    ],
+)
+def test_storage_links_are_opened_only_over_https_or_on_the_services_own_host(api, link, opened):
+    conn = Connection.of(api, "pdfq_secret")
+    if opened:
+        assert conn.link(link) == link
+    else:
+        with pytest.raises(UnsafeLink, match="https") as raised:
+            conn.link(link)
+        assert "Signature" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "link", ["https://evil.example/api/v1/pdf/x", "http://pdfq.example.com/x", "//evil.example/x"]
+)
+def test_an_api_link_off_the_services_origin_is_refused_before_the_token_goes_there(link):
+    conn = Connection.of("https://pdfq.example.com", "pdfq_secret")
+    assert conn.url("https://pdfq.example.com:443/api/v1/pdf/x").endswith("/x")
+    with pytest.raises(UnsafeLink, match="never sent there"):
+        conn.url(link)
+
+
+def test_a_presigned_upload_to_a_plain_http_host_elsewhere_is_refused(scripted, tmp_path):
+    pdf = tmp_path / "big.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"x" * 100)
+    created = {
+        "id": "j",
+        "upload": {"put": {"url": "http://storage.example/k", "headers": {}}},
+        "links": {},
+    }
+    scripted.script = [
+        (200, {"Content-Type": "application/json"}, b'{"tenant": "public"}'),
+        (201, {"Content-Type": "application/json"}, json.dumps(created).encode()),
+    ]
+    pdfq = Client(Connection.of(f"http://127.0.0.1:{scripted.server_port}"), retries=Retries(0))
+    with pytest.raises(UnsafeLink):
+        pdfq.submit(pdf, presigned=True)
+    assert scripted.seen == [("GET", "/api/v1/pdf/me"), ("POST", "/api/v1/pdf/uploads")]
+
+
+def test_a_refused_token_is_said_before_any_byte_of_the_file_is_sent(scripted, tmp_path):
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"x" * 100)
+    scripted.script = [error(401, "unauthorized")]
+    sent = []
+    pdfq = Client(Connection.of(f"http://127.0.0.1:{scripted.server_port}"), retries=Retries(0))
+    with pytest.raises(ApiError) as raised:
+        pdfq.submit(pdf, progress=lambda done, total: sent.append(done))
+    assert raised.value.status == 401
+    assert scripted.seen == [("GET", "/api/v1/pdf/me")]
+    assert sent == []
 
 
 def test_a_proxy_error_page_becomes_an_http_code():

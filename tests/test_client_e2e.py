@@ -244,6 +244,16 @@ def test_configuration_and_connection_errors(installed, stack):
     assert "unavailable: cannot reach" in down.stderr
 
 
+def test_a_missing_token_is_said_first_and_no_file_is_sent(installed, stack):
+    """The service answers 401 before it reads a body and closes the connection: the
+    command must not take that for a network failure while it sends a 2.9 MB file."""
+    run = pdfq(installed, stack, "submit", "--direct", LARGE, token=None)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines()[0].startswith("pdfq: unauthorized: "), run.stderr
+    for wrong in ("cannot reach", "trying again", "uploaded"):
+        assert wrong not in run.stderr
+
+
 def test_429_is_retried_after_its_retry_after(installed, stack):
     """Two jobs in flight fill acme's TENANT_MAX_JOBS_IN_FLIGHT (2) while the worker is
     stopped; the third file waits out each 429's Retry-After (10 s) and goes in once the

@@ -1,6 +1,6 @@
 """Deliveries (consumer/delivery.py) against real sockets: the address is resolved once and
-pinned, one deadline bounds an attempt, the log names no network detail, and at most
-WEBHOOK_MAX_CONCURRENT deliveries hold workers at once."""
+pinned (each address in turn), one deadline bounds an attempt (its lookup too), the log names
+no network detail, and at most WEBHOOK_MAX_CONCURRENT deliveries hold workers at once."""
 
 import datetime as dt
 import socket
@@ -49,7 +49,7 @@ def test_a_delivery_connects_to_the_address_it_checked_not_a_second_lookup(clien
     def rebinding(host, port, *args, **kwargs):
         if host != "hook.test":
             return real(host, port, *args, **kwargs)
-        checker = sys._getframe(1).f_globals.get("__name__") == "core.webhooks"
+        checker = sys._getframe(1).f_globals.get("__name__") == "core.egress"
         address = "127.0.0.2" if checker else "127.0.0.1"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
@@ -77,9 +77,10 @@ def test_tls_carries_the_name_in_sni_while_connecting_to_the_pinned_address():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    target = webhooks.Target("https", "hook.example", listener.getsockname()[1], "/", "127.0.0.1")
+    port = listener.getsockname()[1]
+    target = webhooks.Target("https", "hook.example", port, "/", ("127.0.0.1",))
     with pytest.raises(OSError):
-        delivery.post(target, {}, b"{}", timeout=5)
+        delivery.post(target, {}, b"{}", deadline=time.monotonic() + 5)
     thread.join(5)
     listener.close()
     assert b"hook.example" in hellos[0]
@@ -188,3 +189,71 @@ def test_a_delivery_that_waits_for_a_slot_keeps_the_attempts_it_had_left(client,
     due = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=60)
     waiting = [t for t in services.huey.read_schedule(due) if t.args[1] == job_id]
     assert [(t.retries, t.retry_delay) for t in waiting] == [(1, 8)]
+
+
+def answering(monkeypatch, name: str, addresses, before=None):
+    """socket.getaddrinfo answering `name` with `addresses` (after calling `before`)."""
+    real = socket.getaddrinfo
+
+    def lookup(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        if before is not None:
+            before()
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+@pytest.mark.env(**PRIVATE_OK, WEBHOOK_TIMEOUT="1", WEBHOOK_RETRIES="0")
+def test_a_stalled_lookup_at_delivery_ends_within_webhook_timeout(client, monkeypatch):
+    lookups = []
+
+    def stall_after_the_first():
+        lookups.append(time.monotonic())
+        if len(lookups) > 1:  # the check at submission answers; the delivery's stalls
+            time.sleep(8)
+
+    answering(monkeypatch, "hook.test", ["127.0.0.1"], before=stall_after_the_first)
+    started = time.monotonic()
+    job_id = submit(client, f"http://hook.test:{free_port()}/hook")  # delivered in the request
+    # Generous: the attempt ends at WEBHOOK_TIMEOUT (1 s), far before the 8 s stall does.
+    assert time.monotonic() - started < 6
+    [attempt] = deliveries(client, job_id)
+    assert attempt["error"] == delivery.NO_ANSWER
+    assert len(lookups) == 2
+
+
+@pytest.mark.env(**PRIVATE_OK, WEBHOOK_MAX_CONCURRENT="1", WEBHOOK_RETRIES="0")
+def test_a_delivery_frees_only_the_slot_it_still_holds(client, services, monkeypatch):
+    """A delivery whose slot expired while it ran (a slow lookup) and was taken by another
+    delivery leaves that other one's slot alone."""
+    receiver = Receiver(PUBLIC_SECRET)
+    slot = keys.webhook_slot_key(0)
+    calls = []
+
+    def slot_taken_meanwhile():
+        calls.append(1)
+        if len(calls) > 1:  # the delivery's lookup, not the check at submission
+            services.state.set(slot, "another delivery", 60)
+
+    answering(monkeypatch, "hook.test", ["127.0.0.1"], before=slot_taken_meanwhile)
+    try:
+        job_id = submit(client, f"http://hook.test:{receiver.port}/hook")
+        assert [d["ok"] for d in deliveries(client, job_id)] == [True]
+        assert services.state.get(slot) == "another delivery"
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.env(**PRIVATE_OK, WEBHOOK_RETRIES="0")
+def test_every_address_a_host_resolves_to_is_tried_in_turn(client, monkeypatch):
+    receiver = Receiver(PUBLIC_SECRET)  # on 127.0.0.1; nothing listens on 127.0.0.2
+    answering(monkeypatch, "hook.test", ["127.0.0.2", "127.0.0.1"])
+    try:
+        job_id = submit(client, f"http://hook.test:{receiver.port}/hook")
+        [got] = receiver.wait_for(1, timeout=10)
+        assert got["valid"] and got["host"] == f"hook.test:{receiver.port}"
+        assert [d["ok"] for d in deliveries(client, job_id)] == [True]
+    finally:
+        receiver.stop()

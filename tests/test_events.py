@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from core import keys
-from core.errors import BadRequest
+from core.errors import BadRequest, JobDeleted, StorageUnavailable
 from core.jobs.model import JobStatus
 from functions import events
 from functions.s3events import created_objects
@@ -225,6 +225,71 @@ def test_a_file_replaced_before_it_was_taken_is_its_own_job(services, storage, n
     assert first["job_id"] != second["job_id"]
     assert services.records.get(second["job_id"], "public").status is JobStatus.SUCCEEDED
     assert len(enqueued) == 1
+
+
+def drop(storage, key: str, data: bytes):
+    storage.client.put_object(Bucket=storage.bucket, Key=key, Body=data)
+
+
+def test_a_file_dropped_again_under_a_deleted_jobs_name_is_a_new_job(
+    client, services, storage, notified, enqueued
+):
+    key = "inbox/public/report.pdf"
+    drop(storage, key, JO.read_bytes())
+    [event] = notified.events()
+    [first] = events.handle(services, event)
+    notified.messages()  # the copy into sources/
+    assert client.delete(f"/api/v1/pdf/jobs/{first['job_id']}").status_code == 204
+    late = events.handle(services, event)  # the first drop's event, delivered again
+    assert [(o["outcome"], o.get("job_id")) for o in late] == [("ignored", None)]
+
+    drop(storage, key, JO.read_bytes())  # the same bytes under the same name: the same ETag
+    [again] = notified.events()
+    [second] = events.handle(services, again)
+    assert second["outcome"] == "queued"
+    assert second["job_id"] != first["job_id"]
+    assert services.records.get(second["job_id"], "public").status is JobStatus.SUCCEEDED
+    assert not list(storage.list_keys("inbox/"))
+    assert [o["outcome"] for o in events.handle(services, again)] == ["duplicate"]
+    assert len(enqueued) == 2
+
+
+def test_one_objects_failure_does_not_drop_the_others_of_its_event(
+    services, storage, notified, monkeypatch
+):
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        drop(storage, f"inbox/public/{name}", JO.read_bytes())
+    records = [r for event in notified.events() for r in event["Records"]]
+    ingest = events.inbox.ingest
+
+    def failing_on_b(runtime, obj, by):
+        if obj.key.endswith("b.pdf"):
+            raise JobDeleted()
+        return ingest(runtime, obj, by)
+
+    monkeypatch.setattr(events.inbox, "ingest", failing_on_b)
+    outcomes = events.handle(services, {"Records": records})
+    assert [o["outcome"] for o in outcomes] == ["queued", "error", "queued"]
+    assert outcomes[1]["reason"].startswith("deleted: ")
+
+
+def test_a_storage_outage_on_one_object_is_raised_after_the_others_had_their_turn(
+    services, storage, notified, monkeypatch
+):
+    for name in ("a.pdf", "b.pdf"):
+        drop(storage, f"inbox/public/{name}", JO.read_bytes())
+    records = [r for event in notified.events() for r in event["Records"]]
+    ingest = events.inbox.ingest
+
+    def storage_down_for_a(runtime, obj, by):
+        if obj.key.endswith("a.pdf"):
+            raise StorageUnavailable("storage is down")
+        return ingest(runtime, obj, by)
+
+    monkeypatch.setattr(events.inbox, "ingest", storage_down_for_a)
+    with pytest.raises(StorageUnavailable):  # so Lambda, SQS or the store sends it again
+        events.handle(services, {"Records": records})
+    assert not list(storage.list_keys("inbox/public/b.pdf"))  # b was taken all the same
 
 
 def test_other_keys_buckets_and_event_types_are_ignored(services, storage, enqueued):

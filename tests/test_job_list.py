@@ -1,6 +1,8 @@
 """GET /api/v1/pdf/jobs (functions/job_list.py over core/jobs/listing.py): a tenant's jobs
 newest first, by status and time, in cursor pages whose cost does not grow with history."""
 
+import base64
+import json
 import time
 
 import pytest
@@ -112,6 +114,32 @@ def test_bad_parameters_are_400_naming_the_parameter(client, query, named):
     error = response.get_json()["error"]
     assert error["code"] == "bad_request"
     assert named in error["message"]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "index/public/all/\ud800",  # a lone surrogate: no store can take it as a key
+        "index/public/all/\u0000",
+        "index/public/all/0000000000000-" + "0" * 32 + "\n",
+        "index/public/all/" + "\u0660" * 13 + "-" + "0" * 32,  # Arabic-Indic digits
+        "index/public/all/",
+    ],
+)
+def test_a_forged_cursor_is_400_whatever_it_holds(client, services, after):
+    make_jobs(services, 2)
+    forged = json.dumps({"after": after, "since": None}).encode()
+    cursor = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    response = client.get(f"{JOBS}?cursor={cursor}")
+    assert response.status_code == 400, response.get_json()
+    assert "cursor" in response.get_json()["error"]["message"]
+
+
+def test_a_limit_of_thousands_of_digits_is_400_without_echoing_them(client):
+    response = client.get(f"{JOBS}?limit={'9' * 5000}")
+    assert response.status_code == 400, response.get_json()
+    assert "limit" in response.get_json()["error"]["message"]
+    assert len(response.get_json()["error"]["message"]) < 200
 
 
 def test_a_cursor_serves_only_the_listing_it_came_from(client, services):

@@ -14,6 +14,7 @@ JOB = "0123456789abcdef0123456789abcdef"
         (keys.parse_record_key, f"jobs/acme/{JOB}.json\n"),
         (keys.parse_inbox_key, "inbox/acme/report.pdf\n"),
         (keys.parse_inbox_key, "inbox/acme/bad\nname.pdf"),
+        (keys.parse_index_key, f"index/acme/all/0000000000000-{JOB}\n"),
     ],
 )
 def test_a_trailing_newline_or_control_character_is_not_a_key(parse, key):

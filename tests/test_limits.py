@@ -3,6 +3,9 @@
 The queue-depth 503 needs a real queue that fills up: tests/test_limits_e2e.py.
 """
 
+import json
+import time
+
 import pytest
 
 from functions import limits
@@ -182,5 +185,28 @@ def test_deeply_nested_laparams_in_a_form_is_400_not_a_crash(client):
 
 
 def test_json_nesting_is_measured_outside_strings():
-    assert limits.json_depth(b'{"a": [1, {"b": "[[[[{{{{"}]}') == 3
-    assert limits.json_depth(b'["\\"[[[["]') == 1
+    assert limits.json_depth(json.loads(b'{"a": [1, {"b": "[[[[{{{{"}]}')) == 3
+    assert limits.json_depth(json.loads(b'["\\"[[[["]')) == 1
+    assert limits.json_depth("[[[[") == 0
+
+
+def test_a_nesting_deeper_than_the_limit_but_within_the_parsers_is_400(client):
+    body = "[" * (limits.MAX_JSON_DEPTH + 1) + "]" * (limits.MAX_JSON_DEPTH + 1)
+    response = client.post(f"{API}/uploads", data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_json()
+    assert "nests deeper" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["/uploads", "/jobs/{id}/reprocess"])
+def test_a_body_of_escaped_quotes_is_answered_in_linear_time(client, path):
+    job_id = post_pdf(client, JO.read_bytes()).get_json()["id"]
+    # '"\"\"\"...' up to MAX_JSON_BYTES: a backtracking scan of JSON strings is quadratic in
+    # it (tens of seconds of CPU, the GIL held); parsing it is not.
+    body = b'"' + b'\\"' * 32_767
+    assert len(body) <= 64 * 1024
+    started = time.monotonic()
+    response = client.post(API + path.format(id=job_id), data=body, content_type="application/json")
+    # Generous: it ends in milliseconds; the quadratic scan took tens of seconds.
+    assert time.monotonic() - started < 5
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "bad_request"

@@ -11,6 +11,7 @@ from core import logs
 from core.adapters.queue import EXTRACT_DOCUMENT
 from core.errors import StorageUnavailable
 from core.settings import load_settings
+from functions.auth import startup_check
 from tests.conftest import started
 from tests.support.corpus import GOOD
 from tests.support.jobs import stored_job
@@ -102,6 +103,30 @@ def test_secrets_never_reach_a_log_line(captured, secret, kept):
         logger.warning("connecting with %s", secret)
         written = stream.getvalue()
         assert kept in (json.loads(written)["message"] if log_format == "json" else written)
+
+
+def test_a_json_line_with_secrets_in_it_stays_one_valid_line(captured):
+    logger, stream = captured("json")
+    logger.warning('token="abc" and password: "hunter2"')
+    logger.warning("counted", extra={"tokens": 3, "next": "kept", "password": "hunter2"})
+    logger.warning("nested", extra={"headers": {"Authorization": "Bearer s3cr3t", "n": 1}})
+    quoted, counted, nested = lines(stream)  # each line parses, whole
+    assert quoted["message"] == 'token="***" and password: "***"'
+    assert (counted["tokens"], counted["next"], counted["password"]) == (3, "kept", "***")
+    assert nested["headers"] == {"Authorization": "***", "n": 1}
+    assert "abc" not in stream.getvalue() and "hunter2" not in stream.getvalue()
+    assert "s3cr3t" not in stream.getvalue()
+
+
+def test_a_fix_hint_keeps_its_placeholders_readable(captured):
+    problem, _ = startup_check(load_settings({"PDFQ_ENV": "production"}))
+    for log_format in ("json", "text"):
+        logger, stream = captured(log_format)
+        logger.error(problem)
+        written = stream.getvalue()
+        shown = json.loads(written)["message"] if log_format == "json" else written
+        assert "Set API_TOKENS=<tenant>:<token> (make one with" in shown
+    assert logs.redact("API_TOKENS=acme:<token>") == "API_TOKENS=***"
 
 
 def test_ordinary_text_is_left_alone():

@@ -30,11 +30,24 @@ def test_health_is_503_naming_what_is_down(client, services, monkeypatch):
     assert response.headers["Retry-After"]
 
 
-@pytest.mark.env(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
-def test_health_names_a_redis_that_is_down(client):
+@pytest.mark.env(HUEY_REDIS_URL="redis://:s3cret@127.0.0.1:1/0")
+def test_health_says_redis_is_down_and_leaves_its_address_to_the_log(client, caplog):
     response = client.get("/api/v1/pdf/health")
     assert response.status_code == 503
-    assert "Redis unreachable at redis://127.0.0.1:1/0" in response.get_json()["error"]["message"]
+    body = response.get_data(as_text=True)
+    assert "The job queue (Redis) is unavailable" in response.get_json()["error"]["message"]
+    for internal in ("127.0.0.1", ":1/0", "redis://", "s3cret"):
+        assert internal not in body
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "Redis unreachable at redis://:***@127.0.0.1:1/0" in logged
+
+
+@pytest.mark.env(HUEY_REDIS_URL="redis://127.0.0.1:1/0")
+def test_a_503_of_any_endpoint_names_no_internal_address(client):
+    response = client.get("/api/v1/pdf/queue/status")
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["error"]["code"] == "queue_unavailable"
+    assert "127.0.0.1" not in response.get_data(as_text=True)
 
 
 def test_queue_status_counts_jobs_by_status(client):

@@ -7,7 +7,9 @@ from pdfminer.high_level import extract_text
 
 from core import keys, ocr_support
 from core.clock import utc_after
+from core.jobs import options as job_options
 from core.jobs.model import JobStatus
+from core.settings import load_settings
 from functions.job_views import eta_seconds
 from tests.support.api import multipart
 from tests.support.corpus import BAD, GOOD
@@ -78,6 +80,26 @@ def test_a_password_opens_an_encrypted_pdf_and_is_never_stored_in_clear(client, 
         assert b"usersecret" not in storage.get_bytes(key), key
     record, _ = storage.get_json(keys.record_key("public", job["id"]))
     assert record["options"]["password_encrypted"].startswith("gAAAA")  # a Fernet token
+
+
+NEW_SECRET = "a-new-options-secret-after-rotation"
+
+
+@pytest.mark.env(OPTIONS_SECRET=SECRET)
+def test_options_secret_rotates_with_the_old_value_in_options_secret_old(client, configure):
+    job = submit(client, BAD / "pdfminer_aes-256-r6.pdf", password="usersecret")
+    assert job["status"] == "succeeded"
+    configure(OPTIONS_SECRET=NEW_SECRET)  # rotated, the old value forgotten
+    lost = client.post(f"{JOBS}/{job['id']}/reprocess").get_json()
+    lost = client.get(f"{JOBS}/{lost['id']}").get_json()
+    assert lost["error"]["code"] == "encrypted"
+    assert "OPTIONS_SECRET_OLD" in lost["error"]["message"]
+    settings = configure(OPTIONS_SECRET=NEW_SECRET, OPTIONS_SECRET_OLD=SECRET).settings
+    again = client.post(f"{JOBS}/{job['id']}/reprocess").get_json()
+    assert client.get(f"{JOBS}/{again['id']}").get_json()["status"] == "succeeded"
+    # New passwords are sealed under the new value alone.
+    sealed = job_options.seal({"password": "p"}, settings)
+    assert job_options.password(sealed, load_settings({"OPTIONS_SECRET": NEW_SECRET})) == "p"
 
 
 def test_a_password_without_options_secret_is_refused(client):
@@ -252,3 +274,89 @@ def test_without_ocr_installed_it_is_refused_and_scans_keep_their_warning(client
         assert "needs OCR, which is not installed here" in response.get_json()["error"]["message"]
     scan = submit(client, BAD / "pdfminer_encrypted_doc_no_id.pdf")
     assert scan["warnings"] == ["no_text_layer"]
+
+
+# --- what one job's options may weigh ---
+
+JO = GOOD / "pdfminer_jo.pdf"
+LONG = {
+    "pages": "1," * 600 + "1",  # 1,201 characters of valid ranges
+    "password": "p" * 300,
+    "ocr_languages": "eng+" * 60 + "eng",
+    "laparams": '{"char_margin": ' + "1" * 1100 + "}",
+}
+
+
+def send_options(client, route, fields):
+    """POST the options through one entry point: the /documents form, /uploads JSON or a
+    reprocess of an existing job."""
+    if route == "documents":
+        body, kind = multipart(JO.read_bytes(), "jo.pdf", fields=fields)
+        return client.post("/api/v1/pdf/documents", data=body, content_type=kind)
+    if route == "uploads":
+        body = {"filename": "a.pdf", "content_type": "application/pdf", **fields}
+        return client.post("/api/v1/pdf/uploads", json=body)
+    job = submit(client, JO)
+    return client.post(f"{JOBS}/{job['id']}/reprocess", json=fields)
+
+
+# JSON takes laparams as an object, bounded by its seven keys; a form, as a string.
+EVERY_ENTRY_POINT = [
+    (route, field)
+    for route in ("documents", "uploads", "reprocess")
+    for field in LONG
+    if route == "documents" or field != "laparams"
+]
+
+
+@pytest.mark.env(OPTIONS_SECRET=SECRET)
+@pytest.mark.parametrize(("route", "field"), EVERY_ENTRY_POINT)
+def test_an_option_over_its_length_is_400_naming_it_on_every_entry_point(
+    client, services, route, field
+):
+    before = set(services.storage.list_keys("jobs/"))
+    response = send_options(client, route, {field: LONG[field]})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "bad_request"
+    assert f"'{field}'" in response.get_json()["error"]["message"]
+    assert "may have" in response.get_json()["error"]["message"]
+    if route != "reprocess":
+        assert set(services.storage.list_keys("jobs/")) == before
+
+
+@pytest.mark.parametrize("max_pages", ["9" * 4000, str(10**7)])
+def test_max_pages_is_a_bounded_number(client, max_pages):
+    body, kind = multipart(JO.read_bytes(), "jo.pdf", fields={"max_pages": max_pages})
+    response = client.post("/api/v1/pdf/documents", data=body, content_type=kind)
+    assert response.status_code == 400, response.get_json()
+    assert "'max_pages'" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.env(OPTIONS_SECRET=SECRET)
+def test_options_a_record_cannot_hold_do_not_make_one(client, services):
+    """Fields of 100 KB beside a 390-byte PDF made a 1.6 MB record; now they make none."""
+    fields = {name: "1" * 100_000 for name in ("pages", "ocr_languages", "password")}
+    body, kind = multipart(JO.read_bytes(), "jo.pdf", fields=fields)
+    response = client.post("/api/v1/pdf/documents", data=body, content_type=kind)
+    assert response.status_code == 400, response.get_json()
+    assert "may have" in response.get_json()["error"]["message"]
+    assert list(services.storage.list_keys("jobs/")) == []
+
+
+def test_a_form_of_many_fields_is_413_before_it_is_held(client):
+    fields = {f"f{n}": "x" for n in range(40)}
+    body, kind = multipart(JO.read_bytes(), "jo.pdf", fields=fields)
+    response = client.post("/api/v1/pdf/documents", data=body, content_type=kind)
+    assert response.status_code == 413, response.get_json()
+    assert "32 form fields" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.env(WEBHOOK_SECRET="a-webhook-secret-long-enough", WEBHOOK_ALLOW_PRIVATE="true")
+def test_the_options_and_callback_url_together_are_bounded(client, monkeypatch):
+    monkeypatch.setattr(job_options, "MAX_OPTIONS_BYTES", 200)
+    fields = {"pages": "1-2," * 30 + "3", "callback_url": "http://127.0.0.1/" + "x" * 100}
+    response = send_options(client, "uploads", fields)
+    assert response.status_code == 400, response.get_json()
+    assert "may take 200 at most" in response.get_json()["error"]["message"]
+    fields["callback_url"] = "http://127.0.0.1/hook"
+    assert send_options(client, "uploads", fields).status_code == 201

@@ -69,6 +69,24 @@ def test_cors_origins_are_a_list_without_trailing_slashes():
     assert load_settings({}).cors_origins == ()
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("REDIS_URL", "redis:/:s3cretpass@host:6379", "redis:***@host:6379"),
+        ("HUEY_REDIS_URL", "http://user:s3cretpass@host", "http:***@host"),
+        ("S3_ENDPOINT_URL", "s3:/user:s3cretpass@minio:9000", "s3:***@minio:9000"),
+        ("REDIS_URL", "localhost:s3cretpass@host", "localhost:***@host"),
+        ("REDIS_URL", "//:s3cretpass@host", "***@host"),
+        ("CORS_ORIGINS", "https://u:s3cretpass@app.example/x", "https:***@app.example/x"),
+    ],
+)
+def test_a_bad_url_is_shown_without_what_stands_before_its_at(name, value, shown):
+    with pytest.raises(SettingsError) as info:
+        load_settings({name: value})
+    assert "s3cretpass" not in str(info.value)
+    assert f"{name}='{shown}'" in str(info.value)
+
+
 def test_a_bad_secret_is_not_echoed_back():
     with pytest.raises(SettingsError) as info:
         load_settings({"EVENTS_WEBHOOK_SECRET": "hunter2"})

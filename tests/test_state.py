@@ -33,6 +33,15 @@ def test_set_if_absent_wins_once(state):
     assert state.get("lock") == "a"
 
 
+def test_a_claim_is_deleted_only_by_its_holder(state):
+    state.set("slot", "mine", ttl=60)
+    assert state.delete_if_equal("slot", "theirs") is False
+    assert state.get("slot") == "mine"
+    assert state.delete_if_equal("slot", "mine") is True
+    assert state.get("slot") is None
+    assert state.delete_if_equal("slot", "mine") is False
+
+
 def test_values_expire(state):
     state.set("short", "v", ttl=1)
     assert state.set_if_absent("short-lock", "a", ttl=1)

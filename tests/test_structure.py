@@ -118,3 +118,47 @@ def test_outline_titles_come_out_as_markdown_headings(name):
     found, total = structure_rows.heading_share(GOOD / name)
     assert total >= 4
     assert found / total >= structure_rows.HEADING_SHARE_GOAL, (name, found, total)
+
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)> and <script>alert(2)</script>",
+    "[click me](javascript:alert(3)) and ![x](javascript:alert(4)) and <javascript:alert(5)>",
+    "a comment ends here --> and one starts here <!-- so the next page hides",
+    "```",
+    "[ref]: javascript:alert(6)",
+    "&lt;script&gt;alert(7)&lt;/script&gt; and &#60;b&#62;",
+]
+
+
+def test_markdown_carries_hostile_text_as_text_and_its_page_comments_stay_whole():
+    """Rendered by a CommonMark renderer with HTML on (as many are): nothing of the PDF's
+    text runs or links, every page comment is still a comment, and the text reads as it was."""
+    from markdown_it import MarkdownIt
+
+    blocks = [block(text + "\n") for text in HOSTILE]
+    pages = structure.classify(
+        [page(1, *blocks), page(2, block(BODY)), page(3, block("- [x](javascript:y)\n"))]
+    )
+    outline = [{"level": 1, "title": "<b onmouseover=alert(8)>Intro</b>", "page": 1}]
+    text = structure.markdown(pages, outline, title="<iframe src=javascript:alert(9)>")
+    html = MarkdownIt("commonmark").render(text)
+    for running in ("<img", "<script", "<iframe", "<b ", "<a ", "<code", "<pre"):
+        assert running not in html, running
+    for number in (1, 2, 3):
+        assert html.count(f"<!-- page {number} -->\n") == 1
+    assert "A paragraph of body text" in html  # page 2 was not swallowed by a comment
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown, as it was
+    assert "[click me](javascript:alert(3))" in html
+    assert "&amp;lt;script&amp;gt;" in html  # an entity in the text stays those characters
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("# not a heading", "<p># not a heading</p>"), ("+ not a list", "<p>+ not a list</p>")],
+)
+def test_a_paragraph_that_starts_like_markdown_stays_a_paragraph(text, shown):
+    from markdown_it import MarkdownIt
+
+    pages = structure.classify([page(1, block(BODY), block(text + " of some words.\n"))])
+    html = MarkdownIt("commonmark").render(structure.markdown(pages, []))
+    assert shown.replace("</p>", " of some words.</p>") in html

@@ -56,7 +56,7 @@ def test_a_bad_worker_count_stops_the_worker_with_hueys_own_message(doc):
 
 
 @pytest.mark.integration
-def test_full_redis_message(doc, client, configure, tmp_path):
+def test_full_redis_message(doc, client, configure, tmp_path, caplog):
     server = RedisServer(tmp_path)
     try:
         used = int(server.client.info("memory")["used_memory"])
@@ -67,8 +67,9 @@ def test_full_redis_message(doc, client, configure, tmp_path):
     finally:
         server.stop()
     assert response.status_code == 503
-    message = response.get_json()["error"]["message"]
-    assert message.replace(server.url, "redis://127.0.0.1:6380/0") in doc
+    assert response.get_json()["error"]["message"] in doc
+    logged = [r.getMessage() for r in caplog.records if r.name == "pdfq.web"]
+    assert logged[-1].replace(server.url, "redis://127.0.0.1:6380/0") in doc
     # The warning's numbers differ; its wording is the doc's.
     assert memory.detail.split(": ", 1)[1] in doc
 

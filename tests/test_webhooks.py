@@ -63,6 +63,52 @@ def test_addresses_that_are_not_globally_routable_are_refused(url):
         webhooks.check_url(url, settings())
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+        "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b:1::808:808]/hook",  # local-use NAT64: the operator's own translator
+        "http://[2002:a9fe:a9fe::1]/hook",  # 6to4 of 169.254.169.254
+        "http://[::ffff:0:a00:1]/hook",  # IPv4-translated 10.0.0.1
+        "http://[::10.0.0.1]/hook",  # IPv4-compatible
+        "http://[::127.0.0.1]/hook",
+    ],
+)
+def test_ipv6_addresses_that_embed_a_private_ipv4_address_are_refused(url):
+    with pytest.raises(BadRequest, match="not public"):
+        webhooks.check_url(url, settings())
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[64:ff9b::808:808]/hook", "http://[2002:808:808::1]/hook", "http://8.8.8.8/"]
+)
+def test_addresses_that_embed_a_public_ipv4_address_are_allowed(url):
+    assert webhooks.check_url(url, settings()) == url
+
+
+@pytest.mark.env(WEBHOOK_SECRET=SECRET)
+def test_a_stalled_lookup_does_not_hold_the_request_that_names_the_url(client, monkeypatch):
+    real = socket.getaddrinfo
+
+    def stalled(host, port, *args, **kwargs):
+        if host == "slow.test":
+            time.sleep(8)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    body, kind = multipart(
+        (GOOD / "pdfminer_jo.pdf").read_bytes(),
+        "jo.pdf",
+        fields={"callback_url": "http://slow.test/"},
+    )
+    started = time.monotonic()
+    response = client.post("/api/v1/pdf/documents", data=body, content_type=kind)
+    assert time.monotonic() - started < 6  # generous: the lookup is waited for 2 s at most
+    assert response.status_code == 400, response.get_json()
+    assert "cannot resolve 'slow.test'" in response.get_json()["error"]["message"]
+
+
 def test_a_refusal_does_not_echo_the_internal_address_a_name_resolves_to(monkeypatch):
     monkeypatch.setattr(
         socket,

@@ -34,6 +34,10 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
+# Compare and delete in one step: a GET then a DEL could delete a claim taken in between.
+_DELETE_IF_EQUAL = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
 
 
 class RedisState:
@@ -83,6 +87,10 @@ class RedisState:
     def delete(self, *keys: str):
         if keys:
             self._run(lambda r: r.delete(*(self._prefix + key for key in keys)))
+
+    def delete_if_equal(self, key: str, value: str) -> bool:
+        """Delete `key` only while it holds `value` (a holder frees only its own claim)."""
+        return bool(self._run(lambda r: r.eval(_DELETE_IF_EQUAL, 1, self._prefix + key, value)))
 
     def get_many(self, keys: list[str]) -> dict[str, str | None]:
         """Several keys in one round trip (metrics read dozens per scrape)."""
@@ -200,6 +208,15 @@ class SqliteState:
 
     def delete(self, *keys: str):
         self._db.executemany("delete from state where key = ?", [(key,) for key in keys])
+
+    def delete_if_equal(self, key: str, value: str) -> bool:
+        """Delete `key` only while it holds `value` (a holder frees only its own claim)."""
+        cursor = self._db.execute(
+            "delete from state where key = ? and value = ? and "
+            "(expires_at is null or expires_at > ?)",
+            (key, value, time.time()),
+        )
+        return cursor.rowcount == 1
 
     def get_many(self, keys: list[str]) -> dict[str, str | None]:
         found = dict.fromkeys(keys)

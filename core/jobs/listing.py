@@ -227,7 +227,11 @@ def decode_cursor(cursor: str, query: Query) -> tuple[str, int | None]:
 
 
 def _belongs(after: str, query: Query) -> bool:
-    """`after` is a place in this tenant's listing: a job id, or an index key of its own."""
+    """`after` is a place in this tenant's listing: a job id, or an index key of its own
+    (matched whole and ASCII only: anything else, a lone surrogate, a NUL, other scripts'
+    digits, would reach the store as a key to start after)."""
+    if not after.isascii():
+        return False
     if not query.indexed:
         return keys.is_job_id(after)
     try:

@@ -2,7 +2,9 @@
 
 A PDF password never rests in clear: it is encrypted with Fernet (key derived from
 OPTIONS_SECRET) before it enters the record, decrypted only by the worker, and handed to the
-sandboxed child in memory. Views show `"password": true` instead of the value.
+sandboxed child in memory. Views show `"password": true` instead of the value. OPTIONS_SECRET
+can be rotated: passwords sealed under an earlier value listed in OPTIONS_SECRET_OLD still
+open (MultiFernet); new ones are sealed under OPTIONS_SECRET.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import math
 import re
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core import engine_registry, ocr_support
 from core.errors import BadRequest, Encrypted
@@ -44,6 +46,14 @@ LAPARAMS = {
 }
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 MAX_RANGE_PAGES = 100_000
+# What one option may hold, as sent: every entry point (/documents, /uploads, reprocess)
+# validates through parse(), so a job record stays a few KB whatever a client sends. A PDF
+# password is at most 127 bytes; no Tesseract spec or page list a person writes comes near.
+MAX_CHARS = {"pages": 1000, "password": 256, "ocr_languages": 200, "laparams": 1000}
+MAX_PAGES_OPTION = 1_000_000  # max_pages
+# The options and callback URL of one job together, as UTF-8 JSON: above what the fields'
+# own bounds add up to, so that no option added later escapes a bound.
+MAX_OPTIONS_BYTES = 8192
 
 
 def parse(body: dict, *, strings: bool = False, settings: Settings | None = None) -> dict:
@@ -54,6 +64,12 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
     pass the result through seal() before storing it. With `settings`, OCR options are also
     checked against what this machine has installed.
     """
+    for name, limit in MAX_CHARS.items():
+        value = body.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise BadRequest(
+                f"Field {name!r} is {len(value)} characters long; it may have {limit} at most."
+            )
     options: dict = {}
     if body.get("ocr") not in (None, ""):
         if body["ocr"] not in ocr_support.MODES:
@@ -83,6 +99,7 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
         options["max_pages"] = _positive("max_pages", body["max_pages"], strings)
     if body.get("outputs") not in (None, "", []):
         options["outputs"] = _outputs(body["outputs"])
+    _check_total(options, body.get("callback_url"))
     return options
 
 
@@ -106,6 +123,18 @@ def wants_structure(options: dict | None) -> bool:
     return bool(set((options or {}).get("outputs") or ()) & set(OUTPUTS))
 
 
+def _check_total(options: dict, callback_url) -> None:
+    """400 when the options and the callback URL together are over MAX_OPTIONS_BYTES."""
+    size = len(json.dumps(options, ensure_ascii=False).encode())
+    if isinstance(callback_url, str):
+        size += len(callback_url.encode("utf-8", "replace"))
+    if size > MAX_OPTIONS_BYTES:
+        raise BadRequest(
+            f"The job's options and callback_url take {size} bytes together; they may take "
+            f"{MAX_OPTIONS_BYTES} at most: shorten 'pages' or the callback URL."
+        )
+
+
 def _pages(value) -> str:
     """'1-3,7' kept as written (normalized); each range checked."""
     if not isinstance(value, str):
@@ -126,7 +155,10 @@ def engine(value: str | None, default: str, settings: Settings | None = None) ->
     """The engine a job asks for (`default` when it names none); 400 naming the choices."""
     name = value or default
     if name not in engine_registry.NAMES:
-        raise BadRequest(f"engine must be one of {', '.join(engine_registry.NAMES)}; got {name!r}.")
+        shown = name[:40] if isinstance(name, str) else name
+        raise BadRequest(
+            f"engine must be one of {', '.join(engine_registry.NAMES)}; got {shown!r}."
+        )
     if name == "ocr" and settings is not None:
         require_ocr(settings, "engine ocr")
     return name
@@ -187,10 +219,10 @@ def _bool(name: str, value, strings: bool) -> bool:
 
 
 def _positive(name: str, value, strings: bool) -> int:
-    if strings and isinstance(value, str) and value.strip().isdigit():
+    if strings and isinstance(value, str) and value.strip().isdigit() and len(value) <= 20:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest(f"Field {name!r} must be a whole number of at least 1.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGES_OPTION:
+        raise BadRequest(f"Field {name!r} must be a whole number from 1 to {MAX_PAGES_OPTION}.")
     return value
 
 
@@ -226,9 +258,15 @@ def _laparams(raw) -> dict:
 # --- the password, encrypted at rest ---
 
 
-def _fernet(settings: Settings) -> Fernet:
-    digest = hashlib.sha256(settings.options_secret.encode()).digest()
+def _fernet(secret: str) -> Fernet:
+    digest = hashlib.sha256(secret.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _keys(settings: Settings) -> MultiFernet | None:
+    """OPTIONS_SECRET's key first (it seals), then OPTIONS_SECRET_OLD's (they still open)."""
+    secrets = [s for s in (settings.options_secret, *settings.options_secret_old) if s]
+    return MultiFernet([_fernet(s) for s in secrets]) if secrets else None
 
 
 def seal(options: dict, settings: Settings) -> dict:
@@ -241,7 +279,7 @@ def seal(options: dict, settings: Settings) -> dict:
                 "Field 'password' cannot be accepted: this deployment has no OPTIONS_SECRET "
                 "to encrypt it with."
             )
-        token = _fernet(settings).encrypt(password.encode()).decode()
+        token = _fernet(settings.options_secret).encrypt(password.encode()).decode()
         sealed["password_encrypted"] = token
     return sealed
 
@@ -259,12 +297,16 @@ def password(options: dict, settings: Settings) -> str:
     token = options.get("password_encrypted")
     if not token:
         return ""
+    keys = _keys(settings)
     try:
-        return _fernet(settings).decrypt(token.encode()).decode()
+        if keys is None:
+            raise InvalidToken
+        return keys.decrypt(token.encode()).decode()
     except InvalidToken:
         raise Encrypted(
             "The job's password cannot be decrypted: OPTIONS_SECRET changed since it was "
-            "stored; reprocess the job with the password again."
+            "stored. List the earlier value in OPTIONS_SECRET_OLD, or reprocess the job with "
+            "the password again."
         ) from None
 
 

@@ -16,6 +16,13 @@ document's fonts, so they are decided here, in passes that each read one page at
 - a list item starts with a bullet or an enumerator (`•`, `-`, `1.`, `a)`, `(iv)`);
 - a caption starts with Figure/Fig./Table and a number;
 - other: page numbers and lone symbols; everything else is a paragraph.
+
+The Markdown carries a stranger's text to renderers that run HTML and follow links, so every
+piece of it is escaped (`_text`): `<` and `>` as entities (no tag, no comment, no autolink:
+nothing can open an HTML block or end a page comment), `[`, `]`, backslashes and backticks
+with a backslash (no link, image, reference definition, code span or fence), an `&` that
+would start an entity as `&amp;`, and a block marker at the start of a paragraph or item
+(`#`, `+`, `-`, `=`, `~`, `1.`) with a backslash, so the text stays the text it was.
 """
 
 from __future__ import annotations
@@ -39,6 +46,11 @@ _SECTION = re.compile(r"^(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}|[IVX]{1,4}\.)\s+[A-Z]
 _CODE = re.compile(r"[(){}\[\];=<>/\\]")
 _LEADERS = re.compile(r"(\.\s){3,}|\.{4,}")
 _OTHER = re.compile(r"^\s*(\d{1,4}|[ivxlc]{1,6}|page \d+( of \d+)?|\W+)\s*$", re.IGNORECASE)
+_ESCAPED = re.compile(r"[\\`\[\]]")
+_ENTITY_START = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# What would make the start of a paragraph or an item another block: a heading, a list, a
+# quote (`>` is an entity already), a fence of tildes (backticks are escaped anywhere).
+_BLOCK_MARKER = re.compile(r"^(?:[#+\-*](?=\s|$)|~(?=~~)|(\d{1,9})([.)])(?=\s|$))")
 
 
 class Fonts:
@@ -218,13 +230,13 @@ def markdown_head(outline: list[dict], title: str = "") -> list[str]:
     """The Markdown before the first page: the title, and the outline as a contents list."""
     out: list[str] = []
     if title:
-        out.append(f"# {_line(title)}\n")
+        out.append(f"# {_text(_line(title))}\n")
     if outline:
         out.append("## Contents\n")
         for entry in outline:
             indent = "  " * min(max(entry.get("level", 1) - 1, 0), 5)
             page = f" (p. {entry['page']})" if entry.get("page") else ""
-            out.append(f"{indent}- {_line(entry['title'])}{page}")
+            out.append(f"{indent}- {_text(_line(entry['title']), start=True)}{page}")
         out.append("")
     return out
 
@@ -241,18 +253,35 @@ def markdown_page(page: dict) -> list[str]:
 def _block(block: dict) -> str:
     kind, text = block.get("kind"), block["text"].strip()
     if kind == "heading":
-        return f"{'#' * block.get('level', 3)} {_line(text)}\n"
+        return f"{'#' * block.get('level', 3)} {_text(_line(text))}\n"
     if kind == "list_item":
         # A bullet gives way to Markdown's; an enumerator (1., a)) is kept: it is content.
         item = _BULLET.sub("", text, count=1)
-        return f"- {_line(item)}\n"
+        return f"- {_text(_line(item), start=True)}\n"
     if kind == "caption":
-        return f"*{_line(text)}*\n"
-    return _paragraph(text) + "\n"
+        return f"*{_text(_line(text))}*\n"
+    return _text(_paragraph(text), start=True) + "\n"
 
 
 def _line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _text(text: str, start: bool = False) -> str:
+    """`text` as Markdown that shows it and runs nothing (the module's docstring says how);
+    with `start`, a block marker it begins with is escaped too."""
+    text = _ESCAPED.sub(lambda m: "\\" + m.group(), text)
+    text = _ENTITY_START.sub("&amp;", text)
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    if start:
+        text = _BLOCK_MARKER.sub(_escape_marker, text, count=1)
+    return text
+
+
+def _escape_marker(match: re.Match) -> str:
+    if match.group(1):  # "1." or "1)": the punctuation is what makes it a list
+        return match.group(1) + "\\" + match.group(2)
+    return "\\" + match.group()
 
 
 def _paragraph(text: str) -> str:
