@@ -110,7 +110,15 @@ def _run(
             lifecycle.retry_later(job, error, worker, retry_delay)
             raise
         log.warning("job %s: failed with %s: %s", job.id, error.code, error.message)
-        return _ended(job, functools.partial(lifecycle.fail, job, error, worker), JobStatus.FAILED)
+        try:
+            return _ended(
+                job, functools.partial(lifecycle.fail, job, error, worker), JobStatus.FAILED
+            )
+        except PdfqError as outage:  # storage still down: the failure cannot be written either
+            if not outage.retryable:
+                raise
+            lifecycle.hand_back(job, error, worker)
+            return None
     pages = summary["page_count"]
     warnings = summary.pop("warnings")
     try:

@@ -43,7 +43,7 @@ def test_scans_and_engine_ocr_come_back_as_text_with_their_ocr_flags(stack):
 
 
 def test_blocks_and_markdown_come_from_the_worker(stack):
-    job_id = upload(stack, GOOD / "pdfminer_pagelabels.pdf")
+    job_id = upload(stack, GOOD / "pdfminer_pagelabels.pdf", outputs="markdown")
     assert stack.wait([job_id])[job_id]["status"] == "succeeded"
     status, blocks, headers = stack.request("GET", f"{JOBS}/{job_id}/result?format=blocks")
     assert status == 200 and headers["Content-Type"].startswith("application/x-ndjson")

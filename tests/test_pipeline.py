@@ -119,6 +119,21 @@ def test_the_last_retry_of_an_outage_fails_the_job(services, monkeypatch):
     assert services.records.get(job.id, "public").error["code"] == "storage_unavailable"
 
 
+def test_a_last_retry_whose_failure_cannot_be_written_hands_the_job_back(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfminer_jo.pdf")
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(services.storage, "download_to", down)
+    monkeypatch.setattr(services.storage, "put_json", down)  # the record cannot be written
+    assert pipeline.process(services, job.source_key, final_attempt=True) is None
+    back = services.records.get(job.id, "public")
+    assert back.status is JobStatus.QUEUED  # for recovery to run again, not failed
+    assert [a["outcome"] for a in back.attempts] == ["storage_unavailable"]
+    assert services.inflight.outage(job.id) == "storage_unavailable"  # not a worker death
+
+
 @pytest.mark.env(TASK_RETRIES="7", TASK_RETRY_DELAY="12", TASK_RETRY_BACKOFF="3")
 def test_retry_settings_come_from_the_environment(services):
     task = services.queue.task(EXTRACT_DOCUMENT, "sources/public/x.pdf")

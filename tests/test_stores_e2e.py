@@ -233,7 +233,9 @@ def test_an_s3_outage_longer_than_the_retry_budget_strands_no_job(
         for job in jobs.values():
             assert job["status"] == "succeeded", (job, stack.logs())
             assert "worker_lost" not in str(job["attempts"])
-        assert "stale markers: 3" in result.stdout, result.stdout
+        # Each run's last retry handed its job back (its failure could not be written either):
+        # the pass re-enqueues all three.
+        assert "requeued: 3" in result.stdout, result.stdout
     finally:
         stack.stop()
         if proxy:

@@ -207,10 +207,22 @@ class Lifecycle:
         return _patiently(job, lambda: self._end(job, end, worker, notify=True, **_run(outcome)))
 
     def fail(self, job: Job, error: PdfqError, worker: str) -> Job:
-        """The run ended with `error`, whose stable code the job keeps."""
-        return _patiently(
-            job, lambda: self._end(job, JobStatus.FAILED, worker, error, notify=True, **_run({}))
-        )
+        """The run ended with `error`, whose stable code the job keeps. An outage (a retryable
+        error, its retries spent) is written once, not waited out: when storage is still
+        down, the write fails and the caller hands the job back (`hand_back`)."""
+
+        def end():
+            return self._end(job, JobStatus.FAILED, worker, error, notify=True, **_run({}))
+
+        return end() if error.retryable else _patiently(job, end)
+
+    def hand_back(self, job: Job, error: PdfqError, worker: str):
+        """The run's last retry met an outage that also stopped its failure being written:
+        the job waits `queued` (transient) for recovery to run it again, the attempt booked
+        as the outage, never as a worker death."""
+        self.inflight.note_outage(job.id, error.code)
+        self._move(job, JobStatus.QUEUED, attempts=_appended(attempt(worker, error.code)))
+        log.warning("job %s: %s outlasted its retries; recovery runs it again", job.id, error.code)
 
     def stop_canceled(self, job: Job, worker: str) -> Job:
         """The run was stopped by a cancel request; how far it got stays on the record."""

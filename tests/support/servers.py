@@ -65,7 +65,11 @@ class RedisServer:
             args += ["--port", str(self.port)]
             self.url = f"redis://127.0.0.1:{self.port}/0"
             self.client = redis.Redis.from_url(self.url)
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        self._args, self._folder = args, folder
+        self._launch()
+
+    def _launch(self):
+        self.process = subprocess.Popen(self._args, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -73,9 +77,16 @@ class RedisServer:
                 break
             except redis.ConnectionError as exc:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    log = folder / "redis.log"
+                    log = self._folder / "redis.log"
                     raise RuntimeError(f"redis-server did not start; see {log}") from exc
                 time.sleep(0.05)
+
+    def crash(self):
+        """Killed (SIGKILL) and started again on the same port, empty: a crash of a Redis that
+        keeps nothing on disk."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self._launch()
 
     def stop(self):
         self.client.close()
