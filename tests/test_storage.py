@@ -2,6 +2,7 @@
 moto, and outages, a missing bucket or missing credentials reported with what to do."""
 
 import io
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -59,7 +60,7 @@ def test_unreachable_endpoint_is_storage_unavailable():
 
 
 def test_missing_bucket_names_the_provisioning_command(s3):
-    other = Storage(load_settings({"S3_BUCKET": "not-there"}))
+    other = Storage(load_settings({"S3_BUCKET": "not-there", "S3_ENDPOINT_URL": s3}))
     with pytest.raises(StorageUnavailable) as info:
         other.get_bytes("x")
     assert "python -m infra.provision" in info.value.message
@@ -95,17 +96,15 @@ def test_a_copy_of_a_changed_source_is_refused_even_where_the_store_ignores_the_
 
 def test_a_record_that_does_not_parse_is_read_again_then_storage_unavailable(storage, monkeypatch):
     storage.put_json("r.json", {"v": 1})
-    get_object = storage.client.get_object
+    get = storage.http.get
     torn = iter([b"", b'{"v"'])  # two torn reads, then the whole object
 
-    def racing_a_write(**kwargs):
-        response = get_object(**kwargs)
+    def racing_a_write(key, **kwargs):
+        response = get(key, **kwargs)
         body = next(torn, None)
-        if body is not None:
-            response["Body"] = io.BytesIO(body)
-        return response
+        return response if body is None else SimpleNamespace(data=body, headers=response.headers)
 
-    monkeypatch.setattr(storage.client, "get_object", racing_a_write)
+    monkeypatch.setattr(storage.http, "get", racing_a_write)
     assert storage.get_json("r.json")[0] == {"v": 1}
 
     torn = iter([b""] * 100)  # never whole: a retryable 503, not a 500

@@ -1,0 +1,314 @@
+"""A minimal S3 REST client for the requests every job makes: GET, PUT, HEAD, DELETE, COPY and
+one page of a listing, signed with SigV4 (core/adapters/sigv4.py) and sent with urllib3.
+
+botocore costs about 2 ms of CPU per request in its generic machinery (models, events,
+parsers); this costs a third of that (docs/performance.md). It keeps botocore's wire
+behaviour where it matters: path-style addressing on a custom endpoint and virtual-hosted
+on AWS, TLS verified, 5 s to connect and 60 s to read, two attempts with botocore's
+"standard" backoff for connection errors, 5xx, throttling and RequestTimeout. Errors come
+back as S3Error (an answer) or Unreachable (none); core/adapters/storage.py maps both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO
+from urllib.parse import quote, urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from core.adapters import s3xml
+from core.adapters.sigv4 import (
+    EMPTY_SHA256,
+    UNSIGNED_PAYLOAD,
+    Credentials,
+    Signer,
+    canonical_query,
+    quote_path,
+)
+
+# botocore's standard retry mode: what is worth a second attempt, and its backoff.
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
+THROTTLING_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequests"}
+)
+_BACKOFF_SCALE = 0.05  # seconds; throttling backs off 20 times longer, as botocore does
+_BLOCK = 64 * 1024  # bytes per send() of a file body (urllib3's 16 KiB costs more calls)
+
+
+class S3Error(Exception):
+    """The store answered with an error: its HTTP status, its code (the status as text when
+    the answer has no body, as for HEAD) and message, and the bucket's region when it says."""
+
+    def __init__(self, operation: str, status: int, code: str, message: str, region: str = ""):
+        super().__init__(f"{operation}: {status} {code}: {message}")
+        self.operation, self.status, self.code, self.message = operation, status, code, message
+        self.region = region
+
+    @property
+    def retryable(self) -> bool:
+        return (
+            self.status in TRANSIENT_STATUS
+            or self.status == 429
+            or self.code in TRANSIENT_CODES
+            or self.code in THROTTLING_CODES
+        )
+
+
+class Unreachable(Exception):
+    """No answer: the connection failed, was reset, or timed out; `reason` names how."""
+
+    def __init__(self, operation: str, reason: str):
+        super().__init__(f"{operation}: {reason}")
+        self.reason = reason
+
+
+class NoCredentials(Unreachable):
+    """The credential chain found nothing to sign with."""
+
+    def __init__(self, operation: str):
+        super().__init__(operation, "NoCredentialsError")
+
+
+def endpoint(endpoint_url: str, bucket: str, region: str) -> tuple[str, str]:
+    """(base URL, path prefix of the bucket): path-style on a custom endpoint, as the
+    compatible stores want; virtual-hosted on AWS (path-style for a bucket name with a dot,
+    which the wildcard certificate does not cover), as botocore resolves them."""
+    if endpoint_url:
+        parts = urlsplit(endpoint_url)
+        return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/") + "/" + bucket
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.{suffix}"
+    if "." in bucket:
+        return f"https://{host}", "/" + bucket
+    return f"https://{bucket}.{host}", ""
+
+
+class S3Client:
+    """One bucket's objects over HTTP; thread-safe (one urllib3 connection pool)."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        region: str,
+        endpoint_url: str,
+        credentials: Callable[[], Credentials | None],
+        ca_bundle: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        attempts: int = 2,
+        pool_size: int = 10,
+    ):
+        self.bucket = bucket
+        self.base_url, self._prefix = endpoint(endpoint_url, bucket, region)
+        self.secure = self.base_url.startswith("https:")
+        self.attempts = attempts
+        self._credentials = credentials
+        self._signer = Signer(region)
+        self._host = urlsplit(self.base_url).netloc
+        tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_bundle} if self.secure else {}
+        self._pool = urllib3.connection_from_url(
+            self.base_url,
+            maxsize=pool_size,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            blocksize=_BLOCK,
+            **tls,
+        )
+
+    # --- objects ---
+
+    def get(self, key: str, *, byte_range: str = "", if_match: str = "", stream: bool = False):
+        """GET `key`: the response, its body read (or, with stream, left for `chunks`)."""
+        headers = {}
+        if byte_range:
+            headers["range"] = byte_range
+        if if_match:
+            headers["if-match"] = if_match
+        return self.request("GetObject", "GET", self.path(key), headers=headers, stream=stream)
+
+    def head(self, key: str):
+        return self.request("HeadObject", "HEAD", self.path(key))
+
+    def put(
+        self,
+        key: str,
+        body: bytes | IO[bytes],
+        *,
+        content_type: str,
+        length: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str = "",
+        if_absent: bool = False,
+    ):
+        """PUT bytes, or `length` bytes of a file object from where it stands."""
+        headers = {"content-type": content_type}
+        for name, value in (metadata or {}).items():
+            headers["x-amz-meta-" + name.lower()] = value
+        if if_match:
+            headers["if-match"] = if_match
+        if if_absent:
+            headers["if-none-match"] = "*"
+        return self.request(
+            "PutObject", "PUT", self.path(key), headers=headers, body=body, length=length
+        )
+
+    def delete(self, key: str):
+        return self.request("DeleteObject", "DELETE", self.path(key))
+
+    def copy(self, source: str, key: str, *, if_match: str = ""):
+        """Server-side copy of `source` to `key` in this bucket; the response's body read."""
+        headers = {"x-amz-copy-source": quote(f"{self.bucket}/{source}", safe="-._~/")}
+        if if_match:
+            headers["x-amz-copy-source-if-match"] = if_match
+        response = self.request("CopyObject", "PUT", self.path(key), headers=headers)
+        # S3 may answer 200 and then fail the copy in the body (its docs, CopyObject).
+        error = s3xml.error_of(response.data)
+        if error is not None:
+            raise S3Error("CopyObject", 500, error[0], error[1])
+        return response
+
+    def list(
+        self,
+        prefix: str,
+        *,
+        start_after: str = "",
+        max_keys: int = 0,
+        delimiter: str = "",
+        token: str = "",
+    ) -> dict:
+        """One ListObjectsV2 page, in botocore's shape: Contents (Key, LastModified, ETag,
+        Size), CommonPrefixes, IsTruncated, NextContinuationToken."""
+        query = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
+        for name, value in (
+            ("start-after", start_after),
+            ("max-keys", max_keys),
+            ("delimiter", delimiter),
+            ("continuation-token", token),
+        ):
+            if value:
+                query[name] = str(value)
+        response = self.request("ListObjectsV2", "GET", self._prefix or "/", query=query)
+        return s3xml.list_page(response.data)
+
+    def head_bucket(self):
+        return self.request("HeadBucket", "HEAD", self._prefix or "/")
+
+    def path(self, key: str) -> str:
+        return f"{self._prefix}/{quote_path(key)}"
+
+    # --- one request ---
+
+    def request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | IO[bytes] = b"",
+        length: int | None = None,
+        stream: bool = False,
+    ):
+        """Send one signed request, with a second attempt where botocore would make one; the
+        urllib3 response of a 2xx answer, else S3Error or Unreachable."""
+        query_string = canonical_query(query) if query else ""
+        url = f"{path}?{query_string}" if query_string else path
+        headers = dict(headers or {})
+        headers["host"] = self._host
+        start = None
+        if isinstance(body, bytes | bytearray):
+            payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        else:
+            start = body.tell()
+            payload = UNSIGNED_PAYLOAD if self.secure else _file_sha256(body, start, length)
+        for attempt in range(1, self.attempts + 1):
+            credentials = self._credentials()
+            if credentials is None:
+                raise NoCredentials(operation)
+            signed = dict(headers)
+            amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            self._signer.sign(credentials, method, path, query_string, signed, payload, amz_date)
+            if start is not None:
+                body.seek(start)
+                signed["content-length"] = str(length)
+            try:
+                response = self._pool.urlopen(
+                    method,
+                    url,
+                    body=body if body or start is not None else None,
+                    headers=signed,
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=not stream,
+                    decode_content=False,
+                )
+            except HTTPError as exc:
+                if attempt < self.attempts:
+                    _backoff(attempt, throttled=False)
+                    continue
+                raise Unreachable(operation, type(exc).__name__) from exc
+            if 200 <= response.status < 300:
+                return response
+            error = _answer_error(operation, response)
+            if error.retryable and attempt < self.attempts:
+                _backoff(attempt, throttled=error.code in THROTTLING_CODES or error.status == 429)
+                continue
+            raise error
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def chunks(response, size: int) -> Iterator[bytes]:
+    """The body of a streamed response in chunks; the connection goes back to the pool when
+    the body was read to its end, and is closed when the reader stops early."""
+    done = False
+    try:
+        yield from response.stream(size, decode_content=False)
+        done = True
+    except HTTPError as exc:
+        raise Unreachable("GetObject", type(exc).__name__) from exc
+    finally:
+        if not done:
+            response.close()
+        response.release_conn()
+
+
+def _answer_error(operation: str, response) -> S3Error:
+    """The S3Error an error answer carries (its body read, the connection released)."""
+    try:
+        data = response.data if response.status != 304 else b""
+    except HTTPError:
+        data = b""
+    response.release_conn()
+    code, message = s3xml.error_of(data) or (str(response.status), response.reason or "")
+    region = response.headers.get("x-amz-bucket-region", "")
+    return S3Error(operation, response.status, code, message, region)
+
+
+def _file_sha256(body: IO[bytes], start: int, length: int | None) -> str:
+    """SHA-256 of `length` bytes of `body` from `start` (read once, then rewound)."""
+    digest, left = hashlib.sha256(), length if length is not None else -1
+    while left:
+        chunk = body.read(min(_BLOCK, left) if left > 0 else _BLOCK)
+        if not chunk:
+            break
+        digest.update(chunk)
+        left -= len(chunk) if left > 0 else 0
+    body.seek(start)
+    return digest.hexdigest()
+
+
+def _backoff(attempt: int, *, throttled: bool):
+    scale = 1.0 if throttled else _BACKOFF_SCALE
+    time.sleep(random.random() * min(scale * 2 ** (attempt - 1), 20))  # noqa: S311 - jitter
