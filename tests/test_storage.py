@@ -1,15 +1,20 @@
 """Object storage (core/adapters/storage.py): round trips, streams and conditional writes on
-moto, and outages, a missing bucket or missing credentials reported with what to do."""
+moto, and outages, a missing bucket, missing credentials or any other refusal of the store
+(a scripted HTTP server answering as S3 would) reported as pdfq's errors, with what to do.
+tests/test_storage_stores.py runs the same requests on each S3 implementation."""
 
 import io
 from types import SimpleNamespace
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from core.adapters.storage import Storage
 from core.errors import ObjectMissing, StorageUnavailable, WriteConflict
 from core.settings import load_settings
+from tests.support.requests_count import counted
+from tests.support.scripted_store import ScriptedStore, error
 from tests.support.servers import free_port
 
 
@@ -48,7 +53,7 @@ def test_conditional_writes_detect_a_lost_race(storage):
 
 def test_no_client_is_built_until_first_use():
     storage = Storage(load_settings({}))
-    assert storage._client is None
+    assert storage._client is None and storage._http is None
 
 
 def test_unreachable_endpoint_is_storage_unavailable():
@@ -111,3 +116,85 @@ def test_a_record_that_does_not_parse_is_read_again_then_storage_unavailable(sto
     with pytest.raises(StorageUnavailable) as info:
         storage.get_json("r.json")
     assert info.value.retryable and info.value.retry_after
+
+
+@pytest.fixture
+def scripted():
+    store = ScriptedStore()
+    yield store
+    store.stop()
+
+
+def scripted_storage(store) -> Storage:
+    return Storage(load_settings({"S3_ENDPOINT_URL": store.url}))
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "says"),
+    [
+        (error(404, "NoSuchKey"), ObjectMissing, "k"),
+        (error(412, "PreconditionFailed"), WriteConflict, "k"),
+        (error(409, "ConditionalRequestConflict"), WriteConflict, "k"),
+        (error(404, "NoSuchBucket"), StorageUnavailable, "python -m infra.provision"),
+        (error(403, "AccessDenied"), StorageUnavailable, "check the AWS credentials"),
+        (error(403, "InvalidAccessKeyId"), StorageUnavailable, "(InvalidAccessKeyId)"),
+        (error(403, "SignatureDoesNotMatch"), StorageUnavailable, "(SignatureDoesNotMatch)"),
+        (error(501, "NotImplemented"), StorageUnavailable, "(501 NotImplemented)"),
+    ],
+)
+def test_each_refusal_of_the_store_is_mapped_to_pdfqs_error(scripted, answer, expected, says):
+    scripted.answer(answer)
+    with pytest.raises(expected) as info:
+        scripted_storage(scripted).put_bytes("k", b"v", if_absent=True)
+    assert says in str(info.value)
+    assert len(scripted.received) == 1
+
+
+def test_an_answer_no_rule_covers_is_botocores_client_error(scripted):
+    scripted.answer(error(400, "InvalidArgument", "Invalid argument."))
+    with pytest.raises(ClientError) as info:
+        scripted_storage(scripted).get_bytes("k")
+    assert info.value.response["Error"] == {
+        "Code": "InvalidArgument",
+        "Message": "Invalid argument.",
+    }
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_store_that_stays_busy_is_storage_unavailable_after_two_attempts(scripted):
+    scripted.answer(error(503, "SlowDown"), error(503, "SlowDown"))
+    with pytest.raises(StorageUnavailable) as info:
+        scripted_storage(scripted).get_json("r.json")
+    assert info.value.retryable and "(503 SlowDown)" in info.value.message
+    assert len(scripted.received) == 2
+
+
+def test_a_store_busy_once_is_tried_again(scripted):
+    scripted.answer(error(503, "SlowDown"), (200, {"ETag": '"e1"'}, b'{"v": 1}'))
+    assert scripted_storage(scripted).get_json("r.json") == ({"v": 1}, '"e1"')
+
+
+def test_a_bucket_in_another_region_names_the_setting_to_change(scripted):
+    scripted.answer(
+        error(
+            400,
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; the region 'us-east-1' is wrong; "
+            "expecting 'eu-west-1'",
+            **{"x-amz-bucket-region": "eu-west-1"},
+        )
+    )
+    with pytest.raises(StorageUnavailable) as info:
+        scripted_storage(scripted).head("k")
+    assert "set AWS_DEFAULT_REGION=eu-west-1" in info.value.message
+
+
+def test_a_small_file_is_one_put_and_a_large_one_a_multipart_upload(services, monkeypatch):
+    storage = services.storage
+    with counted(services, monkeypatch) as calls:
+        storage.upload_file("small.pdf", io.BytesIO(b"%PDF-1.4\n" * 1000), "application/pdf", {})
+    assert calls == {"PutObject": 1}
+    big = io.BytesIO(b"x" * (8 * 1024 * 1024))  # the multipart threshold
+    with counted(services, monkeypatch) as calls:
+        storage.upload_file("big.pdf", big, "application/pdf", {})
+    assert calls["CreateMultipartUpload"] == 1 and calls["PutObject"] == 0

@@ -91,6 +91,11 @@ def endpoint(endpoint_url: str, bucket: str, region: str) -> tuple[str, str]:
     return f"https://{bucket}.{host}", ""
 
 
+def copy_source(bucket: str, key: str) -> str:
+    """The x-amz-copy-source header of `key` in `bucket`."""
+    return quote(f"{bucket}/{key}", safe="-._~/")
+
+
 class S3Client:
     """One bucket's objects over HTTP; thread-safe (one urllib3 connection pool)."""
 
@@ -106,10 +111,16 @@ class S3Client:
         read_timeout: float = 60.0,
         attempts: int = 2,
         pool_size: int = 10,
+        unsigned_streams: bool | None = None,
     ):
+        """`unsigned_streams`: send a file body with UNSIGNED-PAYLOAD instead of its SHA-256
+        (one pass over the file instead of two); by default only over TLS, which protects
+        it in transit, as botocore does."""
         self.bucket = bucket
         self.base_url, self._prefix = endpoint(endpoint_url, bucket, region)
+        self.bucket_path = self._prefix or "/"
         self.secure = self.base_url.startswith("https:")
+        self.unsigned_streams = self.secure if unsigned_streams is None else unsigned_streams
         self.attempts = attempts
         self._credentials = credentials
         self._signer = Signer(region)
@@ -167,7 +178,7 @@ class S3Client:
 
     def copy(self, source: str, key: str, *, if_match: str = ""):
         """Server-side copy of `source` to `key` in this bucket; the response's body read."""
-        headers = {"x-amz-copy-source": quote(f"{self.bucket}/{source}", safe="-._~/")}
+        headers = {"x-amz-copy-source": copy_source(self.bucket, source)}
         if if_match:
             headers["x-amz-copy-source-if-match"] = if_match
         response = self.request("CopyObject", "PUT", self.path(key), headers=headers)
@@ -197,11 +208,11 @@ class S3Client:
         ):
             if value:
                 query[name] = str(value)
-        response = self.request("ListObjectsV2", "GET", self._prefix or "/", query=query)
+        response = self.request("ListObjectsV2", "GET", self.bucket_path, query=query)
         return s3xml.list_page(response.data)
 
     def head_bucket(self):
-        return self.request("HeadBucket", "HEAD", self._prefix or "/")
+        return self.request("HeadBucket", "HEAD", self.bucket_path)
 
     def path(self, key: str) -> str:
         return f"{self._prefix}/{quote_path(key)}"
@@ -231,7 +242,8 @@ class S3Client:
             payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         else:
             start = body.tell()
-            payload = UNSIGNED_PAYLOAD if self.secure else _file_sha256(body, start, length)
+            unsigned = self.unsigned_streams
+            payload = UNSIGNED_PAYLOAD if unsigned else _file_sha256(body, start, length)
         for attempt in range(1, self.attempts + 1):
             credentials = self._credentials()
             if credentials is None:

@@ -37,7 +37,8 @@ _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 _REFUSED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 _BUSY_CODES = {"SlowDown", "ServiceUnavailable", "RequestTimeout"}
-# Answers of AWS to a request signed for another region than the bucket's.
+# Answers of AWS to a request signed for another region than the bucket's (a HEAD's is a
+# bare 400 or 301), each with the bucket's region in x-amz-bucket-region.
 _WRONG_REGION_CODES = {"AuthorizationHeaderMalformed", "PermanentRedirect", "IncorrectEndpoint"}
 # A GET racing a PUT of the same key can return a torn body on some stores (s3rver: empty):
 # read again this many times, a little later each time, before calling storage unavailable.
@@ -150,7 +151,7 @@ class Storage:
                     f"Object storage refused pdfq ({code}) while trying to {what}: "
                     "check the AWS credentials and the bucket policy."
                 ) from exc
-            wrong_region = code in _WRONG_REGION_CODES or exc.status == 301
+            wrong_region = code in _WRONG_REGION_CODES or exc.status in (301, 400)
             if wrong_region and exc.region and exc.region != self._settings.s3_region:
                 raise StorageUnavailable(
                     f"Bucket {self.bucket!r} is in region {exc.region}, not "
