@@ -61,7 +61,7 @@ def test_a_source_larger_than_storage_reported_stops_downloading_at_the_limit(
     def lying(key, **kwargs):
         # Replaced since, or a store that reports sizes wrongly.
         response = real(key, **kwargs)
-        response.headers["Content-Length"] = "10"
+        response.headers["content-length"] = "10"
         return response
 
     monkeypatch.setattr(http, "get", lying)

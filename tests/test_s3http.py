@@ -174,7 +174,7 @@ def test_nothing_listening_is_unreachable():
     )
     with pytest.raises(Unreachable) as info:
         client.get("k")
-    assert info.value.reason == "NewConnectionError"
+    assert info.value.reason == "ConnectionRefusedError"
 
 
 def test_no_credentials_sends_nothing(store):

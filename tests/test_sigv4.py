@@ -86,7 +86,7 @@ REQUESTS = {
     "GET a range of one version": lambda c: c.get(
         "a.pdf", byte_range="bytes=0-1023", if_match='"9b2cf535f27731c974343645a3985328"'
     ),
-    "GET a streamed body": lambda c: c.get("a.pdf", stream=True).release_conn(),
+    "GET a streamed body": lambda c: c.get("a.pdf", stream=True).close(),
     "PUT bytes, if absent": lambda c: c.put(
         "jobs/public/j.json",
         b'{"status": "queued"}',

@@ -1,12 +1,14 @@
 """A minimal S3 REST client for the requests every job makes: GET, PUT, HEAD, DELETE, COPY and
-one page of a listing, signed with SigV4 (core/adapters/sigv4.py) and sent with urllib3.
+one page of a listing, signed with SigV4 (core/adapters/sigv4.py) and sent on keep-alive
+connections (core/adapters/httpconn.py).
 
-botocore costs about 2 ms of CPU per request in its generic machinery (models, events,
-parsers); this costs a third of that (docs/performance.md). It keeps botocore's wire
-behaviour where it matters: path-style addressing on a custom endpoint and virtual-hosted
-on AWS, TLS verified, 5 s to connect and 60 s to read, two attempts with botocore's
-"standard" backoff for connection errors, 5xx, throttling and RequestTimeout. Errors come
-back as S3Error (an answer) or Unreachable (none); core/adapters/storage.py maps both.
+botocore costs over 2 ms of CPU per request in its generic machinery (models, events,
+parsers); this costs a fraction of that (docs/performance.md, row o). It keeps botocore's
+wire behaviour where it matters: path-style addressing on a custom endpoint and
+virtual-hosted on AWS, TLS verified, 5 s to connect and 60 s to read, two attempts with
+botocore's "standard" backoff for connection errors, 5xx, throttling and RequestTimeout.
+Errors come back as S3Error (an answer) or Unreachable (none); core/adapters/storage.py maps
+both.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import IO
 from urllib.parse import quote, urlsplit
 
-import urllib3
-from urllib3.exceptions import HTTPError
-
 from core.adapters import s3xml
+from core.adapters.httpconn import FAILURES, Answer, Connections
 from core.adapters.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
@@ -40,7 +40,7 @@ THROTTLING_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequests"}
 )
 _BACKOFF_SCALE = 0.05  # seconds; throttling backs off 20 times longer, as botocore does
-_BLOCK = 64 * 1024  # bytes per send() of a file body (urllib3's 16 KiB costs more calls)
+_HASH_BLOCK = 1024 * 1024
 
 
 class S3Error(Exception):
@@ -97,7 +97,8 @@ def copy_source(bucket: str, key: str) -> str:
 
 
 class S3Client:
-    """One bucket's objects over HTTP; thread-safe (one urllib3 connection pool)."""
+    """One bucket's objects over HTTP; thread-safe (its connections are taken one request at
+    a time)."""
 
     def __init__(
         self,
@@ -124,22 +125,24 @@ class S3Client:
         self.attempts = attempts
         self._credentials = credentials
         self._signer = Signer(region)
-        self._host = urlsplit(self.base_url).netloc
-        tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_bundle} if self.secure else {}
-        self._pool = urllib3.connection_from_url(
-            self.base_url,
-            maxsize=pool_size,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            blocksize=_BLOCK,
-            **tls,
+        parts = urlsplit(self.base_url)
+        self._host = parts.netloc
+        self._connections = Connections(
+            parts.scheme,
+            parts.hostname or "",
+            parts.port,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            ca_bundle=ca_bundle,
+            size=pool_size,
         )
 
     # --- objects ---
 
-    def get(self, key: str, *, byte_range: str = "", if_match: str = "", stream: bool = False):
-        """GET `key`: the response, its body read (or, with stream, left for `chunks`)."""
+    def get(
+        self, key: str, *, byte_range: str = "", if_match: str = "", stream: bool = False
+    ) -> Answer:
+        """GET `key`: the answer, its body read (or, with stream, left for its `chunks`)."""
         headers = {}
         if byte_range:
             headers["range"] = byte_range
@@ -161,7 +164,7 @@ class S3Client:
         if_match: str = "",
         if_absent: bool = False,
     ):
-        """PUT bytes, or `length` bytes of a file object from where it stands."""
+        """PUT bytes, or a file object from where it stands to its end (`length` bytes)."""
         headers = {"content-type": content_type}
         for name, value in (metadata or {}).items():
             headers["x-amz-meta-" + name.lower()] = value
@@ -231,10 +234,10 @@ class S3Client:
         length: int | None = None,
         stream: bool = False,
     ):
-        """Send one signed request, with a second attempt where botocore would make one; the
-        urllib3 response of a 2xx answer, else S3Error or Unreachable."""
+        """Send one signed request, with a second attempt where botocore would make one: a 2xx
+        answer, else S3Error or Unreachable."""
         query_string = canonical_query(query) if query else ""
-        url = f"{path}?{query_string}" if query_string else path
+        target = f"{path}?{query_string}" if query_string else path
         headers = dict(headers or {})
         headers["host"] = self._host
         start = None
@@ -242,8 +245,7 @@ class S3Client:
             payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         else:
             start = body.tell()
-            unsigned = self.unsigned_streams
-            payload = UNSIGNED_PAYLOAD if unsigned else _file_sha256(body, start, length)
+            payload = UNSIGNED_PAYLOAD if self.unsigned_streams else _file_sha256(body, start)
         for attempt in range(1, self.attempts + 1):
             credentials = self._credentials()
             if credentials is None:
@@ -255,25 +257,21 @@ class S3Client:
                 body.seek(start)
                 signed["content-length"] = str(length)
             try:
-                response = self._pool.urlopen(
+                answer = self._connections.exchange(
                     method,
-                    url,
-                    body=body if body or start is not None else None,
-                    headers=signed,
-                    retries=False,
-                    redirect=False,
-                    assert_same_host=False,
-                    preload_content=not stream,
-                    decode_content=False,
+                    target,
+                    signed,
+                    body if body or start is not None else None,
+                    preload=not stream,
                 )
-            except HTTPError as exc:
+                if 200 <= answer.status < 300:
+                    return answer
+                error = _answer_error(operation, answer)
+            except FAILURES as exc:
                 if attempt < self.attempts:
                     _backoff(attempt, throttled=False)
                     continue
                 raise Unreachable(operation, type(exc).__name__) from exc
-            if 200 <= response.status < 300:
-                return response
-            error = _answer_error(operation, response)
             if error.retryable and attempt < self.attempts:
                 _backoff(attempt, throttled=error.code in THROTTLING_CODES or error.status == 429)
                 continue
@@ -281,42 +279,27 @@ class S3Client:
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def chunks(response, size: int) -> Iterator[bytes]:
-    """The body of a streamed response in chunks; the connection goes back to the pool when
-    the body was read to its end, and is closed when the reader stops early."""
-    done = False
+def chunks(answer: Answer, size: int) -> Iterator[bytes]:
+    """The body of a streamed answer in chunks (see Answer.chunks), a failure as Unreachable."""
     try:
-        yield from response.stream(size, decode_content=False)
-        done = True
-    except HTTPError as exc:
+        yield from answer.chunks(size)
+    except FAILURES as exc:
         raise Unreachable("GetObject", type(exc).__name__) from exc
-    finally:
-        if not done:
-            response.close()
-        response.release_conn()
 
 
-def _answer_error(operation: str, response) -> S3Error:
+def _answer_error(operation: str, answer: Answer) -> S3Error:
     """The S3Error an error answer carries (its body read, the connection released)."""
-    try:
-        data = response.data if response.status != 304 else b""
-    except HTTPError:
-        data = b""
-    response.release_conn()
-    code, message = s3xml.error_of(data) or (str(response.status), response.reason or "")
-    region = response.headers.get("x-amz-bucket-region", "")
-    return S3Error(operation, response.status, code, message, region)
+    data = answer.data or answer.read()
+    code, message = s3xml.error_of(data) or (str(answer.status), answer.reason or "")
+    region = answer.headers.get("x-amz-bucket-region", "")
+    return S3Error(operation, answer.status, code, message, region)
 
 
-def _file_sha256(body: IO[bytes], start: int, length: int | None) -> str:
-    """SHA-256 of `length` bytes of `body` from `start` (read once, then rewound)."""
-    digest, left = hashlib.sha256(), length if length is not None else -1
-    while left:
-        chunk = body.read(min(_BLOCK, left) if left > 0 else _BLOCK)
-        if not chunk:
-            break
+def _file_sha256(body: IO[bytes], start: int) -> str:
+    """SHA-256 of `body` from `start` to its end (read once, then rewound)."""
+    digest = hashlib.sha256()
+    while chunk := body.read(_HASH_BLOCK):
         digest.update(chunk)
-        left -= len(chunk) if left > 0 else 0
     body.seek(start)
     return digest.hexdigest()
 

@@ -17,7 +17,7 @@ def error_of(data: bytes) -> tuple[str, str] | None:
         root = ET.fromstring(data)  # noqa: S314
     except ET.ParseError:
         return None
-    if _name(root) != "Error":
+    if root.tag != "Error":
         return None
     return root.findtext("Code") or "", root.findtext("Message") or ""
 
@@ -26,41 +26,35 @@ def list_page(data: bytes) -> dict:
     """A ListObjectsV2 answer as botocore parses it (keys decoded where the store encoded
     them: a store that ignores `encoding-type=url` says nothing, and its keys stay as sent)."""
     root = ET.fromstring(data)  # noqa: S314
-    fields = {_name(child): child for child in root}
-    decode = (fields["EncodingType"].text or "") == "url" if "EncodingType" in fields else False
-    contents, prefixes = [], []
-    for child in root:
-        name = _name(child)
-        if name == "Contents":
-            item = {_name(f): f.text or "" for f in child}
-            entry = {
-                "Key": unquote_plus(item["Key"]) if decode else item["Key"],
-                "LastModified": dt.datetime.fromisoformat(item["LastModified"]),
-                "ETag": item.get("ETag", ""),
-                "Size": int(item.get("Size") or 0),
-            }
-            if "StorageClass" in item:
-                entry["StorageClass"] = item["StorageClass"]
-            contents.append(entry)
-        elif name == "CommonPrefixes":
-            prefix = next((f.text or "" for f in child if _name(f) == "Prefix"), "")
-            prefixes.append({"Prefix": unquote_plus(prefix) if decode else prefix})
-    page: dict = {"IsTruncated": _text(fields, "IsTruncated") == "true"}
+    ns = root.tag[: root.tag.find("}") + 1]  # S3 answers in its 2006-03-01 namespace
+    decode = root.findtext(ns + "EncodingType") == "url"
+
+    def name(text: str | None) -> str:
+        text = text or ""
+        return unquote_plus(text) if decode and ("%" in text or "+" in text) else text
+
+    contents = []
+    for item in root.iterfind(ns + "Contents"):
+        entry = {
+            "Key": name(item.findtext(ns + "Key")),
+            "LastModified": dt.datetime.fromisoformat(item.findtext(ns + "LastModified") or ""),
+            "ETag": item.findtext(ns + "ETag") or "",
+            "Size": int(item.findtext(ns + "Size") or 0),
+        }
+        storage_class = item.findtext(ns + "StorageClass")
+        if storage_class:
+            entry["StorageClass"] = storage_class
+        contents.append(entry)
+    prefixes = [
+        {"Prefix": name(item.findtext(ns + "Prefix"))}
+        for item in root.iterfind(ns + "CommonPrefixes")
+    ]
+    page: dict = {"IsTruncated": root.findtext(ns + "IsTruncated") == "true"}
     if contents:
         page["Contents"] = contents
     if prefixes:
         page["CommonPrefixes"] = prefixes
-    token = _text(fields, "NextContinuationToken")
+    token = root.findtext(ns + "NextContinuationToken")
     if token:
         page["NextContinuationToken"] = token
     return page
-
-
-def _name(element) -> str:
-    """The tag without its namespace (S3 answers in http://s3.amazonaws.com/doc/2006-03-01/)."""
-    return element.tag.rpartition("}")[2]
-
-
-def _text(fields: dict, name: str) -> str:
-    element = fields.get(name)
-    return (element.text or "") if element is not None else ""

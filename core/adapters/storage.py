@@ -185,7 +185,7 @@ class Storage:
             if_match=if_match or "",
             if_absent=if_absent,
         )
-        return response.headers["ETag"]
+        return response.headers["etag"]
 
     def put_json(self, key: str, value: Any, **conditions) -> str:
         body = json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
@@ -280,17 +280,16 @@ class Storage:
     def head(self, key: str) -> dict:
         """ETag, ContentLength, ContentType, LastModified and Metadata, as boto3 names them."""
         headers = self._request("read " + key, key, self.http.head, key).headers
-        length = headers.get("Content-Length")
-        modified = headers.get("Last-Modified")
+        length, modified = headers.get("content-length"), headers.get("last-modified")
         return {
-            "ETag": headers.get("ETag", ""),
+            "ETag": headers.get("etag", ""),
             "ContentLength": int(length) if length is not None else 0,
-            "ContentType": headers.get("Content-Type", ""),
+            "ContentType": headers.get("content-type", ""),
             "LastModified": email.utils.parsedate_to_datetime(modified) if modified else None,
             "Metadata": {
-                name[11:].lower(): value
+                name[11:]: value
                 for name, value in headers.items()
-                if name.lower().startswith("x-amz-meta-")
+                if name.startswith("x-amz-meta-")
             },
         }
 
@@ -310,7 +309,7 @@ class Storage:
         for pause in (*_TORN_READ_PAUSES, None):
             response = self._request("read " + key, key, self.http.get, key)
             try:
-                return json.loads(response.data), response.headers["ETag"]
+                return json.loads(response.data), response.headers["etag"]
             except ValueError:  # JSONDecodeError, UnicodeDecodeError
                 if pause is None:
                     break
@@ -344,7 +343,7 @@ class Storage:
         response = self._request(
             what, key, self.http.get, key, if_match=if_match or "", stream=True
         )
-        length = response.headers.get("Content-Length")
+        length = response.headers.get("content-length")
         if check_size is not None and length is not None:
             try:
                 check_size(int(length))
