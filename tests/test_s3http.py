@@ -121,12 +121,35 @@ def test_a_transient_failure_is_tried_once_more(store, first):
     assert [r.body for r in store.received] == [b"body", b"body"]
 
 
-def test_two_failures_are_the_end_of_it(store):
-    store.answer(error(500, "InternalError"), error(503, "SlowDown"), (200, {}, b""))
+def test_three_failures_are_the_end_of_it(store):
+    store.answer(error(500, "InternalError"), DROP, error(502, "BadGateway"), (200, {}, b""))
     with pytest.raises(S3Error) as info:
         client_of(store).get("k")
-    assert (info.value.status, info.value.code) == (503, "SlowDown")
-    assert len(store.received) == 2
+    assert (info.value.status, info.value.code) == (502, "BadGateway")
+    assert len(store.received) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        error(500, "InternalError"),
+        error(400, "RequestTimeout"),
+        DROP,
+        error(404, "NoSuchKey"),
+        error(403, "AccessDenied"),
+        error(400, "InvalidArgument"),
+    ],
+    ids=["500", "400 RequestTimeout", "connection dropped", "404", "403", "400"],
+)
+def test_as_many_attempts_as_boto3_configured_as_storage_configures_it(store, answer):
+    storage = Storage(load_settings({"S3_ENDPOINT_URL": store.url}))
+    store.answer(*[answer] * 5)
+    with pytest.raises(Exception):  # noqa: B017 - each client's own error
+        storage.client.get_object(Bucket=storage.bucket, Key="k")
+    by_boto3, store.script, store.received = len(store.received), [answer] * 5, []
+    with pytest.raises((S3Error, Unreachable)):
+        storage.http.get("k")
+    assert len(store.received) == by_boto3
 
 
 @pytest.mark.parametrize(
@@ -156,13 +179,16 @@ def test_a_file_body_is_sent_whole_again_from_where_it_stood(store):
     assert store.received[1].header("Content-Length") == "100000"
 
 
-def test_a_copy_that_fails_inside_its_200_answer_is_an_error(store):
+def test_a_copy_that_fails_inside_its_200_answer_is_an_error_tried_again(store):
     # S3 may start a copy's 200 answer, then report the copy failed in its body.
     failed = error(200, "InternalError", "We encountered an internal error.")
-    store.answer(failed, failed)
+    store.answer(failed, (200, {}, b"<CopyObjectResult><ETag>e</ETag></CopyObjectResult>"))
+    assert client_of(store).copy("a", "b").status == 200
+    store.answer(failed, failed, failed)
     with pytest.raises(S3Error) as info:
         client_of(store).copy("a", "b")
     assert (info.value.status, info.value.code) == (500, "InternalError")
+    assert len(store.received) == 5
 
 
 def test_nothing_listening_is_unreachable():

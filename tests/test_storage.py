@@ -161,12 +161,12 @@ def test_an_answer_no_rule_covers_is_botocores_client_error(scripted):
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_a_store_that_stays_busy_is_storage_unavailable_after_two_attempts(scripted):
-    scripted.answer(error(503, "SlowDown"), error(503, "SlowDown"))
+def test_a_store_that_stays_down_is_storage_unavailable_after_three_attempts(scripted):
+    scripted.answer(*[error(503, "ServiceUnavailable")] * 3)
     with pytest.raises(StorageUnavailable) as info:
         scripted_storage(scripted).get_json("r.json")
-    assert info.value.retryable and "(503 SlowDown)" in info.value.message
-    assert len(scripted.received) == 2
+    assert info.value.retryable and "(503 ServiceUnavailable)" in info.value.message
+    assert len(scripted.received) == 3
 
 
 def test_a_store_busy_once_is_tried_again(scripted):

@@ -5,8 +5,9 @@ connections (core/adapters/httpconn.py).
 botocore costs over 2 ms of CPU per request in its generic machinery (models, events,
 parsers); this costs a fraction of that (docs/performance.md, row o). It keeps botocore's
 wire behaviour where it matters: path-style addressing on a custom endpoint and
-virtual-hosted on AWS, TLS verified, 5 s to connect and 60 s to read, two attempts with
-botocore's "standard" backoff for connection errors, 5xx, throttling and RequestTimeout.
+virtual-hosted on AWS, TLS verified, 5 s to connect and 60 s to read, and the attempts of
+boto3's configuration in Storage (retry mode "standard", `max_attempts` 2: two retries, three
+attempts in all) with its backoff, for connection errors, 5xx, throttling and RequestTimeout.
 Errors come back as S3Error (an answer) or Unreachable (none); core/adapters/storage.py maps
 both.
 """
@@ -31,13 +32,23 @@ from core.adapters.sigv4 import (
     quote_path,
 )
 
-# botocore's standard retry mode: what is worth a second attempt, and its backoff.
+# botocore's standard retry mode: what is worth another attempt, and its backoff.
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 TRANSIENT_CODES = frozenset(
     {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
 )
 THROTTLING_CODES = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequests"}
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+    }
 )
 _BACKOFF_SCALE = 0.05  # seconds; throttling backs off 20 times longer, as botocore does
 _HASH_BLOCK = 1024 * 1024
@@ -56,7 +67,6 @@ class S3Error(Exception):
     def retryable(self) -> bool:
         return (
             self.status in TRANSIENT_STATUS
-            or self.status == 429
             or self.code in TRANSIENT_CODES
             or self.code in THROTTLING_CODES
         )
@@ -110,7 +120,7 @@ class S3Client:
         ca_bundle: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
-        attempts: int = 2,
+        attempts: int = 3,
         pool_size: int = 10,
         unsigned_streams: bool | None = None,
     ):
@@ -184,12 +194,7 @@ class S3Client:
         headers = {"x-amz-copy-source": copy_source(self.bucket, source)}
         if if_match:
             headers["x-amz-copy-source-if-match"] = if_match
-        response = self.request("CopyObject", "PUT", self.path(key), headers=headers)
-        # S3 may answer 200 and then fail the copy in the body (its docs, CopyObject).
-        error = s3xml.error_of(response.data)
-        if error is not None:
-            raise S3Error("CopyObject", 500, error[0], error[1])
-        return response
+        return self.request("CopyObject", "PUT", self.path(key), headers=headers)
 
     def list(
         self,
@@ -264,16 +269,20 @@ class S3Client:
                     body if body or start is not None else None,
                     preload=not stream,
                 )
-                if 200 <= answer.status < 300:
+                if not 200 <= answer.status < 300:
+                    error = _answer_error(operation, answer)
+                elif operation == "CopyObject" and (failed := s3xml.error_of(answer.data)):
+                    # S3 may answer 200, then fail the copy in the body (as a 500, to botocore).
+                    error = S3Error(operation, 500, *failed)
+                else:
                     return answer
-                error = _answer_error(operation, answer)
             except FAILURES as exc:
                 if attempt < self.attempts:
                     _backoff(attempt, throttled=False)
                     continue
                 raise Unreachable(operation, type(exc).__name__) from exc
             if error.retryable and attempt < self.attempts:
-                _backoff(attempt, throttled=error.code in THROTTLING_CODES or error.status == 429)
+                _backoff(attempt, throttled=error.code in THROTTLING_CODES)
                 continue
             raise error
         raise AssertionError("unreachable")  # the loop returns or raises

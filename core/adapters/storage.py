@@ -99,6 +99,7 @@ class Storage:
 
     def _make_client(self, endpoint_url: str):
         config = Config(
+            # Two retries (botocore's max_attempts counts retries), as core/adapters/s3http.py.
             retries={"max_attempts": 2, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
