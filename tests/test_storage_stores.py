@@ -190,3 +190,11 @@ def test_a_key_the_store_does_not_know_names_the_credentials(s3rver_server, monk
         storage.get_bytes("x")
     assert "(InvalidAccessKeyId)" in info.value.message
     assert "check the AWS credentials" in info.value.message
+
+
+def test_the_probe_finds_what_the_conditional_requests_above_showed(store):
+    name, storage = store
+    found = storage.probe_capabilities()
+    assert found.conditional_create == found.conditional_replace == HONOURS_CONDITIONS[name]
+    assert not found.copy_conditions  # neither refuses a copy whose source changed
+    assert list(storage.list_keys("store/")) == []  # its throw-away keys are gone

@@ -433,14 +433,18 @@ class Storage:
     def probe_capabilities(self) -> Capabilities:
         """Try each feature on the bucket now (core/adapters/capabilities.py)."""
         try:
-            return probe(self.client, self.bucket)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
+            return probe(self.http, self.client, self.bucket)
+        except (ClientError, s3http.S3Error) as exc:
+            if isinstance(exc, ClientError):
+                error = exc.response.get("Error", {})
+                code, message = error.get("Code"), error.get("Message")
+            else:
+                code, message = exc.code, exc.message
             raise StorageUnavailable(
                 "Object storage failed while pdfq probed what it honours "
-                f"({error.get('Code')}: {error.get('Message')}); try again shortly."
+                f"({code}: {message}); try again shortly."
             ) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, s3http.Unreachable) as exc:
             raise _unavailable(exc, "probe the store's capabilities") from exc
 
     def record_capabilities(self, capabilities: Capabilities):
