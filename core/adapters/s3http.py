@@ -238,9 +238,10 @@ class S3Client:
         body: bytes | IO[bytes] = b"",
         length: int | None = None,
         stream: bool = False,
-    ):
-        """Send one signed request, with a second attempt where botocore would make one: a 2xx
-        answer, else S3Error or Unreachable."""
+    ) -> Answer:
+        """Send one signed request, tried again (up to `attempts` in all) where botocore would
+        try again: a 2xx answer, else S3Error or Unreachable. A file body is sent from where
+        it stands to its end (`length` bytes, measured when not given)."""
         query_string = canonical_query(query) if query else ""
         target = f"{path}?{query_string}" if query_string else path
         headers = dict(headers or {})
@@ -250,6 +251,9 @@ class S3Client:
             payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         else:
             start = body.tell()
+            if length is None:
+                length = body.seek(0, 2) - start
+                body.seek(start)
             payload = UNSIGNED_PAYLOAD if self.unsigned_streams else _file_sha256(body, start)
         for attempt in range(1, self.attempts + 1):
             credentials = self._credentials()
