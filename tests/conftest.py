@@ -8,9 +8,11 @@ server fixture without such a marker stops the collection, so the markers stay t
 
 from __future__ import annotations
 
+import logging
+
 import pytest
-from moto import mock_aws
 from moto.core.base_backend import BackendDict
+from moto.server import ThreadedMotoServer
 
 from consumer import tasks
 from core.services import Services, build
@@ -82,20 +84,25 @@ def environment(monkeypatch, tmp_path, request):
 
 
 @pytest.fixture(scope="session")
-def aws_mock():
-    """moto's in-process AWS, started once: each start would drop boto3's default session,
-    and loading its service models again costs about 0.1 s a test. Requests to any other
-    endpoint (the private servers) pass through it."""
-    mock = mock_aws()
-    mock.start()
-    yield mock
-    mock.stop()
+def moto_thread() -> str:
+    """moto's S3 as an HTTP server on a thread of this process, on a free port, started once
+    for the session; yields its endpoint URL. Every request goes over loopback, through the
+    same clients as in production (an in-process mock of botocore would miss pdfq's own)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture
-def s3(aws_mock):
-    """moto's in-process S3, emptied for this test (no bucket yet)."""
-    BackendDict.reset()  # moto's state only; its interception stays in place
+def s3(moto_thread, monkeypatch) -> str:
+    """moto's S3 in this process, emptied for this test (no bucket yet), and the test's
+    S3_ENDPOINT_URL pointing at it; its endpoint URL."""
+    BackendDict.reset()
+    monkeypatch.setenv("S3_ENDPOINT_URL", moto_thread)
+    return moto_thread
 
 
 def started(bucket: bool = True) -> Services:

@@ -26,7 +26,9 @@ class Notifications:
     """An SQS queue that the bucket notifies of every object created under inbox/ and sources/."""
 
     def __init__(self, storage):
-        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        # moto's server answers every service: SQS too, sharing the process with its S3.
+        endpoint = storage.client.meta.endpoint_url
+        self.sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
         self.url = self.sqs.create_queue(QueueName="pdfq-events")["QueueUrl"]
         self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -62,7 +64,7 @@ class Notifications:
 
 @pytest.fixture
 def storage(services):
-    """The test's bucket (moto in-process)."""
+    """The test's bucket (moto in this process)."""
     return services.storage
 
 

@@ -16,6 +16,7 @@ from core.jobs.model import JobStatus
 from tests.support.api import complete, post_to_storage, presign
 from tests.support.corpus import BAD, GOOD
 from tests.support.jobs import stored_bytes
+from tests.support.requests_count import counted
 
 JO = GOOD / "pdfminer_jo.pdf"
 
@@ -42,15 +43,11 @@ def test_a_source_over_the_limit_fails_too_large_before_any_download(services, m
 
 def test_the_download_makes_one_request_with_its_size_check(services, no_sandbox, monkeypatch):
     job = stored_bytes(services, (GOOD / "pdfminer_jo.pdf").read_bytes())
-    calls = []
-    real = services.storage._call
-    monkeypatch.setattr(
-        services.storage, "_call", lambda what, op, **kw: calls.append(op) or real(what, op, **kw)
-    )
     path = services.settings.data_dir / "download.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
-    pdfcheck.download_checked(services.storage, job.source_key, path, 10**8)
-    assert calls == ["get_object"]
+    with counted(services, monkeypatch) as calls:
+        pdfcheck.download_checked(services.storage, job.source_key, path, 10**8)
+    assert calls == {"GetObject": 1}
 
 
 @pytest.mark.env(MAX_UPLOAD_BYTES="1000")
@@ -58,15 +55,16 @@ def test_a_source_larger_than_storage_reported_stops_downloading_at_the_limit(
     services, monkeypatch, no_sandbox
 ):
     job = stored_bytes(services, b"%PDF-1.4\n" + b"x" * 5000)
-    storage = services.storage
-    real = storage._call
+    http = services.storage.http
+    real = http.get
 
-    def lying(what, op, **kwargs):
+    def lying(key, **kwargs):
         # Replaced since, or a store that reports sizes wrongly.
-        response = real(what, op, **kwargs)
-        return {**response, "ContentLength": 10} if op == "get_object" else response
+        response = real(key, **kwargs)
+        response.headers["content-length"] = "10"
+        return response
 
-    monkeypatch.setattr(storage, "_call", lying)
+    monkeypatch.setattr(http, "get", lying)
     assert pipeline.process(services, job.source_key, final_attempt=False) is JobStatus.FAILED
     assert services.records.get(job.id, "public").error["code"] == "too_large"
 

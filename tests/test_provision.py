@@ -125,7 +125,8 @@ def test_check_fails_naming_cors_origins_when_the_page_could_not_upload(moto_ser
 def test_provisioning_creates_a_missing_bucket_once(services):
     [existing, *_] = bucket.provision(services.storage, services.settings, apply=True)
     assert (existing.state, existing.detail) == (OK, "exists")
-    settings = load_settings({"S3_BUCKET": "fresh-bucket"})
+    endpoint = services.settings.s3_endpoint_url
+    settings = load_settings({"S3_BUCKET": "fresh-bucket", "S3_ENDPOINT_URL": endpoint})
     fresh = Storage(settings)
     [created, *_] = bucket.provision(fresh, settings, apply=True)
     assert (created.state, created.detail) == (CHANGED, "created")

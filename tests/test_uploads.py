@@ -1,5 +1,5 @@
 """POST /uploads (presign) and POST /uploads/<id>/complete (functions/uploads.py), against
-moto's in-process S3.
+moto's S3 server in this process.
 
 moto, like every local S3 fake, does NOT enforce presigned POST policies: it stores a body
 that breaks content-length-range or Content-Type. Only real S3 does. So these tests decode
@@ -114,9 +114,10 @@ def test_presigned_urls_name_the_public_endpoint(client, services):
     job = presign(client, size=100)
     assert job["upload"]["post"]["url"] == "https://files.example.test:9443/pdfq-test"
     assert job["upload"]["put"]["url"].startswith("https://files.example.test:9443/pdfq-test/")
-    # pdfq's own calls still go to its own endpoint (here AWS, intercepted by moto).
+    # pdfq's own calls still go to its own endpoint (here the test's moto).
     storage = services.storage
     assert "example.test" not in storage.client.meta.endpoint_url
+    assert "example.test" not in storage.http.base_url
     assert storage.public_client is not storage.client
 
 

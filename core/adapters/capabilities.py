@@ -3,7 +3,9 @@
 Stores differ: AWS S3 refuses a conditional write that lost (412); s3rver and some other
 compatible stores accept `If-None-Match: *`, a stale `If-Match` and `CopySourceIfMatch`
 with 200, or answer `NotImplemented` for lifecycle rules and notifications. `probe` tries
-each on throw-away keys under `store/`; provisioning writes the result to
+each on throw-away keys under `store/`, the conditional requests with the client that sends
+them for every job (core/adapters/s3http.py), the bucket's configuration with boto3;
+provisioning writes the result to
 `store/capabilities.json`, where the web and the worker read it (the store being described
 keeps its own description, so it survives a Redis wipe). docs/reliability.md says what pdfq
 does where a store lacks one.
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from core import keys
+from core.adapters.s3http import S3Client, S3Error
 from core.clock import utcnow
 
 FEATURES = (
@@ -65,32 +68,23 @@ def describe(caps: Capabilities) -> str:
     return "honours " + ("everything pdfq asks" if not lacking else "all but " + ", ".join(lacking))
 
 
-def probe(client, bucket: str) -> Capabilities:
-    """Try each feature on the bucket with `client` (boto3). Raises what boto3 raises for an
-    outage (ClientError with a 5xx other than 501, BotoCoreError): the caller maps those."""
+def probe(http: S3Client, client, bucket: str) -> Capabilities:
+    """Try each feature on the bucket: objects with `http`, the bucket's configuration with
+    `client` (boto3). Raises what they raise for an outage (S3Error or ClientError with a 5xx
+    other than 501, Unreachable, BotoCoreError): the caller maps those."""
     base = keys.store_probe_key(uuid.uuid4().hex)
     copy = base + ".copy"
-    etag = client.put_object(Bucket=bucket, Key=base, Body=b"1")["ETag"]
+    kind = "application/octet-stream"
+    http.put(base, b"1", content_type=kind)
     try:
-        create = _refused(
-            lambda: client.put_object(Bucket=bucket, Key=base, Body=b"2", IfNoneMatch="*")
-        )
-        etag = client.head_object(Bucket=bucket, Key=base)["ETag"]
+        create = _refused(lambda: http.put(base, b"2", content_type=kind, if_absent=True))
+        etag = http.head(base).headers.get("etag", "")
         stale = '"' + "0" * 32 + '"' if etag != '"' + "0" * 32 + '"' else '"' + "1" * 32 + '"'
-        replace = _refused(
-            lambda: client.put_object(Bucket=bucket, Key=base, Body=b"3", IfMatch=stale)
-        )
-        copies = _refused(
-            lambda: client.copy_object(
-                Bucket=bucket,
-                Key=copy,
-                CopySource={"Bucket": bucket, "Key": base},
-                CopySourceIfMatch=stale,
-            )
-        )
+        replace = _refused(lambda: http.put(base, b"3", content_type=kind, if_match=stale))
+        copies = _refused(lambda: http.copy(base, copy, if_match=stale))
     finally:
         for key in (base, copy):
-            client.delete_object(Bucket=bucket, Key=key)
+            http.delete(key)
     return Capabilities(
         conditional_create=create,
         conditional_replace=replace,
@@ -108,12 +102,10 @@ def _refused(write: Callable) -> bool:
     """True when the store refused a write whose condition does not hold (as it must)."""
     try:
         write()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if error.get("Code") in _REFUSED or status == 412:
+    except S3Error as exc:
+        if exc.code in _REFUSED or exc.status == 412:
             return True
-        if error.get("Code") in _UNSUPPORTED or status in (400, 501):
+        if exc.code in _UNSUPPORTED or exc.status in (400, 501):
             return False  # the store refuses the header itself: no condition to rely on
         raise
     return False

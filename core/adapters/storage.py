@@ -1,29 +1,45 @@
-"""The S3-compatible object store: put/get/head/delete/list/presign, and the bucket's own
-configuration for provisioning (`configure`), with boto3 clients made lazily.
+"""The S3-compatible object store: put/get/head/delete/copy/list/presign, and the bucket's own
+configuration for provisioning (`configure`), with every client made on first use.
 
-Two clients: one for pdfq's own calls (S3_ENDPOINT_URL) and one that signs URLs for browsers
-(S3_PUBLIC_ENDPOINT_URL), because a presigned PUT URL signs the host it names.
+The requests every job makes (objects read, written, copied, deleted; one page of a listing)
+go through core/adapters/s3http.py, a small SigV4 client that costs a third of botocore's
+CPU per request. boto3 keeps what is rare or local: presigning, multipart uploads, bucket
+configuration and capability probing. Two boto3 clients: one for pdfq's own calls
+(S3_ENDPOINT_URL) and one that signs URLs for browsers (S3_PUBLIC_ENDPOINT_URL), because a
+presigned PUT URL signs the host it names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
+import io
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import boto3
+import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.httpsession import get_cert_path
 
 from core import keys
+from core.adapters import s3http
 from core.adapters.capabilities import Capabilities, probe
 from core.errors import ObjectMissing, StorageUnavailable, StoreRefused, WriteConflict
 from core.settings import Settings
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+_CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
+_REFUSED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+_BUSY_CODES = {"SlowDown", "ServiceUnavailable", "RequestTimeout"}
+# Answers of AWS to a request signed for another region than the bucket's (a HEAD's is a
+# bare 400 or 301), each with the bucket's region in x-amz-bucket-region.
+_WRONG_REGION_CODES = {"AuthorizationHeaderMalformed", "PermanentRedirect", "IncorrectEndpoint"}
 # A GET racing a PUT of the same key can return a torn body on some stores (s3rver: empty):
 # read again this many times, a little later each time, before calling storage unavailable.
 _TORN_READ_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.5)
@@ -35,8 +51,14 @@ _TRANSFER.max_in_memory_upload_chunks = 1
 
 
 def _unavailable(exc: Exception, what: str) -> StorageUnavailable:
+    if isinstance(exc, s3http.S3Error):
+        reason = f"{exc.status} {exc.code}"
+    elif isinstance(exc, s3http.Unreachable):
+        reason = exc.reason
+    else:
+        reason = type(exc).__name__
     return StorageUnavailable(
-        f"Object storage unreachable while trying to {what} ({type(exc).__name__}): "
+        f"Object storage unreachable while trying to {what} ({reason}): "
         "is the S3 endpoint up and are the credentials right?"
     )
 
@@ -49,6 +71,7 @@ class Storage:
         self._settings = settings
         self._client = None
         self._public_client = None
+        self._http: s3http.S3Client | None = None
         self._lock = threading.Lock()
         self._capabilities: Capabilities | None = None
         self.capabilities_source = ""  # "recorded" (by provisioning) or "probed" (by us)
@@ -76,6 +99,7 @@ class Storage:
 
     def _make_client(self, endpoint_url: str):
         config = Config(
+            # Two retries (botocore's max_attempts counts retries), as core/adapters/s3http.py.
             retries={"max_attempts": 2, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
@@ -89,30 +113,56 @@ class Storage:
             config=config,
         )
 
-    def _call(self, what: str, method: str, **kwargs) -> Any:
+    @property
+    def http(self) -> s3http.S3Client:
+        """The client of the per-job requests (core/adapters/s3http.py), built on first use;
+        its credentials come from boto3's chain when the first request is signed."""
+        if self._http is None:
+            with self._lock:
+                if self._http is None:
+                    session = botocore.session.get_session()
+                    self._http = s3http.S3Client(
+                        bucket=self.bucket,
+                        region=self._settings.s3_region,
+                        endpoint_url=self._settings.s3_endpoint_url,
+                        credentials=_chain(session),
+                        ca_bundle=session.get_config_variable("ca_bundle") or get_cert_path(True),
+                    )
+        return self._http
+
+    def _request(self, what: str, key: str, send: Callable, *args, **kwargs):
+        """`send(*args, **kwargs)` on the http client, a store's refusal or absence mapped to
+        pdfq's errors (an answer no rule covers is raised as boto3's ClientError)."""
         try:
-            return getattr(self.client, method)(**kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return send(*args, **kwargs)
+        except s3http.Unreachable as exc:
+            raise _unavailable(exc, what) from exc
+        except s3http.S3Error as exc:
+            code = exc.code
             if code in _MISSING_CODES:
-                raise ObjectMissing(kwargs.get("Key", "")) from exc
-            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise WriteConflict(kwargs.get("Key", "")) from exc
+                raise ObjectMissing(key) from exc
+            if code in _CONFLICT_CODES:
+                raise WriteConflict(key) from exc
             if code == "NoSuchBucket":
                 raise StorageUnavailable(
                     f"Bucket {self.bucket!r} does not exist: run `python -m infra.provision`."
                 ) from exc
-            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            if code in _REFUSED_CODES:
                 raise StorageUnavailable(
                     f"Object storage refused pdfq ({code}) while trying to {what}: "
                     "check the AWS credentials and the bucket policy."
                 ) from exc
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "RequestTimeout"):
+            wrong_region = code in _WRONG_REGION_CODES or exc.status in (301, 400)
+            if wrong_region and exc.region and exc.region != self._settings.s3_region:
+                raise StorageUnavailable(
+                    f"Bucket {self.bucket!r} is in region {exc.region}, not "
+                    f"{self._settings.s3_region}: set AWS_DEFAULT_REGION={exc.region}."
+                ) from exc
+            if exc.status >= 500 or code in _BUSY_CODES:
                 raise _unavailable(exc, what) from exc
-            raise
-        except BotoCoreError as exc:
-            raise _unavailable(exc, what) from exc
+            error = {"Error": {"Code": code, "Message": exc.message}}
+            response = {**error, "ResponseMetadata": {"HTTPStatusCode": exc.status}}
+            raise ClientError(response, exc.operation) from exc
 
     # --- writes ---
 
@@ -126,24 +176,38 @@ class Storage:
         if_absent: bool = False,
     ) -> str:
         """Write `key`; with if_match/if_absent the write raises WriteConflict on a lost race."""
-        kwargs: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": key,
-            "Body": data,
-            "ContentType": content_type,
-        }
-        if if_match:
-            kwargs["IfMatch"] = if_match
-        if if_absent:
-            kwargs["IfNoneMatch"] = "*"
-        return self._call("write " + key, "put_object", **kwargs)["ETag"]
+        response = self._request(
+            "write " + key,
+            key,
+            self.http.put,
+            key,
+            data,
+            content_type=content_type,
+            if_match=if_match or "",
+            if_absent=if_absent,
+        )
+        return response.headers["etag"]
 
     def put_json(self, key: str, value: Any, **conditions) -> str:
         body = json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
         return self.put_bytes(key, body, "application/json", **conditions)
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str, metadata: dict):
-        """Stream a file object to `key` (multipart above 8 MB, so memory stays bounded)."""
+        """Stream a file object to `key` from where it stands: one PUT below the multipart
+        threshold (8 MiB), boto3's multipart upload above it, so memory stays bounded."""
+        size = _remaining(fileobj)
+        if size is not None and size < _TRANSFER.multipart_threshold:
+            self._request(
+                "write " + key,
+                key,
+                self.http.put,
+                key,
+                fileobj,
+                content_type=content_type,
+                length=size,
+                metadata=metadata,
+            )
+            return
         extra = {"ContentType": content_type, "Metadata": metadata}
         try:
             self.client.upload_fileobj(fileobj, self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
@@ -151,23 +215,17 @@ class Storage:
             raise _unavailable(exc, "write " + key) from exc
 
     def delete(self, key: str):
-        self._call("delete " + key, "delete_object", Bucket=self.bucket, Key=key)
+        self._request("delete " + key, key, self.http.delete, key)
 
     def copy(self, source: str, key: str, *, if_match: str | None = None):
         """Server-side copy; with if_match, only while `source` is still that version."""
-        kwargs: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": key,
-            "CopySource": {"Bucket": self.bucket, "Key": source},
-        }
         if if_match:
-            kwargs["CopySourceIfMatch"] = if_match
             # A store that ignores the condition: check it ourselves just before copying
             # (a narrower window than none; docs/reliability.md).
             unchecked = not self.capabilities().copy_conditions
             if unchecked and self.etag(source) != if_match:
                 raise WriteConflict(source)
-        self._call("copy " + source, "copy_object", **kwargs)
+        self._request("copy " + source, key, self.http.copy, source, key, if_match=if_match or "")
 
     # --- presigned uploads (signed locally: no request is made) ---
 
@@ -221,35 +279,38 @@ class Storage:
     # --- reads ---
 
     def head(self, key: str) -> dict:
-        return self._call("read " + key, "head_object", Bucket=self.bucket, Key=key)
+        """ETag, ContentLength, ContentType, LastModified and Metadata, as boto3 names them."""
+        headers = self._request("read " + key, key, self.http.head, key).headers
+        length, modified = headers.get("content-length"), headers.get("last-modified")
+        return {
+            "ETag": headers.get("etag", ""),
+            "ContentLength": int(length) if length is not None else 0,
+            "ContentType": headers.get("content-type", ""),
+            "LastModified": email.utils.parsedate_to_datetime(modified) if modified else None,
+            "Metadata": {
+                name[11:]: value
+                for name, value in headers.items()
+                if name.startswith("x-amz-meta-")
+            },
+        }
 
     def get_bytes(self, key: str) -> bytes:
-        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
-        try:
-            return response["Body"].read()
-        except BotoCoreError as exc:
-            raise _unavailable(exc, "read " + key) from exc
+        return self._request("read " + key, key, self.http.get, key).data
 
     def read_head(self, key: str, size: int) -> bytes:
         """The first `size` bytes (a ranged GET: a large object is not downloaded)."""
-        response = self._call(
-            "read " + key, "get_object", Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}"
-        )
-        try:
-            return response["Body"].read()
-        except BotoCoreError as exc:
-            raise _unavailable(exc, "read " + key) from exc
+        return self._request(
+            "read " + key, key, self.http.get, key, byte_range=f"bytes=0-{size - 1}"
+        ).data
 
     def get_json(self, key: str) -> tuple[Any, str]:
         """The decoded object and its ETag (for a conditional write back). A body that does
         not parse (a read torn by a concurrent write) is read again; if it still does not
         parse, storage is called unavailable: retry later, it is not a bug of the caller."""
         for pause in (*_TORN_READ_PAUSES, None):
-            response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
+            response = self._request("read " + key, key, self.http.get, key)
             try:
-                return json.loads(response["Body"].read()), response["ETag"]
-            except BotoCoreError as exc:
-                raise _unavailable(exc, "read " + key) from exc
+                return json.loads(response.data), response.headers["etag"]
             except ValueError:  # JSONDecodeError, UnicodeDecodeError
                 if pause is None:
                     break
@@ -279,24 +340,33 @@ class Storage:
         version (WriteConflict otherwise). `check_size` sees the size the store reports
         before any of the body is read (and may raise to refuse it), so a size check costs
         no request of its own."""
-        match = {"IfMatch": if_match} if if_match else {}
-        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key, **match)
-        if check_size is not None:
+        what = "read " + key
+        response = self._request(
+            what, key, self.http.get, key, if_match=if_match or "", stream=True
+        )
+        length = response.headers.get("content-length")
+        if check_size is not None and length is not None:
             try:
-                check_size(response["ContentLength"])
+                check_size(int(length))
             except BaseException:
-                response["Body"].close()
+                response.close()
                 raise
-        try:
-            for chunk in response["Body"].iter_chunks(1024 * 1024):
+        with contextlib.closing(self._chunks(response, 1024 * 1024, what)) as body:
+            for chunk in body:  # a write that raises closes the connection on the way out
                 fileobj.write(chunk)
-        except BotoCoreError as exc:
-            raise _unavailable(exc, "read " + key) from exc
 
-    def stream(self, key: str, chunk_size: int = 64 * 1024):
-        """The object's body as an iterator of chunks, for responses that must not buffer."""
-        response = self._call("read " + key, "get_object", Bucket=self.bucket, Key=key)
-        return response["Body"].iter_chunks(chunk_size)
+    def stream(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The object's body as an iterator of chunks, for responses that must not buffer; the
+        request is made now (so a missing key raises here), the body read as it is iterated."""
+        what = "read " + key
+        response = self._request(what, key, self.http.get, key, stream=True)
+        return self._chunks(response, chunk_size, what)
+
+    def _chunks(self, response, size: int, what: str) -> Iterator[bytes]:
+        try:
+            yield from s3http.chunks(response, size)
+        except s3http.Unreachable as exc:
+            raise _unavailable(exc, what) from exc
 
     def list_keys(self, prefix: str):
         """Every key under `prefix`, page by page."""
@@ -305,12 +375,9 @@ class Storage:
 
     def list_prefixes(self, prefix: str) -> list[str]:
         """The "folders" directly under `prefix` (e.g. each tenant's `jobs/<tenant>/`)."""
-        found, token = [], None
+        found, token = [], ""
         while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+            page = self._list(prefix, delimiter="/", token=token)
             found += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
             if not page.get("IsTruncated"):
                 return found
@@ -318,12 +385,9 @@ class Storage:
 
     def list_objects(self, prefix: str):
         """Every object under `prefix` as S3 lists it (Key, LastModified, Size...)."""
-        token = None
+        token = ""
         while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": prefix}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+            page = self._list(prefix, token=token)
             yield from page.get("Contents", [])
             if not page.get("IsTruncated"):
                 return
@@ -334,25 +398,22 @@ class Storage:
     ) -> tuple[list[dict], bool]:
         """One listing request: up to `limit` objects under `prefix` after `start_after`, in
         key order, and whether more follow."""
-        kwargs = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}
-        if start_after:
-            kwargs["StartAfter"] = start_after
-        page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+        page = self._list(prefix, start_after=start_after or "", max_keys=limit)
         return page.get("Contents", []), bool(page.get("IsTruncated"))
 
     def list_folders(self, prefix: str) -> list[str]:
         """The names one level below `prefix` that hold keys (`a/` of `prefix` + `a/b`)."""
-        names, token = [], None
+        names, token = [], ""
         while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = self._call("list " + prefix, "list_objects_v2", **kwargs)
+            page = self._list(prefix, delimiter="/", token=token)
             folders = page.get("CommonPrefixes", [])
             names += [p["Prefix"][len(prefix) :].rstrip("/") for p in folders]
             if not page.get("IsTruncated"):
                 return names
             token = page["NextContinuationToken"]
+
+    def _list(self, prefix: str, **page) -> dict:
+        return self._request("list " + prefix, "", self.http.list, prefix, **page)
 
     # --- the bucket itself ---
 
@@ -372,14 +433,18 @@ class Storage:
     def probe_capabilities(self) -> Capabilities:
         """Try each feature on the bucket now (core/adapters/capabilities.py)."""
         try:
-            return probe(self.client, self.bucket)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
+            return probe(self.http, self.client, self.bucket)
+        except (ClientError, s3http.S3Error) as exc:
+            if isinstance(exc, ClientError):
+                error = exc.response.get("Error", {})
+                code, message = error.get("Code"), error.get("Message")
+            else:
+                code, message = exc.code, exc.message
             raise StorageUnavailable(
                 "Object storage failed while pdfq probed what it honours "
-                f"({error.get('Code')}: {error.get('Message')}); try again shortly."
+                f"({code}: {message}); try again shortly."
             ) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, s3http.Unreachable) as exc:
             raise _unavailable(exc, "probe the store's capabilities") from exc
 
     def record_capabilities(self, capabilities: Capabilities):
@@ -390,7 +455,7 @@ class Storage:
     def ping(self):
         """Raise StorageUnavailable unless the bucket answers."""
         try:
-            self._call("reach bucket " + self.bucket, "head_bucket", Bucket=self.bucket)
+            self._request("reach bucket " + self.bucket, "", self.http.head_bucket)
         except ObjectMissing:
             raise StorageUnavailable(
                 f"Bucket {self.bucket!r} does not exist: run `python -m infra.provision`."
@@ -417,3 +482,29 @@ class Storage:
             ) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc, what) from exc
+
+
+def _chain(session) -> Callable[[], Any]:
+    """Credentials from botocore's standard chain (environment, profile, container, instance
+    role), found on the first request and frozen per request, so refreshable ones renew."""
+    lock, found = threading.Lock(), []
+
+    def credentials():
+        if not found:
+            with lock:
+                if not found:
+                    found.append(session.get_credentials())
+        return found[0].get_frozen_credentials() if found[0] is not None else None
+
+    return credentials
+
+
+def _remaining(fileobj: IO[bytes]) -> int | None:
+    """Bytes from the file's position to its end; None when it cannot seek."""
+    try:
+        start = fileobj.tell()
+        end = fileobj.seek(0, io.SEEK_END)
+        fileobj.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - start
