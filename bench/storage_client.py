@@ -94,7 +94,7 @@ def measure(s3_url: str, rounds: int) -> dict[str, tuple[float, float]]:
 
 
 def rows(s3_url: str, rounds: int = 30) -> list[Row]:
-    """o: one row, the mean over the six requests, each request's figures beside it."""
+    """p: one row, the mean over the six requests, each request's figures beside it."""
     measured = measure(s3_url, rounds)
     ours = sum(o for o, _ in measured.values()) / len(measured)
     boto = sum(b for _, b in measured.values()) / len(measured)
@@ -102,7 +102,7 @@ def rows(s3_url: str, rounds: int = 30) -> list[Row]:
     boto_each = ", ".join(f"{name} {b:.2f}" for name, (_, b) in measured.items())
     return [
         Row(
-            "o. storage client CPU per request",
+            "p. storage client CPU per request",
             f"{ours:.2f} ms ({each}), {rounds * BLOCK} of each",
             f"boto3: {boto:.2f} ms ({boto_each})",
             ours / boto,

@@ -55,7 +55,7 @@ def test_extraction_rows_print_ratios_for_one_file():
 
 
 def test_the_outline_row_has_its_own_letter_and_runs_on_one_file(monkeypatch):
-    assert ALL == "abcdefghijklmn" and len(set(ALL)) == len(ALL)
+    assert ALL == "abcdefghijklmnop" and len(set(ALL)) == len(ALL)
     monkeypatch.setattr(structure_rows, "OUTLINED", ["pdfminer_pagelabels.pdf"])
     [row] = structure_rows.outline_headings(full=False)
     assert row.name == "n. outline headings pdfminer_pagelabels.pdf"

@@ -13,5 +13,5 @@ def test_the_storage_client_row_times_each_request_of_both_clients(moto_server):
     assert set(measured) == {"PUT", "GET", "HEAD", "COPY", "DELETE", "LIST"}
     assert all(ours > 0 and boto > 0 for ours, boto in measured.values())
     [row] = storage_client.rows(moto_server, rounds=1)
-    assert row.name == "o. storage client CPU per request" and row.ratio > 0
+    assert row.name == "p. storage client CPU per request" and row.ratio > 0
     assert row.line().count("|") == HEADER.splitlines()[0].count("|")
