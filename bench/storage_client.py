@@ -1,4 +1,4 @@
-"""o: CPU per storage request of pdfq's S3 client (core/adapters/s3http.py, through Storage)
+"""p: CPU per storage request of pdfq's S3 client (core/adapters/s3http.py, through Storage)
 against boto3 making the same requests, in the same run, on moto's S3 server in its own
 process (whose CPU is not counted): what each request costs the web or worker process.
 
