@@ -138,9 +138,11 @@ class Servers:
         return "pinned" if self.pinned else "shared cores"
 
     def stack(self, slow: bool = False, **settings: str):
-        """A stack on the local S3 server, or (`slow`) on it through the latency proxy."""
+        """A stack on the local S3 server, or (`slow`) on it through the latency proxy, with
+        OPTIONS_SECRET set as a deployment sets it (presigned uploads then carry their jobs)."""
         self.redis.client.flushall()
         s3_url = self.proxy.url if slow else self.s3_url
+        settings = {"OPTIONS_SECRET": "the-bench-options-secret", **settings}
         stack = Stack(self.redis.url, s3_url, self.folder / uuid.uuid4().hex[:8], **settings)
         stack.where = f"{self.proxy.delay * 1000:.0f} ms storage" if slow else "local"
         if self.pinned:

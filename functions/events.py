@@ -112,8 +112,15 @@ def _source_arrived(runtime: Services, obj: Created) -> dict:
         runtime.storage.delete(obj.key)
         return outcome(obj, "ignored", reason="the job was deleted; the object is removed")
     except NotFound:
-        # The direct upload path stores the source before its record, and queues it itself.
-        return outcome(obj, "ignored", reason="no job awaits this upload")
+        # A job the state store lost before its upload was completed: the object carries it.
+        # (A direct upload stores its source before its record, and queues it itself.)
+        try:
+            job, queued = runtime.lifecycle.adopt_upload(tenant, job_id, caller())
+        except NotFound:
+            return outcome(obj, "ignored", reason="no job awaits this upload")
+        except UploadRejected:
+            return outcome(obj, "rejected", runtime.records.get(job_id, tenant))
+        return outcome(obj, "queued" if queued else "duplicate", job)
     if job.status is not JobStatus.AWAITING_UPLOAD:
         return outcome(obj, "duplicate", job)
     try:

@@ -12,9 +12,10 @@ import datetime as dt
 from flask import Blueprint, url_for
 
 from core import keys
-from core.errors import BadRequest, UnsupportedMediaType
+from core.clock import utcnow
+from core.errors import BadRequest, JobDeleted, NotFound, UnsupportedMediaType
+from core.jobs import carried, pdfcheck
 from core.jobs import options as job_options
-from core.jobs import pdfcheck
 from core.services import Services
 from functions import limits
 from functions.auth import current_tenant
@@ -43,17 +44,25 @@ def create_upload():
     tenant = current_tenant()
     limits.check_capacity(runtime, tenant)
     job_id = keys.new_job_id()
-    # Signing is local (no request), so it comes first: if it fails, no record is left behind.
-    upload = sign_upload(runtime, keys.source_key(tenant, job_id), filename, size)
+    fields = {
+        "job_id": job_id,
+        "tenant": tenant,
+        "filename": filename,
+        "size": size or 0,
+        "options": job_options.seal(options, runtime.settings),
+        "callback_url": callback_url,
+        "engine": engine,
+    }
+    # The object the client uploads carries the job (core/jobs/carried.py) when it can:
+    # then signing the upload makes no storage request at all.
+    now = utcnow()
+    carries = carried.metadata(
+        carried.created(**fields, created_at=now), runtime.settings.options_secret
+    )
+    # Signing is local (no request), so it comes first: if it fails, no job is left behind.
+    upload = sign_upload(runtime, keys.source_key(tenant, job_id), filename, size, carries)
     job = runtime.lifecycle.create(
-        job_id=job_id,
-        tenant=tenant,
-        filename=filename,
-        size=size or 0,
-        awaiting_upload=True,
-        options=job_options.seal(options, runtime.settings),
-        callback_url=callback_url,
-        engine=engine,
+        **fields, awaiting_upload=True, carried=carries is not None, created_at=now
     )
     view = job_view(job)
     view["links"]["complete"] = url_for("uploads.complete", job_id=job.id)
@@ -64,9 +73,15 @@ def create_upload():
 @bp.post("/uploads/<job_id>/complete")
 def complete(job_id: str):
     """Check the uploaded object and queue the job: 202 when this call queued it, 200 after."""
-    runtime = services()
-    job = runtime.records.get(job_id, current_tenant())
-    job, queued = runtime.lifecycle.complete_upload(job, caller())
+    runtime, tenant = services(), current_tenant()
+    try:
+        job = runtime.records.get(job_id, tenant)
+    except JobDeleted:
+        raise
+    except NotFound:  # the state store lost it before the upload was completed
+        job, queued = runtime.lifecycle.adopt_upload(tenant, job_id, caller())
+    else:
+        job, queued = runtime.lifecycle.complete_upload(job, caller())
     return (
         job_view(job),
         202 if queued else 200,
@@ -95,12 +110,15 @@ def _validated(body: dict, limit: int) -> tuple[str, int | None]:
     return clean_filename(body["filename"]), size
 
 
-def sign_upload(runtime: Services, key: str, filename: str, size: int | None) -> dict:
+def sign_upload(
+    runtime: Services, key: str, filename: str, size: int | None, carries: dict | None = None
+) -> dict:
     """A presigned POST (for browsers) and, for a declared size, PUT (for scripts) of `key`,
-    and when they expire."""
+    and when they expire. `carries`: the metadata that carries the job, bound into both."""
     settings, storage = runtime.settings, runtime.storage
     expires = settings.presign_expiry
     meta = {"x-amz-meta-filename": ascii_name(filename)}
+    meta.update({f"x-amz-meta-{name}": value for name, value in (carries or {}).items()})
     post = storage.presign_post(
         key,
         fields={"Content-Type": PDF, **meta},
@@ -113,9 +131,12 @@ def sign_upload(runtime: Services, key: str, filename: str, size: int | None) ->
     )
     put = None
     if size is not None:  # a PUT URL always signs its length: unbounded, it could write 5 GB
+        carried_headers = {name: value for name, value in meta.items() if "pdfq-" in name}
         put = {
-            "url": storage.presign_put(key, content_type=PDF, size=size, expires=expires),
-            "headers": {"Content-Type": PDF, "Content-Length": str(size)},
+            "url": storage.presign_put(
+                key, content_type=PDF, size=size, expires=expires, headers=carried_headers
+            ),
+            "headers": {"Content-Type": PDF, "Content-Length": str(size), **carried_headers},
         }
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)
     return {

@@ -15,16 +15,22 @@ import json
 import os
 from urllib.parse import parse_qs, urlsplit
 
+import botocore.auth
+import botocore.signers
 import pytest
 import redis
 import requests
 from pdfminer.high_level import extract_text
 
 from core import keys
+from core.adapters import storage as storage_module
+from core.errors import NotFound
 from core.jobs.model import JobStatus
 from tests.support.api import UPLOADS_URL as URL
 from tests.support.api import complete, post_to_storage, presign
 from tests.support.corpus import BAD, GOOD
+from tests.support.jobs import wiped
+from tests.support.requests_count import counted
 
 JO = GOOD / "pdfminer_jo.pdf"
 
@@ -118,16 +124,59 @@ def test_presigned_urls_name_the_public_endpoint(client, services):
     storage = services.storage
     assert "example.test" not in storage.client.meta.endpoint_url
     assert "example.test" not in storage.http.base_url
-    assert storage.public_client is not storage.client
 
 
-@pytest.mark.env(S3_PUBLIC_ENDPOINT_URL="https://files.example.test")
-def test_the_public_client_is_built_only_when_needed(services, configure):
+def test_presigned_urls_and_policies_are_what_botocore_signs(services, monkeypatch):
+    """pdfq signs them itself (SigV4, as its requests): the same URL and the same form as
+    botocore's signer makes at the same moment, with the same keys."""
     storage = services.storage
-    assert storage._public_client is None
-    assert storage.public_client.meta.endpoint_url == "https://files.example.test"
-    services = configure(S3_PUBLIC_ENDPOINT_URL="")
-    assert services.storage.public_client is services.storage.client
+    frozen = dt.datetime(2026, 12, 7, 12, 0, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(storage_module, "_now", lambda: frozen)
+    for module in (botocore.auth, botocore.signers):
+        monkeypatch.setattr(module, "get_current_datetime", lambda: frozen.replace(tzinfo=None))
+    ours = storage.presign_put(
+        "sources/public/a b+c.pdf", content_type="application/pdf", size=4321, expires=600
+    )
+    theirs = storage.client.generate_presigned_url(
+        "put_object",
+        Params={
+            "Bucket": storage.bucket,
+            "Key": "sources/public/a b+c.pdf",
+            "ContentType": "application/pdf",
+            "ContentLength": 4321,
+        },
+        ExpiresIn=600,
+    )
+    assert parse_qs(urlsplit(ours).query) == parse_qs(urlsplit(theirs).query)
+    assert urlsplit(ours).path == urlsplit(theirs).path
+    got = storage.presign_get("results/public/x.jsonl", expires=60)
+    want = storage.client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": storage.bucket, "Key": "results/public/x.jsonl"},
+        ExpiresIn=60,
+    )
+    assert parse_qs(urlsplit(got).query) == parse_qs(urlsplit(want).query)
+    conditions = [{"Content-Type": "application/pdf"}, ["content-length-range", 1, 9]]
+    fields = {"Content-Type": "application/pdf"}
+    post = storage.presign_post(
+        "sources/public/k.pdf", fields=fields, conditions=conditions, expires=600
+    )
+    boto = storage.client.generate_presigned_post(
+        storage.bucket,
+        "sources/public/k.pdf",
+        Fields=fields,
+        Conditions=conditions,
+        ExpiresIn=600,
+    )
+    assert post["url"] == boto["url"]
+    policy = json.loads(base64.b64decode(post["fields"]["policy"]))
+    expected = json.loads(base64.b64decode(boto["fields"]["policy"]))
+    assert policy["expiration"] == expected["expiration"]
+    assert sorted(map(json.dumps, policy["conditions"])) == sorted(
+        map(json.dumps, expected["conditions"])
+    )
+    for name in ("key", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "Content-Type"):
+        assert post["fields"][name] == boto["fields"][name]
 
 
 @pytest.mark.parametrize(
@@ -293,3 +342,65 @@ def test_the_upload_page_is_served_at_the_root(client):
     with client.get("/static/upload.js") as script:
         assert script.status_code == 200
         assert "/uploads" in script.get_data(as_text=True)
+
+
+CARRIED = {"OPTIONS_SECRET": "an-options-secret-long-enough"}
+
+
+@pytest.mark.env(**CARRIED)
+def test_signing_an_upload_makes_no_storage_request_its_object_carries_the_job(
+    client, services, monkeypatch
+):
+    with counted(services, monkeypatch) as calls:
+        job = presign(client, size=3373)
+    assert not [name for name in calls if not name.startswith("state.")], calls
+    assert client.get(f"/api/v1/pdf/jobs/{job['id']}").get_json()["status"] == "awaiting_upload"
+    listed = client.get("/api/v1/pdf/jobs").get_json()["jobs"]
+    assert [j["id"] for j in listed] == [job["id"]]  # listed, though no record is written yet
+    fields = job["upload"]["post"]["fields"]
+    assert {"x-amz-meta-pdfq-job", "x-amz-meta-pdfq-sig"} <= set(fields)
+    assert "x-amz-meta-pdfq-job" in job["upload"]["put"]["headers"]
+    assert post_to_storage(job, JO.read_bytes()).status_code == 204
+    assert complete(client, job).status_code == 202
+    stored = services.records.stored(job["id"], "public")  # written when the upload completed
+    assert stored.status in (JobStatus.QUEUED, JobStatus.SUCCEEDED)
+    assert services.records.get(job["id"], "public").status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.env(**CARRIED)
+def test_a_put_sends_the_carried_job_as_signed_headers(client, services):
+    job = presign(client, size=len(JO.read_bytes()))
+    put = job["upload"]["put"]
+    answer = requests.put(put["url"], data=JO.read_bytes(), headers=put["headers"], timeout=30)
+    assert answer.status_code == 200, answer.text
+    head = services.storage.head(keys.source_key("public", job["id"]))
+    assert head["Metadata"]["pdfq-job"] == put["headers"]["x-amz-meta-pdfq-job"]
+
+
+@pytest.mark.env(**CARRIED)
+def test_a_job_lost_with_the_state_store_before_its_upload_completes_comes_from_its_object(
+    client, services
+):
+    job = presign(client, filename="kept.pdf", ocr="off")
+    assert post_to_storage(job, JO.read_bytes()).status_code == 204
+    wiped(services)  # Redis flushed between the upload and its completion
+    response = complete(client, job)
+    assert response.status_code == 202, response.get_json()
+    done = services.records.get(job["id"], "public")
+    assert done.status is JobStatus.SUCCEEDED
+    assert (done.filename, done.options) == ("kept.pdf", {"ocr": "off"})
+
+
+@pytest.mark.env(**CARRIED)
+def test_an_object_carrying_a_job_pdfq_did_not_sign_for_its_key_makes_no_job(client, services):
+    job = presign(client)
+    fields = dict(job["upload"]["post"]["fields"])
+    other = keys.new_job_id()
+    fields["key"] = keys.source_key("public", other)  # moto does not enforce the policy
+    post = {**job["upload"]["post"], "fields": fields}
+    assert post_to_storage({"upload": {"post": post}}, JO.read_bytes()).status_code == 204
+    wiped(services)
+    response = client.post(f"/api/v1/pdf/uploads/{other}/complete")
+    assert response.status_code == 404
+    with pytest.raises(NotFound):
+        services.records.stored(other, "public")

@@ -147,6 +147,10 @@ class S3Client:
             size=pool_size,
         )
 
+    def credentials(self) -> Credentials | None:
+        """The credentials a request would be signed with now."""
+        return self._credentials()
+
     # --- objects ---
 
     def get(

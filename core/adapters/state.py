@@ -12,6 +12,7 @@ order (`add`, `discard`, `members`, `count`), which hold job ids (newest first).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -105,6 +106,13 @@ class RedisState:
         args = [value, ttl, VERSION_CHARS]
         return bool(self._run(lambda r: self._put_newer(keys=[self._prefix + key], args=args)))
 
+    @contextlib.contextmanager
+    def batch(self):
+        """Writes sent together in one round trip when the block ends (not atomically)."""
+        pipe = self._conn.pipeline(transaction=False)
+        yield _RedisBatch(self, pipe)
+        self._run(lambda r: pipe.execute())
+
     def add(self, name: str, *members: str):
         if members:
             self._run(lambda r: r.zadd(self._prefix + name, dict.fromkeys(members, 0)))
@@ -136,6 +144,33 @@ class RedisState:
 
     def purge_expired(self):
         """Nothing to do: Redis drops expired keys itself."""
+
+
+class _RedisBatch:
+    """The writes of a RedisState.batch(), queued on its pipeline."""
+
+    def __init__(self, state: RedisState, pipe):
+        self._state, self._pipe, self._prefix = state, pipe, state._prefix
+
+    def put_newer(self, key: str, value: str, ttl: int):
+        # EVAL with the script's text: a pipeline running a Script object first asks the
+        # server whether it knows it (one more round trip each time).
+        self._pipe.eval(_PUT_NEWER, 1, self._prefix + key, value, ttl, VERSION_CHARS)
+
+    def add(self, name: str, *members: str):
+        if members:
+            self._pipe.zadd(self._prefix + name, dict.fromkeys(members, 0))
+
+    def discard(self, name: str, *members: str):
+        if members:
+            self._pipe.zrem(self._prefix + name, *members)
+
+    def incr_many(self, changes: dict[str, int]):
+        for key, amount in changes.items():
+            self._pipe.incrby(self._prefix + key, amount)
+
+    def set(self, key: str, value: str, ttl: int):
+        self._pipe.set(self._prefix + key, value, ex=ttl)
 
 
 class SqliteState:
@@ -231,6 +266,11 @@ class SqliteState:
 
     def expire(self, key: str, ttl: int):
         self._db.execute("update state set expires_at = ? where key = ?", (time.time() + ttl, key))
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Writes made one after another (a file on this machine: no round trips to save)."""
+        yield self
 
     def put_newer(self, key: str, value: str, ttl: int) -> bool:
         """Set a versioned value unless the one stored is as new or newer."""

@@ -12,6 +12,7 @@ presigned PUT URL signs the host it names.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import email.utils
 import io
 import json
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
@@ -28,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import get_cert_path
 
 from core import keys
-from core.adapters import s3http
+from core.adapters import s3http, sigv4
 from core.adapters.capabilities import Capabilities, probe
 from core.errors import ObjectMissing, StorageUnavailable, StoreRefused, WriteConflict
 from core.settings import Settings
@@ -70,8 +72,9 @@ class Storage:
         self.bucket = settings.s3_bucket
         self._settings = settings
         self._client = None
-        self._public_client = None
         self._http: s3http.S3Client | None = None
+        # Presigned URLs and form policies are signed here, as the requests are: no boto3.
+        self._presigner = sigv4.Presigner(sigv4.Signer(settings.s3_region))
         self._lock = threading.Lock()
         self._capabilities: Capabilities | None = None
         self.capabilities_source = ""  # "recorded" (by provisioning) or "probed" (by us)
@@ -84,18 +87,6 @@ class Storage:
                 if self._client is None:
                     self._client = self._make_client(self._settings.s3_endpoint_url)
         return self._client
-
-    @property
-    def public_client(self):
-        """The client that signs URLs for browsers: the public endpoint when one is set."""
-        public = self._settings.s3_public_endpoint_url
-        if not public or public == self._settings.s3_endpoint_url:
-            return self.client
-        if self._public_client is None:
-            with self._lock:
-                if self._public_client is None:
-                    self._public_client = self._make_client(public)
-        return self._public_client
 
     def _make_client(self, endpoint_url: str):
         config = Config(
@@ -231,50 +222,60 @@ class Storage:
 
     def presign_post(self, key: str, *, fields: dict, conditions: list, expires: int) -> dict:
         """{"url", "fields"} of an HTML form POST whose policy carries `conditions`."""
-        return self._sign(
-            "presign " + key,
-            "generate_presigned_post",
-            Bucket=self.bucket,
-            Key=key,
-            Fields=fields,
-            Conditions=conditions,
-            ExpiresIn=expires,
+        base_url, prefix = self._public()
+        signed = self._presigner.post(
+            self._signing_credentials("presign " + key),
+            self.bucket,
+            key,
+            fields,
+            conditions,
+            expires,
+            _now(),
         )
+        return {"url": base_url + (prefix or "/"), "fields": signed}
 
-    def presign_put(self, key: str, *, content_type: str, size: int | None, expires: int) -> str:
-        """A PUT URL; Content-Type (and Content-Length, when given) are signed headers."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+    def presign_put(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        size: int | None,
+        expires: int,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """A PUT URL; Content-Type (and Content-Length, when given, and `headers`) are signed
+        headers: the client must send them as given."""
+        headers = {name.lower(): value for name, value in (headers or {}).items()}
+        headers["content-type"] = content_type
         if size is not None:
-            params["ContentLength"] = size
-        return self._sign(
-            "presign " + key,
-            "generate_presigned_url",
-            ClientMethod="put_object",
-            Params=params,
-            ExpiresIn=expires,
-        )
+            headers["content-length"] = str(size)
+        return self._presigned("PUT", key, headers, expires)
 
     def presign_get(self, key: str, *, expires: int) -> str:
         """A GET URL of `key` for a client to download it straight from storage."""
-        return self._sign(
-            "presign " + key,
-            "generate_presigned_url",
-            ClientMethod="get_object",
-            Params={"Bucket": self.bucket, "Key": key},
-            ExpiresIn=expires,
-        )
+        return self._presigned("GET", key, {}, expires)
 
-    def _sign(self, what: str, method: str, **kwargs) -> Any:
-        try:
-            return getattr(self.public_client, method)(**kwargs)
-        except BotoCoreError as exc:  # e.g. no credentials to sign with
-            raise _unavailable(exc, what) from exc
-        except AttributeError as exc:
-            # botocore's POST signer reads credentials.access_key without checking for None.
+    def _presigned(self, method: str, key: str, headers: dict[str, str], expires: int) -> str:
+        base_url, prefix = self._public()
+        path = prefix + "/" + sigv4.quote_path(key)
+        headers = {**headers, "host": urlsplit(base_url).netloc}
+        credentials = self._signing_credentials("presign " + key)
+        return self._presigner.url(credentials, method, base_url, path, headers, expires, _now())
+
+    def _public(self) -> tuple[str, str]:
+        """(base URL, bucket path) at the endpoint browsers reach: the public one when set."""
+        settings = self._settings
+        public = settings.s3_public_endpoint_url or settings.s3_endpoint_url
+        return s3http.endpoint(public, self.bucket, settings.s3_region)
+
+    def _signing_credentials(self, what: str) -> sigv4.Credentials:
+        found = self.http.credentials()
+        if found is None or not found.access_key:
             raise StorageUnavailable(
                 f"No AWS credentials to {what} with: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY (or a profile or instance role)."
-            ) from exc
+            )
+        return found
 
     # --- reads ---
 
@@ -482,6 +483,11 @@ class Storage:
             ) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc, what) from exc
+
+
+def _now() -> dt.datetime:
+    """The time a presigned URL or policy is signed at."""
+    return dt.datetime.now(dt.UTC)
 
 
 def _chain(session) -> Callable[[], Any]:

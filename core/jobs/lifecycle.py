@@ -29,6 +29,7 @@ from core.clock import utc_after
 from core.errors import (
     Conflict,
     JobDeleted,
+    NotFound,
     NotUploaded,
     ObjectMissing,
     PdfqError,
@@ -38,7 +39,7 @@ from core.errors import (
     WorkerCrashed,
     error_for_code,
 )
-from core.jobs import erasure, options, pdfcheck, retention
+from core.jobs import carried, erasure, options, pdfcheck, retention
 from core.jobs.inflight import HUEY_RETRY, InFlight
 from core.jobs.model import WAITING, Job, JobStatus, attempt
 from core.jobs.records import JobRecords
@@ -92,11 +93,15 @@ class Lifecycle:
         options: dict | None = None,
         callback_url: str | None = None,
         engine: str | None = None,
+        carried: bool = False,
+        created_at: str | None = None,
     ) -> Job:
         """A new job: awaiting its upload, or queued at once (its PDF is stored already).
 
         A queued job whose task cannot be enqueued is removed again, so a refused request
-        leaves no job behind. WriteConflict when a job with `job_id` exists.
+        leaves no job behind. WriteConflict when a job with `job_id` exists. `carried`: an
+        upload's job whose object will carry its record (core/jobs/carried.py): nothing is
+        written to storage until the upload is completed.
         """
         status = JobStatus.AWAITING_UPLOAD if awaiting_upload else JobStatus.QUEUED
         job = self.records.create(
@@ -109,6 +114,8 @@ class Lifecycle:
             options=options,
             callback_url=callback_url,
             engine=engine,
+            durable=not carried,
+            created_at=created_at,
         )
         if status is JobStatus.QUEUED:
             try:
@@ -161,6 +168,23 @@ class Lifecycle:
             self._hand_back(job)
             raise
         return job, True
+
+    def adopt_upload(self, tenant: str, job_id: str, by: str) -> tuple[Job, bool]:
+        """Complete the upload of a job the state store no longer knows (lost with its data
+        before the upload was completed), from the record its object carries: as
+        `complete_upload`. NotFound when there is no such object, or it carries no job pdfq
+        signed for it."""
+        key = keys.source_key(tenant, job_id)
+        try:
+            head = self.records.storage.head(key)
+        except ObjectMissing:
+            raise NotFound(f"No job {job_id!r}.") from None
+        secret = self.settings.options_secret
+        job = carried.opened(head.get("Metadata") or {}, key, tenant, job_id, secret)
+        if job is None:
+            raise NotFound(f"No job {job_id!r}.")
+        log.warning("job %s: completed from the record its upload carries", job_id)
+        return self.complete_upload(job, by)
 
     def refuse(self, job: Job, error: PdfqError, by: str) -> Job:
         """Fail an awaiting_upload job with `error`'s code; one decided meanwhile stays as it is."""

@@ -4,7 +4,9 @@ Where a page comes from depends on what it lists:
 
 - every job, or the succeeded ones: the tenant's records, which list newest first by
   themselves (job ids count time down, core/keys.py): one listing request, then each job as
-  it is now (its live copy, or its record). Erased jobs are left out, and with `succeeded`
+  it is now (its live copy, or its record); every job also takes in the tenant's open jobs
+  (the state store's set, in the same order), for the uploads whose objects will carry
+  their records (core/jobs/carried.py) and have none yet. Erased jobs are left out, and with `succeeded`
   the others too, so a page may need a few listings: at most SCAN_LISTINGS, after which it
   comes back short, with the cursor to go on;
 - failed, canceled or erased (`deleted`) jobs: the index of those statuses
@@ -82,7 +84,14 @@ def page(records: JobRecords, query: Query, *, limit: int, after: str | None = N
 def _by_creation(records: JobRecords, query: Query, limit: int, after: str | None) -> Page:
     jobs: list[Job] = []
     for _ in range(SCAN_LISTINGS):
-        ids, more = records.page(query.tenant, after=after, limit=limit - len(jobs) + 1)
+        want = limit - len(jobs) + 1
+        ids, more = records.page(query.tenant, after=after, limit=want)
+        if query.status is None:  # and the uploads whose objects carry their jobs, unwritten
+            carried = records.live.open_jobs(query.tenant, after=after, limit=want)
+            more = more or len(carried) == want
+            ids = sorted(set(ids) | set(carried))
+            more = more or len(ids) > want
+            ids = ids[:want]
         within = [i for i in ids if _created_since(i, query)]
         if len(within) < len(ids):
             more = False  # the rest are older than `since`

@@ -35,18 +35,19 @@ class LiveJobs:
 
     # --- live copies ---
 
-    def put(self, job: Job) -> bool:
-        """The job as it is now (a change made this moment); False when a newer copy is there."""
-        return self._put(job, time.time_ns() // 1000)
+    def put(self, job: Job, into=None) -> bool:
+        """The job as it is now (a change made this moment); False when a newer copy is there.
+        `into`: a batch of the state store (state.batch()) to send it with, unanswered."""
+        return self._put(job, time.time_ns() // 1000, into or self.state)
 
     def fill(self, job: Job) -> bool:
         """The job as storage has it, for the next reader, unless a copy of it is there."""
-        return self._put(job, 0)
+        return self._put(job, 0, self.state)
 
-    def _put(self, job: Job, at_us: int) -> bool:
+    def _put(self, job: Job, at_us: int, into) -> bool:
         body = json.dumps({"record": job.to_record(), "etag": job.etag}, separators=(",", ":"))
         ttl = keys.LIVE_DONE_TTL if job.status.terminal else keys.LIVE_OPEN_TTL
-        return self.state.put_newer(keys.live_key(job.id), _version(job.rev, at_us) + body, ttl)
+        return into.put_newer(keys.live_key(job.id), _version(job.rev, at_us) + body, ttl)
 
     def get(self, job_id: str) -> Job | None:
         return _parse(self.state.get(keys.live_key(job_id)))
@@ -61,12 +62,13 @@ class LiveJobs:
 
     # --- open jobs, per tenant ---
 
-    def opened(self, tenant: str, job_id: str):
-        self.state.add(keys.open_key(tenant), job_id)
-        self.state.add(keys.OPEN_TENANTS, tenant)
+    def opened(self, tenant: str, job_id: str, into=None):
+        into = into or self.state
+        into.add(keys.open_key(tenant), job_id)
+        into.add(keys.OPEN_TENANTS, tenant)
 
-    def closed(self, tenant: str, job_id: str):
-        self.state.discard(keys.open_key(tenant), job_id)
+    def closed(self, tenant: str, job_id: str, into=None):
+        (into or self.state).discard(keys.open_key(tenant), job_id)
 
     def open_jobs(self, tenant: str, *, after: str | None = None, limit: int | None = None):
         """The tenant's open job ids, newest first."""
@@ -84,12 +86,15 @@ class LiveJobs:
 
     # --- counters by status, overall and per tenant (bounded by the vocabulary) ---
 
-    def moved(self, job: Job, old: JobStatus | None):
+    def moved(self, job: Job, old: JobStatus | None, into=None):
         """Count a move of `job` from `old` (None: created) to its status, and its metrics, in
-        one round trip."""
+        one round trip (or with the batch `into`)."""
         changes = _counted(job.tenant, old, job.status)
         if old is not None:
             changes.update(metrics.transition_counts(old, job))
+        if into is not None:
+            into.incr_many(changes)
+            return
         with contextlib.suppress(PdfqError):  # a state store blip: recovery recounts
             self.state.incr_many(changes)
 

@@ -105,8 +105,8 @@ class Job:
     etag: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_record(self) -> dict[str, Any]:
-        record = dataclasses.asdict(self)
-        record.pop("etag")
+        """The record as stored (shallow: its lists and dicts are the job's own)."""
+        record = {name: getattr(self, name) for name in _RECORD_FIELDS}
         record["status"] = self.status.value
         return record
 
@@ -116,6 +116,9 @@ class Job:
         values = {k: v for k, v in record.items() if k in names}
         values["status"] = JobStatus(values["status"])
         return cls(**values, etag=etag)
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name != "etag")
 
 
 def attempt(by: str, outcome: str) -> dict[str, str]:

@@ -75,11 +75,15 @@ class JobRecords:
         options: dict | None = None,
         callback_url: str | None = None,
         engine: str | None = None,
+        durable: bool = True,
+        created_at: str | None = None,
     ) -> Job:
         """Write a new record; WriteConflict if a record with this id exists already. The job
         joins its tenant's open jobs; a state store that cannot take it fails the call (the
-        caller removes the record again)."""
-        now = utcnow()
+        caller removes the record again). Not `durable`: the job is the state store's only
+        (revision 0) until its first durable move creates the record (a presigned upload
+        whose object carries the job: core/jobs/carried.py)."""
+        now = created_at or utcnow()
         job = Job(
             id=job_id,
             tenant=tenant,
@@ -95,12 +99,15 @@ class JobRecords:
             queued_at=now if status is JobStatus.QUEUED else None,
             options=options or {},
             callback_url=callback_url,
-            rev=1,
+            rev=1 if durable else 0,
         )
-        job.etag = self._write(keys.record_key(tenant, job_id), job.to_record(), if_absent=True)
-        self.live.put(job)
-        self.live.opened(tenant, job_id)
-        self.live.moved(job, None)
+        if durable:
+            record = job.to_record()
+            job.etag = self._write(keys.record_key(tenant, job_id), record, if_absent=True)
+        with self.state.batch() as batch:  # one round trip
+            self.live.put(job, into=batch)
+            self.live.opened(tenant, job_id, into=batch)
+            self.live.moved(job, None, into=batch)
         return job
 
     def get(self, job_id: str, tenant: str, *, tombstone: bool = False) -> Job:
@@ -126,7 +133,13 @@ class JobRecords:
     def current(self, job: Job) -> Job:
         """The job read again: storage, with the live copy on top when it is of the same
         revision (it then holds the transient state)."""
-        stored = self.stored(job.id, job.tenant)
+        try:
+            stored = self.stored(job.id, job.tenant)
+        except NotFound:
+            live = self._live(job.id)
+            if live is not None and live.rev == 0:
+                return live  # carried by its upload: no record until that is completed
+            raise
         live = self._live(job.id)
         if live is not None and live.rev == stored.rev and live.etag == stored.etag:
             return live
@@ -164,7 +177,8 @@ class JobRecords:
 
     def delete(self, job: Job):
         """Remove a job that never became real: its record, live copy and place in the lists."""
-        self.storage.delete(keys.record_key(job.tenant, job.id))
+        if job.rev:
+            self.storage.delete(keys.record_key(job.tenant, job.id))
         with contextlib.suppress(PdfqError):
             self.state.delete(keys.live_key(job.id))
             self.live.closed(job.tenant, job.id)
@@ -216,20 +230,24 @@ class JobRecords:
             self.index.add(entry)  # listed in its new status before it is written
         try:
             updated.etag = self._write(
-                keys.record_key(tenant, job.id), updated.to_record(), if_match=job.etag
+                keys.record_key(tenant, job.id),
+                updated.to_record(),
+                if_match=job.etag,
+                if_absent=job.rev == 0,  # the job's first write (it was carried until now)
             )
         except WriteConflict:
             if entry:
                 self.index.remove(entry)
             raise
         self.index.remove(*(index.expected_keys(job) - index.expected_keys(updated)))
-        with contextlib.suppress(PdfqError):  # a state store blip: readers fall back to storage
-            self.live.put(updated)
-            if reopened:
-                self.live.opened(tenant, job.id)
+        with contextlib.suppress(PdfqError), self.state.batch() as batch:  # one round trip
+            # A state store blip: readers fall back to storage, recovery recounts.
+            self.live.put(updated, into=batch)
+            if reopened or (job.rev == 0 and not to.terminal):  # (again, for a carried job)
+                self.live.opened(tenant, job.id, into=batch)
             elif to.terminal:
-                self.live.closed(tenant, job.id)
-        self.live.moved(updated, job.status)
+                self.live.closed(tenant, job.id, into=batch)
+            self.live.moved(updated, job.status, into=batch)
         if to.terminal and job.reopened:
             self.close(updated)
         return updated
