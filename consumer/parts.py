@@ -104,6 +104,11 @@ def _limits(services: Services, job: Job) -> dict:
         "password": options.password(job.options, settings),
         "ocr_page_seconds": settings.ocr_page_seconds,
         "ocr_memory_mb": settings.ocr_memory_mb,
+        "recycle": sandbox.Recycle(
+            settings.sandbox_max_requests,
+            settings.sandbox_max_rss_mb,
+            slots.size(settings.extract_slots),
+        ),
     }
 
 
