@@ -39,7 +39,7 @@ from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 from core.settings import Settings
-from engines.base import Extraction, PageFile, text_warnings
+from engines.base import Extraction, PageFile, document_warnings, text_warnings
 
 log = logging.getLogger("pdfq.consumer")
 WAIT_SECONDS = 0.1
@@ -246,7 +246,7 @@ class _Coordinator:
                     count += 1
         self._drop(stored)
         pages = PageFile(merged, count)
-        capped = [w for w in header["warnings"] if w == "metadata_truncated"]
+        capped = document_warnings(header["warnings"])
         return Extraction(
             pages=pages,
             metadata=header["metadata"],
