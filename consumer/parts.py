@@ -39,7 +39,7 @@ from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 from core.settings import Settings
-from engines.base import Extraction, PageFile, text_warnings
+from engines.base import Extraction, PageFile, document_warnings, text_warnings
 
 log = logging.getLogger("pdfq.consumer")
 WAIT_SECONDS = 0.1
@@ -104,6 +104,11 @@ def _limits(services: Services, job: Job) -> dict:
         "password": options.password(job.options, settings),
         "ocr_page_seconds": settings.ocr_page_seconds,
         "ocr_memory_mb": settings.ocr_memory_mb,
+        "recycle": sandbox.Recycle(
+            settings.sandbox_max_requests,
+            settings.sandbox_max_rss_mb,
+            slots.size(settings.extract_slots),
+        ),
     }
 
 
@@ -241,7 +246,7 @@ class _Coordinator:
                     count += 1
         self._drop(stored)
         pages = PageFile(merged, count)
-        capped = [w for w in header["warnings"] if w == "metadata_truncated"]
+        capped = document_warnings(header["warnings"])
         return Extraction(
             pages=pages,
             metadata=header["metadata"],

@@ -25,7 +25,8 @@ def garbled(text: str) -> bool:
 
 def page_record(page: Page, engine: str) -> dict:
     """One line of pages.jsonl; `engine` is the package of the job's engine. A page read by
-    OCR names Tesseract instead, with its mean word confidence (0-100)."""
+    OCR names Tesseract instead, with its mean word confidence (0-100); a page whose extras
+    failed (blocks, Markdown, OCR) lists them in `warnings`, its text whole."""
     record = {
         "page": page.number,
         "text": page.text,
@@ -40,6 +41,8 @@ def page_record(page: Page, engine: str) -> dict:
         record["engine_version"] = page.ocr["engine_version"]
         record["confidence"] = page.ocr["confidence"]
         record["ocr_languages"] = page.ocr["languages"]
+    if page.warnings:
+        record["warnings"] = list(page.warnings)
     return record
 
 

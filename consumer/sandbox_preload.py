@@ -1,12 +1,7 @@
-"""Imported once by the sandbox's forkserver: pdfminer loaded, stop signals ignored.
+"""Imported once by each warm sandbox child (consumer/sandbox_child.py), before its first
+request: the engines, so a request never pays for their import. Tesseract (tesserocr) is
+left out: only a child that OCRs loads it."""
 
-A platform stopping the worker sends SIGTERM to every process of the dyno; the forkserver
-must survive it, or its extraction children would die with it (they die with their
-parent by design). The worker kills its children itself when it must.
-"""
-
-import signal
-
-import engines.pdfminer_engine  # noqa: F401 - preloaded so each child starts in milliseconds
-
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
+import engines.ocr_engine  # noqa: F401
+import engines.pdfium_engine  # noqa: F401
+import engines.pdfminer_engine  # noqa: F401

@@ -222,6 +222,9 @@ class Settings:
     max_worker_crashes: int = 3
     extract_timeout: float = 300.0
     extract_memory_mb: int = 1024
+    # Warm sandbox children: replaced after this many requests, or past this resident size.
+    sandbox_max_requests: int = 200
+    sandbox_max_rss_mb: int = 256
     shutdown_timeout: float = 20.0
     reconcile_grace: int = 60
 
@@ -324,6 +327,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "MAX_WORKER_CRASHES": ("max_worker_crashes", lambda n, v: _int(n, v, minimum=1)),
     "EXTRACT_TIMEOUT_SECONDS": ("extract_timeout", lambda n, v: _float(n, v, minimum=1)),
     "EXTRACT_MEMORY_MB": ("extract_memory_mb", lambda n, v: _int(n, v, minimum=0)),
+    "SANDBOX_MAX_REQUESTS": ("sandbox_max_requests", lambda n, v: _int(n, v, minimum=1)),
+    "SANDBOX_MAX_RSS_MB": ("sandbox_max_rss_mb", lambda n, v: _int(n, v, minimum=64)),
     "HUEY_SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda n, v: _float(n, v, minimum=0)),
     "RECONCILE_GRACE_SECONDS": ("reconcile_grace", lambda n, v: _int(n, v, minimum=0)),
     "PROGRESS_TTL": ("progress_ttl", lambda n, v: _int(n, v, minimum=60)),

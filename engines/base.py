@@ -9,14 +9,22 @@ An engine module provides:
 is called with (pages done, pages expected) after each page, and `options` are the job's
 stored options (core/jobs/options.py): each engine applies those it understands. Errors are
 pdfq's (core/errors.py): Encrypted, Corrupt, Unsupported, NotAPdf.
+
+Structure never costs text: text blocks, the outline, a page's Markdown and OCR are extras,
+and a failure in one of them leaves the page's text as it is, with a warning on the page and
+on the job (STRUCTURE_WARNINGS). They are computed only when the job's `outputs` ask for
+them (wants_structure).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core.jobs import structure
 
 METADATA_FIELDS = (
     "Title",
@@ -37,8 +45,10 @@ class Page:
     # Set when the text came from OCR: {"engine", "engine_version", "confidence", "languages"}.
     ocr: dict | None = None
     # The page's text blocks in reading order (see engines/layout_blocks.py); None when the
-    # engine has no layout to give (PDFium).
+    # engine has no layout to give (PDFium), the job asked for no structure, or they failed.
     blocks: list[dict] | None = None
+    # What went wrong with the page's extras (STRUCTURE_WARNINGS); its text is whole.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def chars(self) -> int:
@@ -46,11 +56,20 @@ class Page:
 
     def record(self) -> dict:
         """The page as JSON: how it crosses the sandbox and is kept in part objects."""
-        return {"page": self.number, "text": self.text, "ocr": self.ocr, "blocks": self.blocks}
+        found = {"page": self.number, "text": self.text, "ocr": self.ocr, "blocks": self.blocks}
+        if self.warnings:
+            found["warnings"] = self.warnings
+        return found
 
     @classmethod
     def from_record(cls, item: dict) -> Page:
-        return cls(item["page"], item["text"], item.get("ocr"), item.get("blocks"))
+        return cls(
+            item["page"],
+            item["text"],
+            item.get("ocr"),
+            item.get("blocks"),
+            item.get("warnings", []),
+        )
 
 
 class PageFile:
@@ -106,18 +125,77 @@ class Extraction:
 
 
 OCR_WARNING = "ocr_pages:"  # followed by how many pages were OCRed
+# A page's extras that failed, its text kept: on the page and on the job.
+STRUCTURE_WARNINGS = ("blocks_failed", "markdown_failed", "ocr_failed")
+# The document's own: its metadata cut to the caps, its outline unreadable.
+DOCUMENT_WARNINGS = ("metadata_truncated", "outline_failed")
+STRUCTURE_OUTPUTS = ("blocks", "markdown")
 
 
-def text_warnings(pages: list[Page], truncated: bool = False) -> list[str]:
-    """The document-level warnings every engine gives: no text at all, pages left out, how
-    many pages OCR read."""
-    warnings = [] if any(page.text.strip() for page in pages) else ["no_text_layer"]
+def text_warnings(pages: Iterable[Page], truncated: bool = False) -> list[str]:
+    """The warnings every engine gives from its pages: no text at all, pages left out, how
+    many pages OCR read, and what failed on any page."""
+    found, ocred, texty = set(), 0, False
+    for page in pages:
+        texty = texty or bool(page.text.strip())
+        ocred += bool(page.ocr)
+        found.update(page.warnings)
+    warnings = [] if texty else ["no_text_layer"]
     if truncated:
         warnings.append("truncated")
-    ocred = sum(1 for page in pages if page.ocr)
     if ocred:
         warnings.append(f"{OCR_WARNING}{ocred}")
-    return warnings
+    return warnings + [name for name in STRUCTURE_WARNINGS if name in found]
+
+
+def document_warnings(warnings: Iterable[str]) -> list[str]:
+    """The warnings of `warnings` that are the document's, not its pages'."""
+    return [name for name in warnings if name in DOCUMENT_WARNINGS]
+
+
+def wants_structure(options: dict | None) -> bool:
+    """Whether the job's `outputs` ask for text blocks or Markdown (which is made from them).
+    Options stored before `outputs` existed have none: they get both, as they always did."""
+    outputs = (options or {}).get("outputs")
+    return outputs is None or any(name in outputs for name in STRUCTURE_OUTPUTS)
+
+
+def checked_blocks(
+    number: int, make: Callable[[], list[dict]]
+) -> tuple[list[dict] | None, list[str]]:
+    """(page `number`'s blocks, its warnings): the blocks `make` builds, with their values
+    made safe for JSON and Markdown, and tried through the page's Markdown; None and the
+    failure's warning when either step raises. The text is never touched."""
+    try:
+        blocks = [_safe_block(block) for block in make()]
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - blocks are an extra: the page keeps its text
+        return None, ["blocks_failed"]
+    try:
+        trial = [dict(block) for block in blocks]  # kinds() writes each block's kind
+        fonts = structure.Fonts()
+        fonts.add(trial)
+        structure.set_levels(trial, structure.heading_levels(structure.kinds(trial, fonts)))
+        structure.markdown_page({"page": number, "blocks": trial})
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - the Markdown of this page would fail: no blocks
+        return None, ["markdown_failed"]
+    return blocks, []
+
+
+def _safe_block(block: dict) -> dict:
+    bbox = block.get("bbox")
+    box = [_finite(value) for value in bbox] if bbox else None
+    size = _finite(block.get("size"))
+    return {
+        "text": str(block["text"]),
+        "bbox": [round(value, 2) for value in box] if box and None not in box else None,
+        "size": round(size, 1) if size and size > 0 else None,
+        "font": block["font"] if isinstance(block.get("font"), str) else None,
+        "bold": bool(block.get("bold")),
+    }
 
 
 def page_numbers(spec: str | None) -> frozenset[int] | None:
@@ -171,3 +249,10 @@ class PageSelection:
             self.truncated = True
             return None
         return True
+
+
+def _finite(value) -> float | None:
+    """JSON has no NaN or infinity, and a hostile matrix makes both."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)

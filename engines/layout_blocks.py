@@ -2,7 +2,9 @@
 
 BlockConverter writes exactly what pdfminer's TextConverter writes (it is one) and, per page,
 keeps each text box in the order the text was written: its text, bbox (PDF points, origin
-bottom left), dominant font name and size, and whether that font is bold. Text outside any
+bottom left), dominant font name and size, and whether that font is bold. A page whose
+blocks cannot be made keeps its text: its blocks are None, with a warning
+(engines/base.py checked_blocks). Text outside any
 box (figures' characters; every character when layout analysis is off) becomes one block of
 its own between the boxes around it. Kinds (heading, paragraph...) need the whole document's
 body size, so core/jobs/structure.py assigns them.
@@ -15,18 +17,23 @@ from collections import Counter
 from pdfminer.converter import TextConverter
 from pdfminer.layout import LTChar, LTContainer, LTPage, LTText, LTTextBox
 
+from engines import pdf_values
+from engines.base import checked_blocks
+
 # Weights that set headings: "Medi" is the bold of the Nimbus fonts TeX uses for Times.
 BOLD_MARKERS = ("bold", "black", "heavy", "semibold", "demi", "medi")
 
 
 class BlockConverter(TextConverter):
-    """TextConverter that also keeps the blocks of the last page it laid out."""
+    """TextConverter that also keeps the blocks of the last page it laid out, and what went
+    wrong making them."""
 
-    blocks: list[dict]
+    blocks: list[dict] | None
+    warnings: list[str]
 
     def receive_layout(self, ltpage: LTPage) -> None:
         super().receive_layout(ltpage)  # the text, exactly as extract_text writes it
-        self.blocks = page_blocks(ltpage)
+        self.blocks, self.warnings = checked_blocks(ltpage.pageid, lambda: page_blocks(ltpage))
 
 
 def page_blocks(ltpage: LTPage) -> list[dict]:
@@ -89,7 +96,7 @@ def _chars(item) -> list[LTChar]:
 def _dominant(chars: list[LTChar]) -> tuple[str | None, float | None]:
     """The font name (subset prefix dropped) and size most of the visible characters use."""
     counts = Counter(
-        (char.fontname.split("+", 1)[-1], round(char.size, 1))
+        (pdf_values.font_name(char.fontname), round(char.size, 1))
         for char in chars
         if not char.get_text().isspace()
     )

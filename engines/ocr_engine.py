@@ -3,7 +3,8 @@ under `ocr=auto` (only the pages that came out without text are read from their 
 
 Options it reads (resolved by core/jobs/options.for_engine): `ocr` (all | auto | off),
 `ocr_languages`, `ocr_dpi`, `ocr_tessdata`. Pages are opened and rendered by PDFium, so
-page numbers, passwords and errors behave as in the pdfium engine.
+page numbers, passwords and errors behave as in the pdfium engine. A page OCR fails on keeps
+the text it had (its text layer, or nothing) with the warning `ocr_failed`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ import pypdfium2 as pdfium
 
 from core.errors import PdfqError
 from engines import ocr_pages, pdfium_engine
-from engines.base import Extraction, Page, text_warnings
+from engines.base import (
+    Extraction,
+    Page,
+    document_warnings,
+    text_warnings,
+    wants_structure,
+)
 
 log = logging.getLogger("pdfq.engines")
 page_count = pdfium_engine.page_count
+FAILED = "ocr_failed"
 
 
 def extract(
@@ -39,13 +47,13 @@ def extract(
     numbers = [page.number for page in base.pages]
     if on_ocr:
         on_ocr(len(numbers))
-    found = _read(path, password, numbers, options, on_page)
+    found = _overlay(base.pages, _read(path, password, numbers, options, on_page))
     return Extraction(
         pages=found,
         metadata=base.metadata,
         encrypted=base.encrypted,
         seconds=time.monotonic() - started,
-        warnings=text_warnings(found, "truncated" in base.warnings),
+        warnings=_warnings(found, base.warnings),
         outline=base.outline,
     )
 
@@ -67,44 +75,69 @@ def fill_blank_pages(
     if not blank and not whole:
         return extraction
     started = time.monotonic()
-    try:
-        if whole:
+    if whole:
+        try:
             base = pdfium_engine.extract(path, password=password, options=options)
-            blank = [page.number for page in base.pages]
-            extraction.pages = base.pages
-            if not blank:
-                return extraction
-        if on_ocr:
-            on_ocr(len(blank))
-        read = {page.number: page for page in _read(path, password, blank, options, None)}
-    except (PdfqError, pdfium.PdfiumError) as exc:
-        # OCR cannot run here (its data missing on this worker) or PDFium cannot read what
-        # pdfminer could: the text stays as the text engine found it, with its warning.
-        log.warning("OCR of %d pages failed: %s: %s", len(blank), type(exc).__name__, exc)
-        return extraction
-    extraction.pages = [read.get(page.number, page) for page in extraction.pages]
-    extraction.warnings = text_warnings(extraction.pages, "truncated" in extraction.warnings)
+        except PdfqError as exc:  # PDFium cannot read it either: nothing to OCR
+            log.info("no pages to OCR: %s", exc.message)
+            return extraction
+        extraction.pages = base.pages
+        blank = [page.number for page in base.pages]
+        if not blank:
+            return extraction
+    if on_ocr:
+        on_ocr(len(blank))
+    extraction.pages = _overlay(extraction.pages, _read(path, password, blank, options, None))
+    extraction.warnings = _warnings(extraction.pages, extraction.warnings)
     extraction.seconds += time.monotonic() - started
     return extraction
 
 
-def _read(path, password, numbers, options, on_page) -> list[Page]:
-    done: list[Page] = []
+def _warnings(pages: list[Page], earlier: list[str]) -> list[str]:
+    return text_warnings(pages, "truncated" in earlier) + document_warnings(earlier)
 
-    def progress(page: Page):
-        done.append(page)
+
+def _overlay(pages: list[Page], read: dict[int, Page | None]) -> list[Page]:
+    """`pages` with each OCRed one replaced by its OCR; one that OCR failed on (None) kept,
+    with the warning."""
+    found = []
+    for page in pages:
+        if page.number not in read:
+            found.append(page)
+        elif read[page.number] is None:
+            found.append(Page(page.number, page.text, page.ocr, page.blocks, [FAILED]))
+        else:
+            found.append(read[page.number])
+    return found
+
+
+def _read(path, password, numbers, options, on_page) -> dict[int, Page | None]:
+    """Page number -> its OCRed Page, or None where OCR failed (every page, when OCR cannot
+    start or PDFium cannot open the file)."""
+    done: dict[int, Page | None] = {}
+
+    def progress(number: int, page: Page | None):
+        done[number] = page
         if on_page:
             on_page(len(done), len(numbers))
 
-    document = pdfium.PdfDocument(str(path), password=password or None)
     try:
-        return ocr_pages.read(
+        document = pdfium.PdfDocument(str(path), password=password or None)
+    except pdfium.PdfiumError as exc:
+        log.warning("OCR of %d pages failed: %s", len(numbers), exc)
+        return dict.fromkeys(numbers)
+    try:
+        ocr_pages.read(
             document,
             numbers,
             languages=options.get("ocr_languages", "eng"),
             tessdata=options["ocr_tessdata"],
             dpi=options.get("ocr_dpi", 300),
+            structure=wants_structure(options),
             on_page=progress,
         )
+    except PdfqError as exc:  # OCR cannot run here (its data missing on this worker)
+        log.warning("OCR of %d pages failed: %s", len(numbers), exc.message)
     finally:
         document.close()
+    return {number: done.get(number) for number in numbers}

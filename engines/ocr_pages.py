@@ -8,6 +8,7 @@ wheel, so one call uses one core and page-parallel jobs spread pages over worker
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Callable, Iterable
 from importlib.metadata import version
@@ -15,7 +16,9 @@ from importlib.metadata import version
 import pypdfium2 as pdfium
 
 from core.errors import Unsupported
-from engines.base import Page
+from engines.base import Page, checked_blocks
+
+log = logging.getLogger("pdfq.engines")
 
 ENGINE = "tesseract"
 
@@ -27,9 +30,12 @@ def read(
     languages: str,
     tessdata: str,
     dpi: int,
-    on_page: Callable[[Page], None] | None = None,
+    structure: bool = True,
+    on_page: Callable[[int, Page | None], None] | None = None,
 ) -> list[Page]:
-    """OCR the 1-based pages `numbers` of an open PDFium document, in order."""
+    """OCR the 1-based pages `numbers` of an open PDFium document, in order; on_page(number,
+    page) after each, with None for a page OCR failed on (the others go on). Text blocks
+    only with `structure`."""
     import tesserocr  # heavy (the model is loaded per API): only in the child that OCRs
 
     try:
@@ -48,16 +54,25 @@ def read(
     pages = []
     try:
         for number in numbers:
-            page = _read_page(api, tesserocr, document[number - 1], number, dpi, meta)
-            pages.append(page)
+            try:
+                page = _read_page(api, tesserocr, document, number, dpi, meta, structure)
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one page's OCR: the others go on
+                log.warning("OCR of page %d failed: %s: %s", number, type(exc).__name__, exc)
+                api.Clear()
+                page = None
+            else:
+                pages.append(page)
             if on_page:
-                on_page(page)
+                on_page(number, page)
     finally:
         api.End()
     return pages
 
 
-def _read_page(api, tesserocr, pdf_page, number: int, dpi: int, meta: dict) -> Page:
+def _read_page(api, tesserocr, document, number: int, dpi: int, meta: dict, structure) -> Page:
+    pdf_page = document[number - 1]
     try:
         bitmap = pdf_page.render(scale=dpi / 72, grayscale=True)
     finally:
@@ -71,9 +86,13 @@ def _read_page(api, tesserocr, pdf_page, number: int, dpi: int, meta: dict) -> P
     api.Recognize()
     text = api.GetUTF8Text()
     confidence = api.MeanTextConf() if text.strip() else 0
-    blocks = _blocks(api, tesserocr, 72 / dpi, height * 72 / dpi)
+    blocks, warnings = None, []
+    if structure:
+        blocks, warnings = checked_blocks(
+            number, lambda: _blocks(api, tesserocr, 72 / dpi, height * 72 / dpi)
+        )
     api.Clear()
-    return Page(number, text, {**meta, "confidence": float(confidence)}, blocks)
+    return Page(number, text, {**meta, "confidence": float(confidence)}, blocks, warnings)
 
 
 def _blocks(api, tesserocr, scale: float, height: float) -> list[dict]:

@@ -16,7 +16,14 @@ import pypdfium2.raw as pdfium_c
 
 from core.errors import Corrupt, Encrypted, NotAPdf
 from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
-from engines.base import METADATA_FIELDS, Extraction, Page, PageSelection, text_warnings
+from engines.base import (
+    METADATA_FIELDS,
+    Extraction,
+    Page,
+    PageSelection,
+    text_warnings,
+    wants_structure,
+)
 
 
 def page_count(path: Path | str, password: str = "") -> int:
@@ -94,7 +101,8 @@ def extract(
                 on_page(len(result), max(wanted_total, len(result)))
         metadata = _metadata(document)
         encrypted = _encrypted(document)
-        outline = outline_of(document) if first == 1 else []
+        wanted = first == 1 and wants_structure(options)
+        outline, failed = _outline(document) if wanted else ([], [])
     except pdfium.PdfiumError as exc:
         raise Corrupt(f"{Corrupt.default_message} (PDFium: {exc})") from exc
     finally:
@@ -104,7 +112,7 @@ def extract(
         metadata=metadata,
         encrypted=encrypted,
         seconds=time.monotonic() - started,
-        warnings=text_warnings(result, selection.truncated),
+        warnings=text_warnings(result, selection.truncated) + failed,
         outline=outline,
     )
 
@@ -127,19 +135,27 @@ def _metadata(document: pdfium.PdfDocument) -> dict[str, str]:
     }
 
 
-def outline(path: Path | str, password: str = "") -> list[dict]:
-    """The outline of the PDF at `path`, for engines that cannot resolve its pages; [] when
-    PDFium cannot read it (an outline is a bonus: the text is what a job is for)."""
+def outline(path: Path | str, password: str = "") -> tuple[list[dict], list[str]]:
+    """(the outline of the PDF at `path`, warnings), for engines that cannot resolve its
+    pages: an outline PDFium cannot read is [] with `outline_failed` (an outline is an
+    extra: the text is what a job is for)."""
     try:
         document = pdfium.PdfDocument(str(path), password=password or None)
     except pdfium.PdfiumError:
-        return []
+        return [], ["outline_failed"]
     try:
-        return outline_of(document)
-    except pdfium.PdfiumError:
-        return []
+        return _outline(document)
     finally:
         document.close()
+
+
+def _outline(document: pdfium.PdfDocument) -> tuple[list[dict], list[str]]:
+    try:
+        return outline_of(document), []
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - whatever broke the outline leaves the text alone
+        return [], ["outline_failed"]
 
 
 def outline_of(document: pdfium.PdfDocument, max_items: int = 2000) -> list[dict]:

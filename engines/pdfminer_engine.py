@@ -13,6 +13,7 @@ from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
+from pdfminer.converter import TextConverter
 from pdfminer.layout import LAParams
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
 from pdfminer.pdfexceptions import PDFNotImplementedError
@@ -21,12 +22,18 @@ from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import resolve1
 from pdfminer.psexceptions import PSException
-from pdfminer.utils import decode_text
 
 from core.errors import Corrupt, Encrypted, NotAPdf, Unsupported
 from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
-from engines import pdfium_engine
-from engines.base import METADATA_FIELDS, Extraction, Page, PageSelection, text_warnings
+from engines import pdf_values, pdfium_engine
+from engines.base import (
+    METADATA_FIELDS,
+    Extraction,
+    Page,
+    PageSelection,
+    text_warnings,
+    wants_structure,
+)
 from engines.layout_blocks import BlockConverter
 
 # pdfminer signals malformed input with its own errors and, for fuzzed files, with plain
@@ -72,20 +79,24 @@ def extract(
     started = time.monotonic()
     selection = PageSelection.of(options, pages)
     laparams = LAParams(**options.get("laparams", {})) if options.get("layout", True) else None
+    structure = wants_structure(options)
     with open(path, "rb") as fp:
         if not looks_like_pdf(fp.read(MAGIC_WINDOW)):
             raise NotAPdf()
         fp.seek(0)
         with _errors():
-            found, document = _extract_pages(fp, password, laparams, on_page, selection)
+            found, document = _extract_pages(fp, password, laparams, on_page, selection, structure)
             metadata = _metadata(document)
+    # The outline is PDFium's (it resolves each entry's page); only the first range reads it.
+    wanted = structure and selection.first == 1
+    outline, failed = pdfium_engine.outline(path, password) if wanted else ([], [])
     return Extraction(
         pages=found,
         metadata=metadata,
         encrypted=document.encryption is not None,
         seconds=time.monotonic() - started,
-        warnings=text_warnings(found, selection.truncated),
-        outline=pdfium_engine.outline(path, password) if selection.first == 1 else [],
+        warnings=text_warnings(found, selection.truncated) + failed,
+        outline=outline,
     )
 
 
@@ -107,13 +118,14 @@ def _errors():
 
 
 def _extract_pages(
-    fp, password, laparams, on_page, selection: PageSelection
+    fp, password, laparams, on_page, selection: PageSelection, structure: bool
 ) -> tuple[list[Page], PDFDocument]:
     # The same objects, in the same order, as extract_text: pdfminer breaks ties in its layout
     # analysis by id(), so even allocation order can change which text box comes first.
     output = StringIO()
     resources = PDFResourceManager(caching=True)
-    device = BlockConverter(resources, output, codec="utf-8", laparams=laparams)
+    converter = BlockConverter if structure else TextConverter
+    device = converter(resources, output, codec="utf-8", laparams=laparams)
     interpreter = PDFPageInterpreter(resources, device)
     parser = PDFParser(fp)
     document = PDFDocument(parser, password=password, caching=True)
@@ -129,7 +141,10 @@ def _extract_pages(
         end = output.tell()
         # TextConverter ends every page with a form feed; keep the page's text without it.
         text = output.getvalue()[start:end].removesuffix("\f")
-        pages.append(Page(number, text, blocks=device.blocks))
+        if structure:
+            pages.append(Page(number, text, blocks=device.blocks, warnings=device.warnings))
+        else:
+            pages.append(Page(number, text))
         start = end
         if on_page:
             on_page(len(pages), max(total or 0, len(pages)))
@@ -149,12 +164,12 @@ def _declared_count(document: PDFDocument) -> int | None:
 def _metadata(document: PDFDocument) -> dict[str, str]:
     info: dict[str, str] = {}
     for entry in document.info:
+        if not isinstance(entry, dict):
+            continue
         for name in METADATA_FIELDS:
-            value = resolve1(entry.get(name))
-            if isinstance(value, bytes):
-                value = decode_text(value)
-            if isinstance(value, str) and value.strip():
-                info[name.lower()] = value.strip()
+            value = pdf_values.text(entry.get(name))
+            if value:
+                info[name.lower()] = value
     return info
 
 

@@ -35,3 +35,64 @@ def test_without_layout_analysis_the_page_is_one_block():
     [page] = extract(GOOD / "pdfminer_jo.pdf", options={"layout": False}).pages
     assert len(page.blocks) == 1
     assert squeezed(page.blocks[0]["text"]) == squeezed(page.text)
+
+
+def test_a_font_name_pdfminer_gives_as_bytes_makes_blocks_not_a_corrupt_pdf():
+    path = GOOD / "pdfjs_issue1350.pdf"  # its font names come as UTF-32 bytes
+    result = extract(path)
+    assert result.text == extract_text(path)
+    fonts = {block["font"] for page in result.pages for block in page.blocks}
+    assert "Arial-BoldMT" in fonts
+    assert not any(page.warnings for page in result.pages)
+
+
+def test_a_page_whose_blocks_fail_keeps_its_text_with_a_warning(monkeypatch):
+    from engines import layout_blocks
+
+    real = layout_blocks.page_blocks
+
+    def failing(ltpage):
+        if ltpage.pageid == 2:
+            raise TypeError("a value of a type no one expected")
+        return real(ltpage)
+
+    monkeypatch.setattr(layout_blocks, "page_blocks", failing)
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    result = extract(path, pages=(1, 3))
+    assert result.text == "".join(page + "\f" for page in extract_text(path).split("\f")[:3])
+    broken = result.pages[1]
+    assert broken.blocks is None and broken.warnings == ["blocks_failed"]
+    assert result.pages[0].blocks and not result.pages[0].warnings
+    assert "blocks_failed" in result.warnings
+
+
+def test_a_page_whose_markdown_would_fail_keeps_its_text_and_loses_only_its_blocks(monkeypatch):
+    from engines import base
+
+    real = base.structure.markdown_page
+
+    def failing(page):
+        if page["page"] == 1:
+            raise ValueError("no Markdown for this page")
+        return real(page)
+
+    monkeypatch.setattr(base.structure, "markdown_page", failing)
+    result = extract(GOOD / "pdfminer_dmca.pdf", pages=(1, 2))
+    first, second = result.pages
+    assert first.blocks is None and first.warnings == ["markdown_failed"]
+    assert second.blocks and not second.warnings
+    assert first.text == extract_text(GOOD / "pdfminer_dmca.pdf", page_numbers=[0]).rstrip("\f")
+    assert "markdown_failed" in result.warnings
+
+
+def test_blocks_hold_no_value_json_or_markdown_cannot_take():
+    from engines.base import checked_blocks
+
+    blocks, warnings = checked_blocks(
+        1,
+        lambda: [
+            {"text": "x\n", "bbox": [0, float("nan"), 1, 1], "size": float("inf"), "font": b"F"}
+        ],
+    )
+    assert warnings == []
+    assert blocks == [{"text": "x\n", "bbox": None, "size": None, "font": None, "bold": False}]

@@ -86,3 +86,32 @@ def test_a_page_selection_is_kept_by_the_ocr_engine():
     )
     assert [page.number for page in result.pages] == [2]
     assert result.pages[0].ocr and len(result.pages[0].text.split()) > 20
+
+
+AUTO = options.for_engine({}, "pdfminer", load_settings({}, dotenv=False))
+
+
+@pytest.mark.parametrize("engine", ["auto", "ocr"])
+def test_a_page_ocr_fails_on_keeps_its_text_with_a_warning_and_the_others_are_read(
+    monkeypatch, engine
+):
+    from engines import ocr_pages
+
+    real = ocr_pages._read_page
+
+    def failing(api, tesserocr, document, number, *args):
+        if number == 1:
+            raise RuntimeError("Tesseract could not read this image")
+        return real(api, tesserocr, document, number, *args)
+
+    monkeypatch.setattr(ocr_pages, "_read_page", failing)
+    scan = BAD / "pymupdf_test_4034.pdf"  # two scanned pages, no text layer
+    if engine == "auto":
+        text = pdfminer_engine.extract(scan, options=AUTO)
+        result = ocr_engine.fill_blank_pages(scan, text, options=AUTO)
+    else:
+        result = ocr_engine.extract(scan, options=RESOLVED)
+    first, second = result.pages
+    assert first.ocr is None and first.warnings == ["ocr_failed"] and not first.text.strip()
+    assert second.ocr and second.text.strip() and not second.warnings
+    assert "ocr_failed" in result.warnings and "ocr_pages:1" in result.warnings

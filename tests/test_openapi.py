@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.errors import PdfqError
-from engines.base import OCR_WARNING
+from engines.base import DOCUMENT_WARNINGS, OCR_WARNING, STRUCTURE_WARNINGS
 from functions import API_PREFIX
 from functions.error_handlers import _HTTP_CODES
 from tests.support.openapi_seed import SEEDED_STATES, TOKEN, seed_jobs, small_pdf
@@ -155,8 +155,9 @@ def test_every_error_code_in_the_document_is_one_the_app_raises():
 
 def test_a_job_s_warnings_schema_takes_every_warning_the_worker_gives():
     warning = spec()["components"]["schemas"]["Job"]["properties"]["warnings"]["items"]
-    for given in ("no_text_layer", "garbled_text", "truncated", "metadata_truncated"):
-        jsonschema.validate(given, warning)
+    given = ("no_text_layer", "garbled_text", "truncated", *STRUCTURE_WARNINGS, *DOCUMENT_WARNINGS)
+    for name in given:
+        jsonschema.validate(name, warning)
     jsonschema.validate(f"{OCR_WARNING}12", warning)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate("ocr_pages:many", warning)

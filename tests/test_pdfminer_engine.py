@@ -88,3 +88,46 @@ def test_an_unsupported_crypt_filter_is_an_unsupported_encryption_not_a_missing_
     with pytest.raises(PdfqError) as wrong:
         extract(BAD / "pdfminer_aes-128.pdf", password="nope")
     assert wrong.value.code == "encrypted"
+
+
+def test_without_blocks_or_markdown_asked_there_are_no_blocks_and_no_outline(monkeypatch):
+    from engines import pdfium_engine
+
+    def never(*args, **kwargs):
+        raise AssertionError("PDFium opened for an outline nobody asked for")
+
+    monkeypatch.setattr(pdfium_engine, "outline", never)
+    path = GOOD / "pdfminer_pagelabels.pdf"  # it has an outline
+    result = extract(path, options={"outputs": []})
+    assert result.text == extract_text(path)
+    assert all(page.blocks is None for page in result.pages)
+    assert result.outline == []
+    monkeypatch.undo()
+    asked = extract(path, options={"outputs": ["markdown"]})
+    assert asked.outline and all(page.blocks for page in asked.pages)
+
+
+@pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
+def test_an_outline_that_fails_leaves_the_text_with_a_warning(monkeypatch, engine):
+    from engines import pdfium_engine
+
+    def broken(document, max_items=2000):
+        raise RuntimeError("the outline loops")
+
+    monkeypatch.setattr(pdfium_engine, "outline_of", broken)
+    module = extract if engine == "pdfminer" else pdfium_engine.extract
+    result = module(GOOD / "pdfminer_pagelabels.pdf")
+    assert result.outline == [] and "outline_failed" in result.warnings
+    assert result.text.strip()
+
+
+def test_metadata_values_are_text_whatever_type_pdfminer_gives(tmp_path):
+    path = tmp_path / "meta.pdf"
+    path.write_bytes(hostile.typed_metadata())
+    result = extract(path)
+    assert result.metadata == {
+        "title": "Straße",  # PDFDocEncoding bytes
+        "author": "Ωmega",  # UTF-16 with its byte-order mark
+        "subject": "Name",  # a name where a string belongs
+        "creator": "Referenced",  # a reference to a string
+    }

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from consumer import sandbox
+from consumer.sandbox_child import cap_metadata, cap_outline
 from core.errors import ExtractionTimeout, MemoryLimit, TooLarge
 from core.jobs import options
 from core.settings import load_settings
@@ -73,9 +74,12 @@ def test_pages_come_back_as_a_file_read_page_by_page(tmp_path):
 
 def test_cap_metadata_cuts_each_value_then_leaves_out_what_passes_the_total():
     caps = {"metadata_value_chars": 4, "metadata_chars": 6}
-    assert sandbox.cap_metadata({"a": "12", "b": "34"}, caps) == ({"a": "12", "b": "34"}, False)
-    assert sandbox.cap_metadata({"a": "123456"}, caps) == ({"a": "1234"}, True)
-    assert sandbox.cap_metadata({"a": "1234", "b": "567", "c": "8"}, caps) == (
+    assert cap_metadata({"a": "12", "b": "34"}, caps) == (
+        {"a": "12", "b": "34"},
+        False,
+    )
+    assert cap_metadata({"a": "123456"}, caps) == ({"a": "1234"}, True)
+    assert cap_metadata({"a": "1234", "b": "567", "c": "8"}, caps) == (
         {"a": "1234", "c": "8"},
         True,
     )
@@ -119,5 +123,8 @@ def test_ocr_off_keeps_the_page_empty_and_flagged(scan):
 def test_cap_outline_cuts_long_titles_like_metadata_values():
     caps = {"metadata_value_chars": 4, "metadata_chars": 6}
     short = [{"level": 1, "title": "Intro", "page": 1}]
-    assert sandbox.cap_outline(short, {**caps, "metadata_value_chars": 5}) == (short, False)
-    assert sandbox.cap_outline(short, caps) == ([{"level": 1, "title": "Intr", "page": 1}], True)
+    assert cap_outline(short, {**caps, "metadata_value_chars": 5}) == (short, False)
+    assert cap_outline(short, caps) == (
+        [{"level": 1, "title": "Intr", "page": 1}],
+        True,
+    )

@@ -6,9 +6,9 @@ Where a page comes from depends on what it lists:
   themselves (job ids count time down, core/keys.py): one listing request, then each job as
   it is now (its live copy, or its record); every job also takes in the tenant's open jobs
   (the state store's set, in the same order), for the uploads whose objects will carry
-  their records (core/jobs/carried.py) and have none yet. Erased jobs are left out, and with `succeeded`
-  the others too, so a page may need a few listings: at most SCAN_LISTINGS, after which it
-  comes back short, with the cursor to go on;
+  their records (core/jobs/carried.py) and have none yet. Erased jobs are left out, and
+  with `succeeded` the others too, so a page may need a few listings: at most SCAN_LISTINGS,
+  after which it comes back short, with the cursor to go on;
 - failed, canceled or erased (`deleted`) jobs: the index of those statuses
   (core/jobs/index.py), by when each entered it, so "failed since" finds an old job that
   failed lately; an entry a crash left behind (its job says otherwise) is skipped;

@@ -138,3 +138,43 @@ def unsupported_crypt_filter() -> bytes:
         ],
         trailer=b" /Encrypt 5 0 R /ID [<" + b"ab" * 16 + b"> <" + b"ab" * 16 + b">]",
     )
+
+
+def typed_metadata() -> bytes:
+    """One page whose /Info holds a PDFDocEncoding string, a UTF-16 one, a name, a
+    reference to a string and a number where text belongs."""
+    return classic(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            _stream(_HELLO),
+            _FONT,
+            b"<< /Title (Stra\\337e) /Author <FEFF03A9006D0065006700610020> /Subject /Name "
+            b"/Creator 7 0 R /Producer 42 /Keywords null >>",
+            b"(Referenced)",
+        ],
+        trailer=b" /Info 6 0 R",
+    )
+
+
+def repeated_page_tree(levels: int = 6, repeat: int = 10, typed_leaf: bool = True) -> bytes:
+    """One page listed `repeat` times by each of `levels` page-tree nodes, each node listed
+    `repeat` times by the one above: repeat**levels pages to PDFium, one page object in
+    truth (a kilobyte). Without `typed_leaf` the page has no /Type, and pdfminer sees none."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    for level in range(levels):
+        kid = b"%d 0 R " % (level + 3)
+        objects.append(
+            b"<< /Type /Pages /Kids [%s] /Count %d >>"
+            % ((kid * repeat).strip(), repeat ** (levels - level))
+        )
+    leaf = levels + 2
+    page_type = b"/Type /Page " if typed_leaf else b""
+    objects.append(
+        b"<< %s/Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_type, leaf, leaf + 2, leaf + 3)
+    )
+    objects += [_stream(_HELLO), _FONT]
+    return classic(objects)

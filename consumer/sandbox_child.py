@@ -1,0 +1,170 @@
+"""A warm sandbox child: serves the worker's extraction requests one after another.
+
+Started by consumer/sandbox_pool.py as `python -c` with the socket to the worker, the
+worker's pid and its memory limits. It asks to die with the worker, ignores the stop signals
+(the worker decides its fate), imports the engines once, and then for each request: sets its
+memory cap back to the extraction's, runs the engine, writes the pages to the request's
+file, and answers. Outputs are capped here, so no PDF can make the worker large: metadata
+values are cut, a text over its limit fails `too_large`, and the pages go through a file the
+worker reads one page at a time. A MemoryError ends the child with MEMORY_EXIT: nothing of a
+request that ran out of memory is trusted to serve the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import resource
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from consumer.sandbox_wire import Channel
+
+_PR_SET_PDEATHSIG = 1
+MEMORY_EXIT = 86  # the exit status of a child that ran out of memory
+CRASH_EXIT = 87  # the exit status after a defect (not an engine's error) ended a request
+
+
+def main(argv: list[str]):
+    fd, parent, soft, hard = (int(value) for value in argv)
+    # Stop signals are for the worker, which decides the child's fate (it kills it).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with(parent)
+    if soft:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard or resource.RLIM_INFINITY))
+    import consumer.sandbox_preload  # noqa: F401 - the engines, once per child
+
+    channel = Channel(socket.socket(fileno=fd))
+    while True:
+        try:
+            _kind, request = channel.recv_blocking()
+        except (EOFError, OSError):
+            os._exit(0)  # the worker closed our socket: it is done with us
+        _Request(channel, soft).answer(request)
+
+
+class _Request:
+    def __init__(self, channel: Channel, soft: int):
+        self.channel, self.soft = channel, soft
+
+    def answer(self, request: dict):
+        from core.errors import PdfqError
+
+        try:
+            answer = ["ok", self.run(**request)]
+        except MemoryError:
+            # No reporting from here: the traceback still holds the memory that ran out.
+            os._exit(MEMORY_EXIT)
+        except _Stopped:
+            answer = ["stopped"]
+        except PdfqError as error:
+            answer = ["error", error.code, error.message]
+        except Exception as error:  # noqa: BLE001 - a defect: this child serves no more
+            print(f"pdfq sandbox: {type(error).__name__}: {error}", file=sys.stderr)
+            os._exit(CRASH_EXIT)
+        finally:
+            self.lower_cap()
+        gc.collect()
+        self.channel.send(*answer)
+
+    def lower_cap(self):
+        """Back to the extraction's memory cap, after OCR raised it."""
+        if self.soft:
+            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            resource.setrlimit(resource.RLIMIT_AS, (self.soft, hard))
+
+    def run(self, path, engine, password, pages_path, pages, options, count_first, caps) -> dict:
+        from core import engine_registry
+        from core.errors import TooLarge
+        from engines.base import write_pages
+
+        module = engine_registry.load(engine)
+        pages = tuple(pages) if pages else None
+        if count_first:  # the worker may stop us here, to extract in parts instead
+            self.channel.send("count", module.page_count(path, password))
+            if not self.channel.recv_blocking()[1]:
+                raise _Stopped()
+        on_page = lambda done, total: self.channel.send("progress", done, total)  # noqa: E731
+        mode = (options or {}).get("ocr", "off")
+        run = {"password": password, "pages": pages, "on_page": on_page, "options": options}
+        if mode == "all":  # the ocr engine
+            run["on_ocr"] = self.ocr_starting
+        result = module.extract(path, **run)
+        if mode == "auto":
+            ocr = engine_registry.load("ocr")
+            result = ocr.fill_blank_pages(
+                path,
+                result,
+                password=password,
+                pages=pages,
+                options=options,
+                on_ocr=self.ocr_starting,
+            )
+        count, size = write_pages(result.pages, Path(pages_path))
+        if size > caps["text_bytes"]:
+            raise TooLarge(
+                f"The extracted text is {size} bytes, over the {caps['text_bytes']} byte limit "
+                "(MAX_TEXT_BYTES); extract a piece with the pages or max_pages option."
+            )
+        metadata, cut = cap_metadata(result.metadata, caps)
+        outline, cut_outline = cap_outline(result.outline, caps)
+        return {
+            "page_count": count,
+            "metadata": metadata,
+            "encrypted": result.encrypted,
+            "seconds": result.seconds,
+            "warnings": result.warnings + (["metadata_truncated"] if cut or cut_outline else []),
+            "outline": outline,
+        }
+
+    def ocr_starting(self, pages: int):
+        """Before OCR of `pages` pages: the worker extends its deadline, and the cap goes up
+        to OCR's (the hard limit set at start), until the request ends."""
+        self.channel.send("ocr", pages)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
+class _Stopped(Exception):
+    """The worker declined the document after its count (it extracts it in parts)."""
+
+
+def cap_metadata(metadata: dict[str, str], caps: dict) -> tuple[dict[str, str], bool]:
+    """(metadata within the caps, whether anything was cut): each value cut to its limit, and
+    fields left out once all of them together would pass theirs."""
+    kept: dict[str, str] = {}
+    room, cut = caps["metadata_chars"], False
+    for name, value in metadata.items():
+        if len(value) > caps["metadata_value_chars"]:
+            value, cut = value[: caps["metadata_value_chars"]], True
+        if len(value) > room:
+            cut = True
+            continue
+        kept[name] = value
+        room -= len(value)
+    return kept, cut
+
+
+def cap_outline(outline: list[dict], caps: dict) -> tuple[list[dict], bool]:
+    """(the outline within the caps, whether anything was cut): each title cut like a
+    metadata value. The number of entries is bounded where the outline is read."""
+    limit, cut = caps["metadata_value_chars"], False
+    kept = []
+    for entry in outline:
+        if len(entry["title"]) > limit:
+            entry, cut = {**entry, "title": entry["title"][:limit]}, True
+        kept.append(entry)
+    return kept, cut
+
+
+def _die_with(parent: int):
+    """Ask the kernel for SIGKILL when the worker dies, then check it had not already."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the worker's kill still applies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
