@@ -9,6 +9,7 @@ loads each by name, in the child process that runs it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _installed_version
@@ -35,9 +36,11 @@ def package(name: str) -> str:
     return ENGINES[name][1]
 
 
+@functools.cache
 def version(name: str) -> str:
     """The installed version of the engine's package: part of the dedup key ('' when the
-    package is not installed: an optional engine such as OCR)."""
+    package is not installed: an optional engine such as OCR). Read once a process: reading
+    a package's metadata costs a millisecond or two, and every job asks."""
     try:
         return _installed_version(package(name))
     except PackageNotFoundError:
