@@ -5,14 +5,14 @@ import threading
 
 import pytest
 
-from consumer import parts
+from consumer import parts, pipeline
 from core import keys
 from core.errors import Conflict, StorageUnavailable
 from core.jobs import erasure
 from core.jobs.model import JobStatus
 from tests.support.api import upload
 from tests.support.corpus import GOOD
-from tests.support.jobs import moved, recorded_job, stored_job
+from tests.support.jobs import moved, recorded_job, stored_job, wiped
 
 JOBS = "/api/v1/pdf/jobs"
 
@@ -156,3 +156,31 @@ def test_two_deletes_racing_erase_once_and_the_loser_says_so(services, held):
     assert second.status_changed_at == first.status_changed_at
     tombstone = services.records.get(job.id, "public", tombstone=True)
     assert [a["outcome"] for a in tombstone.attempts] == ["canceled", "deleted"]
+
+
+def test_a_run_unseen_after_redis_lost_its_lease_writes_nothing_once_erased(
+    client, services, monkeypatch
+):
+    """Redis lost the running job's lease and live copy: DELETE ends it at once and erases it
+    while its worker still extracts. The worker's end is refused (the record moved on), so
+    what it wrote goes again, no dedup pointer names it, and the same bytes uploaded later
+    are extracted afresh."""
+    job = stored_job(services, GOOD / "pdfminer_jo.pdf")
+    started = services.lifecycle.start(services.records.get(job.id, "public"), "worker-1")
+    real_extract = parts.extract
+
+    def erased_meanwhile(*args, **kwargs):
+        wiped(services)  # Redis restarted empty: no lease, no live copy
+        assert client.delete(f"{JOBS}/{job.id}").status_code == 204
+        return real_extract(*args, **kwargs)
+
+    monkeypatch.setattr(parts, "extract", erased_meanwhile)
+    # The worker does not look at the cancel request before its end (it was past it).
+    monkeypatch.setattr(services.inflight, "cancel_requested", lambda job_id: False)
+    assert pipeline._run(services, started, "worker-1", True, 0) is None
+    left = {key.split("/")[0] for key in objects_of(services, job.id)}
+    assert left == {"jobs", "index"}  # the tombstone and its entry: no result, no source
+    monkeypatch.undo()
+    again = upload(client, GOOD / "pdfminer_jo.pdf")
+    rerun = services.records.get(again["id"], "public")
+    assert rerun.status is JobStatus.SUCCEEDED and "reused_from" not in rerun.result
