@@ -161,6 +161,7 @@ def manylinux_platforms(glibc_minor: int) -> list[str]:
     return tags + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
 
 
+@pytest.mark.integration  # pip reaches the package index
 def test_every_requirement_has_a_wheel_for_the_images_python_and_glibc(tmp_path):
     """AWS's Python 3.12+ bases are Amazon Linux 2023 (glibc 2.34): a package without a wheel
     for that Python and glibc would build from source in the image, where no compiler and no
@@ -178,6 +179,7 @@ def test_every_requirement_has_a_wheel_for_the_images_python_and_glibc(tmp_path)
     assert {item["metadata"]["name"].lower() for item in installs} >= {"flask", "boto3"}
 
 
+@pytest.mark.integration  # pip reaches the package index
 def test_the_image_builds_from_the_files_sam_copies_and_its_handlers_answer(tmp_path):
     """The Dockerfile's COPY and RUN steps, in order, into a folder standing for
     LAMBDA_TASK_ROOT (sam build runs them in Docker, with the repository as the context;
