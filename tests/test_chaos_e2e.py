@@ -173,7 +173,7 @@ def test_a_stream_of_jobs_through_killed_workers_and_web_and_a_crashing_redis(
         counts: dict[str, int] = {}
         for received in receiver.received:
             body = received["body"]
-            assert received["valid"] and body["event"] == "job.succeeded"
+            assert received["valid"] and body["event"] == "job.succeeded", (body, chaos.log)
             counts[body["job"]["id"]] = counts.get(body["job"]["id"], 0) + 1
         extra = {job_id: n for job_id, n in counts.items() if job_id in sent and n != 1}
         assert not extra, (extra, chaos.log)

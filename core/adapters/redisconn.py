@@ -40,7 +40,8 @@ def unreachable(url: str, exc: Exception) -> QueueUnavailable:
 def out_of_memory(url: str, exc: Exception) -> QueueUnavailable:
     # With maxmemory-policy noeviction (which a queue needs) a full Redis refuses writes.
     # Redis's words, without the script a refused write ran in (pdfq's own, named by hash).
-    reason = str(exc).split(" script:", 1)[0].rstrip(",")
+    reason = str(exc).rpartition("caused error: ")[2]  # a pipeline names its command first
+    reason = reason.split(" script:", 1)[0].rstrip(",")
     return QueueUnavailable(
         f"Redis at {redacted(url)} is full and refuses writes ({reason}): raise its maxmemory "
         "or free memory; see docs/troubleshooting.md, 'memory too high'."
