@@ -16,6 +16,7 @@ import uuid
 import pytest
 from pdfminer.high_level import extract_text
 
+from core import webhooks
 from tests.support.api import multipart
 from tests.support.corpus import GOOD, NONDETERMINISTIC, manifest
 from tests.support.receiver import Receiver
@@ -122,7 +123,7 @@ def test_a_stream_of_jobs_through_killed_workers_and_web_and_a_crashing_redis(
     tmp_path, moto_server
 ):
     redis = RedisServer(tmp_path)
-    receiver = Receiver(SECRET)
+    receiver = Receiver(webhooks.tenant_secret(SECRET, "public"))
     stack = None
     try:
         stack = Stack(

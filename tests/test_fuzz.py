@@ -136,8 +136,7 @@ def test_every_mutant_ends_terminal_with_an_error_code_or_succeeds(stack):
     assert sum(outcomes.values()) == MUTANTS
     # The worker survived every mutant: the same process, still taking work.
     assert stack.procs["worker"].alive() and stack.procs["worker"].pid == worker, stack.logs()
-    storage = stack.storage()
-    assert list(storage.list_keys(keys.ACTIVE_PREFIX)) == []  # no job is left open
+    assert stack.state().members(keys.open_key("public")) == []  # no job is left open
     _, queue, _ = stack.request("GET", "/api/v1/pdf/queue/status")
     assert queue["jobs"]["processing"] == 0 and queue["pending"] == 0
     status, job = stack.upload(GOOD / "pdfminer_jo.pdf")

@@ -143,6 +143,10 @@ class Stack:
         names = ("S3_ENDPOINT_URL", "S3_BUCKET", "S3_PUBLIC_ENDPOINT_URL", "MAX_UPLOAD_BYTES")
         return Storage(load_settings({n: self.env[n] for n in names if n in self.env}))
 
+    def state(self):
+        """The stack's state store (its Redis, its queue's names), as the processes see it."""
+        return build(load_settings(self.env)).state
+
     def upload(self, path: Path) -> tuple[int, dict]:
         body, content_type = multipart(path.read_bytes(), path.name)
         status, payload, _ = self.request("POST", "/api/v1/pdf/documents", body, content_type)
