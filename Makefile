@@ -43,8 +43,8 @@ lock: | $(BIN)/python ## rewrite requirements.lock from the requirements files (
 	$(BIN)/python tools/lock.py
 
 .PHONY: test
-test: $(VENV)/.dev ## install the dev requirements and run every test
-	$(BIN)/python -m pytest
+test: $(VENV)/.dev ## install the dev requirements and run every test, on every core
+	$(BIN)/python -m pytest -n auto
 
 .PHONY: test-fast
 test-fast: $(VENV)/.dev ## the unit tests only (no server process), on every core: the loop while coding

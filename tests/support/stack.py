@@ -4,6 +4,7 @@ a private redis-server and moto's S3 server, talked to over HTTP like a client w
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -69,15 +70,20 @@ class Stack:
         """Start (or restart, as a platform would) one Procfile process; `line` runs another
         Procfile line under this name (a second worker host), with `env` on top."""
         if name in self.procs:
-            self.procs[name].stop()
+            self._stop(name)
         command = procfile()[line or name]
         self.procs[name] = Proc(
             name, ["sh", "-c", "exec " + command], {**self.env, **env}, self.folder
         )
 
     def stop(self):
-        for proc in self.procs.values():
-            proc.stop()
+        for name in self.procs:
+            self._stop(name)
+
+    def _stop(self, name: str):
+        # As a platform stops them: gunicorn drains on SIGTERM in a second (on SIGINT its
+        # gthread workers sit out the whole kill timeout); the worker stops at once on SIGINT.
+        self.procs[name].stop(signal.SIGTERM if name == "web" else signal.SIGINT)
 
     def waiting_tasks(self) -> list[str]:
         """The names of the tasks in the stack's queue and schedule, read from its Redis."""
