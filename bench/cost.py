@@ -97,6 +97,7 @@ def measure(stack, redis_client, proxy, s3_sid: int, files: list[Path], engine: 
                         "py-spy",
                         "record",
                         "--subprocesses",
+                        "--gil",  # CPU: only the thread holding the GIL
                         "-r",
                         "200",
                         "-f",

@@ -190,7 +190,7 @@ def _extract(services: Services, job: Job, worker: str, tick):
             return reused, done, None
         extraction = parts.extract(services, job, path, engine, worker, tick)
         timings["extract"] = extraction.seconds
-        tick()  # canceled or erased while it ran: stop before anything is written
+        tick(final=True)  # canceled or erased while it ran: stop before anything is written
         started = time.monotonic()
         # Inside the folder: the pages are still in their file, read one at a time.
         summary = _write(services, job, extraction, engine, key)
