@@ -248,9 +248,7 @@ def _write(services: Services, job: Job, extraction: Extraction, engine: str, ke
         "outline": extraction.outline,
         "outputs": ["blocks", *outputs] if wanted and "blocks" not in outputs else outputs,
     }
-    pages = (
-        {**quality.page_record(page, package), "blocks": page.blocks} for page in extraction.pages
-    )
+    pages = (_page_line(page, package) for page in extraction.pages)
     size = results.write(services.storage, key, pages, stored, structure_wanted=wanted)
     return {
         "key": key,
@@ -263,6 +261,14 @@ def _write(services: Services, job: Job, extraction: Extraction, engine: str, ke
         "outputs": stored["outputs"],
         "warnings": warnings,
     }
+
+
+def _page_line(page, package: str) -> dict:
+    """The page's line in the result object: its record, blocks and (when asked) tables."""
+    line = {**quality.page_record(page, package), "blocks": page.blocks}
+    if page.tables is not None:
+        line["tables"] = page.tables
+    return line
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -32,8 +32,11 @@ FIELDS = (
     "outputs",
 )
 # Results beyond the text and pages, computed only for jobs that ask for them: each page's
-# text blocks with their kinds, and the document as Markdown (made from those blocks).
-OUTPUTS = ("blocks", "markdown")
+# text blocks with their kinds, the document as Markdown (made from those blocks), each
+# page's tables (docs/structure.md).
+OUTPUTS = ("blocks", "markdown", "tables")
+# The outputs made from the text blocks: asking for one computes the blocks.
+BLOCK_OUTPUTS = ("blocks", "markdown")
 # pdfminer.layout.LAParams arguments a job may set, with their types.
 LAPARAMS = {
     "line_overlap": float,
@@ -120,7 +123,12 @@ def _outputs(value) -> list[str]:
 
 def wants_structure(options: dict | None) -> bool:
     """Whether the job computes its blocks (for the blocks and markdown formats)."""
-    return bool(set((options or {}).get("outputs") or ()) & set(OUTPUTS))
+    return bool(set((options or {}).get("outputs") or ()) & set(BLOCK_OUTPUTS))
+
+
+def wants(options: dict | None, output: str) -> bool:
+    """Whether the job's `outputs` name `output` (a job that names none computes no extra)."""
+    return output in ((options or {}).get("outputs") or ())
 
 
 def _check_total(options: dict, callback_url) -> None:

@@ -38,6 +38,10 @@ BODY_LIKE = 0.75  # small caps are set smaller than the body text (8 pt in 10 pt
 MAX_HEADING_WORDS = 12
 MAX_HEADING_LINES = 3
 MAX_HEADING_CHARS = 200
+# A text block with at least this share of its area inside a table is the table's; one with
+# no position, when at least this share of its words are the table's cells'.
+TABLE_SHARE = 0.5
+TABLE_WORD_SHARE = 0.8
 KINDS = ("heading", "paragraph", "list_item", "caption", "other")
 _LIST = re.compile(r"^\s*([•●◦▪■‣∙·\-–—*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxlc]{1,6}\))\s+\S")
 _BULLET = re.compile(r"^\s*[•●◦▪■‣∙·\-–—*]\s+")
@@ -242,12 +246,78 @@ def markdown_head(outline: list[dict], title: str = "") -> list[str]:
 
 
 def markdown_page(page: dict) -> list[str]:
-    """One page's Markdown pieces: its comment, then its blocks but the `other` ones."""
+    """One page's Markdown pieces: its comment, then its blocks but the `other` ones, and its
+    tables (when the job computed them) each at its place in the reading order, in place of
+    the blocks that held its cells' text."""
     out = [f"<!-- page {page['page']} -->\n"]
-    for block in page.get("blocks") or []:
-        if block.get("kind") != "other":  # page numbers, lone symbols
-            out.append(_block(block))
+    for kind, item in placed(page.get("blocks") or [], page.get("tables") or []):
+        if kind == "table":
+            out.append(markdown_table(item))
+        elif item.get("kind") != "other":  # page numbers, lone symbols
+            out.append(_block(item))
     return out
+
+
+def placed(blocks: list[dict], tables: list[dict]) -> list[tuple[str, dict]]:
+    """The page's blocks and tables in reading order: [("block", b) | ("table", t)]. A block
+    that lies mostly inside a table (or, with no position, whose words are the table's) is
+    the table's and left out; the table takes the place of the first such block, or else
+    comes before the first block below its top edge."""
+    if not tables:
+        return [("block", block) for block in blocks]
+    owner: dict[int, int] = {}  # block index -> table index
+    for t, table in enumerate(tables):
+        for b, block in enumerate(blocks):
+            if b not in owner and _belongs(block, table):
+                owner[b] = t
+    before: dict[int, list[int]] = {}  # block index -> tables placed before it
+    for t, table in enumerate(tables):
+        mine = [b for b, owned in owner.items() if owned == t]
+        if mine:
+            at = min(mine)
+        else:
+            below = [
+                b
+                for b, block in enumerate(blocks)
+                if b not in owner and block.get("bbox") and table.get("bbox")
+                if block["bbox"][3] < table["bbox"][3]
+            ]
+            at = min(below, default=len(blocks))
+        before.setdefault(at, []).append(t)
+    out: list[tuple[str, dict]] = []
+    for b in range(len(blocks) + 1):
+        out.extend(("table", tables[t]) for t in before.get(b, []))
+        if b < len(blocks) and b not in owner:
+            out.append(("block", blocks[b]))
+    return out
+
+
+def _belongs(block: dict, table: dict) -> bool:
+    box, area = block.get("bbox"), table.get("bbox")
+    if box and area:
+        width = min(box[2], area[2]) - max(box[0], area[0])
+        height = min(box[3], area[3]) - max(box[1], area[1])
+        own = max(box[2] - box[0], 0.01) * max(box[3] - box[1], 0.01)
+        return width > 0 and height > 0 and width * height >= TABLE_SHARE * own
+    words = block["text"].split()
+    cells = Counter(w for row in table["rows"] for cell in row for w in cell["text"].split())
+    inside = sum(min(n, cells[w]) for w, n in Counter(words).items())
+    return bool(words) and inside >= TABLE_WORD_SHARE * len(words)
+
+
+def markdown_table(table: dict) -> str:
+    """A table as a Markdown (GFM) table: its header rows joined column by column into the
+    head (the first row when it has none), each cell escaped as text and `|` with a
+    backslash."""
+    rows = [[_cell(cell["text"]) for cell in row] for row in table["rows"]]
+    heads = max(table.get("header_rows", 0), 1)
+    head = [" ".join(filter(None, column)) for column in zip(*rows[:heads], strict=False)]
+    lines = [head, ["---"] * len(head), *rows[heads:]]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return _text(_line(text)).replace("|", "\\|")
 
 
 def _block(block: dict) -> str:
