@@ -31,6 +31,15 @@ GUTTER_EMS = 0.9
 MIN_ROWS = 3
 MAX_HEADER_LINES = 2
 MAX_CELL_CHARS = 28
+MAX_CELL_WORDS = 4
+MIN_RULED_TEXTS = 3
+MAX_COLUMN_CHARS = 40
+# A column is prose (or code) when this share of its cells start in lower case and run on
+# (three words or more): sentences broken at line ends.
+PROSE_SHARE = 0.4
+_LEADERS = re.compile(r"(\.\s?){4,}")
+_MARKER = re.compile(r"^([•●◦▪■‣∙·\-–—*!o]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxlc]{1,6}[.)])$")
+_PAGE = re.compile(r"^(\d{1,4}|[ivxlc]{1,7})$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[-+−(]?[$€£]?\d[\d,.\s]*%?\)?$")
 
 
@@ -97,8 +106,11 @@ def _inside(word: dict, box) -> bool:
 def _ruled(table, page) -> dict | None:
     rows = table.rows
     columns = max((len(row.cells) for row in rows), default=0)
+    x0, top, x1, bottom = table.bbox
     if len(rows) < 2 or columns < 2:
         return None
+    if x0 < -2 or top < -2 or x1 > page.width + 2 or bottom > page.height + 2:
+        return None  # rules of a drawing that runs off the page: not a grid of cells
     texts = table.extract()
     grid = []
     for r, row in enumerate(rows):
@@ -116,8 +128,8 @@ def _ruled(table, page) -> dict | None:
             cells.append(cell)
         cells += [{"text": "", "bbox": None}] * (columns - len(cells))
         grid.append(cells)
-    if sum(1 for row in grid for cell in row if cell["text"]) < 2:
-        return None
+    if sum(1 for row in grid for cell in row if cell["text"]) < MIN_RULED_TEXTS:
+        return None  # labels in the boxes of a diagram
     bold = [_row_bold(page, row) for row in grid]
     return _table(grid, list(table.bbox), True, bold)
 
@@ -282,9 +294,38 @@ def _grid(lines, split, start: int, end: int) -> dict | None:
         bold.append(all(_is_bold(w["fontname"]) for w in line))
     top = min(w["top"] for line in lines[head:end] for w in line)
     bottom = max(w["bottom"] for line in lines[head:end] for w in line)
+    if not _tabular(grid):
+        return None
     made = _table(grid, [left, top, right, bottom], False, bold)
     made["end"] = end
     return made
+
+
+def _tabular(grid: list[list[dict]]) -> bool:
+    """False for what lines up like a table and is not one: columns of prose (cells of many
+    words), a table of contents (dot leaders, or titles then page numbers), a list (bullets
+    or enumerators, then text)."""
+    texts = [cell["text"] for row in grid for cell in row if cell["text"]]
+    if median(len(text.split()) for text in texts) > MAX_CELL_WORDS:
+        return False
+    if sum(bool(_LEADERS.search(" ".join(c["text"] for c in row))) for row in grid) * 3 >= len(
+        grid
+    ):
+        return False
+    for column in zip(*grid, strict=False):
+        cells = [cell["text"] for cell in column if cell["text"]]
+        if sum(_running(text) for text in cells) >= PROSE_SHARE * max(len(cells), 1):
+            return False
+        if cells and median(len(text) for text in cells) > MAX_COLUMN_CHARS:
+            return False  # a column of text lines
+    if len(grid[0]) == 2:
+        first = [row[0]["text"] for row in grid if row[0]["text"]]
+        last = [row[-1]["text"] for row in grid if row[-1]["text"]]
+        if first and all(_MARKER.match(text) for text in first):
+            return False
+        if len(last) >= 3 and all(_PAGE.match(text) for text in last):
+            return any(_NUMBER.match(text) for text in first)  # titles, then their pages
+    return True
 
 
 def _spanned(seg, bounds, line, first: int, last: int) -> tuple[int, int]:
@@ -352,6 +393,13 @@ def _table(grid: list[list[dict]], bbox: list[float], ruled: bool, bold: list[bo
         "header_rows": _header_rows(grid, bold),
         "rows": grid,
     }
+
+
+def _running(text: str) -> bool:
+    """A line of prose cut at the line's end, or of code (its comments included)."""
+    if text.startswith(("//", "/*", "# ")):
+        return True
+    return text[:1].islower() and len(text.split()) >= 3
 
 
 def _header_rows(grid: list[list[dict]], bold: list[bool]) -> int:
