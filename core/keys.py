@@ -31,6 +31,7 @@ RESULT_FILES = (
     "blocks.jsonl",
     "document.md",
     "tables.jsonl",
+    "chunks.jsonl",
 )
 
 # Whole-string patterns, always applied with fullmatch (`$` would match before a "\n").

@@ -134,7 +134,7 @@ OCR_WARNING = "ocr_pages:"  # followed by how many pages were OCRed
 STRUCTURE_WARNINGS = ("blocks_failed", "markdown_failed", "ocr_failed", "tables_failed")
 # The document's own: its metadata cut to the caps, its outline unreadable.
 DOCUMENT_WARNINGS = ("metadata_truncated", "outline_failed")
-STRUCTURE_OUTPUTS = ("blocks", "markdown")
+STRUCTURE_OUTPUTS = ("blocks", "markdown", "chunks")
 
 
 def text_warnings(pages: Iterable[Page], truncated: bool = False) -> list[str]:

@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core import engine_registry, ocr_support
 from core.errors import BadRequest, Encrypted
+from core.jobs import chunking
 from core.settings import Settings
 
 FIELDS = (
@@ -30,13 +31,14 @@ FIELDS = (
     "ocr",
     "ocr_languages",
     "outputs",
+    "chunk_chars",
 )
 # Results beyond the text and pages, computed only for jobs that ask for them: each page's
 # text blocks with their kinds, the document as Markdown (made from those blocks), each
-# page's tables (docs/structure.md).
-OUTPUTS = ("blocks", "markdown", "tables")
+# page's tables, the document as chunks for retrieval (docs/structure.md).
+OUTPUTS = ("blocks", "markdown", "tables", "chunks")
 # The outputs made from the text blocks: asking for one computes the blocks.
-BLOCK_OUTPUTS = ("blocks", "markdown")
+BLOCK_OUTPUTS = ("blocks", "markdown", "chunks")
 # pdfminer.layout.LAParams arguments a job may set, with their types.
 LAPARAMS = {
     "line_overlap": float,
@@ -102,6 +104,8 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
         options["max_pages"] = _positive("max_pages", body["max_pages"], strings)
     if body.get("outputs") not in (None, "", []):
         options["outputs"] = _outputs(body["outputs"])
+    if body.get("chunk_chars") not in (None, ""):
+        options["chunk_chars"] = _chunk_chars(body["chunk_chars"], strings)
     _check_total(options, body.get("callback_url"))
     return options
 
@@ -119,6 +123,15 @@ def _outputs(value) -> list[str]:
             "(the text and pages always come)."
         )
     return sorted(wanted)
+
+
+def _chunk_chars(value, strings: bool) -> int:
+    if strings and isinstance(value, str) and value.strip().isdigit() and len(value) <= 9:
+        value = int(value)
+    low, high = chunking.MIN_CHARS, chunking.MAX_CHARS
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"Field 'chunk_chars' must be a whole number from {low} to {high}.")
+    return value
 
 
 def wants_structure(options: dict | None) -> bool:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from core import keys
 from core.adapters.storage import Storage
 from core.errors import BadRequest, Conflict, NotFound, ObjectMissing, ResultNotReady
-from core.jobs import structure
+from core.jobs import chunking, structure
 from core.jobs.model import Job, JobStatus
 from core.jobs.retention import result_expired
 
@@ -42,10 +42,17 @@ FORMATS = {
     "markdown": ("document.md", "text/markdown; charset=utf-8"),
     "tables": ("tables.jsonl", "application/x-ndjson; charset=utf-8"),
     "csv": ("table.csv", "text/csv; charset=utf-8"),
+    "chunks": ("chunks.jsonl", "application/x-ndjson; charset=utf-8"),
 }
 # Formats made from each page's blocks or tables: only jobs that asked for them (the
 # `outputs` option), each format with the output it needs.
-NEEDS = {"blocks": "blocks", "markdown": "blocks", "tables": "tables", "csv": "tables"}
+NEEDS = {
+    "blocks": "blocks",
+    "markdown": "blocks",
+    "chunks": "blocks",
+    "tables": "tables",
+    "csv": "tables",
+}
 # Extras a page line may carry, left out of the text, pages and json formats.
 PAGE_EXTRAS = ("blocks", "tables")
 MEDIA_TYPE = "application/x-ndjson; charset=utf-8"
@@ -150,7 +157,7 @@ def _opened(storage: Storage, job: Job, fmt: str, retention_days: int):
     key = result_key(job)
     needed = NEEDS.get(fmt)
     if needed and needed not in (job.result or {}).get("outputs", ()):
-        asked = "markdown" if needed == "blocks" and fmt == "markdown" else needed
+        asked = fmt if fmt in ("markdown", "chunks") else needed
         raise Conflict(
             f"Job {job.id} did not compute its {needed}, so it has no {fmt!r} format: "
             f'reprocess it with {{"outputs": "{asked}"}} (or send outputs={asked} with the PDF).'
@@ -188,6 +195,9 @@ def chunks(
         return _markdown(summary, lines)
     if fmt == "blocks":
         return (_json_line({"page": p["page"], "blocks": p["blocks"]}) for p in _pages(lines))
+    if fmt == "chunks":
+        budget = (job.options or {}).get("chunk_chars") or chunking.DEFAULT_CHARS
+        return (_json_line(found) for found in chunking.chunks(_pages(lines), budget))
     if fmt == "tables":
         return (_json_line(found) for found in tables_of(_pages(lines), url))
     if fmt == "csv":
