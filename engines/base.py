@@ -51,6 +51,9 @@ class Page:
     warnings: list[str] = field(default_factory=list)
     # The page's tables (engines/tables.py); None when the job asked for none.
     tables: list[dict] | None = None
+    # The page's language {"code", "confidence"} (engines/languages.py; "und" when its text
+    # cannot tell); None when the job asked for none.
+    language: dict | None = None
 
     @property
     def chars(self) -> int:
@@ -63,6 +66,8 @@ class Page:
             found["warnings"] = self.warnings
         if self.tables is not None:
             found["tables"] = self.tables
+        if self.language is not None:
+            found["language"] = self.language
         return found
 
     @classmethod
@@ -74,6 +79,7 @@ class Page:
             item.get("blocks"),
             item.get("warnings", []),
             item.get("tables"),
+            item.get("language"),
         )
 
 
@@ -168,6 +174,11 @@ def wants_structure(options: dict | None) -> bool:
 def wants_tables(options: dict | None) -> bool:
     """Whether the job's `outputs` ask for tables (never for a job that names no outputs)."""
     return "tables" in ((options or {}).get("outputs") or ())
+
+
+def wants_languages(options: dict | None) -> bool:
+    """Whether the job's `outputs` ask for its languages (never for one that names none)."""
+    return "languages" in ((options or {}).get("outputs") or ())
 
 
 def checked_blocks(

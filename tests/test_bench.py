@@ -9,7 +9,16 @@ import time
 
 import pytest
 
-from bench import cost, extraction, peers, rows, small_docs, structure_rows, table_rows
+from bench import (
+    cost,
+    extraction,
+    language_rows,
+    peers,
+    rows,
+    small_docs,
+    structure_rows,
+    table_rows,
+)
 from bench.__main__ import ALL
 from bench.harness import (
     HEADER,
@@ -56,7 +65,7 @@ def test_extraction_rows_print_ratios_for_one_file():
 
 
 def test_the_outline_row_has_its_own_letter_and_runs_on_one_file(monkeypatch):
-    assert ALL == "abcdefghijklmnopq" and len(set(ALL)) == len(ALL)
+    assert ALL == "abcdefghijklmnopqr" and len(set(ALL)) == len(ALL)
     monkeypatch.setattr(structure_rows, "OUTLINED", ["pdfminer_pagelabels.pdf"])
     [row] = structure_rows.outline_headings(full=False)
     assert row.name == "n. outline headings pdfminer_pagelabels.pdf"
@@ -74,6 +83,18 @@ def test_the_table_row_scores_the_generated_set_and_the_table_free_pages(monkeyp
     assert unruled.name == "q. tables unruled cell accuracy" and unruled.met
     assert false.figure == "0 of 2 table-free pages with a table" and false.met
     assert json.loads((tmp_path / "tables-00.json").read_text())["pages"][0]["tables"]
+
+
+def test_the_language_row_checks_each_known_file(monkeypatch):
+    pytest.importorskip("langdetect")
+    known = {"pdfminer_jo.pdf": "ja", "pdfminer_pagelabels.pdf": "en"}
+    monkeypatch.setattr(language_rows, "LANGUAGES", known)
+    right, cost_row = language_rows.rows(full=False)
+    assert right.figure == "2/2 files right" and right.met
+    assert cost_row.ratio > 0 and cost_row.met is None
+    monkeypatch.setattr(language_rows, "LANGUAGES", {"pdfminer_jo.pdf": "en"})
+    [wrong, _] = language_rows.rows(full=False)
+    assert not wrong.met and "pdfminer_jo.pdf: ja, not en" in wrong.figure
 
 
 def test_percentiles_pick_from_the_samples():

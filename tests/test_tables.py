@@ -153,10 +153,14 @@ def test_a_job_without_tables_says_how_to_ask_for_them(client):
 
 
 @pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
-def test_a_job_that_asks_for_no_tables_does_no_table_work(tmp_path, monkeypatch, engine):
+def test_a_job_that_asks_for_no_tables_or_languages_does_none_of_that_work(
+    tmp_path, monkeypatch, engine
+):
     path = one_page(tmp_path / "report.pdf", RULED)
-    # The child's own steps, run here: with pdfplumber unimportable, any table work fails.
+    # The child's own steps, run here: with pdfplumber and langdetect unimportable, any
+    # table or language work fails.
     monkeypatch.setitem(sys.modules, "pdfplumber", None)
+    monkeypatch.setitem(sys.modules, "langdetect", None)
     child = sandbox_child._Request(Mock(), 0)
     caps = dataclasses.asdict(sandbox.Caps())
     run = lambda outputs: child.run(  # noqa: E731
@@ -165,8 +169,8 @@ def test_a_job_that_asks_for_no_tables_does_no_table_work(tmp_path, monkeypatch,
     for outputs in (None, [], ["blocks", "markdown"]):
         run(outputs)
         [page] = PageFile(tmp_path / "p.jsonl", 1)
-        assert page.tables is None and "tables" not in json.loads(
-            (tmp_path / "p.jsonl").read_text()
-        )
-    with pytest.raises(ImportError):
-        run(["tables"])
+        assert page.tables is None and page.language is None
+        assert {"tables", "language"}.isdisjoint(json.loads((tmp_path / "p.jsonl").read_text()))
+    for extra in (["tables"], ["languages"]):
+        with pytest.raises(ImportError):
+            run(extra)

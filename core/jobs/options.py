@@ -35,8 +35,9 @@ FIELDS = (
 )
 # Results beyond the text and pages, computed only for jobs that ask for them: each page's
 # text blocks with their kinds, the document as Markdown (made from those blocks), each
-# page's tables, the document as chunks for retrieval (docs/structure.md).
-OUTPUTS = ("blocks", "markdown", "tables", "chunks")
+# page's tables, the document as chunks for retrieval, the document's and each page's
+# language (docs/structure.md).
+OUTPUTS = ("blocks", "markdown", "tables", "chunks", "languages")
 # The outputs made from the text blocks: asking for one computes the blocks.
 BLOCK_OUTPUTS = ("blocks", "markdown", "chunks")
 # pdfminer.layout.LAParams arguments a job may set, with their types.
@@ -59,6 +60,8 @@ MAX_PAGES_OPTION = 1_000_000  # max_pages
 # The options and callback URL of one job together, as UTF-8 JSON: above what the fields'
 # own bounds add up to, so that no option added later escapes a bound.
 MAX_OPTIONS_BYTES = 8192
+# ocr_languages: Tesseract's languages picked for the document (engines/languages.py).
+AUTO_LANGUAGES = "auto"
 
 
 def parse(body: dict, *, strings: bool = False, settings: Settings | None = None) -> dict:
@@ -196,8 +199,14 @@ def require_ocr(settings: Settings, asked: str):
 
 def _ocr_languages(value, settings: Settings | None) -> str:
     if not isinstance(value, str) or not ocr_support.valid_spec(value.strip()):
-        raise BadRequest("Field 'ocr_languages' must be languages such as 'eng' or 'eng+deu'.")
+        raise BadRequest(
+            "Field 'ocr_languages' must be languages such as 'eng' or 'eng+deu', or 'auto'."
+        )
     value = value.strip()
+    if value == AUTO_LANGUAGES:
+        if settings is not None:
+            require_ocr(settings, "Field 'ocr_languages'")
+        return value
     if settings is not None:
         require_ocr(settings, "Field 'ocr_languages'")
         missing = ocr_support.missing_languages(value, settings.tessdata_prefix)
@@ -225,6 +234,8 @@ def for_engine(stored: dict | None, engine: str, settings: Settings) -> dict:
     resolved["ocr"] = mode
     if mode != "off":
         resolved["ocr_languages"] = resolved.get("ocr_languages") or settings.ocr_languages
+        if resolved["ocr_languages"] == AUTO_LANGUAGES:  # the first guess, where none is told
+            resolved["ocr_fallback"] = settings.ocr_languages
         resolved["ocr_dpi"] = settings.ocr_dpi
         resolved["ocr_tessdata"] = str(ocr_support.tessdata_dir(settings.tessdata_prefix))
         resolved["ocr_version"] = engine_registry.version("ocr") if installed else ""

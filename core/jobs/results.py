@@ -24,7 +24,7 @@ import json
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from core import keys
 from core.adapters.storage import Storage
@@ -64,12 +64,19 @@ def new_run() -> str:
 
 
 def write(
-    storage: Storage, key: str, pages: Iterable[dict], summary: dict, *, structure_wanted: bool
+    storage: Storage,
+    key: str,
+    pages: Iterable[dict],
+    summary: dict,
+    *,
+    structure_wanted: bool,
+    late: Callable[[], dict] | None = None,
 ) -> int:
     """Store `summary` and the pages (each {"page", "text", ...}, read once, one at a time) as
     the result object `key`; the object's size in bytes. With `structure_wanted`, each page's
     "blocks" (None where its engine gave none: split from its text) get their kinds, which
-    need the whole document: the pages are spooled and read again."""
+    need the whole document: the pages are spooled and read again. `late` gives the summary
+    fields known once every page is read (the document's language); they join it."""
     with tempfile.TemporaryFile() as lines, tempfile.TemporaryFile() as body:
         fonts = structure.Fonts()
         for page in pages:
@@ -80,7 +87,7 @@ def write(
                 )
                 fonts.add(page["blocks"])
             lines.write(_json_line(page))
-        body.write(_json_line(summary))
+        body.write(_json_line({**summary, **(late() if late else {})}))
         lines.seek(0)
         if structure_wanted:
             _with_kinds(lines, body, fonts)
