@@ -110,12 +110,15 @@ def test_a_table_takes_the_place_of_its_blocks_in_the_markdown():
         "| Name | A\\|B |\n| --- | --- |\n| x | 1 |\n",
         "After\n",
     ]
-    # Blocks with no position (PDFium's): the one made of the table's words is the table's.
-    loose = [{**b, "bbox": None} for b in blocks[:1]] + [
-        {"text": "Name A|B\nx 1\n", "bbox": None, "kind": "paragraph"}
-    ]
+    # Blocks with no position (PDFium's): the lines made of the table's words are the
+    # table's, and it takes their place between the lines before and after them.
+    loose = [{"text": "Intro\nName A|B\nx 1\nAfter x\n", "bbox": None, "kind": "paragraph"}]
     pieces = structure.markdown_page({"page": 1, "blocks": loose, "tables": [table]})
-    assert pieces[1:] == ["Intro\n", "| Name | A\\|B |\n| --- | --- |\n| x | 1 |\n"]
+    assert pieces[1:] == [
+        "Intro\n",
+        "| Name | A\\|B |\n| --- | --- |\n| x | 1 |\n",
+        "After x\n",
+    ]
 
 
 def test_csv_is_one_row_a_line_with_spanned_positions_empty():
