@@ -48,11 +48,19 @@ def attach(path: Path | str, password: str, pages: Iterable[Page]) -> Iterator[P
     document is opened once, each page laid out when it comes. Tables are an extra: a page
     whose tables fail keeps its text, with no tables and the warning "tables_failed"."""
     import pdfplumber  # only jobs that ask for tables load it
+    from pdfminer.pdfpage import PDFPage
+    from pdfplumber.page import Page as PlumbedPage
 
     with pdfplumber.open(path, password=password) as pdf:
+        # The page tree walked once, in step with the pages (a part of a long document
+        # reads only up to its own pages; pdf.pages would make every page's object).
+        tree = enumerate(PDFPage.create_pages(pdf.doc), 1)
         for page in pages:
             try:
-                plumbed = pdf.pages[page.number - 1]
+                number, found = next(tree)
+                while number < page.number:
+                    number, found = next(tree)
+                plumbed = PlumbedPage(pdf, found, page_number=number)
                 page.tables = page_tables(plumbed)
                 plumbed.close()  # its cached objects: a long document's pages are not all held
             except MemoryError:

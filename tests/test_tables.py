@@ -12,7 +12,7 @@ from bench import table_pdfs
 from consumer import sandbox, sandbox_child
 from core.jobs import results, structure
 from engines import tables
-from engines.base import PageFile
+from engines.base import Page, PageFile
 from tests.support.corpus import GOOD
 from tests.test_options import JOBS, submit
 
@@ -177,3 +177,14 @@ def test_a_job_that_asks_for_no_tables_or_languages_does_none_of_that_work(
     for extra in (["tables"], ["languages"]):
         with pytest.raises(ImportError):
             run(extra)
+
+
+def test_a_part_s_pages_get_their_own_tables_and_a_failing_page_keeps_its_text(tmp_path):
+    first, second = table_pdfs.Canvas(), table_pdfs.Canvas()
+    table_pdfs.draw_table(first, RULED, 60, 700)
+    table_pdfs.draw_table(second, UNRULED, 60, 700)
+    table_pdfs.write_pdf(tmp_path / "two.pdf", [first, second])
+    [page] = tables.attach(tmp_path / "two.pdf", "", [Page(2, "text")])
+    assert [texts(t) for t in page.tables] == [UNRULED.rows]
+    [gone] = tables.attach(tmp_path / "two.pdf", "", [Page(3, "past the end")])
+    assert gone.tables == [] and gone.warnings == ["tables_failed"] and gone.text
