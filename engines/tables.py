@@ -2,14 +2,17 @@
 already runs): computed only for jobs whose `outputs` ask for them.
 
 - Ruled tables are pdfplumber's: cells from the page's rules (lines and rectangle edges). A
-  grid of one row or one column is a box around text, not a table.
+  grid of one row or one column (a box around text), one with fewer than MIN_RULED_TEXTS
+  cells of text (labels in a diagram's boxes) or one that runs off the page is not a table.
 - Unruled tables are found here, from the words pdfplumber gives: lines of text split into
   segments at gaps wider than GAP_EMS times the font size; a run of at least MIN_ROWS lines
   of two or more segments, close together, whose short segments (a cell, not prose: at most
   MAX_CELL_CHARS characters on average) line up into columns that are whitespace in every
-  body line (gutters of at least GUTTER_EMS). Up to MAX_HEADER_LINES lines just above the
-  run join it as header rows when they sit within its width (a header that spans columns
-  crosses a gutter, so it cannot be found as a row itself).
+  body line (gutters of at least GUTTER_EMS). A short line of one segment inside the run is
+  a row with empty cells. Up to MAX_HEADER_LINES lines just above the run join it as header
+  rows when they sit within its width (a header that spans columns crosses a gutter, so it
+  cannot be found as a row itself). What lines up and is not a table is left out
+  (_tabular): columns of prose or code, tables of contents, lists.
 
 A table is {"bbox", "ruled", "rows": [[{"text", "bbox", "colspan"?}]], "header_rows",
 "columns"}: boxes in PDF points, origin bottom left, as text blocks have them; a position a
@@ -248,6 +251,7 @@ def _grid(lines, split, start: int, end: int) -> dict | None:
     if not gutters:
         return None
     bounds = [left, *((a + b) / 2 for a, b in gutters), right]
+    half = median(b - a for a, b in gutters) / 2
     columns = len(bounds) - 1
     for index in range(start, end):  # a line that crosses a gutter is not a row
         line = lines[index]
@@ -285,7 +289,7 @@ def _grid(lines, split, start: int, end: int) -> dict | None:
         for seg in _header_segments(line, bounds) if header else _segments(line):
             first, last = _column(seg, bounds), _last_column(seg, bounds)
             if header:
-                first, last = _spanned(seg, bounds, line, first, last)
+                first, last = _spanned(seg, bounds, half, line, first, last)
             cell = row[first]
             cell["text"] = f"{cell['text']} {_text(seg)}".strip()
             cell["bbox"] = [
@@ -336,7 +340,7 @@ def _tabular(grid: list[list[dict]]) -> bool:
     return True
 
 
-def _spanned(seg, bounds, line, first: int, last: int) -> tuple[int, int]:
+def _spanned(seg, bounds, half: float, line, first: int, last: int) -> tuple[int, int]:
     """The columns a header segment heads: those it crosses, or, for one set over empty
     neighbours, the run of them whose middle is nearest its own (a centred spanning head)."""
     if last > first:
@@ -350,8 +354,6 @@ def _spanned(seg, bounds, line, first: int, last: int) -> tuple[int, int]:
         high += 1
     middle = (min(w["x0"] for w in seg) + max(w["x1"] for w in seg)) / 2
     # The outer bounds are the text's edges: widened by half a gutter, as the inner ones are.
-    half = min(b - a for a, b in zip(bounds, bounds[1:], strict=False)) / 2
-    half = min(half, median(bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1)) / 4)
     edges = [bounds[0] - half, *bounds[1:-1], bounds[-1] + half]
     spans = [(a, b) for a in range(low, first + 1) for b in range(first, high + 1)]
     # Nearest middle first; within 2 pt of it, the widest (a head over several columns).
