@@ -198,7 +198,10 @@ def random_table(rng: random.Random, ruled: bool) -> Table:
     font = rng.choice(FONTS)
     size = rng.choice((8, 9, 10, 11, 12))
     spans: dict[tuple[int, int], int] = {}
-    header = [rng.choice(WORDS).title() for _ in range(columns)]
+    header = [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 2))).title()
+        for _ in range(columns)
+    ]
     rows = []
     if columns >= 3 and rng.random() < 0.4:  # a spanning header above the value columns
         top = [""] * columns
@@ -207,15 +210,17 @@ def random_table(rng: random.Random, ruled: bool) -> Table:
         rows.append(top)
     rows.append(header)
     for _ in range(body):
-        row = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 2))).capitalize()]
+        row = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3))).capitalize()]
         for _ in range(columns - 1):
             kind = rng.random()
             if kind < 0.1:
                 row.append("")
             elif kind < 0.6:
                 row.append(f"{rng.randint(0, 99999):,}")
-            elif kind < 0.8:
+            elif kind < 0.7:
                 row.append(f"{rng.uniform(0, 100):.2f}")
+            elif kind < 0.8:
+                row.append(f"{rng.uniform(-50, 50):.1f}%")
             else:
                 row.append(rng.choice(WORDS))
         rows.append(row)

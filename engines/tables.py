@@ -33,6 +33,7 @@ GAP_EMS = 1.0
 GUTTER_EMS = 0.9
 MIN_ROWS = 3
 MAX_HEADER_LINES = 2
+HEADER_GAP_EMS = 0.5
 MAX_CELL_CHARS = 28
 MAX_CELL_WORDS = 4
 MIN_RULED_TEXTS = 3
@@ -341,40 +342,46 @@ def _tabular(grid: list[list[dict]]) -> bool:
 
 
 def _spanned(seg, bounds, half: float, line, first: int, last: int) -> tuple[int, int]:
-    """The columns a header segment heads: those it crosses, or, for one set over empty
-    neighbours, the run of them whose middle is nearest its own (a centred spanning head)."""
-    if last > first:
-        return first, last
+    """The columns a header segment heads: those it crosses, widened over empty neighbours
+    to the run whose middle is its own (a head centred over several columns)."""
     taken = {_column(s, bounds) for s in _segments(line) if seg[0] not in s}
     low = first
     while low > 0 and low - 1 not in taken:
         low -= 1
-    high = first
+    high = last
     while high < len(bounds) - 2 and high + 1 not in taken:
         high += 1
     middle = (min(w["x0"] for w in seg) + max(w["x1"] for w in seg)) / 2
     # The outer bounds are the text's edges: widened by half a gutter, as the inner ones are.
     edges = [bounds[0] - half, *bounds[1:-1], bounds[-1] + half]
-    spans = [(a, b) for a in range(low, first + 1) for b in range(first, high + 1)]
-    # Nearest middle first; within 2 pt of it, the widest (a head over several columns).
+    spans = [(a, b) for a in range(low, first + 1) for b in range(last, high + 1)]
+    # The widest run whose middle is the head's, within a quarter of the head's width (a
+    # head over several columns); the nearest middle when none is.
+    width = max(w["x1"] for w in seg) - min(w["x0"] for w in seg)
     off = {(a, b): abs((edges[a] + edges[b + 1]) / 2 - middle) for a, b in spans}
-    near = min(off.values())
-    best = max((span for span in spans if off[span] <= near + 2), key=lambda s: s[1] - s[0])
+    close = [span for span in spans if off[span] <= max(2.0, width / 4)]
+    if not close:
+        return min(spans, key=lambda span: off[span])
+    best = max(close, key=lambda span: (span[1] - span[0], -off[span]))
     return best
 
 
 def _header_segments(line: list[dict], bounds: list[float]) -> list[list[dict]]:
-    """A header line's cells: its segments, and within each the words of each column apart
-    unless a word crosses a column bound (a spanning header)."""
+    """A header line's cells: its segments, each cut where a column bound falls in a gap
+    wider than an ordinary space (HEADER_GAP_EMS); words spaced as a phrase stay one head,
+    which spans the columns it crosses."""
     out = []
     for seg in _segments(line):
-        if any(_column([w], bounds) != _last_column([w], bounds) for w in seg):
-            out.append(seg)
-            continue
-        by_column: dict[int, list[dict]] = {}
-        for word in seg:
-            by_column.setdefault(_column([word], bounds), []).append(word)
-        out.extend(by_column.values())
+        piece = [seg[0]]
+        for before, word in zip(seg, seg[1:], strict=False):
+            gap = word["x0"] - before["x1"]
+            split = any(before["x1"] <= bound <= word["x0"] for bound in bounds[1:-1])
+            if split and gap >= HEADER_GAP_EMS * max(before["size"], word["size"]):
+                out.append(piece)
+                piece = [word]
+            else:
+                piece.append(word)
+        out.append(piece)
     return out
 
 
