@@ -188,3 +188,16 @@ def test_a_part_s_pages_get_their_own_tables_and_a_failing_page_keeps_its_text(t
     assert [texts(t) for t in page.tables] == [UNRULED.rows]
     [gone] = tables.attach(tmp_path / "two.pdf", "", [Page(3, "past the end")])
     assert gone.tables == [] and gone.warnings == ["tables_failed"] and gone.text
+
+
+def test_the_tables_file_link_keeps_each_table_s_csv_path_and_a_csv_has_no_link(client, tmp_path):
+    path = one_page(tmp_path / "report.pdf", RULED)
+    job = submit(client, path, outputs="tables")
+    link = client.get(f"{JOBS}/{job['id']}/result/link?format=tables")
+    assert link.status_code == 200 and link.get_json()["bytes"] > 0
+    refused = client.get(f"{JOBS}/{job['id']}/result/link?format=csv")
+    assert (
+        refused.status_code == 400 and "format=csv&table=" in refused.get_json()["error"]["message"]
+    )
+    assert client.get(f"{JOBS}/{job['id']}/result?format=csv").status_code == 400
+    assert client.get(f"{JOBS}/{job['id']}/result?format=csv&table=x").status_code == 400
