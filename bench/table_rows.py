@@ -5,11 +5,12 @@ by hand, and false tables on corpus pages checked by hand to hold none."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from bench import table_pdfs
 from bench.harness import Row
-from engines import tables
+from engines import pdfminer_engine, tables
 from tests.support.corpus import GOOD
 
 RULED_GOAL = 0.95
@@ -89,9 +90,16 @@ def rows(full: bool) -> list[Row]:
         score[truth["ruled"]][0] += right
         score[truth["ruled"]][1] += cells
     false = pages = 0
+    table_seconds = text_seconds = 0.0
     for name, numbers in TABLE_FREE.items():
         numbers = list(numbers) if full else list(numbers)[:QUICK_FREE]
+        started = time.monotonic()
         found = tables.extract(GOOD / name, "", numbers)
+        table_seconds += time.monotonic() - started
+        started = time.monotonic()
+        spec = ",".join(map(str, numbers))
+        pdfminer_engine.extract(GOOD / name, options={"outputs": [], "pages": spec})
+        text_seconds += time.monotonic() - started
         false += sum(1 for page in numbers if found.get(page))
         pages += len(numbers)
     made = []
@@ -117,6 +125,16 @@ def rows(full: bool) -> list[Row]:
             share,
             f"<= {FALSE_GOAL}",
             share <= FALSE_GOAL,
+        )
+    )
+    made.append(
+        Row(
+            "q. table cost",
+            f"{1000 * table_seconds / pages:.0f} ms a page ({pages} pages)",
+            f"pdfminer.six's text of the same pages: {1000 * text_seconds / pages:.0f} ms a page",
+            table_seconds / text_seconds,
+            "informational",
+            None,
         )
     )
     return made

@@ -78,7 +78,8 @@ def test_the_table_row_scores_the_generated_set_and_the_table_free_pages(monkeyp
     monkeypatch.setattr(table_rows, "TABLE_FREE", {"pdfminer_pagelabels.pdf": [1, 2]})
     real = table_rows.table_pdfs.build
     monkeypatch.setattr(table_rows.table_pdfs, "build", lambda folder: real(folder, count=4))
-    ruled, unruled, false = table_rows.rows(full=False)
+    ruled, unruled, false, cost_row = table_rows.rows(full=False)
+    assert cost_row.ratio > 0 and cost_row.met is None
     assert ruled.name == "q. tables ruled cell accuracy" and ruled.met
     assert unruled.name == "q. tables unruled cell accuracy" and unruled.met
     assert false.figure == "0 of 2 table-free pages with a table" and false.met
