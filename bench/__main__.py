@@ -14,10 +14,18 @@ os.environ.setdefault("PDFQ_ENV_FILE", "")  # the benchmark's stacks carry their
 # An open server, as `make run`: the rows measure the pipeline (auth adds one SHA-256).
 os.environ.setdefault("PDFQ_ENV", "development")
 
-from bench import cost, rows, small_docs, storage_client, structure_rows  # noqa: E402
+from bench import (  # noqa: E402
+    cost,
+    language_rows,
+    rows,
+    small_docs,
+    storage_client,
+    structure_rows,
+    table_rows,
+)
 from bench.harness import HEADER, WORKER_CPUS, Servers, can_pin  # noqa: E402
 
-ALL = "abcdefghijklmnop"
+ALL = "abcdefghijklmnopqr"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -55,6 +63,10 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
         report(structure_rows.ocr_quality(full))
     if "n" in only:
         report(structure_rows.outline_headings(full))
+    if "q" in only:
+        report(table_rows.rows(full))
+    if "r" in only:
+        report(language_rows.rows(full))
     if "p" in only:
         servers = Servers(0)
         try:

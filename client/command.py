@@ -32,6 +32,8 @@ SUFFIX = {
     "pages": ".jsonl",
     "blocks": ".blocks.jsonl",
     "markdown": ".md",
+    "tables": ".tables.jsonl",
+    "chunks": ".chunks.jsonl",
 }
 
 
@@ -58,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--no-layout", action="store_true", help="skip layout analysis")
     submit.add_argument("--laparams", type=json.loads, help="pdfminer LAParams as JSON")
     submit.add_argument("--password", help="opens an encrypted PDF")
+    submit.add_argument("--outputs", help="extras to compute, e.g. tables,markdown,chunks")
+    submit.add_argument("--chunk-chars", type=int, help="size of each chunk (1500)")
     submit.add_argument("--callback-url", help="webhook for the job's end")
     route = submit.add_mutually_exclusive_group()
     route.add_argument("--direct", action="store_true", help="always POST /documents")
@@ -144,6 +148,8 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
         "layout": False if args.no_layout else None,
         "laparams": args.laparams,
         "password": args.password,
+        "outputs": args.outputs,
+        "chunk_chars": args.chunk_chars,
         "callback_url": args.callback_url,
     }
     presigned = True if args.presigned else (False if args.direct else None)

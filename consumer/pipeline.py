@@ -27,6 +27,7 @@ from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.inflight import HUEY_RETRY
 from core.jobs.model import Job, JobStatus
 from core.services import Services
+from engines import languages
 from engines.base import Extraction
 
 log = logging.getLogger("pdfq.consumer")
@@ -248,10 +249,12 @@ def _write(services: Services, job: Job, extraction: Extraction, engine: str, ke
         "outline": extraction.outline,
         "outputs": ["blocks", *outputs] if wanted and "blocks" not in outputs else outputs,
     }
-    pages = (
-        {**quality.page_record(page, package), "blocks": page.blocks} for page in extraction.pages
-    )
-    size = results.write(services.storage, key, pages, stored, structure_wanted=wanted)
+    document = languages.Document()
+    pages = (_page_line(page, package, document) for page in extraction.pages)
+    late = None
+    if options.wants(job.options, "languages"):
+        late = lambda: {"language": document.result(), "page_languages": document.pages}  # noqa: E731
+    size = results.write(services.storage, key, pages, stored, structure_wanted=wanted, late=late)
     return {
         "key": key,
         "bytes": size,
@@ -263,6 +266,18 @@ def _write(services: Services, job: Job, extraction: Extraction, engine: str, ke
         "outputs": stored["outputs"],
         "warnings": warnings,
     }
+
+
+def _page_line(page, package: str, document: languages.Document) -> dict:
+    """The page's line in the result object: its record, blocks and (when asked) tables and
+    language, which `document` gathers into the document's."""
+    line = {**quality.page_record(page, package), "blocks": page.blocks}
+    if page.tables is not None:
+        line["tables"] = page.tables
+    if page.language is not None:
+        line["language"] = page.language
+        document.add(page.text, page.language, page.number)
+    return line
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -86,7 +86,7 @@ class _Request:
     def run(self, path, engine, password, pages_path, pages, options, count_first, caps) -> dict:
         from core import engine_registry
         from core.errors import TooLarge
-        from engines.base import write_pages
+        from engines.base import wants_languages, wants_tables, write_pages
 
         module = engine_registry.load(engine)
         pages = tuple(pages) if pages else None
@@ -110,7 +110,16 @@ class _Request:
                 options=options,
                 on_ocr=self.ocr_starting,
             )
-        count, size = write_pages(result.pages, Path(pages_path))
+        found = result.pages
+        if wants_tables(options):
+            from engines import tables
+
+            found = tables.attach(path, password, found)
+        if wants_languages(options):
+            from engines import languages
+
+            found = languages.attach(found)
+        count, size = write_pages(found, Path(pages_path))
         if size > caps["text_bytes"]:
             raise TooLarge(
                 f"The extracted text is {size} bytes, over the {caps['text_bytes']} byte limit "

@@ -24,7 +24,15 @@ import uuid
 
 DEFAULT_TENANT = "public"
 # What a result object can be turned into for a download link (core/jobs/results.py).
-RESULT_FILES = ("text.txt", "pages.jsonl", "result.json", "blocks.jsonl", "document.md")
+RESULT_FILES = (
+    "text.txt",
+    "pages.jsonl",
+    "result.json",
+    "blocks.jsonl",
+    "document.md",
+    "tables.jsonl",
+    "chunks.jsonl",
+)
 
 # Whole-string patterns, always applied with fullmatch (`$` would match before a "\n").
 _JOB_ID = re.compile(r"[0-9a-f]{32}")

@@ -49,6 +49,11 @@ class Page:
     blocks: list[dict] | None = None
     # What went wrong with the page's extras (STRUCTURE_WARNINGS); its text is whole.
     warnings: list[str] = field(default_factory=list)
+    # The page's tables (engines/tables.py); None when the job asked for none.
+    tables: list[dict] | None = None
+    # The page's language {"code", "confidence"} (engines/languages.py; "und" when its text
+    # cannot tell); None when the job asked for none.
+    language: dict | None = None
 
     @property
     def chars(self) -> int:
@@ -59,6 +64,10 @@ class Page:
         found = {"page": self.number, "text": self.text, "ocr": self.ocr, "blocks": self.blocks}
         if self.warnings:
             found["warnings"] = self.warnings
+        if self.tables is not None:
+            found["tables"] = self.tables
+        if self.language is not None:
+            found["language"] = self.language
         return found
 
     @classmethod
@@ -69,6 +78,8 @@ class Page:
             item.get("ocr"),
             item.get("blocks"),
             item.get("warnings", []),
+            item.get("tables"),
+            item.get("language"),
         )
 
 
@@ -126,10 +137,10 @@ class Extraction:
 
 OCR_WARNING = "ocr_pages:"  # followed by how many pages were OCRed
 # A page's extras that failed, its text kept: on the page and on the job.
-STRUCTURE_WARNINGS = ("blocks_failed", "markdown_failed", "ocr_failed")
+STRUCTURE_WARNINGS = ("blocks_failed", "markdown_failed", "ocr_failed", "tables_failed")
 # The document's own: its metadata cut to the caps, its outline unreadable.
 DOCUMENT_WARNINGS = ("metadata_truncated", "outline_failed")
-STRUCTURE_OUTPUTS = ("blocks", "markdown")
+STRUCTURE_OUTPUTS = ("blocks", "markdown", "chunks")
 
 
 def text_warnings(pages: Iterable[Page], truncated: bool = False) -> list[str]:
@@ -158,6 +169,16 @@ def wants_structure(options: dict | None) -> bool:
     Options stored before `outputs` existed have none: they get both, as they always did."""
     outputs = (options or {}).get("outputs")
     return outputs is None or any(name in outputs for name in STRUCTURE_OUTPUTS)
+
+
+def wants_tables(options: dict | None) -> bool:
+    """Whether the job's `outputs` ask for tables (never for a job that names no outputs)."""
+    return "tables" in ((options or {}).get("outputs") or ())
+
+
+def wants_languages(options: dict | None) -> bool:
+    """Whether the job's `outputs` ask for its languages (never for one that names none)."""
+    return "languages" in ((options or {}).get("outputs") or ())
 
 
 def checked_blocks(

@@ -2,7 +2,9 @@
 under `ocr=auto` (only the pages that came out without text are read from their image).
 
 Options it reads (resolved by core/jobs/options.for_engine): `ocr` (all | auto | off),
-`ocr_languages`, `ocr_dpi`, `ocr_tessdata`. Pages are opened and rendered by PDFium, so
+`ocr_languages` (Tesseract's, or `auto`: engines/languages.py picks them among those
+installed, from the text layer's language or each OCRed page's, `ocr_fallback` first),
+`ocr_dpi`, `ocr_tessdata`. Pages are opened and rendered by PDFium, so
 page numbers, passwords and errors behave as in the pdfium engine. A page OCR fails on keeps
 the text it had (its text layer, or nothing) with the warning `ocr_failed`.
 """
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from core import ocr_support
 from core.errors import PdfqError
-from engines import ocr_pages, pdfium_engine
+from engines import languages, ocr_pages, pdfium_engine
 from engines.base import (
     Extraction,
     Page,
@@ -29,6 +32,7 @@ from engines.base import (
 log = logging.getLogger("pdfq.engines")
 page_count = pdfium_engine.page_count
 FAILED = "ocr_failed"
+AUTO = "auto"  # ocr_languages: from the document's language, or each page's script
 
 
 def extract(
@@ -47,7 +51,8 @@ def extract(
     numbers = [page.number for page in base.pages]
     if on_ocr:
         on_ocr(len(numbers))
-    found = _overlay(base.pages, _read(path, password, numbers, options, on_page))
+    hint = _hint(base.pages)
+    found = _overlay(base.pages, _read(path, password, numbers, options, on_page, hint))
     return Extraction(
         pages=found,
         metadata=base.metadata,
@@ -87,7 +92,9 @@ def fill_blank_pages(
             return extraction
     if on_ocr:
         on_ocr(len(blank))
-    extraction.pages = _overlay(extraction.pages, _read(path, password, blank, options, None))
+    hint = _hint(extraction.pages)
+    read = _read(path, password, blank, options, None, hint)
+    extraction.pages = _overlay(extraction.pages, read)
     extraction.warnings = _warnings(extraction.pages, extraction.warnings)
     extraction.seconds += time.monotonic() - started
     return extraction
@@ -111,9 +118,44 @@ def _overlay(pages: list[Page], read: dict[int, Page | None]) -> list[Page]:
     return found
 
 
-def _read(path, password, numbers, options, on_page) -> dict[int, Page | None]:
+def _hint(pages) -> str:
+    """Text of the document's text layer, to tell `ocr_languages=auto` its language."""
+    held, size = [], 0
+    for page in pages:
+        if page.text.strip() and size < languages.SAMPLE_CHARS:
+            held.append(page.text)
+            size += len(page.text)
+    return "\n".join(held)[: languages.SAMPLE_CHARS]
+
+
+def _read(path, password, numbers, options, on_page, hint="") -> dict[int, Page | None]:
     """Page number -> its OCRed Page, or None where OCR failed (every page, when OCR cannot
-    start or PDFium cannot open the file)."""
+    start or PDFium cannot open the file). With `ocr_languages=auto`, the languages are the
+    text layer's (`hint`) when it has enough text; else each page is read with the fallback
+    languages, then again with its own where its text says they are others."""
+    spec = options.get("ocr_languages", "eng")
+    if spec != AUTO:
+        return _read_with(path, password, numbers, options, on_page, spec)
+    fallback = options.get("ocr_fallback") or "eng"
+    installed = ocr_support.languages(options["ocr_tessdata"])
+    if languages.page_language(hint):
+        chosen = languages.tesseract_languages(hint, installed, fallback)
+        return _read_with(path, password, numbers, options, on_page, chosen)
+    first = _read_with(path, password, numbers, options, on_page, fallback)
+    again: dict[str, list[int]] = {}
+    for number, page in first.items():
+        if page is not None and page.text.strip():
+            chosen = languages.tesseract_languages(page.text, installed, fallback)
+            if chosen != fallback:
+                again.setdefault(chosen, []).append(number)
+    for chosen, subset in again.items():
+        for number, page in _read_with(path, password, subset, options, None, chosen).items():
+            if page is not None:
+                first[number] = page
+    return first
+
+
+def _read_with(path, password, numbers, options, on_page, spec: str) -> dict[int, Page | None]:
     done: dict[int, Page | None] = {}
 
     def progress(number: int, page: Page | None):
@@ -130,7 +172,7 @@ def _read(path, password, numbers, options, on_page) -> dict[int, Page | None]:
         ocr_pages.read(
             document,
             numbers,
-            languages=options.get("ocr_languages", "eng"),
+            languages=spec,
             tessdata=options["ocr_tessdata"],
             dpi=options.get("ocr_dpi", 300),
             structure=wants_structure(options),

@@ -75,17 +75,29 @@ def _format() -> str:
     return fmt
 
 
+def _table_number() -> int | None:
+    value = request.args.get("table")
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
+        raise BadRequest(f"table must be a table's number (1, 2, ...); got {value[:20]!r}.")
+    return int(value)
+
+
 @bp.get("/jobs/<job_id>/result")
 def get_result(job_id: str):
     """text/plain by default; ?format=json for per-page text and document metadata,
     ?format=pages for JSON lines, one page each, ?format=blocks for each page's text blocks
-    (JSON lines) and ?format=markdown (all streamed from storage)."""
+    (JSON lines), ?format=markdown, ?format=tables (JSON lines, a table each) and
+    ?format=csv&table=<n> for one table (all streamed from storage)."""
     fmt = _format()
+    table = _table_number()
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
     days = runtime.settings.result_retention_days
     # Streamed: a response's memory does not grow with the document.
-    chunks = results.chunks(runtime.storage, job, fmt, days)
+    url = url_for("jobs.get_result", job_id=job.id)
+    chunks = results.chunks(runtime.storage, job, fmt, days, table=table, url=url)
     return Response(chunks, content_type=results.FORMATS[fmt][1])
 
 
@@ -93,10 +105,13 @@ def get_result(job_id: str):
 def get_result_link(job_id: str):
     """A presigned GET URL of the stored result file, for results too large to proxy."""
     fmt = _format()
+    if fmt == "csv":
+        raise BadRequest("A table's CSV has no download link: GET ?format=csv&table=<n>.")
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
+    url = url_for("jobs.get_result", job_id=job.id)
     key, size = results.stored_key(
-        runtime.storage, job, fmt, runtime.settings.result_retention_days
+        runtime.storage, job, fmt, runtime.settings.result_retention_days, url
     )
     expires = runtime.settings.result_link_expiry
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)

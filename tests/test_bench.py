@@ -1,6 +1,7 @@
 """The benchmarks import and run one tiny case each, so they do not rot (`make bench` runs
 them for real; they are not part of the test suite)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,16 @@ import time
 
 import pytest
 
-from bench import cost, extraction, peers, rows, small_docs, structure_rows
+from bench import (
+    cost,
+    extraction,
+    language_rows,
+    peers,
+    rows,
+    small_docs,
+    structure_rows,
+    table_rows,
+)
 from bench.__main__ import ALL
 from bench.harness import (
     HEADER,
@@ -55,11 +65,37 @@ def test_extraction_rows_print_ratios_for_one_file():
 
 
 def test_the_outline_row_has_its_own_letter_and_runs_on_one_file(monkeypatch):
-    assert ALL == "abcdefghijklmnop" and len(set(ALL)) == len(ALL)
+    assert ALL == "abcdefghijklmnopqr" and len(set(ALL)) == len(ALL)
     monkeypatch.setattr(structure_rows, "OUTLINED", ["pdfminer_pagelabels.pdf"])
     [row] = structure_rows.outline_headings(full=False)
     assert row.name == "n. outline headings pdfminer_pagelabels.pdf"
     assert row.ratio > 0 and row.line().count("|") == HEADER.splitlines()[0].count("|")
+
+
+def test_the_table_row_scores_the_generated_set_and_the_table_free_pages(monkeypatch, tmp_path):
+    pytest.importorskip("pdfplumber")
+    monkeypatch.setattr(table_rows.table_pdfs, "cache_folder", lambda: tmp_path)
+    monkeypatch.setattr(table_rows, "TABLE_FREE", {"pdfminer_pagelabels.pdf": [1, 2]})
+    real = table_rows.table_pdfs.build
+    monkeypatch.setattr(table_rows.table_pdfs, "build", lambda folder: real(folder, count=4))
+    ruled, unruled, false, cost_row = table_rows.rows(full=False)
+    assert cost_row.ratio > 0 and cost_row.met is None
+    assert ruled.name == "q. tables ruled cell accuracy" and ruled.met
+    assert unruled.name == "q. tables unruled cell accuracy" and unruled.met
+    assert false.figure == "0 of 2 table-free pages with a table" and false.met
+    assert json.loads((tmp_path / "tables-00.json").read_text())["pages"][0]["tables"]
+
+
+def test_the_language_row_checks_each_known_file(monkeypatch):
+    pytest.importorskip("langdetect")
+    known = {"pdfminer_jo.pdf": "ja", "pdfminer_pagelabels.pdf": "en"}
+    monkeypatch.setattr(language_rows, "LANGUAGES", known)
+    right, cost_row = language_rows.rows(full=False)
+    assert right.figure == "2/2 files right" and right.met
+    assert cost_row.ratio > 0 and cost_row.met is None
+    monkeypatch.setattr(language_rows, "LANGUAGES", {"pdfminer_jo.pdf": "en"})
+    [wrong, _] = language_rows.rows(full=False)
+    assert not wrong.met and "pdfminer_jo.pdf: ja, not en" in wrong.figure
 
 
 def test_percentiles_pick_from_the_samples():

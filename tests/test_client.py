@@ -382,3 +382,25 @@ def test_pyproject_declares_the_pdfq_command():
     module, _, function = target.partition(":")
     assert callable(getattr(import_module(module), function))
     assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["client", "client.*"]
+
+
+def test_result_takes_the_tables_and_chunks_formats_and_submit_asks_for_them(tmp_path):
+    from client import command
+
+    args = command.parser().parse_args(["result", "--format", "tables", "ID"])
+    assert args.format == "tables" and command.SUFFIX["chunks"] == ".chunks.jsonl"
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n")
+    sent = {}
+
+    class Recorder:
+        def presigns(self, *args):
+            return False
+
+        def submit(self, path, **kwargs):
+            sent.update(kwargs["options"])
+            return {"id": "0" * 32, "status": "queued"}
+
+    argv = ["submit", str(tmp_path / "a.pdf"), "--outputs", "tables,chunks", "--chunk-chars", "900"]
+    args = command.parser().parse_args(argv)
+    command.run_submit(Recorder(), args, command.Reporter(quiet=True))
+    assert sent["outputs"] == "tables,chunks" and sent["chunk_chars"] == 900

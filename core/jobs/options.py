@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core import engine_registry, ocr_support
 from core.errors import BadRequest, Encrypted
+from core.jobs import chunking
 from core.settings import Settings
 
 FIELDS = (
@@ -30,10 +31,15 @@ FIELDS = (
     "ocr",
     "ocr_languages",
     "outputs",
+    "chunk_chars",
 )
 # Results beyond the text and pages, computed only for jobs that ask for them: each page's
-# text blocks with their kinds, and the document as Markdown (made from those blocks).
-OUTPUTS = ("blocks", "markdown")
+# text blocks with their kinds, the document as Markdown (made from those blocks), each
+# page's tables, the document as chunks for retrieval, the document's and each page's
+# language (docs/structure.md).
+OUTPUTS = ("blocks", "markdown", "tables", "chunks", "languages")
+# The outputs made from the text blocks: asking for one computes the blocks.
+BLOCK_OUTPUTS = ("blocks", "markdown", "chunks")
 # pdfminer.layout.LAParams arguments a job may set, with their types.
 LAPARAMS = {
     "line_overlap": float,
@@ -54,6 +60,8 @@ MAX_PAGES_OPTION = 1_000_000  # max_pages
 # The options and callback URL of one job together, as UTF-8 JSON: above what the fields'
 # own bounds add up to, so that no option added later escapes a bound.
 MAX_OPTIONS_BYTES = 8192
+# ocr_languages: Tesseract's languages picked for the document (engines/languages.py).
+AUTO_LANGUAGES = "auto"
 
 
 def parse(body: dict, *, strings: bool = False, settings: Settings | None = None) -> dict:
@@ -99,6 +107,8 @@ def parse(body: dict, *, strings: bool = False, settings: Settings | None = None
         options["max_pages"] = _positive("max_pages", body["max_pages"], strings)
     if body.get("outputs") not in (None, "", []):
         options["outputs"] = _outputs(body["outputs"])
+    if body.get("chunk_chars") not in (None, ""):
+        options["chunk_chars"] = _chunk_chars(body["chunk_chars"], strings)
     _check_total(options, body.get("callback_url"))
     return options
 
@@ -118,9 +128,23 @@ def _outputs(value) -> list[str]:
     return sorted(wanted)
 
 
+def _chunk_chars(value, strings: bool) -> int:
+    if strings and isinstance(value, str) and value.strip().isdigit() and len(value) <= 9:
+        value = int(value)
+    low, high = chunking.MIN_CHARS, chunking.MAX_CHARS
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"Field 'chunk_chars' must be a whole number from {low} to {high}.")
+    return value
+
+
 def wants_structure(options: dict | None) -> bool:
     """Whether the job computes its blocks (for the blocks and markdown formats)."""
-    return bool(set((options or {}).get("outputs") or ()) & set(OUTPUTS))
+    return bool(set((options or {}).get("outputs") or ()) & set(BLOCK_OUTPUTS))
+
+
+def wants(options: dict | None, output: str) -> bool:
+    """Whether the job's `outputs` name `output` (a job that names none computes no extra)."""
+    return output in ((options or {}).get("outputs") or ())
 
 
 def _check_total(options: dict, callback_url) -> None:
@@ -175,8 +199,14 @@ def require_ocr(settings: Settings, asked: str):
 
 def _ocr_languages(value, settings: Settings | None) -> str:
     if not isinstance(value, str) or not ocr_support.valid_spec(value.strip()):
-        raise BadRequest("Field 'ocr_languages' must be languages such as 'eng' or 'eng+deu'.")
+        raise BadRequest(
+            "Field 'ocr_languages' must be languages such as 'eng' or 'eng+deu', or 'auto'."
+        )
     value = value.strip()
+    if value == AUTO_LANGUAGES:
+        if settings is not None:
+            require_ocr(settings, "Field 'ocr_languages'")
+        return value
     if settings is not None:
         require_ocr(settings, "Field 'ocr_languages'")
         missing = ocr_support.missing_languages(value, settings.tessdata_prefix)
@@ -204,6 +234,8 @@ def for_engine(stored: dict | None, engine: str, settings: Settings) -> dict:
     resolved["ocr"] = mode
     if mode != "off":
         resolved["ocr_languages"] = resolved.get("ocr_languages") or settings.ocr_languages
+        if resolved["ocr_languages"] == AUTO_LANGUAGES:  # the first guess, where none is told
+            resolved["ocr_fallback"] = settings.ocr_languages
         resolved["ocr_dpi"] = settings.ocr_dpi
         resolved["ocr_tessdata"] = str(ocr_support.tessdata_dir(settings.tessdata_prefix))
         resolved["ocr_version"] = engine_registry.version("ocr") if installed else ""

@@ -18,16 +18,18 @@ before the record: reading one that is gone is a 410 with the time it was purged
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from core import keys
 from core.adapters.storage import Storage
-from core.errors import Conflict, ObjectMissing, ResultNotReady
-from core.jobs import structure
+from core.errors import BadRequest, Conflict, NotFound, ObjectMissing, ResultNotReady
+from core.jobs import chunking, structure
 from core.jobs.model import Job, JobStatus
 from core.jobs.retention import result_expired
 
@@ -38,9 +40,21 @@ FORMATS = {
     "pages": ("pages.jsonl", "application/x-ndjson; charset=utf-8"),
     "blocks": ("blocks.jsonl", "application/x-ndjson; charset=utf-8"),
     "markdown": ("document.md", "text/markdown; charset=utf-8"),
+    "tables": ("tables.jsonl", "application/x-ndjson; charset=utf-8"),
+    "csv": ("table.csv", "text/csv; charset=utf-8"),
+    "chunks": ("chunks.jsonl", "application/x-ndjson; charset=utf-8"),
 }
-# Formats made from each page's blocks: only jobs that asked for them (the `outputs` option).
-STRUCTURE_FORMATS = ("blocks", "markdown")
+# Formats made from each page's blocks or tables: only jobs that asked for them (the
+# `outputs` option), each format with the output it needs.
+NEEDS = {
+    "blocks": "blocks",
+    "markdown": "blocks",
+    "chunks": "blocks",
+    "tables": "tables",
+    "csv": "tables",
+}
+# Extras a page line may carry, left out of the text, pages and json formats.
+PAGE_EXTRAS = ("blocks", "tables")
 MEDIA_TYPE = "application/x-ndjson; charset=utf-8"
 
 
@@ -50,12 +64,19 @@ def new_run() -> str:
 
 
 def write(
-    storage: Storage, key: str, pages: Iterable[dict], summary: dict, *, structure_wanted: bool
+    storage: Storage,
+    key: str,
+    pages: Iterable[dict],
+    summary: dict,
+    *,
+    structure_wanted: bool,
+    late: Callable[[], dict] | None = None,
 ) -> int:
     """Store `summary` and the pages (each {"page", "text", ...}, read once, one at a time) as
     the result object `key`; the object's size in bytes. With `structure_wanted`, each page's
     "blocks" (None where its engine gave none: split from its text) get their kinds, which
-    need the whole document: the pages are spooled and read again."""
+    need the whole document: the pages are spooled and read again. `late` gives the summary
+    fields known once every page is read (the document's language); they join it."""
     with tempfile.TemporaryFile() as lines, tempfile.TemporaryFile() as body:
         fonts = structure.Fonts()
         for page in pages:
@@ -66,7 +87,7 @@ def write(
                 )
                 fonts.add(page["blocks"])
             lines.write(_json_line(page))
-        body.write(_json_line(summary))
+        body.write(_json_line({**summary, **(late() if late else {})}))
         lines.seek(0)
         if structure_wanted:
             _with_kinds(lines, body, fonts)
@@ -141,10 +162,12 @@ def _opened(storage: Storage, job: Job, fmt: str, retention_days: int):
     gone is a 410 here, not a cut body later."""
     require_succeeded(job)
     key = result_key(job)
-    if fmt in STRUCTURE_FORMATS and "blocks" not in (job.result or {}).get("outputs", ()):
+    needed = NEEDS.get(fmt)
+    if needed and needed not in (job.result or {}).get("outputs", ()):
+        asked = fmt if fmt in ("markdown", "chunks") else needed
         raise Conflict(
-            f"Job {job.id} did not compute its structure, so it has no {fmt!r} format: "
-            f'reprocess it with {{"outputs": "{fmt}"}} (or send outputs={fmt} with the PDF).'
+            f"Job {job.id} did not compute its {needed}, so it has no {fmt!r} format: "
+            f'reprocess it with {{"outputs": "{asked}"}} (or send outputs={asked} with the PDF).'
         )
     if key is None:
         raise result_expired(job, retention_days)
@@ -156,8 +179,20 @@ def _opened(storage: Storage, job: Job, fmt: str, retention_days: int):
     return summary, lines
 
 
-def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterator[bytes]:
-    """The job's result in format `fmt`, as chunks of bytes; never built whole."""
+def chunks(
+    storage: Storage,
+    job: Job,
+    fmt: str,
+    retention_days: int,
+    *,
+    table: int | None = None,
+    url: str = "",
+) -> Iterator[bytes]:
+    """The job's result in format `fmt`, as chunks of bytes; never built whole. `csv` is the
+    table numbered `table` (1-based, in document order, as `tables` numbers them); `url` is
+    the result's path, which each table's CSV link extends."""
+    if fmt == "csv" and table is None:
+        raise BadRequest("format=csv needs the table's number: ?format=csv&table=1.")
     summary, lines = _opened(storage, job, fmt, retention_days)
     if fmt == "json":
         return _document(job, summary, lines)
@@ -167,9 +202,51 @@ def chunks(storage: Storage, job: Job, fmt: str, retention_days: int) -> Iterato
         return _markdown(summary, lines)
     if fmt == "blocks":
         return (_json_line({"page": p["page"], "blocks": p["blocks"]}) for p in _pages(lines))
-    if "blocks" in summary.get("outputs", ()):  # pages: their lines without the blocks
+    if fmt == "chunks":
+        budget = (job.options or {}).get("chunk_chars") or chunking.DEFAULT_CHARS
+        return (_json_line(found) for found in chunking.chunks(_pages(lines), budget))
+    if fmt == "tables":
+        return (_json_line(found) for found in tables_of(_pages(lines), url))
+    if fmt == "csv":
+        return _csv(_pages(lines), job, table)
+    if _has_extras(summary):  # pages: their lines without the blocks and tables
         return (_json_line(_without_blocks(p)) for p in _pages(lines))
     return (line + b"\n" for line in lines)
+
+
+def _has_extras(summary: dict) -> bool:
+    return bool(set(summary.get("outputs", ())) & set(PAGE_EXTRAS))
+
+
+def tables_of(pages: Iterable[dict], url: str) -> Iterator[dict]:
+    """Every table of the document in order, numbered from 1, each with its CSV's link (the
+    result's path `url` with the query that asks for it)."""
+    number = 0
+    for page in pages:
+        for found in page.get("tables") or []:
+            number += 1
+            yield {
+                "table": number,
+                "page": page["page"],
+                **found,
+                "csv": f"{url}?format=csv&table={number}",
+            }
+
+
+def _csv(pages: Iterator[dict], job: Job, number: int) -> Iterator[bytes]:
+    for found in tables_of(pages, ""):
+        if found["table"] == number:
+            return iter([tables_csv(found)])
+    raise NotFound(f"Job {job.id} has no table {number}; ?format=tables lists its tables.")
+
+
+def tables_csv(found: dict) -> bytes:
+    """One table as CSV (RFC 4180, CRLF line ends): a row per row, a spanned position empty."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in found["rows"]:
+        writer.writerow([cell["text"] for cell in row])
+    return out.getvalue().encode("utf-8")
 
 
 def _pages(lines: Iterator[bytes]) -> Iterator[dict]:
@@ -177,14 +254,15 @@ def _pages(lines: Iterator[bytes]) -> Iterator[dict]:
 
 
 def _without_blocks(page: dict) -> dict:
-    page.pop("blocks", None)
+    for name in PAGE_EXTRAS:
+        page.pop(name, None)
     return page
 
 
 def _document(job: Job, summary: dict, lines: Iterator[bytes]) -> Iterator[bytes]:
     """`?format=json`: the summary and warnings, then the page lines copied one at a time
     into the "pages" array."""
-    with_blocks = "blocks" in summary.get("outputs", ())
+    with_blocks = _has_extras(summary)
     head = {"job_id": job.id, **summary, "warnings": job.warnings, "pages": []}
     yield json.dumps(head, ensure_ascii=False)[:-2].encode("utf-8")  # up to "pages": [
     first = True
@@ -216,9 +294,12 @@ def _markdown(summary: dict, lines: Iterator[bytes]) -> Iterator[bytes]:
     yield b"\n"
 
 
-def stored_key(storage: Storage, job: Job, fmt: str, retention_days: int) -> tuple[str, int]:
+def stored_key(
+    storage: Storage, job: Job, fmt: str, retention_days: int, url: str = ""
+) -> tuple[str, int]:
     """(key, size) of the job's result as a file in format `fmt`, for a presigned download
-    link: written beside the result object the first time it is asked for."""
+    link: written beside the result object the first time it is asked for (`url` as for
+    chunks)."""
     require_succeeded(job)
     key = result_key(job)
     if key is None:
@@ -230,7 +311,7 @@ def stored_key(storage: Storage, job: Job, fmt: str, retention_days: int) -> tup
     except ObjectMissing:
         pass
     with tempfile.TemporaryFile() as spooled:
-        for chunk in chunks(storage, job, fmt, retention_days):
+        for chunk in chunks(storage, job, fmt, retention_days, url=url):
             spooled.write(chunk)
         size = spooled.tell()
         spooled.seek(0)

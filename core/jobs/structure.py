@@ -38,6 +38,8 @@ BODY_LIKE = 0.75  # small caps are set smaller than the body text (8 pt in 10 pt
 MAX_HEADING_WORDS = 12
 MAX_HEADING_LINES = 3
 MAX_HEADING_CHARS = 200
+# A text block with at least this share of its area inside a table is the table's.
+TABLE_SHARE = 0.5
 KINDS = ("heading", "paragraph", "list_item", "caption", "other")
 _LIST = re.compile(r"^\s*([•●◦▪■‣∙·\-–—*]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxlc]{1,6}\))\s+\S")
 _BULLET = re.compile(r"^\s*[•●◦▪■‣∙·\-–—*]\s+")
@@ -242,12 +244,141 @@ def markdown_head(outline: list[dict], title: str = "") -> list[str]:
 
 
 def markdown_page(page: dict) -> list[str]:
-    """One page's Markdown pieces: its comment, then its blocks but the `other` ones."""
+    """One page's Markdown pieces: its comment, then its blocks but the `other` ones, and its
+    tables (when the job computed them) each at its place in the reading order, in place of
+    the blocks that held its cells' text."""
     out = [f"<!-- page {page['page']} -->\n"]
-    for block in page.get("blocks") or []:
-        if block.get("kind") != "other":  # page numbers, lone symbols
-            out.append(_block(block))
+    for kind, item in placed(page.get("blocks") or [], page.get("tables") or []):
+        if kind == "table":
+            out.append(markdown_table(item))
+        elif item.get("kind") != "other":  # page numbers, lone symbols
+            out.append(_block(item))
     return out
+
+
+def placed(blocks: list[dict], tables: list[dict]) -> list[tuple[str, dict]]:
+    """The page's blocks and tables in reading order: [("block", b) | ("table", t)].
+
+    A block with a position that lies mostly inside a table is the table's and left out; the
+    table takes the place of the first such block, or else comes before the first block
+    below its top edge. A block with no position (PDFium's paragraphs) is read line by line:
+    a run of lines made of a table's cells' words is the table's, and the table takes the
+    run's place, the block's lines before and after it kept as blocks of their own."""
+    if not tables:
+        return [("block", block) for block in blocks]
+    items: list[tuple[str, dict]] = []
+    done: set[int] = set()
+    for block in blocks:
+        if block.get("bbox"):
+            items.append(("block", block))
+        else:
+            items.extend(_split_loose(block, tables, done))
+    rest = [table for t, table in enumerate(tables) if t not in done]
+    owner: dict[int, int] = {}  # item index -> index in rest
+    for t, table in enumerate(rest):
+        for i, (kind, item) in enumerate(items):
+            if kind == "block" and i not in owner and _belongs(item, table):
+                owner[i] = t
+    before: dict[int, list[int]] = {}  # item index -> tables placed before it
+    for t, table in enumerate(rest):
+        mine = [i for i, owned in owner.items() if owned == t]
+        if mine:
+            at = min(mine)
+        else:
+            below = [
+                i
+                for i, (kind, item) in enumerate(items)
+                if kind == "block" and i not in owner and item.get("bbox") and table.get("bbox")
+                if item["bbox"][3] < table["bbox"][3]
+            ]
+            at = min(below, default=len(items))
+        before.setdefault(at, []).append(t)
+    out: list[tuple[str, dict]] = []
+    for i in range(len(items) + 1):
+        out.extend(("table", rest[t]) for t in before.get(i, []))
+        if i < len(items) and i not in owner:
+            out.append(items[i])
+    return out
+
+
+def _belongs(block: dict, table: dict) -> bool:
+    box, area = block.get("bbox"), table.get("bbox")
+    if not (box and area):
+        return False
+    width = min(box[2], area[2]) - max(box[0], area[0])
+    height = min(box[3], area[3]) - max(box[1], area[1])
+    own = max(box[2] - box[0], 0.01) * max(box[3] - box[1], 0.01)
+    return width > 0 and height > 0 and width * height >= TABLE_SHARE * own
+
+
+def _split_loose(block: dict, tables: list[dict], done: set[int]) -> list[tuple[str, dict]]:
+    """A block with no position, split around the runs of its lines that are tables' rows
+    (each table found once: `done` holds the indexes of those found)."""
+    lines = block["text"].split("\n")
+    marks: list[int | None] = [None] * len(lines)
+    for t, table in enumerate(tables):
+        if t in done:
+            continue
+        cells = Counter(w for row in table["rows"] for cell in row for w in cell["text"].split())
+        need = max(2, len(table["rows"]) // 2)
+        for start in range(len(lines)):
+            run = _table_run(lines, marks, start, Counter(cells))
+            if len(run) >= need:
+                for index in run:
+                    marks[index] = t
+                done.add(t)
+                break
+    if all(mark is None for mark in marks):
+        return [("block", block)]
+    out: list[tuple[str, dict]] = []
+    held: list[str] = []
+    for index, line in enumerate(lines):
+        mark = marks[index]
+        if mark is None:
+            held.append(line)
+            continue
+        if held and "".join(held).strip():
+            out.append(("block", {**block, "text": "\n".join(held).strip("\n") + "\n"}))
+        held = []
+        if index == 0 or marks[index - 1] != mark:
+            out.append(("table", tables[mark]))
+    if held and "".join(held).strip():
+        out.append(("block", {**block, "text": "\n".join(held).strip("\n") + "\n"}))
+    return out
+
+
+def _table_run(lines: list[str], marks: list, start: int, cells: Counter) -> list[int]:
+    """The lines from `start` on whose words are all left among the table's `cells` (each
+    taken as it is used); blank lines inside the run are its own."""
+    run: list[int] = []
+    for index in range(start, len(lines)):
+        words = lines[index].split()
+        if marks[index] is not None:
+            break
+        if not words:
+            if run:
+                continue
+            break
+        if any(cells[word] < count for word, count in Counter(words).items()):
+            break
+        cells.subtract(words)
+        run.append(index)
+    return run
+
+
+def markdown_table(table: dict) -> str:
+    """A table as a Markdown (GFM) table: its header rows joined column by column into the
+    head (the first row when it has none), each cell escaped as text and `|` with a
+    backslash."""
+    rows = [[_cell(cell["text"]) for cell in row] for row in table["rows"]]
+    heads = max(table.get("header_rows", 0), 1)
+    head = [" ".join(filter(None, column)) for column in zip(*rows[:heads], strict=False)]
+    lines = [head, ["---"] * len(head), *rows[heads:]]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return _text(_line(text)).replace("|", "\\|")
 
 
 def _block(block: dict) -> str:

@@ -18,6 +18,34 @@ NONDETERMINISTIC = {
     "pymupdf_test_3780.pdf",
     "pypdf_GeoBase_NHNC1_Data_Model_UML_EN.pdf",  # its page 4, about one run in two
 }
+# The language each of these files is written in (ISO 639-1), from its MANIFEST notes and its
+# text read by hand: the language row (bench q) and tests/test_languages.py check them.
+LANGUAGES = {
+    "pdfminer_i1040nr.pdf": "en",
+    "pdfminer_f1040nr.pdf": "en",
+    "pdfminer_dmca.pdf": "en",
+    "pdfminer_naacl06-shinyama.pdf": "en",
+    "pdfminer_pagelabels.pdf": "en",
+    "pdfminer_asw-oct96-p41.pdf": "en",
+    "pdfjs_tracemonkey.pdf": "en",
+    "pdfjs_pdkids.pdf": "en",
+    "pdfjs_wikipedia.pdf": "en",
+    "pymupdf_2201.00069.pdf": "en",
+    "pymupdf_test_3842.pdf": "en",
+    "pymupdf_test_4751.pdf": "en",
+    "pymupdf_small-table.pdf": "en",
+    "pymupdf_cms-etc-filled.pdf": "en",
+    "pdfminer_jo.pdf": "ja",
+    "pdfminer_kampo.pdf": "ja",
+    "pdfjs_issue16538.pdf": "ja",
+    "pdfminer_sap-invoice-filters.pdf": "nl",
+    "pymupdf_chinese-tables.pdf": "zh",
+    "pymupdf_test_3186.pdf": "it",
+    "pdfjs_bug1868759.pdf": "fr",
+    "pdfjs_issue6127.pdf": "fr",
+    "pdfjs_bug1669099.pdf": "de",
+    "pdfjs_issue13211.pdf": "th",
+}
 # Covered by the sandbox (time and memory caps), not by plain extraction.
 NEEDS_SANDBOX = {"gen_flate_bomb.pdf", "gen_slow_layout.pdf"}
 
