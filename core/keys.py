@@ -112,6 +112,12 @@ def result_file_key(result: str, name: str) -> str:
     return f"{result.removesuffix('.jsonl')}/{name}"
 
 
+def page_image_key(result: str, page: int, width: int) -> str:
+    """Page `page` of the result object `result` drawn `width` pixels wide, kept beside it
+    (so it expires with the result and is erased with the job)."""
+    return f"{result.removesuffix('.jsonl')}/pages/{page:06d}-w{width}.png"
+
+
 def results_prefix(tenant: str, job_id: str) -> str:
     """Every result object of one job, of every run."""
     return f"{RESULTS_PREFIX}{tenant}/{job_id}/"

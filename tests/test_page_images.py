@@ -1,0 +1,112 @@
+"""Page images (consumer/page_images.py, GET /jobs/{id}/pages/{n}.png): drawn by PDFium in a
+sandbox child on first request, kept beside the result, bounded in width, gone with the job."""
+
+import struct
+
+import pypdfium2 as pdfium
+import pytest
+
+from consumer import page_images, sandbox
+from core import keys
+from core.jobs import results
+from engines.page_image import MAX_ASPECT, render_png
+from tests.support.api import upload
+from tests.support.corpus import GOOD
+from tests.support.jobs import recorded_job
+
+PDF = GOOD / "pdfjs_tracemonkey.pdf"
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    assert body[12:16] == b"IHDR"
+    return struct.unpack(">II", body[16:24])
+
+
+def url(job_id: str, page: int, width: str | None = None) -> str:
+    query = f"?width={width}" if width is not None else ""
+    return f"/api/v1/pdf/jobs/{job_id}/pages/{page}.png{query}"
+
+
+def test_a_page_is_drawn_once_at_the_width_asked_and_then_read_from_storage(
+    client, services, monkeypatch
+):
+    job = upload(client, PDF)
+    response = client.get(url(job["id"], 2, "640"))
+    assert response.status_code == 200
+    assert response.content_type == "image/png"
+    body = response.get_data()
+    wide, high = png_size(body)
+    assert wide == 700  # rounded up to a multiple of 100
+    assert high > wide  # a portrait page
+    record = services.records.get(job["id"], "public")
+    kept = keys.page_image_key(results.result_key(record), 2, 700)
+    assert services.storage.get_bytes(kept) == body
+
+    def no_second_drawing(*args, **kwargs):
+        raise AssertionError("the kept image should have been served")
+
+    monkeypatch.setattr(sandbox, "render", no_second_drawing)
+    again = client.get(url(job["id"], 2, "700"))
+    assert again.status_code == 200 and again.get_data() == body
+
+
+def test_the_width_is_bounded_by_the_setting_and_must_be_a_number(client, configure):
+    configure(PAGE_IMAGE_MAX_WIDTH="300")
+    job = upload(client, PDF)
+    assert png_size(client.get(url(job["id"], 1, "99999")).get_data())[0] == 300
+    assert png_size(client.get(url(job["id"], 1, "1")).get_data())[0] == 100
+    assert png_size(client.get(url(job["id"], 1)).get_data())[0] == 300  # 800 by default
+    for bad in ("wide", "-5", "0"):
+        response = client.get(url(job["id"], 1, bad))
+        assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_unknown_jobs_and_pages_are_404_and_unfinished_jobs_409(client, services):
+    assert client.get(url("0" * 32, 1)).status_code == 404
+    job = upload(client, PDF)
+    for page in (0, 15):
+        response = client.get(url(job["id"], page))
+        assert response.status_code == 404, page
+        assert response.get_json()["error"]["code"] == "not_found"
+    queued = recorded_job(services)
+    response = client.get(url(queued.id, 1))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "result_not_ready"
+
+
+def test_an_erased_job_has_no_images_left_and_answers_410(client, services):
+    job = upload(client, PDF)
+    assert client.get(url(job["id"], 1)).status_code == 200
+    prefix = keys.results_prefix("public", job["id"])
+    assert any(key.endswith(".png") for key in services.storage.list_keys(prefix))
+    assert client.delete(f"/api/v1/pdf/jobs/{job['id']}").status_code == 204
+    assert list(services.storage.list_keys(prefix)) == []
+    response = client.get(url(job["id"], 1))
+    assert response.status_code == 410
+    assert response.get_json()["error"]["code"] == "deleted"
+
+
+def test_a_page_whose_pdf_expired_says_so(client, services):
+    job = upload(client, PDF)
+    services.storage.delete(keys.source_key("public", job["id"]))
+    response = client.get(url(job["id"], 1))
+    assert response.status_code == 410
+    assert response.get_json()["error"]["code"] == "source_expired"
+
+
+def test_a_very_tall_page_is_drawn_no_taller_than_its_bound(tmp_path):
+    tall = pdfium.PdfDocument.new()
+    tall.new_page(100, 20000)
+    source = tmp_path / "tall.pdf"
+    tall.save(source)
+    out = tmp_path / "tall.png"
+    wide, high = render_png(source, out, page=1, width=400)
+    assert high <= 400 * MAX_ASPECT
+    assert png_size(out.read_bytes()) == (wide, high)
+
+
+@pytest.mark.parametrize(("asked", "drawn"), [(None, 800), ("801", 900), ("5000", 1600)])
+def test_widths_are_stepped_and_capped(asked, drawn):
+    assert page_images.width_of(asked, 1600) == drawn
