@@ -11,6 +11,7 @@ dozen sizes in storage whatever widths clients ask for.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from consumer import sandbox, scratch
@@ -23,6 +24,7 @@ from core.services import Services
 WIDTH_STEP = 100
 MIN_WIDTH = 100
 DEFAULT_WIDTH = 800
+POINTS = "page-points"  # the image's metadata: the page's size in PDF points
 
 
 def width_of(asked: str | None, max_width: int) -> int:
@@ -39,8 +41,9 @@ def width_of(asked: str | None, max_width: int) -> int:
     return max(MIN_WIDTH, min(stepped, max_width))
 
 
-def image(services: Services, job: Job, page: int, width: int) -> bytes:
-    """The PNG of page `page` of a succeeded job, `width` pixels wide (from width_of)."""
+def image(services: Services, job: Job, page: int, width: int) -> tuple[bytes, str]:
+    """(the PNG of page `page` of a succeeded job, `width` pixels wide (from width_of), the
+    page's size in PDF points as "<width> <height>", kept with the image as its metadata)."""
     settings, storage = services.settings, services.storage
     results.require_succeeded(job)
     result = results.result_key(job)
@@ -48,7 +51,8 @@ def image(services: Services, job: Job, page: int, width: int) -> bytes:
         raise retention.result_expired(job, settings.result_retention_days)
     key = keys.page_image_key(result, page, width)
     try:
-        return storage.get_bytes(key)
+        body, metadata = storage.get_with_metadata(key)
+        return body, metadata.get(POINTS, "")
     except ObjectMissing:
         pass
     with scratch.job_folder("page-") as folder:
@@ -59,7 +63,7 @@ def image(services: Services, job: Job, page: int, width: int) -> bytes:
         except ObjectMissing:
             raise retention.source_expired(job, settings.source_retention_days) from None
         out = pdf.with_suffix(".png")
-        sandbox.render(
+        drawn = sandbox.render(
             pdf,
             out,
             page=page,
@@ -69,5 +73,6 @@ def image(services: Services, job: Job, page: int, width: int) -> bytes:
             password=options.password(job.options, settings),
         )
         body = out.read_bytes()
-    storage.put_bytes(key, body, content_type="image/png")
-    return body
+    points = " ".join(f"{value:g}" for value in drawn["points"])
+    storage.upload_file(key, io.BytesIO(body), "image/png", {POINTS: points})
+    return body, points

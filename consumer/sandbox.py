@@ -138,7 +138,8 @@ def render(
     recycle: Recycle = RECYCLE,
 ) -> dict:
     """Draw page `page` of `path` as a PNG at `out` in a warm child, under the same time and
-    memory limits as an extraction; {"width", "height"} drawn, or the child's error."""
+    memory limits as an extraction; {"width", "height"} drawn and the page's "points" [w, h],
+    or the child's error."""
     request = {"path": str(path), "out": str(out), "page": page, "width": width}
     request["password"] = password
     memory = Memory(memory_mb * 2**20, memory_mb * 2**20)

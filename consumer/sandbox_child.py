@@ -127,8 +127,10 @@ class _Request:
         """One page as a PNG at `out` (engines/page_image.py), for the page viewer."""
         from engines.page_image import render_png
 
-        drawn = render_png(path, out, page=page, width=width, password=password)
-        return {"width": drawn[0], "height": drawn[1]}
+        wide, high, points_wide, points_high = render_png(
+            path, out, page=page, width=width, password=password
+        )
+        return {"width": wide, "height": high, "points": [points_wide, points_high]}
 
     def ocr_starting(self, pages: int):
         """Before OCR of `pages` pages: the worker extends its deadline, and the cap goes up

@@ -20,7 +20,8 @@ MAX_ASPECT = 4  # the image is at most this many times taller than its width
 
 def render_png(path: Path | str, out: Path | str, *, page: int, width: int, password: str = ""):
     """Draw page `page` (1-based) `width` pixels wide (fewer when the page is very tall) and
-    write it to `out` as a PNG; returns (width, height) drawn."""
+    write it to `out` as a PNG; returns (width, height) drawn and the page's (width, height)
+    in PDF points, which map the page's text blocks onto the image."""
     document = _open(path, password)
     try:
         if not 1 <= page <= len(document):
@@ -32,7 +33,7 @@ def render_png(path: Path | str, out: Path | str, *, page: int, width: int, pass
             white = (255, 255, 255, 255)
             bitmap = pdf_page.render(scale=scale, rev_byteorder=True, fill_color=white)
             try:
-                size = _write_png(out, bitmap)
+                size = (*_write_png(out, bitmap), points_wide, points_high)
             finally:
                 bitmap.close()
         finally:

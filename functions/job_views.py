@@ -117,8 +117,10 @@ def get_page_image(job_id: str, page: int):
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
     width = page_images.width_of(request.args.get("width"), runtime.settings.page_image_max_width)
-    body = page_images.image(runtime, job, page, width)
+    body, points = page_images.image(runtime, job, page, width)
     response = Response(body, content_type="image/png")
+    # The page's size in PDF points: the viewer maps the text blocks' bboxes with it.
+    response.headers["X-Page-Points"] = points
     # The same URL always draws the same picture of this run; the token makes it private.
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response

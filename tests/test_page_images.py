@@ -39,6 +39,7 @@ def test_a_page_is_drawn_once_at_the_width_asked_and_then_read_from_storage(
     wide, high = png_size(body)
     assert wide == 700  # rounded up to a multiple of 100
     assert high > wide  # a portrait page
+    assert response.headers["X-Page-Points"] == "612 792"  # US Letter, in PDF points
     record = services.records.get(job["id"], "public")
     kept = keys.page_image_key(results.result_key(record), 2, 700)
     assert services.storage.get_bytes(kept) == body
@@ -49,6 +50,7 @@ def test_a_page_is_drawn_once_at_the_width_asked_and_then_read_from_storage(
     monkeypatch.setattr(sandbox, "render", no_second_drawing)
     again = client.get(url(job["id"], 2, "700"))
     assert again.status_code == 200 and again.get_data() == body
+    assert again.headers["X-Page-Points"] == "612 792"
 
 
 def test_the_width_is_bounded_by_the_setting_and_must_be_a_number(client, configure):
@@ -102,7 +104,8 @@ def test_a_very_tall_page_is_drawn_no_taller_than_its_bound(tmp_path):
     source = tmp_path / "tall.pdf"
     tall.save(source)
     out = tmp_path / "tall.png"
-    wide, high = render_png(source, out, page=1, width=400)
+    wide, high, *points = render_png(source, out, page=1, width=400)
+    assert points == [100, 20000]
     assert high <= 400 * MAX_ASPECT
     assert png_size(out.read_bytes()) == (wide, high)
 
