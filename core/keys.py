@@ -310,6 +310,15 @@ def webhook_slot_key(number: int) -> str:
     return f"webhook-slot:{number}"
 
 
+OPS_SAMPLE_TTL = 2 * 3600  # the operations view's history covers the last hour
+
+
+def ops_sample_key(minute: int) -> str:
+    """The operations view's sample of one minute (minutes since the epoch): jobs finished so
+    far and the queue's depth, written once by the first process to sample that minute."""
+    return f"ops-sample:{minute}"
+
+
 def count_key(status: str, tenant: str | None = None) -> str:
     """Jobs in `status`, of every tenant or of one. No TTL: bounded by the vocabulary."""
     return f"count:{tenant}:{status}" if tenant else f"count:{status}"
