@@ -4,7 +4,6 @@
 // token field, kept in sessionStorage). Plain JavaScript; names go into textContent only.
 "use strict";
 
-const JOBS_PAGE = 25;
 const $j = (selector) => document.querySelector(`#jobs ${selector}`);
 const jobsShown = { cursor: null, loading: false };
 
@@ -13,7 +12,7 @@ function jobsSay(words) {
 }
 
 function jobsQuery(cursor) {
-  const query = new URLSearchParams({ limit: String(JOBS_PAGE) });
+  const query = new URLSearchParams({ limit: $j(".per-page").value });
   const status = $j(".status-filter").value;
   const since = Number($j(".since-filter").value);
   if (status) query.set("status", status);
