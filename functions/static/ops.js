@@ -124,7 +124,7 @@ function drawChart(history) {
     node("text", { x: W - 30, y: H - 4 }, "now"),
     node("path", { class: "done", d: path("finished") }),
     node("path", { class: "depth", d: path("depth") }),
-    node("text", { x: W - 190, y: top + 8, class: "key" }, "— finished a minute   - - queue depth"),
+    node("text", { x: left + 10, y: top + 8, class: "key" }, "— finished a minute   - - queue depth"),
   );
   const last = history.at(-1) || {};
   if (last.finished !== null && last.finished !== undefined) {

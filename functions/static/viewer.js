@@ -67,27 +67,31 @@ async function openViewer(jobId) {
   if (job.status !== "succeeded") {
     return viewerSays(`This job is ${job.status}: the viewer shows jobs that succeeded.`);
   }
-  try {
-    const lines = await (await call("GET", `${job.links.result}?format=pages`)).text();
-    viewer.pages = lines.split("\n").filter(Boolean).map((line) => JSON.parse(line));
-  } catch (failure) {
-    return viewerSays(failure.message);
-  }
-  try {
-    const lines = await (await call("GET", `${job.links.result}?format=blocks`)).text();
-    for (const line of lines.split("\n").filter(Boolean)) {
-      const { page, blocks } = JSON.parse(line);
-      if (Array.isArray(blocks)) viewer.blocks.set(page, blocks);
+  // The text, the blocks and (for a whole document) page 1's image are fetched at once: the
+  // first page shows as soon as all three are in.
+  if (!job.options?.pages) pageImage(1).catch(() => 0);
+  const text = (format) => call("GET", `${job.links.result}?format=${format}`).then((r) => r.text());
+  const [pages, blocks] = await Promise.allSettled([text("pages"), text("blocks")]);
+  if (viewer.jobId !== jobId) return; // another job was opened meanwhile
+  if (pages.status === "rejected") return viewerSays(pages.reason.message);
+  viewer.pages = jsonLines(pages.value);
+  if (blocks.status === "fulfilled") {
+    for (const { page, blocks: found } of jsonLines(blocks.value)) {
+      if (Array.isArray(found)) viewer.blocks.set(page, found);
     }
-  } catch (failure) {
-    if (failure.code !== "conflict") throw failure;
+  } else if (blocks.reason.code === "conflict") {
     viewerSays("This job was run without blocks: reprocess it with outputs blocks,markdown to see them on the page.");
+  } else {
+    viewerSays(`The blocks could not be fetched: ${blocks.reason.message}`);
   }
   buildStrip();
   $v(".page-count").textContent = `of ${viewer.pages.length}`;
   $v(".page-number").max = viewer.pages.length;
   await goTo(0);
 }
+
+// JSON lines: split on "\n" only (JSON escapes it inside strings; U+2028 may stand in text).
+const jsonLines = (body) => body.split("\n").filter(Boolean).map((line) => JSON.parse(line));
 
 function flagsOf(page) {
   const flags = [];
