@@ -14,10 +14,10 @@ os.environ.setdefault("PDFQ_ENV_FILE", "")  # the benchmark's stacks carry their
 # An open server, as `make run`: the rows measure the pipeline (auth adds one SHA-256).
 os.environ.setdefault("PDFQ_ENV", "development")
 
-from bench import cost, rows, small_docs, storage_client, structure_rows  # noqa: E402
+from bench import cost, rows, small_docs, storage_client, structure_rows, viewer  # noqa: E402
 from bench.harness import HEADER, WORKER_CPUS, Servers, can_pin  # noqa: E402
 
-ALL = "abcdefghijklmnop"
+ALL = "abcdefghijklmnopq"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
     return results
 
 
-STACK_ROWS = set("abcdfhiklo")
+STACK_ROWS = set("abcdfhikloq")
 PINNED_ROWS = set("aho")
 
 
@@ -117,6 +117,8 @@ def stack_rows(servers: Servers, only: set[str], raw, full: bool, report):
                 report(rows.queue_latency(stack, 200 if full else 40))
             if not slow and "d" in only:
                 report(rows.web(stack, 10 if full else 3))
+            if not slow and "q" in only:
+                report(viewer.first_page(stack))
         finally:
             stack.stop()
     if only & set("io"):

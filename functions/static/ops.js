@@ -61,7 +61,9 @@ function showOps(body) {
     term(numbers, "Scheduled", body.queue.scheduled);
     term(numbers, "Running", body.jobs?.processing ?? 0);
     const last = body.history.at(-1)?.finished ?? 0;
+    const whole = body.history.at(-2)?.finished;
     term(numbers, "Finished this minute", last);
+    term(numbers, "Jobs a second, last minute", whole === null || whole === undefined ? "–" : (whole / 60).toFixed(2));
     term(numbers, "Finished, ever", body.finished_total);
   }
   numbers.dataset.pending = body.queue?.pending ?? "";
