@@ -192,7 +192,10 @@ def before_generate_path_parameters(context, strategy):
     doomed = len(SEEDED_STATES) - 1
     if context.operation.method.upper() == "DELETE":
         return st.one_of(st.just(doomed).map(_seeded), strategy)
-    return st.one_of(st.integers(0, doomed - 1).map(_seeded), strategy)
+    seeded = st.integers(0, doomed - 1).map(_seeded)
+    if "{page}" in context.operation.path:  # a page image: pages 0 (none) to 3 of real jobs
+        seeded = st.tuples(seeded, st.integers(0, 3)).map(lambda s: {**s[0], "page": s[1]})
+    return st.one_of(seeded, strategy)
 
 
 @openapi.hook
