@@ -1,5 +1,7 @@
 """Operations (functions/ops.py): health names what is down; the queue's shape by status."""
 
+import datetime
+
 import pytest
 
 from core import keys, operations
@@ -117,3 +119,15 @@ def test_running_jobs_are_listed_with_their_workers(client, services):
     body = client.get("/api/v1/pdf/ops").get_json()
     assert [(j["id"], j["worker"]) for j in body["running"]] == [(job.id, "host:12:3")]
     assert body["workers"] == [{"name": "host:12:3", "jobs": 1}]
+
+
+def test_the_worker_samples_the_operations_view_every_minute(services):
+    # services' Huey has pdfq's tasks registered (conftest builds it as every process does).
+    [sampler] = [
+        task
+        for task in services.huey._registry.periodic_tasks
+        if task.name.endswith("sample_operations")
+    ]
+    assert sampler.validate_datetime(datetime.datetime(2026, 1, 1, 9, 41))  # every minute
+    services.huey.execute(sampler)
+    assert services.state.get(keys.ops_sample_key(operations.minute_now())) is not None

@@ -170,6 +170,17 @@ def test_the_jobs_browser_filters_pages_and_cancels_several_at_once(stack, page)
     assert set(rows.locator("td.status").all_inner_texts()) == {"canceled"}
     screenshot(browser, "jobs")
 
+    # Two deleted, after the page asks: erased (410), gone from the list.
+    doomed = [rows.nth(i).get_attribute("data-job-id") for i in (0, 1)]
+    for i in (0, 1):
+        rows.nth(i).locator("input.pick").check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    browser.get_by_role("button", name="Delete").click()
+    expect(browser.locator(".jobs-status")).to_have_text("2 deleted.")
+    expect(rows).to_have_count(10)
+    for job_id in doomed:
+        assert stack.request("GET", f"/api/v1/pdf/jobs/{job_id}")[0] == 410
+
     # A finished job opens in the viewer from its row (one sent without blocks: the viewer
     # shows its page and text, and says how to get the blocks).
     browser.get_by_label("Status").select_option("succeeded")
