@@ -207,19 +207,24 @@ def test_the_operations_chart_moves_while_jobs_run(stack, page):
     drawn = chart.inner_html()
 
     jobs = []
-    body, content_type = multipart((GOOD / "pdfminer_jo.pdf").read_bytes(), "jo.pdf")
-    for _ in range(12):
+    body, content_type = multipart((GOOD / "pdfjs_tracemonkey.pdf").read_bytes(), "tm.pdf")
+    for _ in range(16):  # 14 pages each: a few seconds' work for the stack's two workers
         status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, content_type)
         assert status == 202, job
         jobs.append(job["id"])
+    # While they run: the jobs being extracted, with their workers, and a queue.
+    running = ops.locator(".ops-lists section").filter(has_text="Running jobs")
+    expect(running.locator("li").first).to_contain_text(re.compile(r"page \d+ of"), timeout=20_000)
+    workers = ops.locator(".ops-lists section").filter(has_text="Workers")
+    expect(workers.locator("li").first).to_contain_text(re.compile(r": \d+ jobs?"))
+    screenshot(ops, "ops")
     stack.wait(jobs)
-    expect(numbers).to_have_attribute("data-finished-total", str(before + 12), timeout=15_000)
+    expect(numbers).to_have_attribute("data-finished-total", str(before + 16), timeout=15_000)
     assert chart.inner_html() != drawn  # the chart moved
     assert int(chart.get_attribute("data-finished") or 0) > 0
     expect(chart.locator("circle.now")).to_have_count(1)
     expect(ops.locator(".ops-numbers dd").first).to_have_text("up")
     expect(ops.locator(".ops-lists")).to_contain_text("OCR languages")
-    screenshot(ops, "ops")
 
 
 def xss_pdf() -> bytes:
