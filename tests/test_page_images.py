@@ -10,11 +10,12 @@ from consumer import page_images, sandbox
 from core import keys
 from core.jobs import results
 from engines.page_image import MAX_ASPECT, render_png
-from tests.support.api import upload
-from tests.support.corpus import GOOD
+from tests.support.api import multipart, upload
+from tests.support.corpus import BAD, GOOD
 from tests.support.jobs import recorded_job
 
 PDF = GOOD / "pdfjs_tracemonkey.pdf"
+ENCRYPTED, PASSWORD = BAD / "pdfminer_aes-256-r6.pdf", {"password": "usersecret"}
 
 
 def png_size(body: bytes) -> tuple[int, int]:
@@ -113,3 +114,15 @@ def test_a_very_tall_page_is_drawn_no_taller_than_its_bound(tmp_path):
 @pytest.mark.parametrize(("asked", "drawn"), [(None, 800), ("801", 900), ("5000", 1600)])
 def test_widths_are_stepped_and_capped(asked, drawn):
     assert page_images.width_of(asked, 1600) == drawn
+
+
+@pytest.mark.env(OPTIONS_SECRET="page-images-options-secret-0123456789")
+def test_a_pdf_opened_with_its_password_is_drawn_with_it(client):
+    body, content_type = multipart(ENCRYPTED.read_bytes(), ENCRYPTED.name, fields=PASSWORD)
+    response = client.post("/api/v1/pdf/documents", data=body, content_type=content_type)
+    assert response.status_code == 202, response.get_json()
+    job = client.get(f"/api/v1/pdf/jobs/{response.get_json()['id']}").get_json()
+    assert job["status"] == "succeeded", job
+    image = client.get(url(job["id"], 1))
+    assert image.status_code == 200
+    assert png_size(image.get_data())[0] == 800

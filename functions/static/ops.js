@@ -135,6 +135,7 @@ function drawChart(history) {
     svg.appendChild(node("circle", at));
   }
   svg.dataset.finished = last.finished ?? "";
+  svg.dataset.finishedHour = history.reduce((sum, point) => sum + (point.finished || 0), 0);
   svg.dataset.depth = last.depth ?? "";
   svg.setAttribute(
     "aria-label",

@@ -154,6 +154,8 @@ async function goTo(index) {
     img.src = image.url;
     img.alt = `Page ${page.page}`;
     drawBlocks(page, image.points);
+    await img.decode(); // data-loaded says the picture is on screen, not only asked for
+    if (viewer.at !== index) return;
     $v(".sheet").dataset.loaded = "true";
   } catch (failure) {
     if (viewer.at === index) viewerSays(`The page image could not be drawn: ${failure.message}`);
