@@ -91,6 +91,17 @@ def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page)
     expect(viewer.locator('svg.blocks rect[data-block="4"]')).to_have_class(re.compile(r"\blit"))
     expect(text).not_to_have_class(re.compile(r"\blit\b"))
     screenshot(viewer, "viewer")
+    # The keyboard does what hovering does: ↓ / ↑ in the text light block after block.
+    page.mouse.move(0, 0)
+    expect(viewer.locator(".page-text .lit")).to_have_count(0)
+    viewer.locator(".page-text").focus()
+    for _ in range(2):
+        page.keyboard.press("ArrowDown")
+    expect(viewer.locator('.page-text [data-block="1"]')).to_have_class(re.compile(r"\blit\b"))
+    expect(viewer.locator('svg.blocks rect[data-block="1"]')).to_have_class(re.compile(r"\blit"))
+    page.keyboard.press("ArrowUp")
+    expect(viewer.locator('.page-text [data-block="0"]')).to_have_class(re.compile(r"\blit\b"))
+    expect(viewer.locator(".page-text .lit")).to_have_count(1)
 
     # Search jumps to the first page and block holding the words, then to the next.
     word = "recursion"

@@ -219,6 +219,17 @@ function light(i, on) {
   if (on) $v(`.page-text [data-block="${i}"]`)?.scrollIntoView({ block: "nearest" });
 }
 
+function step(by) {
+  // ↓ / ↑ in the page's text light the next or previous block, on the image too: what
+  // hovering does, for the keyboard.
+  const count = viewer.blocks.get(viewer.pages[viewer.at]?.page)?.length || 0;
+  if (!count) return;
+  const lit = document.querySelector("#viewer .page-text .lit");
+  const now = lit ? Number(lit.dataset.block) : -1;
+  if (lit) light(now, false);
+  light(Math.max(0, Math.min(count - 1, now + by)), true);
+}
+
 async function find(words) {
   // Each press of Find (or Enter) goes to the next block holding the words, page by page.
   words = words.trim().toLowerCase();
@@ -287,7 +298,9 @@ function onKey(event) {
   if ($v(".viewer-body").closest("section").hidden) return;
   if (event.target.closest("input, select, textarea") || event.altKey || event.ctrlKey) return;
   const moves = { ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1 };
-  if (event.key in moves) goTo(viewer.at + moves[event.key]);
+  const steps = { ArrowDown: 1, ArrowUp: -1 };
+  if (event.key in steps && event.target.closest(".page-text")) step(steps[event.key]);
+  else if (event.key in moves) goTo(viewer.at + moves[event.key]);
   else if (event.key === "Home") goTo(0);
   else if (event.key === "End") goTo(viewer.pages.length - 1);
   else return;
