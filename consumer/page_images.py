@@ -4,7 +4,8 @@ The web asks here (GET /jobs/{id}/pages/{n}.png). An image already drawn is read
 storage, beside the job's result (keys.page_image_key: it expires with the result and is
 erased with the job). Otherwise the job's PDF is copied to a scratch folder and the page is
 drawn in a warm sandbox child (consumer/sandbox.py `render`), under PAGE_IMAGE_TIMEOUT_SECONDS
-and EXTRACT_MEMORY_MB: the web process never parses a PDF itself. Widths are rounded up to
+and EXTRACT_MEMORY_MB: the web process never parses a PDF itself. The copy is kept for the
+next pages for a minute (consumer/page_sources.py). Widths are rounded up to
 a multiple of WIDTH_STEP and capped at PAGE_IMAGE_MAX_WIDTH, so one page has at most a few
 dozen sizes in storage whatever widths clients ask for.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from consumer import sandbox, scratch
+from consumer import page_sources, sandbox, scratch
 from core import keys
 from core.errors import BadRequest, ObjectMissing
 from core.jobs import options, results, retention
@@ -55,14 +56,19 @@ def image(services: Services, job: Job, page: int, width: int) -> tuple[bytes, s
         return body, metadata.get(POINTS, "")
     except ObjectMissing:
         pass
-    with scratch.job_folder("page-") as folder:
-        pdf = Path(folder) / "source.pdf"
+
+    def fetch(path: Path):
         try:
-            with open(pdf, "wb") as file:
+            with open(path, "wb") as file:
                 storage.download_to(keys.source_key(job.tenant, job.id), file)
         except ObjectMissing:
             raise retention.source_expired(job, settings.source_retention_days) from None
-        out = pdf.with_suffix(".png")
+
+    with (
+        page_sources.copy_of(_copy_name(job), fetch) as pdf,
+        scratch.job_folder("page-") as folder,
+    ):
+        out = Path(folder) / "page.png"
         drawn = sandbox.render(
             pdf,
             out,
@@ -76,3 +82,12 @@ def image(services: Services, job: Job, page: int, width: int) -> tuple[bytes, s
     points = " ".join(f"{value:g}" for value in drawn["points"])
     storage.upload_file(key, io.BytesIO(body), "image/png", {POINTS: points})
     return body, points
+
+
+def forget(job: Job):
+    """Drop this process's copy of the job's PDF now (the job was erased through it)."""
+    page_sources.forget(_copy_name(job))
+
+
+def _copy_name(job: Job) -> str:
+    return f"{job.tenant}/{job.id}"

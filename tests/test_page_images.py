@@ -6,7 +6,7 @@ import struct
 import pypdfium2 as pdfium
 import pytest
 
-from consumer import page_images, sandbox
+from consumer import page_images, page_sources, sandbox
 from core import keys
 from core.jobs import results
 from engines.page_image import MAX_ASPECT, render_png
@@ -16,6 +16,14 @@ from tests.support.jobs import recorded_job
 
 PDF = GOOD / "pdfjs_tracemonkey.pdf"
 ENCRYPTED, PASSWORD = BAD / "pdfminer_aes-256-r6.pdf", {"password": "usersecret"}
+
+
+@pytest.fixture(autouse=True)
+def no_copies_kept():
+    """Each test starts and ends with no PDF kept for drawing (a process-wide cache)."""
+    page_sources.clear()
+    yield
+    page_sources.clear()
 
 
 def png_size(body: bytes) -> tuple[int, int]:
@@ -126,3 +134,38 @@ def test_a_pdf_opened_with_its_password_is_drawn_with_it(client):
     image = client.get(url(job["id"], 1))
     assert image.status_code == 200
     assert png_size(image.get_data())[0] == 800
+
+
+def test_paging_through_a_document_copies_its_pdf_once_and_not_for_long(
+    client, services, monkeypatch
+):
+    copies = []
+    download = services.storage.download_to
+
+    def counted(key, *args, **kwargs):
+        copies.append(key)
+        return download(key, *args, **kwargs)
+
+    monkeypatch.setattr(services.storage, "download_to", counted)
+    job = upload(client, PDF)
+    copies.clear()
+    for page in (1, 2, 3):
+        assert client.get(url(job["id"], page)).status_code == 200
+    assert copies == [keys.source_key("public", job["id"])]  # one copy for three pages
+    [kept] = page_sources.kept()
+    assert kept.exists()
+
+    later = page_sources._now() + page_sources.KEEP_SECONDS + 1
+    monkeypatch.setattr(page_sources, "_now", lambda: later)
+    page_sources.sweep()  # what the timer started with the copy does a minute later
+    assert page_sources.kept() == [] and not kept.exists()
+    assert client.get(url(job["id"], 4)).status_code == 200
+    assert len(copies) == 2  # copied again
+
+
+def test_a_job_erased_through_this_process_drops_its_copy_at_once(client):
+    job = upload(client, PDF)
+    assert client.get(url(job["id"], 1)).status_code == 200
+    [kept] = page_sources.kept()
+    assert client.delete(f"/api/v1/pdf/jobs/{job['id']}").status_code == 204
+    assert page_sources.kept() == [] and not kept.exists()
