@@ -131,3 +131,15 @@ def test_the_worker_samples_the_operations_view_every_minute(services):
     assert sampler.validate_datetime(datetime.datetime(2026, 1, 1, 9, 41))  # every minute
     services.huey.execute(sampler)
     assert services.state.get(keys.ops_sample_key(operations.minute_now())) is not None
+
+
+@pytest.mark.env(HUEY_REDIS_URL="redis://:s3cret@127.0.0.1:1/0")
+def test_the_operations_view_says_redis_is_down_instead_of_failing(client):
+    response = client.get("/api/v1/pdf/ops")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["checks"]["queue"]["ok"] is False
+    assert "The job queue (Redis) is unavailable" in body["checks"]["queue"]["error"]
+    assert body["checks"]["storage"]["ok"] is True
+    assert "history" not in body and "languages" in body["ocr"]
+    assert "s3cret" not in response.get_data(as_text=True)
