@@ -77,6 +77,7 @@ def image(services: Services, job: Job, page: int, width: int) -> tuple[bytes, s
             timeout=settings.page_image_timeout,
             memory_mb=settings.extract_memory_mb,
             password=options.password(job.options, settings),
+            recycle=sandbox.Recycle(settings.sandbox_max_requests, settings.sandbox_max_rss_mb),
         )
         body = out.read_bytes()
     points = " ".join(f"{value:g}" for value in drawn["points"])

@@ -169,3 +169,18 @@ def test_a_job_erased_through_this_process_drops_its_copy_at_once(client):
     [kept] = page_sources.kept()
     assert client.delete(f"/api/v1/pdf/jobs/{job['id']}").status_code == 204
     assert page_sources.kept() == [] and not kept.exists()
+
+
+def test_the_webs_sandbox_children_are_recycled_as_the_settings_say(client, configure, monkeypatch):
+    configure(SANDBOX_MAX_REQUESTS="7", SANDBOX_MAX_RSS_MB="100")
+    job = upload(client, PDF)
+    asked = []
+    render = sandbox.render
+
+    def recorded(*args, **kwargs):
+        asked.append(kwargs["recycle"])
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "render", recorded)
+    assert client.get(url(job["id"], 1)).status_code == 200
+    assert [(r.max_requests, r.max_rss_mb) for r in asked] == [(7, 100)]
