@@ -132,6 +132,7 @@ def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page)
     expect(viewer.locator('.strip button[aria-current="page"]')).to_have_text("2")
     page.keyboard.press("End")
     expect(viewer.locator(".page-number")).to_have_value("14")
+    expect(page.locator("#announce")).to_have_text("Page 14 of 14")  # a screen reader hears it
     expect(viewer.locator(".sheet")).to_have_attribute("data-page", "14")
     page.keyboard.press("PageUp")
     expect(viewer.locator(".page-number")).to_have_value("13")

@@ -145,6 +145,9 @@ async function goTo(index) {
     } else button.removeAttribute("aria-current");
   }
   showText(page);
+  // The page's live region (upload.js) tells a screen reader where it is now.
+  const words = { ocr: "read by OCR", garbled: "garbled", empty: "empty" };
+  announce([`Page ${page.page} of ${viewer.pages.length}`, ...flagsOf(page).map((f) => words[f])].join(", "));
   $v(".sheet").dataset.page = page.page;
   $v(".sheet").removeAttribute("data-loaded");
   try {
