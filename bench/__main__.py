@@ -22,10 +22,11 @@ from bench import (  # noqa: E402
     storage_client,
     structure_rows,
     table_rows,
+    viewer,
 )
 from bench.harness import HEADER, WORKER_CPUS, Servers, can_pin  # noqa: E402
 
-ALL = "abcdefghijklmnopqr"
+ALL = "abcdefghijklmnopqrs"
 
 
 def main(argv: list[str] | None = None) -> list[rows.Row]:
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> list[rows.Row]:
     return results
 
 
-STACK_ROWS = set("abcdfhiklo")
+STACK_ROWS = set("abcdfhiklos")
 PINNED_ROWS = set("aho")
 
 
@@ -129,6 +130,8 @@ def stack_rows(servers: Servers, only: set[str], raw, full: bool, report):
                 report(rows.queue_latency(stack, 200 if full else 40))
             if not slow and "d" in only:
                 report(rows.web(stack, 10 if full else 3))
+            if not slow and "s" in only:
+                report(viewer.first_page(stack))
         finally:
             stack.stop()
     if only & set("io"):

@@ -34,7 +34,7 @@ from engines.base import Extraction, PageFile
 
 POLL_SECONDS = 0.5
 RECYCLE = Recycle()  # the defaults of SANDBOX_MAX_REQUESTS and SANDBOX_MAX_RSS_MB
-__all__ = ["Caps", "Counted", "Recycle", "extract"]
+__all__ = ["Caps", "Counted", "Recycle", "extract", "render"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,40 @@ def extract(
         raise error_for_code(answer[1])(answer[2])
     outcome = answer[1]
     return Extraction(pages=PageFile(pages_path, outcome.pop("page_count")), **outcome)
+
+
+def render(
+    path: Path,
+    out: Path,
+    *,
+    page: int,
+    width: int,
+    timeout: float,
+    memory_mb: int,
+    password: str = "",
+    recycle: Recycle = RECYCLE,
+) -> dict:
+    """Draw page `page` of `path` as a PNG at `out` in a warm child, under the same time and
+    memory limits as an extraction; {"width", "height"} drawn and the page's "points" [w, h],
+    or the child's error."""
+    request = {"path": str(path), "out": str(out), "page": page, "width": width}
+    request["password"] = password
+    memory = Memory(memory_mb * 2**20, memory_mb * 2**20)
+    child = sandbox_pool.take(memory, None)
+    limits = _Limits(time.monotonic() + timeout, timeout, memory_mb, 0.0, None)
+    answer = None
+    try:
+        child.requests += 1
+        child.channel.send("render", request)
+        answer = _wait(child, limits, None, None, None)
+    finally:
+        if answer is None:  # stopped mid-request: it cannot be trusted to be ready again
+            child.kill()
+        else:
+            sandbox_pool.give_back(child, recycle)
+    if answer[0] == "error":
+        raise error_for_code(answer[1])(answer[2])
+    return answer[1]
 
 
 class _Limits:

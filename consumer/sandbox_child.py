@@ -47,21 +47,22 @@ def main(argv: list[str]):
     channel = Channel(socket.socket(fileno=fd))
     while True:
         try:
-            _kind, request = channel.recv_blocking()
+            kind, request = channel.recv_blocking()
         except (EOFError, OSError):
             os._exit(0)  # the worker closed our socket: it is done with us
-        _Request(channel, soft).answer(request)
+        _Request(channel, soft).answer(kind, request)
 
 
 class _Request:
     def __init__(self, channel: Channel, soft: int):
         self.channel, self.soft = channel, soft
 
-    def answer(self, request: dict):
+    def answer(self, kind: str, request: dict):
         from core.errors import PdfqError
 
         try:
-            answer = ["ok", self.run(**request)]
+            run = self.render if kind == "render" else self.run
+            answer = ["ok", run(**request)]
         except MemoryError:
             # No reporting from here: the traceback still holds the memory that ran out.
             os._exit(MEMORY_EXIT)
@@ -135,6 +136,15 @@ class _Request:
             "warnings": result.warnings + (["metadata_truncated"] if cut or cut_outline else []),
             "outline": outline,
         }
+
+    def render(self, path, out, page, width, password) -> dict:
+        """One page as a PNG at `out` (engines/page_image.py), for the page viewer."""
+        from engines.page_image import render_png
+
+        wide, high, points_wide, points_high = render_png(
+            path, out, page=page, width=width, password=password
+        )
+        return {"width": wide, "height": high, "points": [points_wide, points_high]}
 
     def ocr_starting(self, pages: int):
         """Before OCR of `pages` pages: the worker extends its deadline, and the cap goes up

@@ -20,7 +20,7 @@ from huey.signals import SIGNAL_INTERRUPTED
 
 from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
 from consumer.recovery import expiry
-from core import keys
+from core import keys, operations
 from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
 from core.errors import PdfqError
 from core.jobs.lifecycle import Deferred
@@ -118,6 +118,15 @@ def register(services: Services) -> Tasks:
     def clean_scratch():
         """Each worker starting removes the temp folders of workers that were killed."""
         scratch.clean_leftovers()
+
+    @huey.periodic_task(crontab(minute="*"))
+    def sample_operations():
+        """Every minute: the operations view's sample (jobs finished, queue depth), so its
+        history has no gaps while nobody watches."""
+        try:
+            operations.sample(services.state, services.queue)
+        except PdfqError as exc:
+            log.warning("no operations sample this minute: %s", exc.message)
 
     @huey.periodic_task(crontab(minute="37"))
     def save_counts():

@@ -120,6 +120,12 @@ def result_file_key(result: str, name: str) -> str:
     return f"{result.removesuffix('.jsonl')}/{name}"
 
 
+def page_image_key(result: str, page: int, width: int) -> str:
+    """Page `page` of the result object `result` drawn `width` pixels wide, kept beside it
+    (so it expires with the result and is erased with the job)."""
+    return f"{result.removesuffix('.jsonl')}/pages/{page:06d}-w{width}.png"
+
+
 def results_prefix(tenant: str, job_id: str) -> str:
     """Every result object of one job, of every run."""
     return f"{RESULTS_PREFIX}{tenant}/{job_id}/"
@@ -310,6 +316,15 @@ def webhook_slot_key(number: int) -> str:
     """One of WEBHOOK_MAX_CONCURRENT delivery slots, held while a delivery runs; TTL a little
     over WEBHOOK_TIMEOUT, so a worker that dies mid-delivery frees it anyway."""
     return f"webhook-slot:{number}"
+
+
+OPS_SAMPLE_TTL = 2 * 3600  # the operations view's history covers the last hour
+
+
+def ops_sample_key(minute: int) -> str:
+    """The operations view's sample of one minute (minutes since the epoch): jobs finished so
+    far and the queue's depth, written once by the first process to sample that minute."""
+    return f"ops-sample:{minute}"
 
 
 def count_key(status: str, tenant: str | None = None) -> str:

@@ -49,6 +49,8 @@ DOCUMENT_PAGES = Histogram(
 )
 HISTOGRAMS = (EXTRACTION_SECONDS, DOCUMENT_PAGES)
 RETRIES_KEY = metric_key("task_retries")
+# Jobs that ended succeeded or failed, ever: the operations view's jobs-a-minute come from it.
+FINISHED_KEY = metric_key("jobs_finished")
 OTHER_CODE = "other"
 
 
@@ -87,6 +89,8 @@ def transition_counts(previous: str, job) -> dict[str, int]:
     changes: dict[str, int] = {}
     if status == str(previous):
         return changes
+    if status in ("succeeded", "failed"):
+        changes[FINISHED_KEY] = 1
     if status == "succeeded":
         seconds = ((job.result or {}).get("seconds") or {}).get("extract")
         if seconds is not None:
@@ -154,6 +158,18 @@ def render(state, *, pending: int, scheduled: int, jobs: dict[str, int]) -> str:
         [(f'{{code="{c}"}}', values[_failure_key(c)]) for c in codes],
     )
     return "\n".join(out) + "\n"
+
+
+def failures_by_code(state) -> dict[str, int]:
+    """Jobs that ended failed, by error code, the codes seen only."""
+    codes = failure_codes()
+    values = state.get_many([_failure_key(c) for c in codes])
+    return {c: int(values[_failure_key(c)]) for c in codes if int(values[_failure_key(c)] or 0)}
+
+
+def finished(state) -> int:
+    """Jobs that ended succeeded or failed, ever (a counter)."""
+    return int(state.get(FINISHED_KEY) or 0)
 
 
 def _family(out: list[str], name: str, kind: str, help_text: str, samples):

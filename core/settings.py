@@ -225,6 +225,9 @@ class Settings:
     # Warm sandbox children: replaced after this many requests, or past this resident size.
     sandbox_max_requests: int = 200
     sandbox_max_rss_mb: int = 256
+    # Page images for the viewer: drawn on demand in a sandbox child, at most this wide.
+    page_image_max_width: int = 1600
+    page_image_timeout: float = 20.0
     shutdown_timeout: float = 20.0
     reconcile_grace: int = 60
 
@@ -329,6 +332,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "EXTRACT_MEMORY_MB": ("extract_memory_mb", lambda n, v: _int(n, v, minimum=0)),
     "SANDBOX_MAX_REQUESTS": ("sandbox_max_requests", lambda n, v: _int(n, v, minimum=1)),
     "SANDBOX_MAX_RSS_MB": ("sandbox_max_rss_mb", lambda n, v: _int(n, v, minimum=64)),
+    "PAGE_IMAGE_MAX_WIDTH": ("page_image_max_width", lambda n, v: _int(n, v, 100, 4000)),
+    "PAGE_IMAGE_TIMEOUT_SECONDS": ("page_image_timeout", lambda n, v: _float(n, v, minimum=1)),
     "HUEY_SHUTDOWN_TIMEOUT": ("shutdown_timeout", lambda n, v: _float(n, v, minimum=0)),
     "RECONCILE_GRACE_SECONDS": ("reconcile_grace", lambda n, v: _int(n, v, minimum=0)),
     "PROGRESS_TTL": ("progress_ttl", lambda n, v: _int(n, v, minimum=60)),

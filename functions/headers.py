@@ -35,7 +35,8 @@ def page_policy(storage_origin: str) -> str:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self'",
+            # blob: the viewer's page images, fetched with the token and shown as blob URLs.
+            "img-src 'self' blob:",
             f"connect-src 'self' {storage_origin}",
             "form-action 'none'",
             "base-uri 'none'",

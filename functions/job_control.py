@@ -8,6 +8,7 @@ import datetime as dt
 
 from flask import Blueprint, request, url_for
 
+from consumer import page_images
 from core.clock import parse_client_time, utc_after
 from core.errors import BadRequest, JobDeleted
 from core.jobs import options
@@ -63,6 +64,7 @@ def delete_view(job_id: str):
     runtime = services()
     job = runtime.records.get(job_id, current_tenant(), tombstone=True)
     tombstone, erased_now = runtime.lifecycle.erase(job)
+    page_images.forget(job)  # this process's copy for the viewer, if it has one
     if not erased_now:
         raise JobDeleted(
             f"Job {job_id} was deleted at {tombstone.status_changed_at}.",

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, Response, request, url_for
 
+from consumer import page_images
 from core.clock import seconds_since
 from core.errors import BadRequest
 from core.jobs import options, results, retention
@@ -121,3 +122,20 @@ def get_result_link(job_id: str):
         "bytes": size,
         "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+@bp.get("/jobs/<job_id>/pages/<int:page>.png")
+def get_page_image(job_id: str, page: int):
+    """Page `page` of a succeeded job as a PNG `?width=` pixels wide (800 by default, rounded
+    up to a multiple of 100, at most PAGE_IMAGE_MAX_WIDTH): drawn by PDFium in a sandbox
+    child the first time, then read from storage."""
+    runtime = services()
+    job = runtime.records.get(job_id, current_tenant())
+    width = page_images.width_of(request.args.get("width"), runtime.settings.page_image_max_width)
+    body, points = page_images.image(runtime, job, page, width)
+    response = Response(body, content_type="image/png")
+    # The page's size in PDF points: the viewer maps the text blocks' bboxes with it.
+    response.headers["X-Page-Points"] = points
+    # The same URL always draws the same picture of this run; the token makes it private.
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

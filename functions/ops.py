@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint
+from flask import Blueprint, jsonify
 
-from core import ocr_support
+from core import metrics, ocr_support, operations
 from core.errors import PdfqError
 from core.services import queue_summary
 from functions.auth import current_tenant, public
 from functions.context import services
 from functions.error_handlers import error_response, public_message
+from functions.prometheus import require_metrics_token
 
 log = logging.getLogger("pdfq.web")
 bp = Blueprint("ops", __name__)
@@ -73,3 +74,40 @@ def health():
 def queue_status():
     """Tasks waiting and scheduled (the whole queue's), and the caller's jobs by status."""
     return queue_summary(services(), current_tenant())
+
+
+@bp.get("/ops")
+@public  # METRICS_TOKEN, not a tenant's token: the numbers cover every tenant
+def operations_view():
+    """The operator's live view, polled by the page's Operations tab: the queue, jobs
+    finished a minute over the last hour, jobs running and their workers, failures by code,
+    Redis and storage health, OCR languages. Never 503: a part that is down says so."""
+    runtime = services()
+    settings = runtime.settings
+    require_metrics_token(settings, "/ops")
+    ping_queue = runtime.state.ping if settings.redis_url else runtime.queue.pending
+    checks = {
+        "queue": {"backend": settings.queue_backend, **_check("queue", ping_queue)},
+        "storage": {"bucket": settings.s3_bucket, **_check("storage", runtime.storage.ping)},
+    }
+    body: dict = {"checks": checks}
+    if checks["queue"]["ok"]:
+        now = operations.sample(runtime.state, runtime.queue)
+        running = operations.running(runtime.records.live, runtime.inflight)
+        body.update(
+            {
+                "queue": {"pending": now["depth"], "scheduled": runtime.queue.scheduled()},
+                "jobs": runtime.records.counts(),
+                "finished_total": now["finished"],
+                "history": operations.history(runtime.state, now),
+                "running": running,
+                "workers": operations.workers(running),
+                "failures": metrics.failures_by_code(runtime.state),
+            }
+        )
+    body["ocr"] = ocr_support.status(
+        settings.tessdata_prefix, settings.ocr_default, settings.ocr_languages
+    )
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response

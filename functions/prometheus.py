@@ -19,22 +19,27 @@ from functions.context import services
 bp = Blueprint("metrics", __name__)
 
 
-@bp.get("/metrics")
-@public  # METRICS_TOKEN, not a tenant's token: the numbers cover every tenant
-def metrics_page():
-    runtime = services()
-    settings = runtime.settings
+def require_metrics_token(settings, what: str):
+    """The operator's door (/metrics, /ops): METRICS_TOKEN as a bearer token, required once
+    tenants exist (these pages count every tenant's jobs)."""
     if not settings.metrics_enabled:
         raise NotFound("Metrics are turned off (METRICS_ENABLED=false).")
     if settings.auth_enabled and not settings.metrics_token:
         raise Unauthorized(
-            "This server has API_TOKENS, so /metrics (which counts every tenant's jobs) needs "
+            f"This server has API_TOKENS, so {what} (which counts every tenant's jobs) needs "
             "its own METRICS_TOKEN: set it, and send it as 'Authorization: Bearer <token>'."
         )
     if settings.metrics_token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
             raise Unauthorized("Send METRICS_TOKEN as 'Authorization: Bearer <token>'.")
+
+
+@bp.get("/metrics")
+@public  # METRICS_TOKEN, not a tenant's token: the numbers cover every tenant
+def metrics_page():
+    runtime = services()
+    require_metrics_token(runtime.settings, "/metrics")
     body = metrics.render(
         runtime.state,
         pending=runtime.queue.pending(),

@@ -14,7 +14,7 @@ from tests.support.servers import ROOT, child_env, free_port
 
 API = "/api/v1/pdf"
 # Views anyone may call: health checks, the contract, the page, and the two endpoints that
-# check their own secret (the S3 event webhook, /metrics).
+# check their own secret (the S3 event webhook, /metrics and the operations view).
 PUBLIC = {
     "ops.health",
     "liveness.live",
@@ -24,6 +24,7 @@ PUBLIC = {
     "static",
     "events.s3_webhook",
     "metrics.metrics_page",
+    "ops.operations_view",
 }
 
 
@@ -36,7 +37,7 @@ def protected_routes(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC:
             continue
-        path = rule.rule.replace("<job_id>", "0" * 32)
+        path = rule.rule.replace("<job_id>", "0" * 32).replace("<int:page>", "1")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path
 
@@ -202,6 +203,18 @@ def test_metrics_needs_its_own_token_once_tenants_exist(client, configure):
     assert "METRICS_TOKEN" in response.get_json()["error"]["message"]
     configure(METRICS_TOKEN="metrics-token-0123456789abc")
     assert client.get("/metrics", headers=bearer("metrics-token-0123456789abc")).status_code == 200
+
+
+@tokens_on
+def test_the_operations_view_needs_the_metrics_token_not_a_tenants(client, configure):
+    response = client.get(f"{API}/ops", headers=bearer(ACME))
+    assert response.status_code == 401
+    assert "METRICS_TOKEN" in response.get_json()["error"]["message"]
+    configure(METRICS_TOKEN="metrics-token-0123456789abc")
+    assert client.get(f"{API}/ops", headers=bearer(ACME)).status_code == 401
+    answer = client.get(f"{API}/ops", headers=bearer("metrics-token-0123456789abc"))
+    assert answer.status_code == 200
+    assert answer.get_json()["checks"]["storage"]["ok"] is True
 
 
 def _gunicorn(**settings: str) -> subprocess.Popen:

@@ -18,6 +18,7 @@ from bench import (
     small_docs,
     structure_rows,
     table_rows,
+    viewer,
 )
 from bench.__main__ import ALL
 from bench.harness import (
@@ -65,7 +66,7 @@ def test_extraction_rows_print_ratios_for_one_file():
 
 
 def test_the_outline_row_has_its_own_letter_and_runs_on_one_file(monkeypatch):
-    assert ALL == "abcdefghijklmnopqr" and len(set(ALL)) == len(ALL)
+    assert ALL == "abcdefghijklmnopqrs" and len(set(ALL)) == len(ALL)
     monkeypatch.setattr(structure_rows, "OUTLINED", ["pdfminer_pagelabels.pdf"])
     [row] = structure_rows.outline_headings(full=False)
     assert row.name == "n. outline headings pdfminer_pagelabels.pdf"
@@ -176,6 +177,7 @@ def test_every_stack_row_runs_on_a_tiny_case(tmp_path):
                 if not slow:
                     made += rows.queue_latency(stack, 3)
                     made += rows.web(stack, 0.5, upload_bytes=4 * 2**20)
+                    made += viewer.first_page(stack, GOOD / "pdfminer_dmca.pdf")
             finally:
                 stack.stop()
         made += rows.many_jobs(servers, 5, 50)

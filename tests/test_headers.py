@@ -35,6 +35,7 @@ def test_the_page_may_reach_only_itself_and_the_storage_origin_it_uploads_to(cli
     assert policy["script-src"] == policy["style-src"] == ["'self'"]  # no inline code at all
     # The same origin a presigned POST names (the test's moto, on loopback).
     assert policy["connect-src"] == ["'self'", s3]
+    assert policy["img-src"] == ["'self'", "blob:"]  # the viewer's page images, nothing else
     presigned = presign(client)["upload"]["post"]["url"]
     assert origin(presigned) in policy["connect-src"]
     for locked in ("form-action", "base-uri", "frame-ancestors"):

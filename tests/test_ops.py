@@ -1,10 +1,15 @@
 """Operations (functions/ops.py): health names what is down; the queue's shape by status."""
 
+import datetime
+
 import pytest
 
+from core import keys, operations
 from core.errors import StorageUnavailable
+from core.jobs.model import JobStatus
 from tests.support.api import upload
 from tests.support.corpus import BAD, GOOD
+from tests.support.jobs import moved, recorded_job
 
 
 def test_health_is_ok_when_queue_and_storage_answer(client):
@@ -70,3 +75,71 @@ def test_health_shows_what_the_store_honours(client):
     assert storage["capabilities"]["conditional_replace"] is True
     assert storage["lacks"] == ["copy_conditions"]
     assert storage["capabilities_source"] == "probed"
+
+
+def test_the_operations_view_counts_jobs_finished_this_hour_and_failures_by_code(client):
+    before = client.get("/api/v1/pdf/ops").get_json()
+    upload(client, GOOD / "pdfminer_jo.pdf")
+    upload(client, GOOD / "pdfjs_tracemonkey.pdf")
+    upload(client, BAD / "pdfminer_aes-256-r6.pdf")
+    body = client.get("/api/v1/pdf/ops").get_json()
+    assert body["finished_total"] == before["finished_total"] + 3
+    assert len(body["history"]) == operations.HISTORY_MINUTES
+    counted = [point["finished"] or 0 for point in body["history"]]
+    assert sum(counted) - sum(p["finished"] or 0 for p in before["history"]) == 3
+    assert body["failures"] == {"encrypted": 1}
+    assert body["jobs"]["succeeded"] == 2 and body["jobs"]["failed"] == 1
+    assert body["queue"] == {"pending": 0, "scheduled": 0}
+    assert body["checks"]["queue"]["ok"] and body["checks"]["storage"]["ok"]
+    assert "languages" in body["ocr"]
+    assert body == {**body, "running": [], "workers": []}
+
+
+def test_each_minute_is_sampled_once_and_the_history_keeps_the_queue_depth(services):
+    class Queue:
+        depth = 4
+
+        def pending(self):
+            return self.depth
+
+    queue = Queue()
+    first = operations.sample(services.state, queue)
+    queue.depth = 9
+    operations.sample(services.state, queue)  # the same minute: the first sample stays
+    kept = services.state.get(keys.ops_sample_key(operations.minute_now()))
+    assert first["depth"] == 4 and '"depth": 4' in kept
+    points = operations.history(services.state, {"finished": first["finished"] + 2, "depth": 9})
+    assert points[-1]["finished"] == 2 and points[-1]["depth"] == 9  # the minute, live
+    assert all(point["finished"] is None for point in points[:-1])  # nobody sampled them
+
+
+def test_running_jobs_are_listed_with_their_workers(client, services):
+    job = recorded_job(services)
+    moved(services, job, JobStatus.PROCESSING, worker="host:12:3")
+    body = client.get("/api/v1/pdf/ops").get_json()
+    assert [(j["id"], j["worker"]) for j in body["running"]] == [(job.id, "host:12:3")]
+    assert body["workers"] == [{"name": "host:12:3", "jobs": 1}]
+
+
+def test_the_worker_samples_the_operations_view_every_minute(services):
+    # services' Huey has pdfq's tasks registered (conftest builds it as every process does).
+    [sampler] = [
+        task
+        for task in services.huey._registry.periodic_tasks
+        if task.name.endswith("sample_operations")
+    ]
+    assert sampler.validate_datetime(datetime.datetime(2026, 1, 1, 9, 41))  # every minute
+    services.huey.execute(sampler)
+    assert services.state.get(keys.ops_sample_key(operations.minute_now())) is not None
+
+
+@pytest.mark.env(HUEY_REDIS_URL="redis://:s3cret@127.0.0.1:1/0")
+def test_the_operations_view_says_redis_is_down_instead_of_failing(client):
+    response = client.get("/api/v1/pdf/ops")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["checks"]["queue"]["ok"] is False
+    assert "The job queue (Redis) is unavailable" in body["checks"]["queue"]["error"]
+    assert body["checks"]["storage"]["ok"] is True
+    assert "history" not in body and "languages" in body["ocr"]
+    assert "s3cret" not in response.get_data(as_text=True)

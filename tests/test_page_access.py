@@ -70,7 +70,8 @@ def test_the_keyboard_alone_adds_a_file_and_a_screen_reader_hears_the_outcome(st
     assert page.evaluate(UNNAMED) == []
     expect(page.locator("#announce")).to_have_attribute("aria-live", "polite")
 
-    for expected in ("token", None, "pick"):  # the token, the options, the files
+    # The views (upload, jobs, operations), then the token, the options, the files.
+    for expected in ("A", "A", "A", "token", None, "pick"):
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.id || document.activeElement.tagName")
         assert focused == (expected or "SUMMARY")
@@ -97,6 +98,8 @@ def test_the_keyboard_alone_adds_a_file_and_a_screen_reader_hears_the_outcome(st
     for _ in range(3):  # past the download and the copy
         page.keyboard.press("Tab")
     expect(done.get_by_role("button", name=f"Markdown of {PATH.name}")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(done.get_by_role("link", name=f"Open {PATH.name} in the viewer")).to_be_focused()
     page.keyboard.press("Tab")
     expect(text).to_be_focused()
     page.keyboard.press("Enter")  # nothing to activate; the region keeps the focus

@@ -33,6 +33,7 @@ MATRIX = [
     ("GET", "/jobs/{id}/result?format=json", None, "done", 200),
     ("GET", "/jobs/{id}/result?format=pages", None, "done", 200),
     ("GET", "/jobs/{id}/result/link", None, "done", 200),
+    ("GET", "/jobs/{id}/pages/1.png", None, "done", 200),
     ("POST", "/jobs/{id}/reprocess", {"delay": 3600}, "done", 202),
     ("POST", "/jobs/{id}/cancel", None, "waiting", 200),
     ("POST", "/uploads/{id}/complete", None, "waiting", 409),  # 409: nothing uploaded yet
@@ -61,7 +62,7 @@ def call(client, method, path, body, job_id, token):
 
 def test_the_matrix_covers_every_endpoint_that_takes_a_job_id(app):
     routes = {
-        (method, rule.rule.removeprefix(API).replace("<job_id>", "{id}"))
+        (method, rule.rule.removeprefix(API).replace("<job_id>", "{id}").replace("<int:page>", "1"))
         for rule in app.url_map.iter_rules()
         if "<job_id>" in rule.rule
         for method in rule.methods - {"HEAD", "OPTIONS"}

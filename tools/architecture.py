@@ -4,7 +4,8 @@
   included;
 - the layers: core imports no other package of pdfq; engines import core only; consumer
   (the worker) imports core and engines, never the web; functions (the web) reach the
-  worker only through consumer.tasks, whose task functions the lifecycle enqueues; infra
+  worker only through consumer.tasks, whose task functions the lifecycle enqueues, and
+  consumer.page_images, which draws page images in the worker's sandbox children; infra
   imports core only; client (the HTTP client users install) imports nothing of pdfq and
   nothing imports it;
 - one owner per job status: only core/jobs/lifecycle.py calls `.transition(`;
@@ -31,7 +32,8 @@ ALLOWED = {
     "core": set(),
     "engines": {"core"},
     "consumer": {"core", "engines"},
-    "functions": {"core", "consumer.tasks", "infra"},
+    # consumer.page_images: page images are drawn in sandbox children, never in the web.
+    "functions": {"core", "consumer.tasks", "consumer.page_images", "infra"},
     "infra": {"core"},
     # A separate program that talks to the service over HTTP only.
     "client": set(),

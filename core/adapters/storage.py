@@ -298,6 +298,16 @@ class Storage:
     def get_bytes(self, key: str) -> bytes:
         return self._request("read " + key, key, self.http.get, key).data
 
+    def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]]:
+        """(body, the object's user metadata) in one request."""
+        response = self._request("read " + key, key, self.http.get, key)
+        metadata = {
+            name[11:]: value
+            for name, value in response.headers.items()
+            if name.lower().startswith("x-amz-meta-")
+        }
+        return response.data, metadata
+
     def read_head(self, key: str, size: int) -> bytes:
         """The first `size` bytes (a ranged GET: a large object is not downloaded)."""
         return self._request(

@@ -511,6 +511,9 @@ class Entry {
     if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
     link.download = `${this.name.replace(/\.pdf$/i, "")}.txt`;
+    const view = this.$(".view");
+    view.href = `#/view/${this.jobId}`;
+    view.setAttribute("aria-label", `Open ${this.name} in the viewer`);
     const notes = (job.warnings || []).map((code) => WARNINGS[code] || ocrNote(code) || code);
     this.$(".summary").textContent =
       `${plural(job.pages_total, "page")}, ${plural(text.length, "character")}.`;
@@ -650,8 +653,9 @@ function announce(words) {
 // --- options, picking and dropping ---
 
 function chosenOptions() {
-  // The page shows each document as Markdown too: its jobs ask for that output.
-  const options = { outputs: "markdown" };
+  // The page shows each document as Markdown, and its blocks in the viewer: its jobs ask
+  // for both outputs.
+  const options = { outputs: "blocks,markdown" };
   for (const name of ["engine", "pages", "password"]) {
     const value = document.getElementById(name).value.trim();
     if (value) options[name] = value;
