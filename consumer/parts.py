@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -85,14 +86,10 @@ def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> E
     """One sandboxed extraction of `path` for `job`: its limits, password and options (as
     the engine runs them: OCR resolved), in one of the worker process's extraction slots."""
     resolved = options.for_engine(job.options, engine, services.settings)
+    caps = run.pop("caps", None) or sandbox.Caps.of(services.settings)
     with slots.held(services.settings.extract_slots, run.get("on_tick")):
         return sandbox.extract(
-            path,
-            engine=engine,
-            options=resolved,
-            caps=sandbox.Caps.of(services.settings),
-            **_limits(services, job),
-            **run,
+            path, engine=engine, options=resolved, caps=caps, **_limits(services, job), **run
         )
 
 
@@ -100,6 +97,8 @@ def _limits(services: Services, job: Job) -> dict:
     settings = services.settings
     return {
         "timeout": settings.extract_timeout,
+        "open_seconds": settings.extract_open_seconds,
+        "page_seconds": settings.extract_page_seconds,
         "memory_mb": settings.extract_memory_mb,
         "password": options.password(job.options, settings),
         "ocr_page_seconds": settings.ocr_page_seconds,
@@ -110,6 +109,15 @@ def _limits(services: Services, job: Job) -> dict:
             slots.size(settings.extract_slots),
         ),
     }
+
+
+def ocr_share(limit: int, first: int, last: int, total: int | None) -> int:
+    """The pages one range may OCR: its share of the job's MAX_OCR_PAGES, in proportion to
+    its pages (rounded up, so a job within the limit OCRs every range whole). Without the
+    job's page count (its progress lost with the state store) the range has the whole limit."""
+    if not limit or not total:
+        return limit
+    return math.ceil(limit * (last - first + 1) / total)
 
 
 def run_id(engine: str, job: Job, settings: Settings) -> str:
@@ -267,11 +275,15 @@ def _extract_part(services: Services, job: Job, engine: str, first: int, last: i
     try:
         storage.head(key)  # stored by an extractor whose done flag was lost (Redis wiped)
     except ObjectMissing:
+        caps = sandbox.Caps.of(services.settings)
+        _done, total = services.inflight.progress(job)
+        share = ocr_share(caps.ocr_pages, first, last, total)
         extraction = sandboxed(
             services,
             job,
             path,
             engine,
+            caps=dataclasses.replace(caps, ocr_pages=share),
             pages=(first, last),
             on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
             on_tick=tick,

@@ -4,10 +4,12 @@ Started by consumer/sandbox_pool.py as `python -c` with the socket to the worker
 worker's pid and its memory limits. It asks to die with the worker, ignores the stop signals
 (the worker decides its fate), imports the engines once, and then for each request: sets its
 memory cap back to the extraction's, runs the engine, writes the pages to the request's
-file, and answers. Outputs are capped here, so no PDF can make the worker large: metadata
-values are cut, a text over its limit fails `too_large`, and the pages go through a file the
-worker reads one page at a time. A MemoryError ends the child with MEMORY_EXIT: nothing of a
-request that ran out of memory is trusted to serve the next one.
+file, and answers. A whole document is counted first (distinct page objects) and refused
+over MAX_PAGES before any page is read. Outputs are capped here, so no PDF can make the
+worker large: metadata values are cut, a text over its limit fails `too_large`, and the
+pages go through a file the worker reads one page at a time. A MemoryError ends the child
+with MEMORY_EXIT: nothing of a request that ran out of memory is trusted to serve the next
+one.
 """
 
 from __future__ import annotations
@@ -85,15 +87,13 @@ class _Request:
 
         module = engine_registry.load(engine)
         pages = tuple(pages) if pages else None
-        if count_first:  # the worker may stop us here, to extract in parts instead
-            self.channel.send("count", module.page_count(path, password))
-            if not self.channel.recv_blocking()[1]:
-                raise _Stopped()
+        if pages is None:  # the whole document: sized before any page is read
+            self.count(module, path, password, options, caps, count_first)
         on_page = lambda done, total: self.channel.send("progress", done, total)  # noqa: E731
         mode = (options or {}).get("ocr", "off")
         run = {"password": password, "pages": pages, "on_page": on_page, "options": options}
         if mode == "all":  # the ocr engine
-            run["on_ocr"] = self.ocr_starting
+            run.update(on_ocr=self.ocr_starting, max_pages=caps["ocr_pages"])
         result = module.extract(path, **run)
         if mode == "auto":
             ocr = engine_registry.load("ocr")
@@ -104,6 +104,8 @@ class _Request:
                 pages=pages,
                 options=options,
                 on_ocr=self.ocr_starting,
+                on_step=lambda: self.channel.send("step"),
+                max_pages=caps["ocr_pages"],
             )
         count, size = write_pages(result.pages, Path(pages_path))
         if size > caps["text_bytes"]:
@@ -121,6 +123,37 @@ class _Request:
             "warnings": result.warnings + (["metadata_truncated"] if cut or cut_outline else []),
             "outline": outline,
         }
+
+    def count(self, module, path, password, options, caps, count_first):
+        """Count the pages, refuse a document over the page limits (too_many_pages) and tell
+        the worker (which may stop us here, to extract in parts instead).
+
+        The limit counts distinct page objects as PDFium sees pages (engines/page_tree.py),
+        whatever the engine: pdfminer.six sees no page where a leaf lacks its /Type, and
+        `ocr=auto` would then read the document as PDFium counts it."""
+        from core.errors import PdfqError, TooManyPages
+        from engines import ocr_engine, page_tree, pdfium_engine
+        from engines.base import PageSelection
+
+        limit = caps["pages"]
+        distinct = page_tree.distinct_pages(path, password, limit)
+        if distinct is None:  # no page tree pdfminer can read: PDFium's pages (ocr=auto's)
+            with contextlib.suppress(PdfqError):
+                distinct = pdfium_engine.page_count(path, password)
+        found = module.page_count(path, password) if count_first else 0
+        largest = max(found, distinct or 0)
+        if largest > limit:
+            raise TooManyPages(
+                f"The PDF has more than {limit} pages, the limit of one job (MAX_PAGES); "
+                "split it into smaller PDFs, or raise MAX_PAGES."
+            )
+        if (options or {}).get("ocr") == "all" and caps["ocr_pages"]:
+            wanted = PageSelection.of(options, None).total(largest) or 0
+            if wanted > caps["ocr_pages"]:
+                raise TooManyPages(ocr_engine.over_limit(wanted, caps["ocr_pages"]))
+        self.channel.send("count", found if count_first else largest)
+        if count_first and not self.channel.recv_blocking()[1]:
+            raise _Stopped()
 
     def ocr_starting(self, pages: int):
         """Before OCR of `pages` pages: the worker extends its deadline, and the cap goes up

@@ -21,11 +21,13 @@ MAX_NODES = 1_000_000  # objects and entries the walk reads at most
 
 def distinct_pages(path, password: str = "", limit: int | None = None) -> int | None:
     """The distinct page objects in the page tree of the PDF at `path`, counted up to
-    `limit` + 1 (more means "over the limit"); None when pdfminer cannot read the file."""
+    `limit` + 1 (more means "over the limit"); None when pdfminer cannot read the file or
+    finds no page in it (a broken cross-reference table that PDFium repairs: its count
+    stands)."""
     try:
         with open(path, "rb") as fp:
             document = PDFDocument(PDFParser(fp), password=password)
-            return count(document, limit)
+            return count(document, limit) or None
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - unreadable here: the engine's own count stands

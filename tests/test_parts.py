@@ -149,3 +149,17 @@ def test_text_over_its_limit_across_parts_fails_the_job_too_large(services):
     assert "MAX_TEXT_BYTES" in error["message"]
     assert list(services.storage.list_keys(keys.RESULTS_PREFIX)) == []
     assert list(services.storage.list_keys(keys.PARTS_PREFIX)) == []
+
+
+def test_each_range_ocrs_its_share_of_max_ocr_pages():
+    # 3,000 pages in 64 ranges may OCR the job's 500 pages between them, not 64 x 500.
+    ranges = parts.split(3000, parts.part_size(3000, 20, 64))
+    shares = [parts.ocr_share(500, first, last, 3000) for first, last in ranges]
+    assert sum(shares) <= 500 + len(ranges)
+    # A job within the limit OCRs every range whole; no count known: the whole limit.
+    assert all(
+        parts.ocr_share(500, first, last, 400) >= last - first + 1
+        for first, last in parts.split(400, 20)
+    )
+    assert parts.ocr_share(500, 1, 20, None) == 500
+    assert parts.ocr_share(0, 1, 20, 400) == 0

@@ -174,7 +174,7 @@ def repeated_page_tree(levels: int = 6, repeat: int = 10, typed_leaf: bool = Tru
     page_type = b"/Type /Page " if typed_leaf else b""
     objects.append(
         b"<< %s/Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_type, leaf, leaf + 2, leaf + 3)
+        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_type, leaf - 1, leaf + 1, leaf + 2)
     )
     objects += [_stream(_HELLO), _FONT]
     return classic(objects)
