@@ -56,7 +56,9 @@ class _Request:
 
     def answer(self, request: dict):
         from core.errors import PdfqError
+        from engines import page_tree
 
+        page_tree.forget()  # nothing of an earlier request's document
         try:
             answer = ["ok", self.run(**request)]
         except MemoryError:

@@ -43,11 +43,11 @@ def page_count(path: Path | str, password: str = "") -> int:
         document.close()
 
 
-def _count(document: pdfium.PdfDocument, path: Path | str, password: str) -> int:
+def _count(document: pdfium.PdfDocument, path: Path | str, password: str, distinct=True) -> int:
     declared = len(document)
-    distinct = page_tree.distinct_pages(path, password, limit=declared)
-    if distinct is not None:
-        declared = min(declared, distinct)
+    found = page_tree.distinct_pages(path, password, limit=declared) if distinct else None
+    if found is not None:
+        declared = min(declared, found)
     if declared == 0 or _loads(document, declared - 1):
         return declared
     found, missing = 0, declared - 1  # pages [0, found) load; page `missing` does not
@@ -84,7 +84,8 @@ def extract(
             raise NotAPdf()
     document = _open(path, password)
     try:
-        total = _count(document, path, password)
+        # A range (a part) lies within a count already taken: the tree is not walked again.
+        total = _count(document, path, password, distinct=pages is None)
         first, last = pages or (1, total)
         selection = PageSelection.of(options, (first, last))
         wanted_total = selection.total(total) or 0
