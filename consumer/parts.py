@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from consumer import sandbox, scratch, slots
-from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
+from consumer.heartbeat import JobCanceled, PartLeaseLost, lease_tick, part_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
 from core.errors import JobDeleted, NotFound, ObjectMissing, PdfqError, TooLarge, error_for_code
@@ -166,11 +166,11 @@ class _Coordinator:
                     error = json.loads(failed)
                     raise error_for_code(error["code"])(error["message"])
                 elif self.inflight.acquire(name, self.worker):
-                    part_tick = lease_tick(self.inflight, name, self.worker, PartLeaseLost)
+                    range_tick = lease_tick(self.inflight, name, self.worker, PartLeaseLost)
 
-                    def tick(part_tick=part_tick):
+                    def tick(range_tick=range_tick):
                         self.tick()  # the job's lease
-                        part_tick()  # and this range's
+                        range_tick()  # and this range's
 
                     try:
                         _extract_part(
@@ -354,10 +354,12 @@ def run_part(
         return  # someone extracts it now; if they die, the coordinator takes it over
     try:
         path = _source(services, source_key, job.source_etag)
-        tick = lease_tick(services.inflight, name, worker, PartLeaseLost)
+        tick = part_tick(services.inflight, job_id, name, worker)
         _extract_part(services, job, engine, first, last, path, tick)
     except PartLeaseLost:
         log.warning("job %s: part %d-%d taken over by another worker", job_id, first, last)
+    except JobCanceled:  # canceled or erased: the range is of no more use, nothing is kept
+        log.info("job %s: part %d-%d stopped, the job was canceled", job_id, first, last)
     except PdfqError as error:
         if error.retryable and not final_attempt:
             raise  # Huey retries this part alone; the coordinator may take it first
