@@ -80,7 +80,7 @@ def extract(
     engine: str,
     timeout: float,
     memory_mb: int,
-    open_seconds: float = 60.0,
+    open_seconds: float = 120.0,
     page_seconds: float = 120.0,
     password: str = "",
     options: dict | None = None,

@@ -130,30 +130,28 @@ class _Request:
         """Count the pages, refuse a document over the page limits (too_many_pages) and tell
         the worker (which may stop us here, to extract in parts instead).
 
-        The limit counts distinct page objects as PDFium sees pages (engines/page_tree.py),
-        whatever the engine: pdfminer.six sees no page where a leaf lacks its /Type, and
-        `ocr=auto` would then read the document as PDFium counts it."""
+        Counts are of distinct page objects: pdfminer.six reads each once, and PDFium's count
+        stops at the distinct ones (engines/page_tree.py). Where the engine finds no page,
+        `ocr=auto` reads the document as PDFium counts it: that count is the one limited."""
         from core.errors import PdfqError, TooManyPages
-        from engines import ocr_engine, page_tree, pdfium_engine
+        from engines import ocr_engine, pdfium_engine
         from engines.base import PageSelection
 
         limit = caps["pages"]
-        distinct = page_tree.distinct_pages(path, password, limit)
-        if distinct is None:  # no page tree pdfminer can read: PDFium's pages (ocr=auto's)
+        found = module.page_count(path, password)
+        if not found and (options or {}).get("ocr") == "auto":
             with contextlib.suppress(PdfqError):
-                distinct = pdfium_engine.page_count(path, password)
-        found = module.page_count(path, password) if count_first else 0
-        largest = max(found, distinct or 0)
-        if largest > limit:
+                found = pdfium_engine.page_count(path, password)
+        if found > limit:
             raise TooManyPages(
                 f"The PDF has more than {limit} pages, the limit of one job (MAX_PAGES); "
                 "split it into smaller PDFs, or raise MAX_PAGES."
             )
         if (options or {}).get("ocr") == "all" and caps["ocr_pages"]:
-            wanted = PageSelection.of(options, None).total(largest) or 0
+            wanted = PageSelection.of(options, None).total(found) or 0
             if wanted > caps["ocr_pages"]:
                 raise TooManyPages(ocr_engine.over_limit(wanted, caps["ocr_pages"]))
-        self.channel.send("count", found if count_first else largest)
+        self.channel.send("count", found)
         if count_first and not self.channel.recv_blocking()[1]:
             raise _Stopped()
 

@@ -222,7 +222,7 @@ class Settings:
     max_worker_crashes: int = 3
     extract_timeout: float = 300.0
     # Per step of one extraction: opening the document (to its page count), then each page.
-    extract_open_seconds: float = 60.0
+    extract_open_seconds: float = 120.0
     extract_page_seconds: float = 120.0
     extract_memory_mb: int = 1024
     # Warm sandbox children: replaced after this many requests, or past this resident size.

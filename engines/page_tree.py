@@ -30,11 +30,13 @@ def forget():
     _known.clear()
 
 
-def distinct_pages(path, password: str = "", limit: int | None = None) -> int | None:
+def distinct_pages(
+    path, password: str = "", limit: int | None = None, document: PDFDocument | None = None
+) -> int | None:
     """The distinct page objects in the page tree of the PDF at `path`, counted up to
     `limit` + 1 (more means "over the limit"); None when pdfminer cannot read the file or
     finds no page in it (a broken cross-reference table that PDFium repairs: its count
-    stands)."""
+    stands). `document`: the file already opened by pdfminer, not parsed again."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -43,9 +45,11 @@ def distinct_pages(path, password: str = "", limit: int | None = None) -> int | 
     if key in _known:
         return _known[key]
     try:
-        with open(path, "rb") as fp:
-            document = PDFDocument(PDFParser(fp), password=password)
+        if document is not None:
             found = count(document, limit) or None
+        else:
+            with open(path, "rb") as fp:
+                found = count(PDFDocument(PDFParser(fp), password=password), limit) or None
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - unreadable here: the engine's own count stands

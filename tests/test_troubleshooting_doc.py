@@ -135,7 +135,7 @@ def test_too_many_pages_and_step_timeout_messages(doc, tmp_path):
     with pytest.raises(TooManyPages) as info:
         sandbox.extract(path, engine="pdfium", caps=sandbox.Caps(pages=5), timeout=60, memory_mb=0)
     assert f"too_many_pages: {info.value.message}".replace("5 pages", "3000 pages") in doc
-    limits = sandbox._Limits(300, 60, 120, 0, 0)
+    limits = sandbox._Limits(300, 120, 120, 0, 0)
     limits.start(counted=True)
     assert f"timeout: {limits._step_message()}" in doc
     limits.stepped()
