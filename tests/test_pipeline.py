@@ -84,6 +84,20 @@ def test_a_document_over_max_pages_fails_the_job_too_many_pages(services, config
     assert not list(services.storage.list_keys(keys.results_prefix("public", job.id)))
 
 
+@pytest.mark.parametrize("engine", ["pdfminer", "pdfium", "ocr"])
+def test_a_kilobyte_that_claims_a_million_pages_is_one_page_with_default_settings(
+    services, engine
+):
+    # Each page-tree node lists the next ten times and the leaf has no /Type: 10**6 pages to
+    # PDFium, none to pdfminer. One job, one page (OCRed where no text layer is read).
+    data = hostile.repeated_page_tree(levels=6, repeat=10, typed_leaf=False)
+    job = stored_bytes(services, data, engine=engine)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    done = services.records.get(job.id, "public")
+    assert done.pages_total == done.pages_done == 1
+    assert len(result_pages(services, done)) == 1
+
+
 def test_a_missing_source_fails_with_source_missing(services):
     job = recorded_job(services, filename="gone.pdf")
     pipeline.process(services, job.source_key)
