@@ -85,9 +85,7 @@ def test_a_document_over_max_pages_fails_the_job_too_many_pages(services, config
 
 
 @pytest.mark.parametrize("engine", ["pdfminer", "pdfium", "ocr"])
-def test_a_kilobyte_that_claims_a_million_pages_is_one_page_with_default_settings(
-    services, engine
-):
+def test_a_kilobyte_that_claims_a_million_pages_is_one_page_with_default_settings(services, engine):
     # Each page-tree node lists the next ten times and the leaf has no /Type: 10**6 pages to
     # PDFium, none to pdfminer. One job, one page (OCRed where no text layer is read).
     data = hostile.repeated_page_tree(levels=6, repeat=10, typed_leaf=False)
