@@ -68,6 +68,20 @@ def lease_tick(
     return tick
 
 
+def part_tick(inflight: InFlight, job_id: str, name: str, worker: str) -> Callable[[], None]:
+    """The tick of one range run by a worker that is not the job's: keep the range's lease,
+    and stop when the job was canceled or erased (its own worker's stop does not reach
+    other workers)."""
+    renew = lease_tick(inflight, name, worker, PartLeaseLost)
+
+    def tick():
+        if inflight.cancel_requested(job_id):
+            raise JobCanceled()
+        renew()
+
+    return tick
+
+
 def job_tick(inflight: InFlight, job_id: str, worker: str) -> Callable[..., None]:
     """The tick of a whole job: stop when it was handed back or canceled, keep its lease.
     The cancel request is read at most every CANCEL_CHECK_SECONDS (a one-page job ticks a

@@ -19,23 +19,22 @@ stored objects (keys.part_key), so a coordinator that dies and is recovered keep
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import dataclasses
 import json
 import logging
 import math
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer import sandbox, scratch, slots
-from consumer.heartbeat import PartLeaseLost, lease_tick, worker_name
+from consumer import part_sources, sandbox, slots
+from consumer.heartbeat import JobCanceled, PartLeaseLost, lease_tick, part_tick, worker_name
 from core import engine_registry, keys
 from core.adapters.queue import EXTRACT_PART
 from core.errors import JobDeleted, NotFound, ObjectMissing, PdfqError, TooLarge, error_for_code
-from core.jobs import dedup, options, pdfcheck, results
+from core.jobs import dedup, options, results
 from core.jobs.model import Job, JobStatus
 from core.services import Services
 from core.settings import Settings
@@ -85,14 +84,10 @@ def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> E
     """One sandboxed extraction of `path` for `job`: its limits, password and options (as
     the engine runs them: OCR resolved), in one of the worker process's extraction slots."""
     resolved = options.for_engine(job.options, engine, services.settings)
+    caps = run.pop("caps", None) or sandbox.Caps.of(services.settings)
     with slots.held(services.settings.extract_slots, run.get("on_tick")):
         return sandbox.extract(
-            path,
-            engine=engine,
-            options=resolved,
-            caps=sandbox.Caps.of(services.settings),
-            **_limits(services, job),
-            **run,
+            path, engine=engine, options=resolved, caps=caps, **_limits(services, job), **run
         )
 
 
@@ -100,6 +95,8 @@ def _limits(services: Services, job: Job) -> dict:
     settings = services.settings
     return {
         "timeout": settings.extract_timeout,
+        "open_seconds": settings.extract_open_seconds,
+        "page_seconds": settings.extract_page_seconds,
         "memory_mb": settings.extract_memory_mb,
         "password": options.password(job.options, settings),
         "ocr_page_seconds": settings.ocr_page_seconds,
@@ -110,6 +107,15 @@ def _limits(services: Services, job: Job) -> dict:
             slots.size(settings.extract_slots),
         ),
     }
+
+
+def ocr_share(limit: int, first: int, last: int, total: int | None) -> int:
+    """The pages one range may OCR: its share of the job's MAX_OCR_PAGES, in proportion to
+    its pages (rounded up, so a job within the limit OCRs every range whole). Without the
+    job's page count (its progress lost with the state store) the range has the whole limit."""
+    if not limit or not total:
+        return limit
+    return math.ceil(limit * (last - first + 1) / total)
 
 
 def run_id(engine: str, job: Job, settings: Settings) -> str:
@@ -158,11 +164,11 @@ class _Coordinator:
                     error = json.loads(failed)
                     raise error_for_code(error["code"])(error["message"])
                 elif self.inflight.acquire(name, self.worker):
-                    part_tick = lease_tick(self.inflight, name, self.worker, PartLeaseLost)
+                    range_tick = lease_tick(self.inflight, name, self.worker, PartLeaseLost)
 
-                    def tick(part_tick=part_tick):
+                    def tick(range_tick=range_tick):
                         self.tick()  # the job's lease
-                        part_tick()  # and this range's
+                        range_tick()  # and this range's
 
                     try:
                         _extract_part(
@@ -257,8 +263,11 @@ class _Coordinator:
         )
 
 
-def _extract_part(services: Services, job: Job, engine: str, first: int, last: int, path, tick):
-    """Extract pages first..last of the source at `path` and store them as a part object."""
+def _extract_part(
+    services: Services, job: Job, engine: str, first: int, last: int, path, tick
+) -> bool:
+    """Extract pages first..last of the source at `path` and store them as a part object;
+    False when the job stopped meanwhile (nothing kept)."""
     storage, state = services.storage, services.state
     run = run_id(engine, job, services.settings)
     part = keys.part_keys(part_name(job.id, run, first, last))
@@ -267,22 +276,27 @@ def _extract_part(services: Services, job: Job, engine: str, first: int, last: i
     try:
         storage.head(key)  # stored by an extractor whose done flag was lost (Redis wiped)
     except ObjectMissing:
+        caps = sandbox.Caps.of(services.settings)
+        _done, total = services.inflight.progress(job)
+        share = ocr_share(caps.ocr_pages, first, last, total)
         extraction = sandboxed(
             services,
             job,
             path,
             engine,
+            caps=dataclasses.replace(caps, ocr_pages=share),
             pages=(first, last),
             on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
             on_tick=tick,
         )
         log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
         if not _still_running(services, job):
-            return  # canceled, ended or erased while this range was read: nothing to keep
+            return False  # canceled, ended or erased while this range was read: nothing kept
         _store_part(storage, key, extraction)
         _unless_erased(services, job, key)
     state.set(part["progress"], str(last - first + 1), ttl)
     state.set(part["done"], "1", ttl)
+    return True
 
 
 def _still_running(services: Services, job: Job) -> bool:
@@ -332,20 +346,28 @@ def run_part(
     try:
         job = services.records.get(job_id, tenant)
     except NotFound:
+        part_sources.forget(source_key)
         return  # erased (or never real): nothing to extract
     name = part_name(job_id, run_id(engine, job, services.settings), first, last)
     part = keys.part_keys(name)
-    if job.status is not JobStatus.PROCESSING or services.state.get(part["done"]):
-        return  # the job ended, or the coordinator got here first
+    if job.status is not JobStatus.PROCESSING:
+        part_sources.forget(source_key)
+        return  # the job ended: its source is of no more use here
+    if services.state.get(part["done"]):
+        return  # the coordinator got here first
     worker = worker_name()
     if not services.inflight.acquire(name, worker):
         return  # someone extracts it now; if they die, the coordinator takes it over
+    stopped = False
     try:
-        path = _source(services, source_key, job.source_etag)
-        tick = lease_tick(services.inflight, name, worker, PartLeaseLost)
-        _extract_part(services, job, engine, first, last, path, tick)
+        with part_sources.held(services, source_key, job.source_etag) as path:
+            tick = part_tick(services.inflight, job_id, name, worker)
+            stopped = not _extract_part(services, job, engine, first, last, path, tick)
     except PartLeaseLost:
         log.warning("job %s: part %d-%d taken over by another worker", job_id, first, last)
+    except JobCanceled:  # canceled or erased: the range is of no more use, nothing is kept
+        log.info("job %s: part %d-%d stopped, the job was canceled", job_id, first, last)
+        stopped = True
     except PdfqError as error:
         if error.retryable and not final_attempt:
             raise  # Huey retries this part alone; the coordinator may take it first
@@ -353,40 +375,5 @@ def run_part(
         services.state.set(part["failed"], json.dumps(error.to_dict()), ttl)
     finally:
         services.inflight.release(name, worker)
-
-
-# The last source each worker thread downloaded: a worker usually takes several ranges of
-# one job in a row. A source key names one job's PDF, which never changes. Per thread, so
-# thread workers never delete a file another thread is extracting.
-_local = threading.local()
-_folders: set[Path] = set()
-
-
-def _source(services: Services, source_key: str, etag: str | None) -> Path:
-    """A local copy of the job's source, downloaded once per worker and job."""
-    if getattr(_local, "key", None) != source_key:
-        _drop(getattr(_local, "folder", None))
-        _local.key = _local.folder = None
-        folder = scratch.make_folder("part-")
-        _folders.add(folder)
-        try:  # the same checks as the coordinator's: the object may have changed since
-            limit = services.settings.max_upload_bytes
-            source = folder / "source.pdf"
-            pdfcheck.download_checked(services.storage, source_key, source, limit, etag)
-        except BaseException:
-            _drop(folder)
-            raise
-        _local.key, _local.folder = source_key, folder
-    return _local.folder / "source.pdf"
-
-
-def _drop(folder: Path | None):
-    if folder is not None:
-        _folders.discard(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@atexit.register
-def _forget_sources():
-    for folder in list(_folders):
-        _drop(folder)
+        if stopped:
+            part_sources.forget(source_key)

@@ -12,9 +12,14 @@ crash, a number of requests, or when its memory grew. Between requests a child k
 nothing of a job unless the next request names the same document (`document`: the exact
 file and job, see consumer/parts.py), so ranges of one long document share one parse.
 
-OCR has caps of its own: before the child OCRs N pages it says so, the worker extends the
-deadline by N times OCR_PAGE_SECONDS, and the child raises its memory cap to OCR_MEMORY_MB
-(its hard limit, set at start, is the larger of the two caps).
+Time is limited per step, so a file cannot buy time by claiming pages: opening a document
+(up to its page count) has OPEN_TIMEOUT_SECONDS, and each page then has PAGE_TIMEOUT_SECONDS
+from the end of the one before (what follows the last page, metadata and outline, counts as
+a page); a part, which has no count, has both for its first page. The whole request has
+EXTRACT_TIMEOUT_SECONDS besides. OCR has caps of its own: before the child OCRs N pages (at
+most MAX_OCR_PAGES) it says so, the worker gives each OCR page OCR_PAGE_SECONDS and extends
+the whole request's limit by N times that, and the child raises its memory cap to
+OCR_MEMORY_MB (its hard limit, set at start, is the larger of the two caps).
 """
 
 from __future__ import annotations
@@ -39,12 +44,16 @@ __all__ = ["Caps", "Counted", "Recycle", "extract", "render"]
 
 @dataclass(frozen=True)
 class Caps:
-    """What one extraction may hand back: each metadata value and all of them together in
-    characters (cut, with a warning), the text in UTF-8 bytes (more is `too_large`)."""
+    """What one extraction may cost and hand back: each metadata value and all of them
+    together in characters (cut, with a warning), the text in UTF-8 bytes (more is
+    `too_large`), the document's distinct pages (more is `too_many_pages`, before any page
+    is read) and the pages OCR reads (0: no limit)."""
 
     metadata_value_chars: int = 2000
     metadata_chars: int = 8000
     text_bytes: int = 64 * 2**20
+    pages: int = 3000
+    ocr_pages: int = 500
 
     @classmethod
     def of(cls, settings) -> Caps:
@@ -52,6 +61,8 @@ class Caps:
             settings.max_metadata_value_chars,
             settings.max_metadata_chars,
             settings.max_text_bytes,
+            settings.max_pages,
+            settings.max_ocr_pages,
         )
 
 
@@ -69,6 +80,8 @@ def extract(
     engine: str,
     timeout: float,
     memory_mb: int,
+    open_seconds: float = 120.0,
+    page_seconds: float = 120.0,
     password: str = "",
     options: dict | None = None,
     pages: tuple[int, int] | None = None,
@@ -76,7 +89,7 @@ def extract(
     on_tick: Callable[[], None] | None = None,
     on_count: Callable[[int], bool] | None = None,
     caps: Caps = Caps(),
-    ocr_page_seconds: float = 0.0,
+    ocr_page_seconds: float = 60.0,
     ocr_memory_mb: int | None = None,
     recycle: Recycle = RECYCLE,
 ) -> Extraction:
@@ -106,8 +119,9 @@ def extract(
     else:  # OCR's cap, 0 for none, is the hard limit the child lifts its cap to
         hard = max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0
     child = sandbox_pool.take(Memory(soft, hard), None)
-    started = time.monotonic()
-    limits = _Limits(started + timeout, timeout, memory_mb, ocr_page_seconds, ocr_memory_mb)
+    limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, caps.ocr_pages)
+    limits.ocr_page_seconds, limits.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
+    limits.start(counted=pages is None)
     answer = None
     try:
         child.requests += 1
@@ -161,18 +175,42 @@ def render(
 
 
 class _Limits:
-    """The child's deadline and memory cap, as OCR extends them."""
+    """The child's deadlines, the whole request's and its step's, and its memory cap, as
+    OCR extends them."""
 
-    def __init__(self, deadline, timeout, memory_mb, ocr_page_seconds, ocr_memory_mb):
-        self.deadline, self.timeout, self.memory_mb = deadline, timeout, memory_mb
-        self.ocr_page_seconds, self.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
+    def __init__(self, timeout, open_seconds, page_seconds, memory_mb, ocr_cap):
+        self.timeout, self.open_seconds, self.page_seconds = timeout, open_seconds, page_seconds
+        self.memory_mb, self.ocr_cap = memory_mb, ocr_cap
+        self.ocr_page_seconds, self.ocr_memory_mb = 0.0, 0
         self.ocr_pages = 0
 
+    def start(self, counted: bool):
+        """The request is sent: the document is opened, and counted (or its first page read)."""
+        now = time.monotonic()
+        self.end = now + self.timeout
+        self.counted, self.step = counted, "open"
+        self.step_end = now + self.open_seconds + (0 if counted else self.page_seconds)
+
+    @property
+    def deadline(self) -> float:
+        return min(self.end, self.step_end)
+
+    def stepped(self):
+        """The child ended a step (its count, a page): the next one has its own time."""
+        self.step = "ocr" if self.ocr_pages else "page"
+        seconds = self.ocr_page_seconds if self.ocr_pages else self.page_seconds
+        self.step_end = time.monotonic() + seconds
+
     def ocr(self, pages: int):
+        # The child OCRs at most the cap: a larger claim buys no more time.
+        pages = min(pages, self.ocr_cap) if self.ocr_cap else pages
         self.ocr_pages += pages
-        self.deadline += pages * self.ocr_page_seconds
+        self.end += pages * self.ocr_page_seconds
+        self.stepped()
 
     def timed_out(self) -> ExtractionTimeout:
+        if self.step_end < self.end:
+            return ExtractionTimeout(self._step_message())
         extra = (
             f" plus {self.ocr_page_seconds:g} s for each of {self.ocr_pages} OCR pages"
             if self.ocr_pages
@@ -180,6 +218,28 @@ class _Limits:
         )
         limit = f"the {self.timeout:g} s limit{extra}"
         return ExtractionTimeout(f"Extraction took longer than {limit}.")
+
+    def _step_message(self) -> str:
+        if self.step == "open" and self.counted:
+            return (
+                f"Opening the PDF took longer than the {self.open_seconds:g} s limit "
+                "(OPEN_TIMEOUT_SECONDS)."
+            )
+        if self.step == "open":
+            seconds = self.open_seconds + self.page_seconds
+            return (
+                f"Opening the PDF and reading its first page took longer than {seconds:g} s "
+                "(OPEN_TIMEOUT_SECONDS + PAGE_TIMEOUT_SECONDS)."
+            )
+        if self.step == "ocr":
+            return (
+                f"OCR of a page took longer than the {self.ocr_page_seconds:g} s limit "
+                "(OCR_PAGE_SECONDS)."
+            )
+        return (
+            f"A page, or the document's metadata and outline after the last page, took longer "
+            f"than the {self.page_seconds:g} s limit (PAGE_TIMEOUT_SECONDS)."
+        )
 
     def memory(self) -> int:
         return max(self.memory_mb, self.ocr_memory_mb) if self.ocr_pages else self.memory_mb
@@ -202,9 +262,11 @@ def _wait(child, limits: _Limits, on_progress, on_tick, on_count) -> list:
         except (EOFError, OSError, WireError):
             break  # the child is gone, or talks nonsense: either way it is done
         kind = message[0]
+        if kind in ("progress", "count", "step"):
+            limits.stepped()
         if kind == "progress" and on_progress:
             on_progress(message[1], message[2])
-        elif kind == "count":
+        elif kind == "count" and on_count:
             go = bool(on_count(message[1]))
             channel.send("go", go)
             if not go:

@@ -4,10 +4,12 @@ Started by consumer/sandbox_pool.py as `python -c` with the socket to the worker
 worker's pid and its memory limits. It asks to die with the worker, ignores the stop signals
 (the worker decides its fate), imports the engines once, and then for each request: sets its
 memory cap back to the extraction's, runs the engine, writes the pages to the request's
-file, and answers. Outputs are capped here, so no PDF can make the worker large: metadata
-values are cut, a text over its limit fails `too_large`, and the pages go through a file the
-worker reads one page at a time. A MemoryError ends the child with MEMORY_EXIT: nothing of a
-request that ran out of memory is trusted to serve the next one.
+file, and answers. A whole document is counted first (distinct page objects) and refused
+over MAX_PAGES before any page is read. Outputs are capped here, so no PDF can make the
+worker large: metadata values are cut, a text over its limit fails `too_large`, and the
+pages go through a file the worker reads one page at a time. A MemoryError ends the child
+with MEMORY_EXIT: nothing of a request that ran out of memory is trusted to serve the next
+one.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class _Request:
 
     def answer(self, kind: str, request: dict):
         from core.errors import PdfqError
+        from engines import page_tree
 
+        page_tree.forget()  # nothing of an earlier request's document
         try:
             run = self.render if kind == "render" else self.run
             answer = ["ok", run(**request)]
@@ -91,15 +95,13 @@ class _Request:
 
         module = engine_registry.load(engine)
         pages = tuple(pages) if pages else None
-        if count_first:  # the worker may stop us here, to extract in parts instead
-            self.channel.send("count", module.page_count(path, password))
-            if not self.channel.recv_blocking()[1]:
-                raise _Stopped()
+        if pages is None:  # the whole document: sized before any page is read
+            self.count(module, path, password, options, caps, count_first)
         on_page = lambda done, total: self.channel.send("progress", done, total)  # noqa: E731
         mode = (options or {}).get("ocr", "off")
         run = {"password": password, "pages": pages, "on_page": on_page, "options": options}
         if mode == "all":  # the ocr engine
-            run["on_ocr"] = self.ocr_starting
+            run.update(on_ocr=self.ocr_starting, max_pages=caps["ocr_pages"])
         result = module.extract(path, **run)
         if mode == "auto":
             ocr = engine_registry.load("ocr")
@@ -110,6 +112,8 @@ class _Request:
                 pages=pages,
                 options=options,
                 on_ocr=self.ocr_starting,
+                on_step=lambda: self.channel.send("step"),
+                max_pages=caps["ocr_pages"],
             )
         found = result.pages
         if wants_tables(options):
@@ -145,6 +149,35 @@ class _Request:
             path, out, page=page, width=width, password=password
         )
         return {"width": wide, "height": high, "points": [points_wide, points_high]}
+
+    def count(self, module, path, password, options, caps, count_first):
+        """Count the pages, refuse a document over the page limits (too_many_pages) and tell
+        the worker (which may stop us here, to extract in parts instead).
+
+        Counts are of distinct page objects: pdfminer.six reads each once, and PDFium's count
+        stops at the distinct ones (engines/page_tree.py). Where the engine finds no page,
+        `ocr=auto` reads the document as PDFium counts it: that count is the one limited."""
+        from core.errors import PdfqError, TooManyPages
+        from engines import ocr_engine, pdfium_engine
+        from engines.base import PageSelection
+
+        limit = caps["pages"]
+        found = module.page_count(path, password)
+        if not found and (options or {}).get("ocr") == "auto":
+            with contextlib.suppress(PdfqError):
+                found = pdfium_engine.page_count(path, password)
+        if found > limit:
+            raise TooManyPages(
+                f"The PDF has more than {limit} pages, the limit of one job (MAX_PAGES); "
+                "split it into smaller PDFs, or raise MAX_PAGES."
+            )
+        if (options or {}).get("ocr") == "all" and caps["ocr_pages"]:
+            wanted = PageSelection.of(options, None).total(found) or 0
+            if wanted > caps["ocr_pages"]:
+                raise TooManyPages(ocr_engine.over_limit(wanted, caps["ocr_pages"]))
+        self.channel.send("count", found)
+        if count_first and not self.channel.recv_blocking()[1]:
+            raise _Stopped()
 
     def ocr_starting(self, pages: int):
         """Before OCR of `pages` pages: the worker extends its deadline, and the cap goes up

@@ -209,6 +209,13 @@ class SourceMissing(ExtractionError):
     default_message = "The uploaded PDF is no longer in storage."
 
 
+class TooManyPages(ExtractionError):
+    """More distinct pages than one job may extract (MAX_PAGES), or OCR (MAX_OCR_PAGES)."""
+
+    code = "too_many_pages"
+    default_message = "The PDF has more pages than one job may extract (MAX_PAGES)."
+
+
 class ExtractionTimeout(ExtractionError):
     code = "timeout"
     default_message = "Extraction took longer than the time limit."

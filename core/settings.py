@@ -221,6 +221,9 @@ class Settings:
     lease_seconds: int = 60
     max_worker_crashes: int = 3
     extract_timeout: float = 300.0
+    # Per step of one extraction: opening the document (to its page count), then each page.
+    extract_open_seconds: float = 120.0
+    extract_page_seconds: float = 120.0
     extract_memory_mb: int = 1024
     # Warm sandbox children: replaced after this many requests, or past this resident size.
     sandbox_max_requests: int = 200
@@ -291,6 +294,8 @@ class Settings:
     max_metadata_value_chars: int = 2000
     max_metadata_chars: int = 8000
     max_text_bytes: int = 64 * 1024 * 1024
+    max_pages: int = 3000
+    max_ocr_pages: int = 500
 
     @property
     def auth_enabled(self) -> bool:
@@ -329,6 +334,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "LEASE_SECONDS": ("lease_seconds", lambda n, v: _int(n, v, minimum=3)),
     "MAX_WORKER_CRASHES": ("max_worker_crashes", lambda n, v: _int(n, v, minimum=1)),
     "EXTRACT_TIMEOUT_SECONDS": ("extract_timeout", lambda n, v: _float(n, v, minimum=1)),
+    "OPEN_TIMEOUT_SECONDS": ("extract_open_seconds", lambda n, v: _float(n, v, minimum=1)),
+    "PAGE_TIMEOUT_SECONDS": ("extract_page_seconds", lambda n, v: _float(n, v, minimum=1)),
     "EXTRACT_MEMORY_MB": ("extract_memory_mb", lambda n, v: _int(n, v, minimum=0)),
     "SANDBOX_MAX_REQUESTS": ("sandbox_max_requests", lambda n, v: _int(n, v, minimum=1)),
     "SANDBOX_MAX_RSS_MB": ("sandbox_max_rss_mb", lambda n, v: _int(n, v, minimum=64)),
@@ -391,6 +398,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     ),
     "MAX_METADATA_CHARS": ("max_metadata_chars", lambda n, v: _int(n, v, minimum=16)),
     "MAX_TEXT_BYTES": ("max_text_bytes", lambda n, v: _int(n, v, minimum=1024)),
+    "MAX_PAGES": ("max_pages", lambda n, v: _int(n, v, minimum=1)),
+    "MAX_OCR_PAGES": ("max_ocr_pages", lambda n, v: _int(n, v, minimum=0)),
 }
 
 # Set by the platforms themselves, never by a user: where the service is reachable and

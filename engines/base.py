@@ -138,8 +138,9 @@ class Extraction:
 OCR_WARNING = "ocr_pages:"  # followed by how many pages were OCRed
 # A page's extras that failed, its text kept: on the page and on the job.
 STRUCTURE_WARNINGS = ("blocks_failed", "markdown_failed", "ocr_failed", "tables_failed")
-# The document's own: its metadata cut to the caps, its outline unreadable.
-DOCUMENT_WARNINGS = ("metadata_truncated", "outline_failed")
+# The document's own: its metadata cut to the caps, its outline unreadable, OCR stopped at
+# its page limit.
+DOCUMENT_WARNINGS = ("metadata_truncated", "outline_failed", "ocr_capped")
 STRUCTURE_OUTPUTS = ("blocks", "markdown", "chunks")
 
 

@@ -7,6 +7,10 @@ installed, from the text layer's language or each OCRed page's, `ocr_fallback` f
 `ocr_dpi`, `ocr_tessdata`. Pages are opened and rendered by PDFium, so
 page numbers, passwords and errors behave as in the pdfium engine. A page OCR fails on keeps
 the text it had (its text layer, or nothing) with the warning `ocr_failed`.
+
+One call OCRs at most `max_pages` pages (MAX_OCR_PAGES, shared out among a job's parts): the
+`ocr` engine refuses more with `too_many_pages` before reading any, and `ocr=auto` reads the
+first ones and leaves the others as their text layer left them, with `ocr_capped`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from core import ocr_support
-from core.errors import PdfqError
+from core.errors import PdfqError, TooManyPages
 from engines import languages, ocr_pages, pdfium_engine
 from engines.base import (
     Extraction,
@@ -33,6 +37,7 @@ log = logging.getLogger("pdfq.engines")
 page_count = pdfium_engine.page_count
 FAILED = "ocr_failed"
 AUTO = "auto"  # ocr_languages: from the document's language, or each page's script
+CAPPED = "ocr_capped"
 
 
 def extract(
@@ -43,12 +48,16 @@ def extract(
     on_page: Callable[[int, int], None] | None = None,
     options: dict | None = None,
     on_ocr: Callable[[int], None] | None = None,
+    max_pages: int = 0,
 ) -> Extraction:
-    """OCR every selected page of `path` (or of the range `pages`)."""
+    """OCR every selected page of `path` (or of the range `pages`), at most `max_pages`
+    (0: no limit) or none."""
     options = options or {}
     started = time.monotonic()
     base = pdfium_engine.extract(path, password=password, pages=pages, options=options)
     numbers = [page.number for page in base.pages]
+    if max_pages and len(numbers) > max_pages:
+        raise TooManyPages(over_limit(len(numbers), max_pages))
     if on_ocr:
         on_ocr(len(numbers))
     hint = _hint(base.pages)
@@ -71,10 +80,13 @@ def fill_blank_pages(
     pages: tuple[int, int] | None = None,
     options: dict,
     on_ocr: Callable[[int], None] | None = None,
+    on_step: Callable[[], None] | None = None,
+    max_pages: int = 0,
 ) -> Extraction:
     """`ocr=auto`: OCR the pages of `extraction` that have no text, keep the others as they
     are. A document in which the text engine found no page at all, but PDFium does (a scan
-    with a broken cross-reference table), is OCRed whole."""
+    with a broken cross-reference table), is OCRed whole. At most `max_pages` pages (0: no
+    limit) are read, the first ones; on_step() after each."""
     blank = [page.number for page in extraction.pages if not page.text.strip()]
     whole = not extraction.pages and not pages and not options.get("pages")
     if not blank and not whole:
@@ -90,14 +102,28 @@ def fill_blank_pages(
         blank = [page.number for page in base.pages]
         if not blank:
             return extraction
+    capped = bool(max_pages) and len(blank) > max_pages
+    if capped:
+        blank = blank[:max_pages]
     if on_ocr:
         on_ocr(len(blank))
     hint = _hint(extraction.pages)
-    read = _read(path, password, blank, options, None, hint)
+    stepped = (lambda _done, _of: on_step()) if on_step else None
+    read = _read(path, password, blank, options, stepped, hint)
     extraction.pages = _overlay(extraction.pages, read)
-    extraction.warnings = _warnings(extraction.pages, extraction.warnings)
+    extraction.warnings = _warnings(extraction.pages, extraction.warnings) + (
+        [CAPPED] if capped else []
+    )
     extraction.seconds += time.monotonic() - started
     return extraction
+
+
+def over_limit(pages: int, limit: int) -> str:
+    """Why a job that would OCR `pages` pages is refused."""
+    return (
+        f"OCR of {pages} pages is over the {limit}-page limit of one job (MAX_OCR_PAGES); "
+        "select fewer pages with the pages or max_pages option."
+    )
 
 
 def _warnings(pages: list[Page], earlier: list[str]) -> list[str]:

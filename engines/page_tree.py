@@ -10,6 +10,8 @@ limit: a count is only what the file really holds, and never costs more than the
 
 from __future__ import annotations
 
+import os
+
 from pdfminer.pdfdocument import PDFDocument
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import PDFObjRef
@@ -18,18 +20,44 @@ from engines import pdf_values
 
 MAX_NODES = 1_000_000  # objects and entries the walk reads at most
 
+# The last exact count, so one request walks a tree once (the sandbox child's size check,
+# then the engine): (path, the file's identity, password) -> pages. A count, never the
+# document; the child forgets it at the start of every request.
+_known: dict[tuple, int | None] = {}
 
-def distinct_pages(path, password: str = "", limit: int | None = None) -> int | None:
+
+def forget():
+    _known.clear()
+
+
+def distinct_pages(
+    path, password: str = "", limit: int | None = None, document: PDFDocument | None = None
+) -> int | None:
     """The distinct page objects in the page tree of the PDF at `path`, counted up to
-    `limit` + 1 (more means "over the limit"); None when pdfminer cannot read the file."""
+    `limit` + 1 (more means "over the limit"); None when pdfminer cannot read the file or
+    finds no page in it (a broken cross-reference table that PDFium repairs: its count
+    stands). `document`: the file already opened by pdfminer, not parsed again."""
     try:
-        with open(path, "rb") as fp:
-            document = PDFDocument(PDFParser(fp), password=password)
-            return count(document, limit)
+        stat = os.stat(path)
+    except OSError:
+        return None
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, password)
+    if key in _known:
+        return _known[key]
+    try:
+        if document is not None:
+            found = count(document, limit) or None
+        else:
+            with open(path, "rb") as fp:
+                found = count(PDFDocument(PDFParser(fp), password=password), limit) or None
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - unreadable here: the engine's own count stands
-        return None
+        found = None
+    if found is None or limit is None or found <= limit:  # exact: worth keeping
+        _known.clear()
+        _known[key] = found
+    return found
 
 
 def count(document: PDFDocument, limit: int | None = None) -> int:

@@ -16,6 +16,7 @@ import pypdfium2.raw as pdfium_c
 
 from core.errors import Corrupt, Encrypted, NotAPdf
 from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
+from engines import page_tree
 from engines.base import (
     METADATA_FIELDS,
     Extraction,
@@ -31,16 +32,22 @@ def page_count(path: Path | str, password: str = "") -> int:
 
     PDFium believes the tree's /Count, which a PDF may inflate at will: the count is checked
     by loading its last page, and when that fails, by bisecting for the last page that loads.
+    PDFium also reads a node each time the tree lists it, so the count is never more than
+    the distinct page objects (engines/page_tree.py): a tree that lists one page a million
+    times is one page, not a million.
     """
     document = _open(path, password)
     try:
-        return _count(document)
+        return _count(document, path, password)
     finally:
         document.close()
 
 
-def _count(document: pdfium.PdfDocument) -> int:
+def _count(document: pdfium.PdfDocument, path: Path | str, password: str, distinct=True) -> int:
     declared = len(document)
+    found = page_tree.distinct_pages(path, password, limit=declared) if distinct else None
+    if found is not None:
+        declared = min(declared, found)
     if declared == 0 or _loads(document, declared - 1):
         return declared
     found, missing = 0, declared - 1  # pages [0, found) load; page `missing` does not
@@ -77,7 +84,8 @@ def extract(
             raise NotAPdf()
     document = _open(path, password)
     try:
-        total = _count(document)
+        # A range (a part) lies within a count already taken: the tree is not walked again.
+        total = _count(document, path, password, distinct=pages is None)
         first, last = pages or (1, total)
         selection = PageSelection.of(options, (first, last))
         wanted_total = selection.total(total) or 0

@@ -25,7 +25,7 @@ from pdfminer.psexceptions import PSException
 
 from core.errors import Corrupt, Encrypted, NotAPdf, Unsupported
 from core.jobs.pdfcheck import MAGIC_WINDOW, looks_like_pdf
-from engines import pdf_values, pdfium_engine
+from engines import page_tree, pdf_values, pdfium_engine
 from engines.base import (
     METADATA_FIELDS,
     Extraction,
@@ -59,10 +59,15 @@ UNSUPPORTED_ENCRYPTION = (
 
 
 def page_count(path: Path | str, password: str = "") -> int:
-    """The number of pages, by walking the page tree (no page is laid out)."""
+    """The number of pages, by walking the page tree (no page is laid out). The walk of
+    distinct page objects as PDFium sees them (engines/page_tree.py) is taken from the same
+    parse, for `ocr=auto` to read where pdfminer finds no page."""
     with open(path, "rb") as fp, _errors():
         document = PDFDocument(PDFParser(fp), password=password)
-        return sum(1 for _ in PDFPage.create_pages(document))
+        found = sum(1 for _ in PDFPage.create_pages(document))
+        if not found:
+            page_tree.distinct_pages(path, password, document=document)
+        return found
 
 
 def extract(

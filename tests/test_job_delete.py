@@ -1,8 +1,6 @@
 """DELETE /api/v1/pdf/jobs/<id> (functions/job_control.py, core/jobs/lifecycle.py `erase`):
 every object of the job erased now, a running job stopped first, a tombstone answering 410."""
 
-import threading
-
 import pytest
 
 from consumer import parts, pipeline
@@ -98,31 +96,27 @@ def test_a_queued_job_is_canceled_then_erased_and_its_task_revoked(client, servi
     assert (counts["queued"], counts["canceled"], counts["deleted"]) == (0, 0, 1)
 
 
-def test_a_running_job_is_stopped_by_its_worker_before_it_is_erased(services):
-    job = moved(services, recorded_job(services), JobStatus.PROCESSING)
-    services.inflight.acquire(job.id, "w1")  # a live worker holds it
-
-    def worker():  # stops at its next page once asked, as the pipeline does
-        while not services.inflight.cancel_requested(job.id):
-            threading.Event().wait(0.05)
-        services.lifecycle.stop_canceled(services.records.get(job.id, "public"), "w1")
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    tombstone, now = services.lifecycle.erase(job, wait=10)
-    thread.join()
-    assert now and tombstone.status is JobStatus.DELETED
-    assert [a["outcome"] for a in tombstone.attempts] == ["canceled", "deleted"]
-
-
-def test_a_running_job_that_does_not_stop_in_time_is_409_with_retry_after(services):
+def test_a_running_job_is_erased_at_once_and_its_worker_keeps_nothing(services):
+    # A live worker holds the job: DELETE does not wait for it in the web thread (it used to
+    # sleep up to 10 s there). The record ends now; the worker, asked to stop, finds its
+    # own end refused.
     job = moved(services, recorded_job(services), JobStatus.PROCESSING)
     services.inflight.acquire(job.id, "w1")
-    with pytest.raises(Conflict) as raised:
-        services.lifecycle.erase(job, wait=0.3)
-    assert raised.value.retry_after == 2
-    assert services.inflight.cancel_requested(job.id)
-    assert services.records.get(job.id, "public").status is JobStatus.PROCESSING
+    tombstone, now = services.lifecycle.erase(job)
+    assert now and tombstone.status is JobStatus.DELETED
+    assert [a["outcome"] for a in tombstone.attempts] == ["canceled", "deleted"]
+    assert services.inflight.cancel_requested(job.id)  # its tick stops it
+    with pytest.raises(Conflict):  # the worker's end, at its next tick
+        services.lifecycle.stop_canceled(job, "w1")
+    assert services.records.get(job.id, "public", tombstone=True).status is JobStatus.DELETED
+
+
+def test_a_running_job_deleted_through_the_api_answers_204_without_waiting(client, services):
+    job = moved(services, stored_job(services, GOOD / "pdfminer_jo.pdf"), JobStatus.PROCESSING)
+    services.inflight.acquire(job.id, "w1")
+    assert client.delete(f"{JOBS}/{job.id}").status_code == 204
+    assert client.get(f"{JOBS}/{job.id}").status_code == 410
+    assert {key.split("/")[0] for key in objects_of(services, job.id)} == {"jobs", "index"}
 
 
 def test_a_deleted_job_leaves_the_list_and_is_listed_as_deleted(client, done):
@@ -141,7 +135,7 @@ def test_delete_of_an_unknown_job_is_404(client):
 def test_a_part_a_worker_writes_after_the_erasure_is_removed_again(services):
     source = GOOD / "pdfminer_jo.pdf"
     job = moved(services, stored_job(services, source), JobStatus.PROCESSING)
-    services.lifecycle.erase(job, wait=0)  # no live worker holds it: canceled, then erased
+    services.lifecycle.erase(job)  # no live worker holds it: canceled, then erased
     # A part worker that was still extracting pages when the job was erased, writes now.
     parts._extract_part(services, job, "pdfminer", 1, 1, source, tick=None)
     assert list(services.storage.list_keys(keys.parts_prefix("public", job.id))) == []

@@ -2,6 +2,9 @@
 extracted part by part and merged into exactly the single-pass result; a part whose worker
 died is extracted again, and a part that cannot be read fails the whole job."""
 
+import threading
+import time
+
 import pytest
 
 from consumer import parts, pipeline
@@ -63,6 +66,31 @@ def test_a_range_read_while_its_job_ended_leaves_no_part_behind(services, monkey
     monkeypatch.setattr(parts, "sandboxed", meanwhile)
     parts.run_part(services, job.source_key, "pdfminer", 1, 5, final_attempt=True)
     assert list(services.storage.list_keys(keys.parts_prefix("public", job.id))) == []
+
+
+@pytest.mark.parametrize("stop", ["cancel", "erase"])
+def test_a_range_on_another_worker_stops_at_its_next_tick_when_its_job_is_stopped(services, stop):
+    # Eight pages of about a second each in the real sandbox; the job is canceled (or
+    # DELETEd) once the first page is done. The range stops there: it does not read on.
+    data = hostile.long_text(pages=8, lines=150, line_chars=60)
+    job = moved(services, stored_bytes(services, data), JobStatus.PROCESSING)
+    run = parts.run_id("pdfminer", job, services.settings)
+    progress = keys.part_keys(parts.part_name(job.id, run, 1, 8))["progress"]
+
+    def stop_after_the_first_page():
+        deadline = time.monotonic() + 60
+        while int(services.state.get(progress) or 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        current = services.records.get(job.id, "public")
+        getattr(services.lifecycle, stop)(current)
+
+    stopper = threading.Thread(target=stop_after_the_first_page)
+    stopper.start()
+    parts.run_part(services, job.source_key, "pdfminer", 1, 8, final_attempt=True)
+    stopper.join()
+    assert int(services.state.get(progress) or 0) < 8
+    assert list(services.storage.list_keys(keys.parts_prefix("public", job.id))) == []
+    assert services.inflight.holder(parts.part_name(job.id, run, 1, 8)) is None
 
 
 @pytest.mark.env(PARALLEL_MIN_PAGES="1", PART_PAGES="1")
@@ -149,3 +177,17 @@ def test_text_over_its_limit_across_parts_fails_the_job_too_large(services):
     assert "MAX_TEXT_BYTES" in error["message"]
     assert list(services.storage.list_keys(keys.RESULTS_PREFIX)) == []
     assert list(services.storage.list_keys(keys.PARTS_PREFIX)) == []
+
+
+def test_each_range_ocrs_its_share_of_max_ocr_pages():
+    # 3,000 pages in 64 ranges may OCR the job's 500 pages between them, not 64 x 500.
+    ranges = parts.split(3000, parts.part_size(3000, 20, 64))
+    shares = [parts.ocr_share(500, first, last, 3000) for first, last in ranges]
+    assert sum(shares) <= 500 + len(ranges)
+    # A job within the limit OCRs every range whole; no count known: the whole limit.
+    assert all(
+        parts.ocr_share(500, first, last, 400) >= last - first + 1
+        for first, last in parts.split(400, 20)
+    )
+    assert parts.ocr_share(500, 1, 20, None) == 500
+    assert parts.ocr_share(0, 1, 20, 400) == 0

@@ -2,10 +2,13 @@
 are extracted by huey_consumer's workers and joined into the text of one pass; the same bytes
 uploaded again reuse the first job's result."""
 
+import time
+
 import pytest
 from pdfminer.high_level import extract_text
 
 from core import keys
+from tests.support import hostile
 from tests.support.corpus import GOOD
 from tests.support.stack import Stack
 
@@ -49,3 +52,42 @@ def test_a_reupload_of_the_same_bytes_reuses_the_result(stack):
     assert second["result"]["reused_from"] == ids[0]
     texts = [stack.request("GET", f"/api/v1/pdf/jobs/{i}/result")[1] for i in ids]
     assert texts[0] == texts[1] == extract_text(path)
+
+
+@pytest.fixture
+def slow_parts(redis_url, moto_server, tmp_path):
+    stack = Stack(
+        redis_url,
+        moto_server,
+        tmp_path,
+        PARALLEL_MIN_PAGES="4",
+        PART_PAGES="4",
+        HUEY_WORKERS="3",
+        PART_WINDOW="2",
+    )
+    yield stack
+    stack.stop()
+
+
+def test_a_delete_stops_the_ranges_other_workers_are_extracting(slow_parts, tmp_path):
+    # 16 pages of about a second each, in 4 ranges: the job's own worker takes one, other
+    # worker threads take the others. DELETE answers at once, and a range running on another
+    # worker stops at its next tick instead of reading on after the 204.
+    path = tmp_path / "slow.pdf"
+    path.write_bytes(hostile.long_text(pages=16, lines=150, line_chars=60))
+    status, job = slow_parts.upload(path)
+    assert status == 202
+    worker = slow_parts.procs["worker"]
+    deadline = time.monotonic() + 60
+    while "Executing consumer.tasks.extract_part" not in worker.log():
+        assert time.monotonic() < deadline, slow_parts.logs()
+        time.sleep(0.1)
+    status, _, _ = slow_parts.request("DELETE", f"/api/v1/pdf/jobs/{job['id']}")
+    assert status == 204
+    deadline = time.monotonic() + 30
+    while "stopped, the job was canceled" not in worker.log():
+        assert time.monotonic() < deadline, slow_parts.logs()
+        time.sleep(0.1)
+    assert slow_parts.request("GET", f"/api/v1/pdf/jobs/{job['id']}")[0] == 410
+    storage = slow_parts.storage()
+    assert list(storage.list_keys(keys.parts_prefix("public", job["id"]))) == []

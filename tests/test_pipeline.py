@@ -11,8 +11,16 @@ from core.clock import parse_time
 from core.errors import StorageUnavailable
 from core.jobs import results
 from core.jobs.model import JobStatus
+from tests.support import hostile
 from tests.support.corpus import BAD, GOOD
-from tests.support.jobs import moved, recorded_job, result_pages, result_text, stored_job
+from tests.support.jobs import (
+    moved,
+    recorded_job,
+    result_pages,
+    result_text,
+    stored_bytes,
+    stored_job,
+)
 
 
 def test_a_job_writes_one_result_object_its_record_names(services):
@@ -64,6 +72,28 @@ def test_a_source_over_the_limit_fails_with_too_large(services, configure):
     services = configure(MAX_UPLOAD_BYTES="100")
     pipeline.process(services, job.source_key)
     assert services.records.get(job.id, "public").error["code"] == "too_large"
+
+
+@pytest.mark.parametrize("engine", ["pdfminer", "pdfium"])
+def test_a_document_over_max_pages_fails_the_job_too_many_pages(services, configure, engine):
+    job = stored_bytes(services, hostile.long_text(pages=6, lines=1), engine=engine)
+    services = configure(MAX_PAGES="5", PARALLEL_MIN_PAGES="2", PART_PAGES="1")
+    assert pipeline.process(services, job.source_key) is JobStatus.FAILED
+    job = services.records.get(job.id, "public")
+    assert job.error["code"] == "too_many_pages" and "MAX_PAGES" in job.error["message"]
+    assert not list(services.storage.list_keys(keys.results_prefix("public", job.id)))
+
+
+@pytest.mark.parametrize("engine", ["pdfminer", "pdfium", "ocr"])
+def test_a_kilobyte_that_claims_a_million_pages_is_one_page_with_default_settings(services, engine):
+    # Each page-tree node lists the next ten times and the leaf has no /Type: 10**6 pages to
+    # PDFium, none to pdfminer. One job, one page (OCRed where no text layer is read).
+    data = hostile.repeated_page_tree(levels=6, repeat=10, typed_leaf=False)
+    job = stored_bytes(services, data, engine=engine)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    done = services.records.get(job.id, "public")
+    assert done.pages_total == done.pages_done == 1
+    assert len(result_pages(services, done)) == 1
 
 
 def test_a_missing_source_fails_with_source_missing(services):

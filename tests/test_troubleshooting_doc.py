@@ -123,3 +123,20 @@ def test_ocr_missing_messages(doc, monkeypatch):
     with pytest.raises(BadRequest) as info:
         options.require_ocr(settings, "Field 'ocr': auto")
     assert info.value.message in doc
+
+
+def test_too_many_pages_and_step_timeout_messages(doc, tmp_path):
+    from consumer import sandbox
+    from core.errors import TooManyPages
+    from tests.support import hostile
+
+    path = tmp_path / "six.pdf"
+    path.write_bytes(hostile.long_text(pages=6, lines=1))
+    with pytest.raises(TooManyPages) as info:
+        sandbox.extract(path, engine="pdfium", caps=sandbox.Caps(pages=5), timeout=60, memory_mb=0)
+    assert f"too_many_pages: {info.value.message}".replace("5 pages", "3000 pages") in doc
+    limits = sandbox._Limits(300, 120, 120, 0, 0)
+    limits.start(counted=True)
+    assert f"timeout: {limits._step_message()}" in doc
+    limits.stepped()
+    assert f"timeout: {limits._step_message()}" in doc

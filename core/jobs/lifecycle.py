@@ -352,19 +352,23 @@ class Lifecycle:
             return job, True
         raise Conflict(f"Job {job.id} is changing too often to cancel; try again.")
 
-    def erase(self, job: Job, *, wait: float = 10.0) -> tuple[Job, bool]:
+    def erase(self, job: Job) -> tuple[Job, bool]:
         """Erase the job now: (tombstone, True) when this call erased it, (tombstone, False)
         when it was erased before (the object deletes are repeated, to finish an erasure a
         failure cut short). A waiting job is canceled first; a running one is asked to stop
-        and waited for up to `wait` seconds (Conflict with Retry-After if it is still going).
-        The record stays as a tombstone that answers 410 with `deleted_at`."""
+        and ended `canceled` here, without waiting for its worker: the worker stops at its
+        next tick, and its end, refused by the record, keeps nothing (as for a run no lease
+        showed). The record stays as a tombstone that answers 410 with `deleted_at`."""
         storage = self.records.storage
         for _ in range(3):
             if job.status is not JobStatus.DELETED:
                 try:
-                    job = self._stopped(job, wait)
+                    job = self._stopped(job)
                 except JobDeleted:  # erased by another caller meanwhile
                     job = self.records.get(job.id, job.tenant, tombstone=True)
+                except Conflict:  # it ended or moved meanwhile: look again
+                    job = self.records.get(job.id, job.tenant, tombstone=True)
+                    continue
             if job.status is JobStatus.DELETED:  # before this call, or by another meanwhile
                 erasure.erase_objects(storage, job)
                 return job, False
@@ -384,26 +388,20 @@ class Lifecycle:
             raise Conflict(f"Job {job.id} is changing too often to delete; try again.")
         self.inflight.forget(job.id)
         erasure.erase_objects(storage, tombstone)
-        self.inflight.request_cancel(job.id)  # any run of it still unseen stops, writing nothing
+        self.inflight.request_cancel(job.id)  # any run of it still going stops, writing nothing
         log.info("job %s: erased", job.id)
         return tombstone, True
 
-    def _stopped(self, job: Job, wait: float) -> Job:
-        """The job once it has finished: canceled now, or stopped by its worker."""
+    def _stopped(self, job: Job) -> Job:
+        """The job ended, so that it can be erased: canceled now, a running one too."""
         if job.status.terminal:
             return job
         job, done = self.cancel(job)
-        deadline = time.monotonic() + wait
-        while not done and time.monotonic() < deadline:
-            time.sleep(0.2)
-            job = self.records.get(job.id, job.tenant, tombstone=True)
-            done = job.status.terminal
-        if not done:
-            raise Conflict(
-                f"Job {job.id} is running and stopping now; delete it again in a moment.",
-                retry_after=2,
-            )
-        return job
+        if done:
+            return job
+        # Its worker has the cancel request; the record ends here, and the worker's own end
+        # (canceled, or a result it got to first) is refused by it.
+        return self._end(job, JobStatus.CANCELED, "api", expect=JobStatus.PROCESSING)
 
     # --- recovery puts right what a lost queue or a dead worker left ---
 

@@ -68,36 +68,61 @@ def long_text(pages: int, lines: int, line_chars: int = 100) -> bytes:
 def metadata_bomb(size: int = 40 * 2**20) -> bytes:
     """One page whose /Title and /Author are the same string of `size` characters, kept
     compressed in an object stream (about 40 KB for 40 MB)."""
+    return inflated_string("title", size)
+
+
+def inflated_string(where: str, size: int = 40 * 2**20) -> bytes:
+    """One page and one string of `size` characters kept compressed in an object stream (a
+    few KB), named `where`: "title" (/Title and /Author of /Info), "outline" (the title of
+    the one outline entry) or "page_tree" (the string shares its object stream with the
+    page tree's root, so reading the page tree parses it)."""
+    pages_ref = b"10 0 R" if where == "page_tree" else b"2 0 R"
+    outlines = b" /Outlines 11 0 R" if where == "outline" else b""
+    info = b"<< /Title 8 0 R /Author 8 0 R /Producer (pdfq tests) >>"
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages %s%s >>" % (pages_ref, outlines),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent %s /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>" % pages_ref,
         _stream(_HELLO),
         _FONT,
-        b"<< /Title 8 0 R /Author 8 0 R /Producer (pdfq tests) >>",
+        info if where == "title" else b"<< /Producer (pdfq tests) >>",
     ]
-    # Object 7 is the object stream holding object 8, the string; 9 the xref stream.
-    head = b"8 0\n"
-    packed = zlib.compress(head + b"(" + b"A" * size + b")", 9)
+    # Object 7 is the object stream holding object 8 (the string) and 10 (a second root of
+    # the page tree); 9 the xref stream; 11 and 12 the outline.
+    body = b"(" + b"A" * size + b")"
+    root = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+    head = b"8 0 10 %d\n" % len(body)
+    first = len(head)
+    packed = zlib.compress(head + body + root, 9)
     out = bytearray(b"%PDF-1.5\n")
     offsets = []
-    for number, body in enumerate(objects, start=1):
+    for number, item in enumerate(objects, start=1):
         offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+        out += b"%d 0 obj\n" % number + item + b"\nendobj\n"
     offsets.append(len(out))
-    out += b"7 0 obj\n<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\n" % (
-        len(head),
+    out += b"7 0 obj\n<< /Type /ObjStm /N 2 /First %d /Filter /FlateDecode /Length %d >>\n" % (
+        first,
         len(packed),
     )
     out += b"stream\n" + packed + b"\nendstream\nendobj\n"
+    outline = [
+        b"<< /Type /Outlines /First 12 0 R /Last 12 0 R /Count 1 >>",
+        b"<< /Title 8 0 R /Parent 11 0 R /Dest [3 0 R /Fit] >>",
+    ]
+    tail = []
+    for number, item in enumerate(outline, start=11):
+        tail.append(len(out))
+        out += b"%d 0 obj\n" % number + item + b"\nendobj\n"
     rows = [struct.pack(">BIH", 0, 0, 65535)]
     rows += [struct.pack(">BIH", 1, offset, 0) for offset in offsets]
     rows.append(struct.pack(">BIH", 2, 7, 0))
     xref = len(out)
     rows.append(struct.pack(">BIH", 1, xref, 0))
+    rows.append(struct.pack(">BIH", 2, 7, 1))
+    rows += [struct.pack(">BIH", 1, offset, 0) for offset in tail]
     table = b"".join(rows)
-    out += b"9 0 obj\n<< /Type /XRef /Size 10 /W [1 4 2] /Root 1 0 R /Info 6 0 R "
+    out += b"9 0 obj\n<< /Type /XRef /Size 13 /W [1 4 2] /Root 1 0 R /Info 6 0 R "
     out += b"/Length %d >>\nstream\n" % len(table) + table + b"\nendstream\nendobj\n"
     out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
@@ -174,7 +199,7 @@ def repeated_page_tree(levels: int = 6, repeat: int = 10, typed_leaf: bool = Tru
     page_type = b"/Type /Page " if typed_leaf else b""
     objects.append(
         b"<< %s/Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_type, leaf, leaf + 2, leaf + 3)
+        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page_type, leaf - 1, leaf + 1, leaf + 2)
     )
     objects += [_stream(_HELLO), _FONT]
     return classic(objects)
