@@ -158,11 +158,13 @@ def render(
     request["password"] = password
     memory = Memory(memory_mb * 2**20, memory_mb * 2**20)
     child = sandbox_pool.take(memory, None)
-    limits = _Limits(time.monotonic() + timeout, timeout, memory_mb, 0.0, None)
+    # One step: opening the document and drawing its page share the request's time.
+    limits = _Limits(timeout, timeout, timeout, memory_mb, None)
     answer = None
     try:
         child.requests += 1
         child.channel.send("render", request)
+        limits.start(counted=True)
         answer = _wait(child, limits, None, None, None)
     finally:
         if answer is None:  # stopped mid-request: it cannot be trusted to be ready again
