@@ -36,8 +36,8 @@ def _key(text: str) -> str:
 
 
 def markdown_of(path: Path) -> tuple[str, list[dict]]:
-    """(markdown, outline) as the worker makes them for a pdfminer job."""
-    extraction = pdfminer_engine.extract(path)
+    """(markdown, outline) as the worker makes them for a pdfminer job that asks for Markdown."""
+    extraction = pdfminer_engine.extract(path, options={"outputs": ["markdown"]})
     blocks = [{"page": page.number, "blocks": page.blocks} for page in extraction.pages]
     structure.classify(blocks)
     return structure.markdown(blocks, []), extraction.outline

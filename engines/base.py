@@ -167,9 +167,9 @@ def document_warnings(warnings: Iterable[str]) -> list[str]:
 
 def wants_structure(options: dict | None) -> bool:
     """Whether the job's `outputs` ask for text blocks or Markdown (which is made from them).
-    Options stored before `outputs` existed have none: they get both, as they always did."""
-    outputs = (options or {}).get("outputs")
-    return outputs is None or any(name in outputs for name in STRUCTURE_OUTPUTS)
+    A job that names no outputs gets its text and pages only: no layout pass, no outline."""
+    outputs = (options or {}).get("outputs") or ()
+    return any(name in outputs for name in STRUCTURE_OUTPUTS)
 
 
 def wants_tables(options: dict | None) -> bool:

@@ -3,8 +3,15 @@
 import pytest
 from pdfminer.high_level import extract_text
 
-from engines.pdfminer_engine import extract
+from engines import pdfminer_engine
 from tests.support.corpus import GOOD
+
+STRUCTURE = {"outputs": ["blocks", "markdown"]}
+
+
+def extract(path, options: dict | None = None, **kwargs):
+    """pdfminer's engine as a job that asks for blocks and Markdown runs it."""
+    return pdfminer_engine.extract(path, options={**STRUCTURE, **(options or {})}, **kwargs)
 
 
 def squeezed(text: str) -> str:
@@ -96,3 +103,17 @@ def test_blocks_hold_no_value_json_or_markdown_cannot_take():
     )
     assert warnings == []
     assert blocks == [{"text": "x\n", "bbox": None, "size": None, "font": None, "bold": False}]
+
+
+def test_a_job_that_names_no_outputs_gets_no_layout_pass_and_no_outline(monkeypatch):
+    from engines import layout_blocks, pdfium_engine
+
+    def never(*args, **kwargs):
+        raise AssertionError("structure computed for a job that did not ask for it")
+
+    monkeypatch.setattr(layout_blocks, "page_blocks", never)
+    monkeypatch.setattr(pdfium_engine, "outline", never)
+    result = pdfminer_engine.extract(GOOD / "pdfminer_pagelabels.pdf")
+    assert result.text == extract_text(GOOD / "pdfminer_pagelabels.pdf")
+    assert result.outline == [] and all(page.blocks is None for page in result.pages)
+    assert result.warnings == []  # no blocks_failed: the layout pass never ran

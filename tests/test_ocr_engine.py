@@ -37,7 +37,9 @@ def test_the_ocr_engine_reads_every_page_and_says_how(image_set):
     _, _, image = image_set[0]
     progress = []
     result = ocr_engine.extract(
-        image, options=RESOLVED, on_page=lambda done, total: progress.append((done, total))
+        image,
+        options={**RESOLVED, "outputs": ["blocks"]},
+        on_page=lambda done, total: progress.append((done, total)),
     )
     [page] = result.pages
     assert page.ocr["engine"] == "tesseract"
