@@ -22,14 +22,11 @@ receivers can never hold more than that many workers.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import http.client
 import json
 import logging
 import math
-import socket
-import ssl
 import threading
 import time
 import uuid
@@ -150,12 +147,9 @@ def post(target: webhooks.Target, headers: dict, body: bytes, deadline: float) -
     before `deadline` (time.monotonic()); the HTTP status. A redirect is an answer like any
     other (never followed)."""
     timeout = max(deadline - time.monotonic(), 0.001)
-    if target.scheme == "https":
-        connection: http.client.HTTPConnection = _PinnedHTTPS(target, deadline)
-    else:
-        connection = _PinnedHTTP(target, deadline)
+    connection = egress.open_connection(target, deadline)
     # The socket's own timeout bounds each wait; this timer bounds their sum.
-    watchdog = threading.Timer(timeout, _cut, args=(connection,))
+    watchdog = threading.Timer(timeout, egress.cut, args=(connection,))
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -172,43 +166,6 @@ def post(target: webhooks.Target, headers: dict, body: bytes, deadline: float) -
     finally:
         watchdog.cancel()
         connection.close()
-
-
-def _cut(connection: http.client.HTTPConnection):
-    """The deadline passed: shut the socket so any read or write in progress returns."""
-    sock = connection.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):  # already closed
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _connect(target: webhooks.Target, deadline: float) -> socket.socket:
-    return egress.connect(target.addresses, target.port, deadline)
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    """HTTP to the addresses resolved once; `host` (so the Host header) stays the name."""
-
-    def __init__(self, target: webhooks.Target, deadline: float):
-        super().__init__(target.host, target.port, timeout=max(deadline - time.monotonic(), 0.001))
-        self._target, self._deadline = target, deadline
-
-    def connect(self):
-        self.sock = _connect(self._target, self._deadline)
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to the addresses resolved once; the certificate is checked against the name."""
-
-    def __init__(self, target: webhooks.Target, deadline: float):
-        context = ssl.create_default_context()
-        timeout = max(deadline - time.monotonic(), 0.001)
-        super().__init__(target.host, target.port, timeout=timeout, context=context)
-        self._target, self._deadline, self._context = target, deadline, context
-
-    def connect(self):
-        sock = _connect(self._target, self._deadline)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self._target.host)
 
 
 # --- the service-wide bound on deliveries running at once ---

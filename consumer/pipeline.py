@@ -5,7 +5,8 @@ so a worker that dies leaves an expiring lease behind for consumer/recovery.py t
 Every status change is the lifecycle's (core/jobs/lifecycle.py); this module decides which.
 
 A one-page job costs three storage requests here: the download, the result object and the
-record's end (a dedup hit copies an earlier result object instead of writing one). The
+record's end (a dedup hit copies an earlier result object instead of writing one; a job from
+a URL fetches it instead of downloading, and stores what it fetched as its source). The
 result is written first and the record names it; if the record's write finds the job moved
 on meanwhile (canceled, erased, ended by another run), the result is not the job's and is
 deleted again.
@@ -19,7 +20,7 @@ import logging
 import time
 from pathlib import Path
 
-from consumer import parts, quality, scratch
+from consumer import parts, quality, scratch, source_fetch
 from consumer.heartbeat import JobCanceled, LeaseLost, interrupted, job_tick, worker_name
 from core import engine_registry, keys
 from core.errors import Conflict, NotFound, ObjectMissing, PdfqError
@@ -177,10 +178,13 @@ def _extract(services: Services, job: Job, worker: str, tick):
     with scratch.job_folder("job-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
-        # Presigned uploads are bounded only by real S3's policy checks: size and magic again,
-        # and only the version that was completed (its upload URL could write another).
-        limit = settings.max_upload_bytes
-        pdfcheck.download_checked(storage, job.source_key, path, limit, job.source_etag)
+        if job.source_url and not job.size:
+            done["size"] = _fetched(services, job, path)
+        else:
+            # Presigned uploads are bounded only by real S3's policy checks: size and magic
+            # again, and only the version that was completed (its upload URL could write another).
+            limit = settings.max_upload_bytes
+            pdfcheck.download_checked(storage, job.source_key, path, limit, job.source_etag)
         timings["download"] = time.monotonic() - started
         sha256 = dedup.file_sha256(path)  # what this run reads, whatever was recorded before
         if sha256 != job.sha256:
@@ -203,6 +207,16 @@ def _extract(services: Services, job: Job, worker: str, tick):
             dedup.remember(services.state, ended, sha256, digest, ttl)
 
     return summary, done, remember
+
+
+def _fetched(services: Services, job: Job, path: Path) -> int:
+    """The job's source_url fetched to `path` (consumer/source_fetch.py) and stored as its
+    source, so re-runs, retention and erasure treat it as an upload's; its size."""
+    size = source_fetch.fetch(job.source_url, path, services.settings)
+    name = job.filename.encode("ascii", "replace").decode("ascii")
+    with open(path, "rb") as fp:
+        services.storage.upload_file(job.source_key, fp, "application/pdf", {"filename": name})
+    return size
 
 
 def _reuse(services: Services, job: Job, sha256: str, digest: str, key: str) -> dict | None:

@@ -209,6 +209,20 @@ class SourceMissing(ExtractionError):
     default_message = "The uploaded PDF is no longer in storage."
 
 
+class SourceNotAllowed(ExtractionError):
+    """A source_url (or a redirect it answered with) that pdfq may not fetch."""
+
+    code = "source_not_allowed"
+    default_message = "The source URL leads to an address pdfq does not fetch from."
+
+
+class SourceRejected(ExtractionError):
+    """The source URL's server answered the fetch with a 4xx (or another final non-2xx)."""
+
+    code = "source_rejected"
+    default_message = "The source URL's server refused to send the PDF."
+
+
 class ExtractionTimeout(ExtractionError):
     code = "timeout"
     default_message = "Extraction took longer than the time limit."
@@ -277,6 +291,15 @@ class StoreRefused(StorageUnavailable):
 class QueueUnavailable(Unavailable):
     code = "queue_unavailable"
     default_message = "The job queue (Redis) is unreachable; try again shortly."
+
+
+class SourceUnavailable(Unavailable):
+    """The source URL did not answer in time, could not be reached, or answered 5xx: the run
+    is retried with the task's backoff."""
+
+    code = "source_unavailable"
+    status = 502
+    default_message = "The source URL could not be fetched just now; it is tried again."
 
 
 class WebhookFailed(Unavailable):

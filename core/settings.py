@@ -257,6 +257,10 @@ class Settings:
     webhook_max_concurrent: int = 1
     result_link_expiry: int = 3600
 
+    # Jobs from a URL (source_url): fetched by the worker under the webhook's address rule.
+    source_allow_private: bool = False
+    source_fetch_timeout: float = 60.0
+
     # Engines, page-parallel extraction, dedup.
     default_engine: str = engine_registry.DEFAULT
     parallel_min_pages: int = 100
@@ -354,6 +358,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "WEBHOOK_RETRY_DELAY": ("webhook_retry_delay", lambda n, v: _float(n, v, minimum=0)),
     "WEBHOOK_TIMEOUT": ("webhook_timeout", lambda n, v: _float(n, v, minimum=0.1)),
     "WEBHOOK_MAX_CONCURRENT": ("webhook_max_concurrent", lambda n, v: _int(n, v, minimum=1)),
+    "SOURCE_ALLOW_PRIVATE": ("source_allow_private", _bool),
+    "SOURCE_FETCH_TIMEOUT": ("source_fetch_timeout", lambda n, v: _float(n, v, minimum=0.1)),
     "RESULT_LINK_EXPIRY": (
         "result_link_expiry",
         lambda n, v: _int(n, v, minimum=1, maximum=604800),

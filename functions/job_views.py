@@ -26,6 +26,7 @@ def job_view(job: Job) -> dict:
         "status": job.status.value,
         "filename": job.filename,
         "size": job.size,
+        "source_url": job.source_url,
         "pages_done": done,
         "pages_total": total,
         "eta_seconds": eta_seconds(job, done, total),

@@ -54,6 +54,7 @@ _ERASED = {
     "sha256": None,
     "options": {},
     "callback_url": None,
+    "source_url": None,
     "deliveries": [],
     "warnings": [],
     "error": None,
@@ -95,8 +96,10 @@ class Lifecycle:
         engine: str | None = None,
         carried: bool = False,
         created_at: str | None = None,
+        source_url: str | None = None,
     ) -> Job:
-        """A new job: awaiting its upload, or queued at once (its PDF is stored already).
+        """A new job: awaiting its upload, or queued at once (its PDF is stored already, or
+        its worker fetches it from `source_url`).
 
         A queued job whose task cannot be enqueued is removed again, so a refused request
         leaves no job behind. WriteConflict when a job with `job_id` exists. `carried`: an
@@ -116,6 +119,7 @@ class Lifecycle:
             engine=engine,
             durable=not carried,
             created_at=created_at,
+            source_url=source_url,
         )
         if status is JobStatus.QUEUED:
             try:
@@ -301,15 +305,20 @@ class Lifecycle:
         if job.status in (JobStatus.PROCESSING, JobStatus.AWAITING_UPLOAD):
             what = "running" if job.status is JobStatus.PROCESSING else "waiting for its upload"
             raise Conflict(f"Job {job.id} is {what}; it can be re-run once it has finished.")
+        changes: dict = {}
         try:
-            self.records.storage.head(job.source_key)
+            if not (job.source_url and not job.size):  # a URL not fetched yet is fetched again
+                self.records.storage.head(job.source_key)
         except ObjectMissing:
-            if job.queued_at is None:  # canceled or refused before any PDF was accepted
+            if job.source_url:  # its copy expired: the run fetches the URL again
+                changes["size"] = 0
+            elif job.queued_at is None:  # canceled or refused before any PDF was accepted
                 raise Conflict(
                     f"Job {job.id} never had a PDF accepted; there is nothing to re-run."
                 ) from None
-            raise retention.source_expired(job, self.settings.source_retention_days) from None
-        changes = {
+            else:
+                raise retention.source_expired(job, self.settings.source_retention_days) from None
+        changes |= {
             "options": options.merged(job.options, new_options or {}, self.settings),
             "error": None,
             "pages_done": None,

@@ -77,6 +77,9 @@ class Job:
     # downloads only that version (an upload URL stays valid and could replace it).
     source_etag: str | None = None
     engine: str | None = None  # None: DEFAULT_ENGINE when the job runs
+    # A job from a URL: the worker fetches it into the source key on the job's first run
+    # (size 0 until a run that fetched it succeeds; then re-runs read the stored copy).
+    source_url: str | None = None
     queued_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None

@@ -77,6 +77,7 @@ class JobRecords:
         engine: str | None = None,
         durable: bool = True,
         created_at: str | None = None,
+        source_url: str | None = None,
     ) -> Job:
         """Write a new record; WriteConflict if a record with this id exists already. The job
         joins its tenant's open jobs; a state store that cannot take it fails the call (the
@@ -99,6 +100,7 @@ class JobRecords:
             queued_at=now if status is JobStatus.QUEUED else None,
             options=options or {},
             callback_url=callback_url,
+            source_url=source_url,
             rev=1 if durable else 0,
         )
         if durable:
