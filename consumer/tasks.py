@@ -21,7 +21,7 @@ from huey.signals import SIGNAL_INTERRUPTED
 from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
 from consumer.recovery import expiry
 from core import keys
-from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
+from core.adapters.queue import DELIVER_WEBHOOK, DISPATCH_JOB, EXTRACT_DOCUMENT, EXTRACT_PART
 from core.errors import PdfqError
 from core.jobs.lifecycle import Deferred
 from core.services import Services, build
@@ -33,6 +33,7 @@ log = logging.getLogger("pdfq.consumer")
 class Tasks(NamedTuple):
     extract_document: TaskWrapper
     extract_part: TaskWrapper
+    dispatch_job: TaskWrapper
     deliver_webhook: TaskWrapper
     recover_jobs: TaskWrapper
 
@@ -65,6 +66,14 @@ def register(services: Services) -> Tasks:
             log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
             services.queue.put(EXTRACT_DOCUMENT, source_key, delay=deferred.delay)
 
+    @huey.task()
+    def dispatch_job():
+        """A turn (core/adapters/fairqueue.py): run the next job of the tenant whose turn it
+        is, as Huey runs any task (revoked, retried and interrupted as usual)."""
+        task = services.queue.next_job()
+        if task is not None:
+            huey.execute(task)
+
     @huey.task(**retried)
     def extract_part(source_key: str, engine: str, first: int, last: int, task=None):
         """Pages first..last of a page-parallel job (consumer/parts.py); retried alone."""
@@ -95,6 +104,11 @@ def register(services: Services) -> Tasks:
     def recover_jobs():
         """Every minute: re-enqueue lost jobs and jobs whose worker died."""
         report = recovery.reconcile(services)
+        try:
+            if added := services.queue.top_up():
+                log.warning("%d waiting jobs had no turn on the queue; added", added)
+        except PdfqError as exc:
+            log.warning("could not count the queue's turns (%s)", exc.message)
         if report.missing_leases:  # dead workers' jobs are taken back a lease period later
             recover_soon(settings.lease_seconds + 1)
 
@@ -144,10 +158,11 @@ def register(services: Services) -> Tasks:
         **{
             EXTRACT_DOCUMENT: extract_document,
             EXTRACT_PART: extract_part,
+            DISPATCH_JOB: dispatch_job,
             DELIVER_WEBHOOK: deliver_webhook,
         }
     )
-    return Tasks(extract_document, extract_part, deliver_webhook, recover_jobs)
+    return Tasks(extract_document, extract_part, dispatch_job, deliver_webhook, recover_jobs)
 
 
 @functools.cache

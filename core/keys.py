@@ -312,3 +312,16 @@ def count_key(status: str, tenant: str | None = None) -> str:
 def metric_key(*parts: str) -> str:
     """A metrics counter (a histogram bucket or sum, failures of a code, retries). No TTL."""
     return ":".join(("metrics", *parts))
+
+
+# --- the queue's fair share (core/adapters/fairqueue.py): queue content, so no TTL ---
+
+
+def fair_tenants_key(queue: str) -> str:
+    """The tenants with jobs waiting for a turn, in turn order, each once."""
+    return f"fair:{queue}:tenants"
+
+
+def fair_jobs_prefix(queue: str) -> str:
+    """Before a tenant's name: the list of its jobs' tasks waiting for a turn, oldest first."""
+    return f"fair:{queue}:jobs:"

@@ -528,7 +528,10 @@ class Lifecycle:
         task = self.queue.task(EXTRACT_DOCUMENT, job.source_key, eta=eta)
         self.inflight.mark_enqueued(job.id, task.id, eta)
         try:
-            self.queue.enqueue(task)
+            if eta:
+                self.queue.enqueue(task)
+            else:  # it waits for its tenant's turn (core/adapters/fairqueue.py)
+                self.queue.enqueue_job(job.tenant, task)
         except Exception:
             with contextlib.suppress(PdfqError):
                 self.inflight.dequeued(job.id)
