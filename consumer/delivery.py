@@ -34,6 +34,7 @@ import uuid
 from core import egress, keys, webhooks
 from core.clock import utcnow
 from core.errors import NotFound, PdfqError, WebhookFailed
+from core.jobs import batches
 from core.jobs.model import Job
 from core.services import Services
 
@@ -42,7 +43,8 @@ log = logging.getLogger("pdfq.webhooks")
 REFUSED = "refused: the callback URL's host is not allowed"
 NO_ANSWER = "no answer: the receiver could not be reached or did not answer in time"
 SLOT_RETRY_SECONDS = 2  # a delivery that found every slot taken looks again this much later
-MAX_ANSWER_BYTES = 64 * 1024  # read from a receiver's body, then the connection is closed
+MAX_ANSWER_BYTES = 64 * 1024
+BATCH_FINISHED = "batch.finished"  # read from a receiver's body, then the connection is closed
 
 
 def body_for(job: Job, event: str) -> bytes:
@@ -91,15 +93,57 @@ def deliver(
     log.info("job %s: webhook delivered (%s)", job_id, event)
 
 
+def deliver_batch(services: Services, tenant: str, batch_id: str, attempt: int):
+    """One attempt of a batch's `batch.finished` webhook (its callback URL, signed as a job's);
+    raises WebhookFailed so the task is retried, SlotsBusy to wait a turn."""
+    try:
+        batch = batches.get(services, tenant, batch_id)
+    except NotFound:  # erased since
+        return
+    body = json.dumps(
+        {
+            "event": BATCH_FINISHED,
+            "batch": {
+                "id": batch.id,
+                "status": batch.status,
+                "total": batch.total,
+                "counts": batch.counts,
+                "ended_at": batch.ended_at,
+                "manifest": f"/api/v1/pdf/batches/{batch.id}/manifest",
+            },
+        },
+        sort_keys=True,
+    ).encode()
+    slot = _take_slot(services)
+    if slot is None:
+        raise SlotsBusy()
+    try:
+        outcome = _send(
+            services, tenant, batch.callback_url, body, attempt, BATCH_FINISHED, f"batch {batch_id}"
+        )
+    finally:
+        _free_slot(services, *slot)
+    if not outcome["ok"]:
+        raise WebhookFailed(f"batch {batch_id}: {outcome.get('error') or outcome['status']}")
+    log.info("batch %s: webhook delivered", batch_id)
+
+
 def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
-    """The outcome of one POST, as the job's delivery log keeps it."""
-    settings = services.settings
+    """The outcome of one POST of a job's event, as the job's delivery log keeps it."""
     body = body_for(job, event)
+    return _send(services, job.tenant, job.callback_url, body, attempt, event, f"job {job.id}")
+
+
+def _send(
+    services: Services, tenant: str, url: str, body: bytes, attempt: int, event: str, what: str
+) -> dict:
+    """The outcome of one signed POST of `body` to `url`, on behalf of `what`."""
+    settings = services.settings
     outcome: dict = {"at": utcnow(), "event": event, "attempt": attempt, "status": None}
     deadline = time.monotonic() + settings.webhook_timeout
     try:
         # Resolved again at each attempt (DNS may have changed), within the attempt's time.
-        target = webhooks.parse(job.callback_url, settings)
+        target = webhooks.parse(url, settings)
         addresses = egress.resolve(
             target.host,
             target.port,
@@ -107,14 +151,14 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
             allow_private=settings.webhook_allow_private,
         )
     except (PdfqError, egress.Refused) as error:
-        log.warning("job %s: webhook refused: %s", job.id, getattr(error, "message", error))
+        log.warning("%s: webhook refused: %s", what, getattr(error, "message", error))
         outcome["error"] = REFUSED
     except egress.Unresolved as error:
-        log.warning("job %s: webhook lookup failed: %s", job.id, error)
+        log.warning("%s: webhook lookup failed: %s", what, error)
         outcome["error"] = NO_ANSWER
     else:
         target = dataclasses.replace(target, addresses=addresses)
-        secret = webhooks.tenant_secret(settings.webhook_secret, job.tenant)
+        secret = webhooks.tenant_secret(settings.webhook_secret, tenant)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "pdfq-webhook",
@@ -124,8 +168,8 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
             outcome["status"] = post(target, headers, body, deadline)
         except (OSError, ValueError, http.client.HTTPException) as error:
             log.warning(
-                "job %s: webhook to %s (%s) failed: %s: %s",
-                job.id,
+                "%s: webhook to %s (%s) failed: %s: %s",
+                what,
                 target.host,
                 ", ".join(target.addresses),
                 type(error).__name__,
@@ -135,9 +179,7 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
         else:
             if not 200 <= outcome["status"] < 300:
                 outcome["error"] = f"HTTP {outcome['status']}"
-                log.warning(
-                    "job %s: webhook to %s failed: %s", job.id, target.host, outcome["error"]
-                )
+                log.warning("%s: webhook to %s failed: %s", what, target.host, outcome["error"])
     outcome["ok"] = outcome["status"] is not None and 200 <= outcome["status"] < 300
     return outcome
 

@@ -8,6 +8,7 @@ from core import logs
 from core.services import Services
 from functions import (
     auth,
+    batch_views,
     context,
     documents,
     error_handlers,
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None, services: Services | None = None
     app.register_blueprint(page.bp)
     for blueprint in (
         documents.bp,
+        batch_views.bp,
         uploads.bp,
         events.bp,
         job_views.bp,

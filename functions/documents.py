@@ -12,14 +12,13 @@ import json
 import logging
 import unicodedata
 from typing import IO
-from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, request, url_for
 
 from core import egress, keys
 from core.errors import BadRequest, PdfqError
+from core.jobs import batches, pdfcheck
 from core.jobs import options as job_options
-from core.jobs import pdfcheck
 from core.jobs.model import Job
 from core.services import Services
 from core.webhooks import check_url
@@ -102,7 +101,7 @@ def create_from_url(fields, *, strings: bool):
     named = fields.get("filename")
     if named is not None and not isinstance(named, str):
         raise BadRequest("Field 'filename' must be a string.")
-    filename, tenant = clean_filename(named or url_filename(url)), current_tenant()
+    filename, tenant = clean_filename(named or batches.source_filename(url)), current_tenant()
     options, callback_url = creation_options(runtime, fields, strings=strings)
     engine = job_options.engine(fields.get("engine"), settings.default_engine, settings)
 
@@ -144,12 +143,6 @@ def checked_source_url(url) -> str:
     except egress.BadURL as problem:
         raise BadRequest(f"Field 'source_url' {problem}") from None
     return url.strip()
-
-
-def url_filename(url: str) -> str:
-    """The job's display name from its URL: the path's last part, decoded."""
-    name = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
-    return name or "download.pdf"
 
 
 def submit(runtime: Services, fileobj: IO[bytes], *, filename: str, tenant: str, **job) -> Job:

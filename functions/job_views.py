@@ -27,6 +27,7 @@ def job_view(job: Job) -> dict:
         "filename": job.filename,
         "size": job.size,
         "source_url": job.source_url,
+        "batch_id": job.batch_id,
         "pages_done": done,
         "pages_total": total,
         "eta_seconds": eta_seconds(job, done, total),

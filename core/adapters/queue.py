@@ -31,6 +31,11 @@ EXTRACT_DOCUMENT = "extract_document"
 EXTRACT_PART = "extract_part"
 DELIVER_WEBHOOK = "deliver_webhook"
 DISPATCH_JOB = "dispatch_job"  # a turn: the next job of the next tenant (fairqueue.py)
+# A batch's work (core/jobs/batches.py): make its jobs, stop or erase them, end it, call back.
+MAKE_BATCH_JOBS = "make_batch_jobs"
+STOP_BATCH = "stop_batch"
+END_BATCH = "end_batch"
+DELIVER_BATCH_WEBHOOK = "deliver_batch_webhook"
 
 
 def make_huey(settings: Settings) -> Huey:

@@ -39,7 +39,7 @@ from core.errors import (
     WorkerCrashed,
     error_for_code,
 )
-from core.jobs import carried, erasure, options, pdfcheck, retention
+from core.jobs import batch_counts, carried, erasure, options, pdfcheck, retention
 from core.jobs.inflight import HUEY_RETRY, InFlight
 from core.jobs.model import WAITING, Job, JobStatus, attempt
 from core.jobs.records import JobRecords
@@ -97,6 +97,7 @@ class Lifecycle:
         carried: bool = False,
         created_at: str | None = None,
         source_url: str | None = None,
+        batch_id: str | None = None,
     ) -> Job:
         """A new job: awaiting its upload, or queued at once (its PDF is stored already, or
         its worker fetches it from `source_url`).
@@ -120,6 +121,7 @@ class Lifecycle:
             durable=not carried,
             created_at=created_at,
             source_url=source_url,
+            batch_id=batch_id,
         )
         if status is JobStatus.QUEUED:
             try:
@@ -394,6 +396,8 @@ class Lifecycle:
         self.inflight.forget(job.id)
         erasure.erase_objects(storage, tombstone)
         self.inflight.request_cancel(job.id)  # any run of it still unseen stops, writing nothing
+        if tombstone.batch_id:
+            self._batch_job_ended(tombstone)
         log.info("job %s: erased", job.id)
         return tombstone, True
 
@@ -520,7 +524,16 @@ class Lifecycle:
         self.inflight.forget(job.id)
         if notify:
             self.queue_webhook(job)
+        if job.batch_id:
+            self._batch_job_ended(job)
         return job
+
+    def _batch_job_ended(self, job: Job):
+        """The last of a batch's jobs to end queues the batch's end (core/jobs/batch_counts.py)."""
+        try:
+            batch_counts.check_end(self.records.state, self.queue, job.tenant, job.batch_id)
+        except PdfqError as exc:  # the batch's next job to end, or recovery, looks again
+            log.warning("job %s: batch %s not checked (%s)", job.id, job.batch_id, exc.message)
 
     def _enqueue(self, job: Job, eta: str | None = None):
         """Put the job's task on the queue (at `eta`) and mark it enqueued (before: with an

@@ -80,6 +80,7 @@ class Job:
     # A job from a URL: the worker fetches it into the source key on the job's first run
     # (size 0 until a run that fetched it succeeds; then re-runs read the stored copy).
     source_url: str | None = None
+    batch_id: str | None = None  # the batch that made the job (core/jobs/batches.py)
     queued_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None

@@ -78,6 +78,7 @@ class JobRecords:
         durable: bool = True,
         created_at: str | None = None,
         source_url: str | None = None,
+        batch_id: str | None = None,
     ) -> Job:
         """Write a new record; WriteConflict if a record with this id exists already. The job
         joins its tenant's open jobs; a state store that cannot take it fails the call (the
@@ -101,6 +102,7 @@ class JobRecords:
             options=options or {},
             callback_url=callback_url,
             source_url=source_url,
+            batch_id=batch_id,
             rev=1 if durable else 0,
         )
         if durable:
