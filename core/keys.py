@@ -327,6 +327,12 @@ def webhook_slot_key(number: int) -> str:
     return f"webhook-slot:{number}"
 
 
+def listener_slot_key(tenant: str, number: int) -> str:
+    """One of a tenant's event-stream slots (functions/live_events.py), held while a stream is
+    open; TTL a little over the stream's window, so a web worker that died frees it anyway."""
+    return f"listener-slot:{tenant}:{number}"
+
+
 def count_key(status: str, tenant: str | None = None) -> str:
     """Jobs in `status`, of every tenant or of one. No TTL: bounded by the vocabulary."""
     return f"count:{tenant}:{status}" if tenant else f"count:{status}"

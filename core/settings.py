@@ -261,6 +261,11 @@ class Settings:
     source_allow_private: bool = False
     source_fetch_timeout: float = 60.0
 
+    # Event streams (GET .../events): how long one lasts before the client reconnects, and
+    # how many a tenant may hold open at once.
+    events_window_seconds: float = 25.0
+    events_max_per_tenant: int = 10
+
     # Engines, page-parallel extraction, dedup.
     default_engine: str = engine_registry.DEFAULT
     parallel_min_pages: int = 100
@@ -359,6 +364,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "WEBHOOK_TIMEOUT": ("webhook_timeout", lambda n, v: _float(n, v, minimum=0.1)),
     "WEBHOOK_MAX_CONCURRENT": ("webhook_max_concurrent", lambda n, v: _int(n, v, minimum=1)),
     "SOURCE_ALLOW_PRIVATE": ("source_allow_private", _bool),
+    "EVENTS_WINDOW_SECONDS": ("events_window_seconds", lambda n, v: _float(n, v, minimum=1)),
+    "EVENTS_MAX_PER_TENANT": ("events_max_per_tenant", lambda n, v: _int(n, v, minimum=0)),
     "SOURCE_FETCH_TIMEOUT": ("source_fetch_timeout", lambda n, v: _float(n, v, minimum=0.1)),
     "RESULT_LINK_EXPIRY": (
         "result_link_expiry",

@@ -18,6 +18,7 @@ from functions import (
     job_list,
     job_views,
     limits,
+    live_events,
     liveness,
     openapi,
     ops,
@@ -62,6 +63,7 @@ def create_app(test_config: dict | None = None, services: Services | None = None
     for blueprint in (
         documents.bp,
         batch_views.bp,
+        live_events.bp,
         uploads.bp,
         events.bp,
         job_views.bp,

@@ -226,6 +226,7 @@ def live(redis_server, moto_server, tmp_path_factory):
         EVENTS_WEBHOOK_SECRET=TOKEN,
         OPTIONS_SECRET="openapi-test-options-secret",
         HUEY_WORKERS="1",
+        EVENTS_WINDOW_SECONDS="1",  # an event stream of a job still waiting ends soon
     )
     try:
         SEEDED[:] = seed_jobs(stack)

@@ -104,6 +104,9 @@ class Job:
     webhook_owed: str | None = None
     # A re-run of a finished job: its id's time is old, so a marker lists it while it is open.
     reopened: bool = False
+    # The job's last MAX_MOVES status changes, numbered from 1 ({"n", "status", "at"}): what
+    # GET /jobs/<id>/events replays to a listener that reconnects (no other store of them).
+    moves: list[dict] = dataclasses.field(default_factory=list)
     # Durable writes of the record so far; with the ETag, what a conditional write expects.
     rev: int = 0
     etag: str | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -123,6 +126,15 @@ class Job:
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name != "etag")
+
+
+MAX_MOVES = 30
+
+
+def with_move(moves: list[dict], status: JobStatus, at: str) -> list[dict]:
+    """`moves` with one more, numbered after the last, the oldest dropped past MAX_MOVES."""
+    number = moves[-1]["n"] + 1 if moves else 1
+    return [*moves, {"n": number, "status": status.value, "at": at}][-MAX_MOVES:]
 
 
 def attempt(by: str, outcome: str) -> dict[str, str]:
