@@ -264,7 +264,7 @@ class Settings:
     # Event streams (GET .../events): how long one lasts before the client reconnects, and
     # how many a tenant may hold open at once.
     events_window_seconds: float = 25.0
-    events_max_per_tenant: int = 10
+    events_max_per_tenant: int = 4
 
     # Engines, page-parallel extraction, dedup.
     default_engine: str = engine_registry.DEFAULT

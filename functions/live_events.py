@@ -6,8 +6,8 @@ itself) reconnects with `Last-Event-ID`, which says what it has seen. A job's ev
 from what its record keeps: its numbered status changes (`moves`, the last 30) and its live
 progress, read every POLL_SECONDS from the state store (one read, no storage request), so a
 listener that reconnects gets every status it missed, in order, and never one twice. At most
-EVENTS_MAX_PER_TENANT streams are open at once per tenant (slots in the state store, each held at
-most a window); one more is 429.
+EVENTS_MAX_PER_TENANT streams are open at once per tenant, and at most half the web's threads
+across the service (slots in the state store, each held at most a window); one more is 429.
 
 Events: `status` (data: {"status", "at"}), `progress` ({"pages_done", "pages_total"}) and
 `end` (the job as GET /jobs/<id> shows it), after which the stream closes and a client stops.
@@ -51,24 +51,36 @@ def _last_seen() -> tuple[int, int]:
     return 0, -1
 
 
-def _slot(tenant: str) -> tuple[str, str]:
-    """A listening slot of the tenant's, held a window (and a little): 429 when all are busy."""
+def _slots(tenant: str) -> list[tuple[str, str]]:
+    """A slot of the service's and one of the tenant's, each held a window (and a little):
+    429 when either kind is all taken. The service's bound is half the web's threads
+    (WEB_CONCURRENCY workers of 4, gunicorn.conf.py), so streams never take them all."""
     runtime, holder = services(), uuid.uuid4().hex
-    most, window = runtime.settings.events_max_per_tenant, runtime.settings.events_window_seconds
-    for number in range(most):
-        key = keys.listener_slot_key(tenant, number)
-        if runtime.state.set_if_absent(key, holder, int(window) + 5):
-            return key, holder
-    raise TooManyJobs(
-        f"{most} event streams are open for you already (EVENTS_MAX_PER_TENANT); close one, "
-        "or poll GET /jobs/<id>.",
-        retry_after=int(window),
-    )
+    settings = runtime.settings
+    ttl = int(settings.events_window_seconds) + 5
+    bounds = [("*", max(1, settings.web_concurrency * 2)), (tenant, settings.events_max_per_tenant)]
+    taken: list[tuple[str, str]] = []
+    for owner, most in bounds:
+        for number in range(most):
+            key = keys.listener_slot_key(owner, number)
+            if runtime.state.set_if_absent(key, holder, ttl):
+                taken.append((key, holder))
+                break
+        else:
+            for slot in taken:
+                runtime.state.delete_if_equal(*slot)
+            whose = "for you" if owner == tenant else "on this server"
+            raise TooManyJobs(
+                f"{most} event streams are open {whose} already (EVENTS_MAX_PER_TENANT, "
+                "WEB_CONCURRENCY); close one, or poll GET /jobs/<id>.",
+                retry_after=int(settings.events_window_seconds),
+            )
+    return taken
 
 
 def _stream(tenant: str, events) -> Response:
     runtime = services()
-    slot = _slot(tenant)
+    slots = _slots(tenant)
 
     def body():
         yield f"retry: {RETRY_MS}\n\n"
@@ -77,7 +89,7 @@ def _stream(tenant: str, events) -> Response:
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     response = Response(stream_with_context(body()), mimetype="text/event-stream", headers=headers)
     # Freed when the response is closed: at the window's end, or when the client goes.
-    response.call_on_close(lambda: runtime.state.delete_if_equal(*slot))
+    response.call_on_close(lambda: [runtime.state.delete_if_equal(*slot) for slot in slots])
     return response
 
 

@@ -70,6 +70,17 @@ def test_streams_are_bounded_per_tenant(client, held, short_window):
     assert client.get(f"{JOBS}/{job_id}/events").status_code == 200
 
 
+@pytest.mark.env(EVENTS_MAX_PER_TENANT="5", WEB_CONCURRENCY="1", EVENTS_WINDOW_SECONDS="1")
+def test_streams_never_take_more_than_half_the_web_s_threads(client, held, short_window):
+    job_id = post(client, PDF).get_json()["id"]
+    streams = [client.get(f"{JOBS}/{job_id}/events", buffered=False) for _ in range(2)]
+    refused = client.get(f"{JOBS}/{job_id}/events")
+    assert refused.status_code == 429
+    assert "on this server" in refused.get_json()["error"]["message"]
+    for stream in reversed(streams):  # each holds a request context: the last one first
+        stream.close()
+
+
 def test_an_unknown_job_has_no_stream(client):
     assert client.get(f"{JOBS}/{'0' * 32}/events").status_code == 404
 
