@@ -51,6 +51,11 @@ class Unauthorized(PdfqError):
     default_message = "Missing or wrong credentials."
 
 
+class Forbidden(PdfqError):
+    code, status = "forbidden", 403
+    default_message = "This is outside what you are allowed to reach."
+
+
 class HostNotAllowed(PdfqError):
     """A server without API tokens answers only requests addressed to this machine's own
     names: a web page that rebinds its own name to 127.0.0.1 would otherwise read it."""

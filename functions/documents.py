@@ -16,6 +16,7 @@ from typing import IO
 from flask import Blueprint, request, url_for
 
 from core import egress, keys
+from core.adapters import granted
 from core.errors import BadRequest, PdfqError
 from core.jobs import batches, pdfcheck
 from core.jobs import options as job_options
@@ -31,7 +32,7 @@ log = logging.getLogger("pdfq.web")
 bp = Blueprint("documents", __name__)
 MAX_FILENAME_CHARS = 200
 FIELDS = ("file", "callback_url", "engine", *job_options.FIELDS)
-URL_FIELDS = ("source_url", "filename", "callback_url", "engine", *job_options.FIELDS)
+URL_FIELDS = ("source_url", "source", "filename", "callback_url", "engine", *job_options.FIELDS)
 
 
 @bp.post("/documents")
@@ -45,7 +46,7 @@ def create_document():
             if not isinstance(body, dict):
                 raise BadRequest("Send a JSON object with the field 'source_url'.")
             return create_from_url(body, strings=False)
-        if "source_url" in request.form:
+        if "source_url" in request.form:  # (a granted bucket's key is JSON only)
             return create_from_url(request.form, strings=True)
         raise BadRequest(
             "Send the PDF as multipart/form-data in a field named 'file', "
@@ -92,16 +93,26 @@ def create_document():
 
 
 def create_from_url(fields, *, strings: bool):
-    """A job whose worker fetches its PDF from `source_url` (consumer/source_fetch.py): the
-    web checks the URL's form only, never looks it up or calls it."""
+    """A job whose worker fetches its PDF from `source_url` (consumer/source_fetch.py; the
+    web checks the URL's form only, never looks it up or calls it), or reads it from `source`,
+    a key in a bucket granted to the tenant (core/adapters/granted.py; 403 outside it)."""
     check_fields(fields, URL_FIELDS)
     runtime = services()
     settings = runtime.settings
-    url = checked_source_url(fields.get("source_url"))
+    tenant = current_tenant()
+    if ("source" in fields) == ("source_url" in fields):
+        raise BadRequest("Send one of 'source_url' and 'source' (with 'file', neither).")
+    url, source = None, None
+    if "source" in fields:  # a key in a bucket granted to the tenant
+        source = granted.checked_source(settings, tenant, fields["source"])
+        default_name = source["key"].rpartition("/")[2]
+    else:
+        url = checked_source_url(fields.get("source_url"))
+        default_name = batches.source_filename(url)
     named = fields.get("filename")
     if named is not None and not isinstance(named, str):
         raise BadRequest("Field 'filename' must be a string.")
-    filename, tenant = clean_filename(named or batches.source_filename(url)), current_tenant()
+    filename = clean_filename(named or default_name)
     options, callback_url = creation_options(runtime, fields, strings=strings)
     engine = job_options.engine(fields.get("engine"), settings.default_engine, settings)
 
@@ -112,6 +123,7 @@ def create_from_url(fields, *, strings: bool):
             filename=filename,
             size=0,
             source_url=url,
+            source_object=source,
             options=job_options.seal(options, settings),
             callback_url=callback_url,
             engine=engine,
@@ -121,7 +133,8 @@ def create_from_url(fields, *, strings: bool):
         runtime,
         tenant,
         fingerprint=json.dumps(
-            ["documents-url", url, filename, engine, options, callback_url], sort_keys=True
+            ["documents-url", url or source, filename, engine, options, callback_url],
+            sort_keys=True,
         ),
         create=create,
     )

@@ -28,6 +28,7 @@ def job_view(job: Job) -> dict:
         "size": job.size,
         "source_url": job.source_url,
         "batch_id": job.batch_id,
+        "source": job.source_object,
         "pages_done": done,
         "pages_total": total,
         "eta_seconds": eta_seconds(job, done, total),

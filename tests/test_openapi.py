@@ -206,8 +206,8 @@ def before_generate_body(context, strategy):
 
 
 def _with_real_pdf(body):
-    # A body with source_url (every JSON one) names its PDF; a form without it gets one.
-    if not isinstance(body, dict) or "source_url" in body:
+    # A body with source_url or source (every JSON one) names its PDF; a form without gets one.
+    if not isinstance(body, dict) or "source_url" in body or "source" in body:
         return body
     return {**body, "file": small_pdf()}
 

@@ -55,6 +55,7 @@ _ERASED = {
     "options": {},
     "callback_url": None,
     "source_url": None,
+    "source_object": None,
     "deliveries": [],
     "warnings": [],
     "error": None,
@@ -98,6 +99,7 @@ class Lifecycle:
         created_at: str | None = None,
         source_url: str | None = None,
         batch_id: str | None = None,
+        source_object: dict | None = None,
     ) -> Job:
         """A new job: awaiting its upload, or queued at once (its PDF is stored already, or
         its worker fetches it from `source_url`).
@@ -122,6 +124,7 @@ class Lifecycle:
             created_at=created_at,
             source_url=source_url,
             batch_id=batch_id,
+            source_object=source_object,
         )
         if status is JobStatus.QUEUED:
             try:
@@ -309,10 +312,11 @@ class Lifecycle:
             raise Conflict(f"Job {job.id} is {what}; it can be re-run once it has finished.")
         changes: dict = {}
         try:
-            if not (job.source_url and not job.size):  # a URL not fetched yet is fetched again
+            fetched = job.source_url or job.source_object
+            if not (fetched and not job.size):  # a URL not fetched yet is fetched again
                 self.records.storage.head(job.source_key)
         except ObjectMissing:
-            if job.source_url:  # its copy expired: the run fetches the URL again
+            if fetched:  # its copy expired: the run fetches it again
                 changes["size"] = 0
             elif job.queued_at is None:  # canceled or refused before any PDF was accepted
                 raise Conflict(

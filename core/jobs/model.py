@@ -81,6 +81,9 @@ class Job:
     # (size 0 until a run that fetched it succeeds; then re-runs read the stored copy).
     source_url: str | None = None
     batch_id: str | None = None  # the batch that made the job (core/jobs/batches.py)
+    # A job from a granted bucket ({"bucket", "key"}: core/adapters/granted.py), read into
+    # the source key on its first run, as a source_url is fetched.
+    source_object: dict | None = None
     queued_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None

@@ -79,6 +79,7 @@ class JobRecords:
         created_at: str | None = None,
         source_url: str | None = None,
         batch_id: str | None = None,
+        source_object: dict | None = None,
     ) -> Job:
         """Write a new record; WriteConflict if a record with this id exists already. The job
         joins its tenant's open jobs; a state store that cannot take it fails the call (the
@@ -104,6 +105,7 @@ class JobRecords:
             moves=with_move([], status, now),
             source_url=source_url,
             batch_id=batch_id,
+            source_object=source_object,
             rev=1 if durable else 0,
         )
         if durable:
