@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, Response, request, url_for
 
-from core.errors import BadRequest, Conflict, NotFound
+from core.adapters import granted
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.jobs import batches
 from core.jobs import options as job_options
 from functions import limits
@@ -31,10 +32,10 @@ def create_batch():
     check_fields(body, FIELDS)
     runtime = services()
     settings = runtime.settings
-    sources = _sources(body.get("sources"))
+    tenant = current_tenant()
+    sources = _sources(body.get("sources"), tenant)
     options, callback_url = creation_options(runtime, body, strings=False)
     engine = job_options.engine(body.get("engine"), settings.default_engine, settings)
-    tenant = current_tenant()
     limits.check_capacity(runtime, tenant)
     batch = batches.create(
         runtime,
@@ -48,28 +49,38 @@ def create_batch():
     return batch_view(batch), 202, {"Location": location}
 
 
-def _sources(given) -> list[dict]:
+def _sources(given, tenant: str) -> list[dict]:
     if not isinstance(given, list) or not 1 <= len(given) <= batches.MAX_SOURCES:
         raise BadRequest(f"Field 'sources' must be a list of 1 to {batches.MAX_SOURCES} sources.")
+    settings = services().settings
     sources = []
     for index, source in enumerate(given):
         if isinstance(source, str):
             source = {"url": source}
-        if not isinstance(source, dict) or set(source) - {"url", "filename"}:
+        if isinstance(source, dict) and set(source) - {"filename"} == {"bucket", "key"}:
+            try:  # a key in a bucket granted to the tenant (403 outside it)
+                found = granted.checked_source(
+                    settings, tenant, {k: source[k] for k in ("bucket", "key")}
+                )
+            except (BadRequest, Forbidden) as problem:
+                raise type(problem)(f"sources[{index}]: {problem.message}") from None
+            where, default = {"object": found}, found["key"].rpartition("/")[2]
+        elif isinstance(source, dict) and set(source) - {"filename"} == {"url"}:
+            try:
+                url = checked_source_url(source.get("url"))
+            except BadRequest:
+                problem = "must be an http(s) URL with a host and no credentials"
+                raise BadRequest(f"sources[{index}] {problem}.") from None
+            where, default = {"url": url}, batches.source_filename(url)
+        else:
             raise BadRequest(
-                f"sources[{index}] must be a URL, or an object with 'url' and 'filename'."
+                f"sources[{index}] must be a URL, or an object with 'url' (or 'bucket' and "
+                "'key') and an optional 'filename'."
             )
-        try:
-            url = checked_source_url(source.get("url"))
-        except BadRequest:
-            problem = "must be an http(s) URL with a host and no credentials"
-            raise BadRequest(f"sources[{index}] {problem}.") from None
         name = source.get("filename")
         if name is not None and not isinstance(name, str):
             raise BadRequest(f"sources[{index}].filename must be a string.")
-        sources.append(
-            {"url": url, "filename": clean_filename(name or batches.source_filename(url))}
-        )
+        sources.append({**where, "filename": clean_filename(name or default)})
     return sources
 
 

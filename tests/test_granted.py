@@ -76,3 +76,21 @@ def test_a_bucket_not_granted_is_403(theirs, client):
 def test_no_grant_no_source(client):
     response = client.post(URL, json={"source": {"bucket": "any", "key": "in/a.pdf"}})
     assert response.status_code == 403
+
+
+def test_a_batch_takes_granted_keys_beside_urls(theirs, client):
+    for name in ("a", "b"):
+        theirs.put_bytes(f"in/{name}.pdf", PDF, "application/pdf")
+    sources = [{"bucket": theirs.bucket, "key": f"in/{name}.pdf"} for name in ("a", "b")]
+    made = client.post("/api/v1/pdf/batches", json={"sources": sources}).get_json()
+    batch = client.get(made["links"]["self"]).get_json()
+    assert batch["status"] == "finished" and batch["counts"]["succeeded"] == 2
+    lines = client.get(made["links"]["manifest"]).get_data(as_text=True).splitlines()
+    assert [json.loads(line)["source"] for line in lines] == [
+        f"s3://{theirs.bucket}/in/a.pdf",
+        f"s3://{theirs.bucket}/in/b.pdf",
+    ]
+    refused = client.post(
+        "/api/v1/pdf/batches", json={"sources": [{"bucket": theirs.bucket, "key": "x/a.pdf"}]}
+    )
+    assert refused.status_code == 403 and "sources[0]" in refused.get_json()["error"]["message"]

@@ -69,7 +69,7 @@ def create(
     callback_url: str | None,
 ) -> Batch:
     """The batch, recorded, its jobs to be made by a worker. `sources`: checked already,
-    each {"url", "filename"}."""
+    each {"url", "filename"} or {"object": {"bucket", "key"}, "filename"} (a granted key)."""
     if not 1 <= len(sources) <= MAX_SOURCES:
         raise BadRequest(f"Field 'sources' must list 1 to {MAX_SOURCES} sources.")
     batch = Batch(
@@ -160,7 +160,8 @@ def _make(services: Services, batch: Batch, index: int, source: dict):
             tenant=batch.tenant,
             filename=source["filename"],
             size=0,
-            source_url=source["url"],
+            source_url=source.get("url"),
+            source_object=source.get("object"),
             options=batch.options,
             engine=batch.engine,
             batch_id=batch.id,
@@ -228,13 +229,20 @@ def end(services: Services, tenant: str, batch_id: str):
     log.info("batch %s: %s, manifest %s", batch_id, batch.status, manifest)
 
 
+def _named(source: dict) -> str:
+    """A source as the manifest names it: its URL, or s3://<bucket>/<key> of a granted key."""
+    if "url" in source:
+        return source["url"]
+    return f"s3://{source['object']['bucket']}/{source['object']['key']}"
+
+
 def _manifest_line(index: int, job_id: str, source: dict, job: Job | None) -> dict:
     if job is None:  # never made (the batch was canceled first)
-        return {"index": index, "job_id": None, "source": source["url"], "status": "not_made"}
+        return {"index": index, "job_id": None, "source": _named(source), "status": "not_made"}
     return {
         "index": index,
         "job_id": job_id,
-        "source": source["url"],
+        "source": _named(source),
         "filename": source["filename"],
         "status": job.status.value,
         "error_code": (job.error or {}).get("code"),
