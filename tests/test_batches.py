@@ -73,7 +73,7 @@ def test_the_batch_s_jobs_come_a_page_at_a_time_in_source_order(client, origin):
 def test_the_web_only_records_the_batch_a_worker_makes_its_jobs(client, services, monkeypatch):
     queued = []
     monkeypatch.setattr(
-        services.queue, "put", lambda name, *args, **kw: queued.append((name, args))
+        services.queue, "put_first", lambda name, *args: queued.append((name, args))
     )
     made = create(client, ["https://files.example/a.pdf", "https://files.example/b.pdf"])
     assert queued == [(MAKE_BATCH_JOBS, ("public", made["id"]))]

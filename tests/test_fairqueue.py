@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from core.adapters.queue import EXTRACT_DOCUMENT
+from core.adapters.queue import EXTRACT_DOCUMENT, MAKE_BATCH_JOBS
 from functions.documents import submit
 from tests.conftest import started
 from tests.support.corpus import GOOD
@@ -80,3 +80,9 @@ def test_a_worker_s_turn_runs_the_next_tenant_s_job_to_its_end(queued):
         queued.huey.execute(queued.huey.dequeue())
     statuses = [queued.records.get(j.id, j.tenant).status.value for j in (*a_jobs, b_job)]
     assert statuses == ["succeeded", "queued", "queued", "succeeded"]
+
+
+def test_a_batch_s_bookkeeping_goes_ahead_of_every_turn(queued):
+    put(queued, "a", 50)
+    task_id = queued.queue.put_first(MAKE_BATCH_JOBS, "b", "0" * 32)
+    assert queued.huey.dequeue().id == task_id

@@ -83,6 +83,10 @@ class FairQueue:
                 pipe.lrange(self.prefix + tenant, 0, -1)
             return [task for tasks in pipe.execute() for task in tasks]
 
+    def put_first(self, task: bytes):
+        """`task` at the head of Huey's list (Huey pops from the right): the next taken."""
+        self.conn.rpush(self.huey_queue, task)
+
     def add_turns(self, turns: list[bytes]):
         if turns:
             self.conn.lpush(self.huey_queue, *turns)

@@ -87,6 +87,17 @@ class JobQueue:
         turn = self.huey.serialize_task(self.task(DISPATCH_JOB))
         self.call(self.fair.push, tenant, self.huey.serialize_task(task), turn)
 
+    def put_first(self, name: str, *args) -> str:
+        """Enqueue task `name` ahead of every task waiting (a batch's own bookkeeping, which
+        must not wait behind the turns of thousands of jobs); its id. Where there are no
+        turns, at the back as any task."""
+        task = self.task(name, *args)
+        if self.fair is None:
+            self.enqueue(task)
+        else:
+            self.call(self.fair.put_first, self.huey.serialize_task(task))
+        return task.id
+
     def next_job(self) -> Task | None:
         """The task of the next job whose tenant's turn it is; None when none waits."""
         data = self.call(self.fair.take) if self.fair else None

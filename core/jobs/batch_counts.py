@@ -43,7 +43,7 @@ def check_end(state: State, queue: JobQueue, tenant: str, batch_id: str) -> bool
     if total is None or ended(by_status) < total:
         return False
     if state.set_if_absent(keys.batch_ending_key(batch_id), "1", keys.BATCH_DONE_TTL):
-        queue.put(END_BATCH, tenant, batch_id)
+        queue.put_first(END_BATCH, tenant, batch_id)
         return True
     return False
 

@@ -87,7 +87,7 @@ def create(
         keys.batch_sources_key(tenant, batch.id), json.dumps(sources).encode(), "application/json"
     )
     _save(services, batch)
-    services.queue.put(MAKE_BATCH_JOBS, tenant, batch.id)
+    services.queue.put_first(MAKE_BATCH_JOBS, tenant, batch.id)
     return batch
 
 
@@ -258,7 +258,7 @@ def cancel(services: Services, batch: Batch) -> Batch:
         raise Conflict(f"Batch {batch.id} has ended already; nothing to cancel.")
     batch.status = "canceled"
     _save(services, batch)
-    services.queue.put(STOP_BATCH, batch.tenant, batch.id, False)
+    services.queue.put_first(STOP_BATCH, batch.tenant, batch.id, False)
     return batch
 
 
@@ -268,4 +268,4 @@ def erase(services: Services, batch: Batch):
         if not batch.ended_at:
             batch.status = "canceled"
             _save(services, batch)
-    services.queue.put(STOP_BATCH, batch.tenant, batch.id, True)
+    services.queue.put_first(STOP_BATCH, batch.tenant, batch.id, True)
