@@ -1,4 +1,4 @@
-"""The `pdfq` command (also `python -m client`): submit, status, result, cancel.
+"""The `pdfq` command (also `python -m client`): submit, batch, status, result, cancel.
 
 stdout carries results and one tab-separated line per file or job (status, job id, file,
 detail), or with --json one JSON object per line; stderr carries progress, retries and
@@ -74,6 +74,25 @@ def parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("--json", action="store_true", help="one JSON job per line")
 
+    batch = commands.add_parser(
+        "batch", help="a batch: a file of URLs (POST /batches), or a folder of PDFs"
+    )
+    batch.add_argument("source", type=Path, metavar="URLS_OR_FOLDER")
+    batch.add_argument("-r", "--recursive", action="store_true", help="folder: sub-folders too")
+    batch.add_argument("--wait", action="store_true", help="follow the batch to its end")
+    batch.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits")
+    batch.add_argument("--engine", help="pdfminer, pdfium or ocr")
+    batch.add_argument("--pages", help="only these pages, e.g. 1-3,7")
+    batch.add_argument("--max-pages", type=int)
+    batch.add_argument("--no-layout", action="store_true", help="skip layout analysis")
+    batch.add_argument("--laparams", type=json.loads, help="pdfminer LAParams as JSON")
+    batch.add_argument("--password", help="opens encrypted PDFs")
+    batch.add_argument("--callback-url", help="the batch's batch.finished webhook")
+    batch.add_argument("--json", action="store_true", help="one JSON line per job")
+    batch.set_defaults(
+        output_dir=None, format="text", link=False, direct=False, presigned=False, files=None
+    )
+
     status = commands.add_parser("status", help="show jobs")
     status.add_argument("ids", nargs="+", metavar="ID")
     status.add_argument("--json", action="store_true", help="the API's job, one per line")
@@ -141,8 +160,8 @@ def detail(job: dict) -> str:
     return ", ".join(parts + list(job.get("warnings") or []))
 
 
-def run_submit(pdfq: Client, args, report: Reporter) -> int:
-    options = {
+def job_options(args) -> dict:
+    return {
         "pages": args.pages,
         "max_pages": args.max_pages,
         "layout": False if args.no_layout else None,
@@ -152,6 +171,10 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
         "chunk_chars": args.chunk_chars,
         "callback_url": args.callback_url,
     }
+
+
+def run_submit(pdfq: Client, args, report: Reporter) -> int:
+    options = job_options(args)
     presigned = True if args.presigned else (False if args.direct else None)
     names: dict[str, str] = {}
     refused = 0
@@ -212,6 +235,43 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     report.note(f"{len(args.files)} files: {summary}")
     return OK if set(counts) <= {"succeeded"} else FAILED
+
+
+def run_batch(pdfq: Client, args, report: Reporter) -> int:
+    """A file of URLs (one a line; blank lines and # comments skipped) becomes one batch;
+    a folder's PDFs are uploaded one job each, as `submit` does (a batch takes URLs)."""
+    if args.source.is_dir():
+        args.files = [args.source]
+        return run_submit(pdfq, args, report)
+    if not args.source.is_file():
+        report.say(f"{args.source}: no such file or folder")
+        return USAGE
+    lines = args.source.read_text().splitlines()
+    urls = [u.strip() for u in lines if u.strip() and not u.lstrip().startswith("#")]
+    if not urls:
+        report.say(f"{args.source}: no URLs in it")
+        return USAGE
+    batch = pdfq.create_batch(urls, engine=args.engine, options=job_options(args))
+    report.note(f"batch {batch['id']}: {batch['total']} sources")
+    if not args.wait:
+        print(json.dumps(batch) if args.json else f"{batch['status']}\t{batch['id']}", flush=True)
+        return OK
+    try:
+        batch = pdfq.wait_batch(batch["id"], timeout=args.timeout, on_change=report.batch)
+    except TimeoutError:
+        report.say(f"batch {batch['id']}: not ended after {args.timeout:g} s")
+        return NOT_READY
+    statuses: dict[str, int] = {}
+    for entry in pdfq.batch_manifest(batch["id"]):
+        statuses[entry["status"]] = statuses.get(entry["status"], 0) + 1
+        if args.json:
+            print(json.dumps(entry), flush=True)
+        else:
+            fields = [entry["status"], entry["job_id"] or "-", entry["source"]]
+            print("\t".join([*fields, entry.get("error_code") or "-"]), flush=True)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    report.note(f"batch {batch['id']} {batch['status']}: {summary}")
+    return OK if set(statuses) <= {"succeeded"} else FAILED
 
 
 def pdf_files(paths: list[Path], recursive: bool) -> list[Path]:
@@ -279,4 +339,9 @@ def run_cancel(pdfq: Client, args, report: Reporter) -> int:
     return code
 
 
-COMMANDS = {"submit": run_submit, "status": run_status, "result": run_result, "cancel": run_cancel}
+COMMANDS = {
+    "submit": run_submit,
+    "batch": run_batch,
+    "result": run_result,
+    "cancel": run_cancel,
+}

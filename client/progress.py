@@ -56,6 +56,12 @@ class Reporter:
         pages = f" {done or 0}/{total} pages" if total else ""
         self.note(f"{job['id']} {name}: {job['status']}{pages}")
 
+    def batch(self, batch: dict):
+        """A batch's new state while --wait follows it."""
+        eta = f", about {batch['eta_seconds']:.0f} s left" if batch.get("eta_seconds") else ""
+        done = f"{batch['jobs_done']}/{batch['total']} jobs"
+        self.note(f"batch {batch['id']}: {batch['status']}, {done}{eta}")
+
     def _end_line(self):
         if self._drawn:
             self.stream.write("\n")

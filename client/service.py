@@ -177,6 +177,48 @@ class Client:
         complete = created["links"].get("complete") or f"/uploads/{created['id']}/complete"
         return self._api("POST", complete, safe=True).json()
 
+    # --- batches ---
+
+    def create_batch(self, urls: list[str], *, engine: str | None, options: dict) -> dict:
+        body = {"sources": urls, **{k: v for k, v in options.items() if v is not None}}
+        if engine:
+            body["engine"] = engine
+        return self._api(
+            "POST",
+            "/batches",
+            body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        ).json()
+
+    def batch(self, batch_id: str) -> dict:
+        return self._api("GET", f"/batches/{batch_id}").json()
+
+    def batch_manifest(self, batch_id: str) -> list[dict]:
+        text = self._api("GET", f"/batches/{batch_id}/manifest").body.decode()
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    def wait_batch(
+        self,
+        batch_id: str,
+        *,
+        timeout: float | None = None,
+        interval: float = 2.0,
+        on_change: Callable[[dict], None] | None = None,
+    ) -> dict:
+        """Poll the batch until it has ended; TimeoutError after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen = None
+        while True:
+            batch = self.batch(batch_id)
+            if on_change and seen != (batch["status"], batch["jobs_done"]):
+                on_change(batch)
+            seen = (batch["status"], batch["jobs_done"])
+            if batch["ended_at"]:
+                return batch
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(batch_id)
+            time.sleep(interval)
+
     # --- following jobs ---
 
     def wait(

@@ -22,14 +22,11 @@ receivers can never hold more than that many workers.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import http.client
 import json
 import logging
 import math
-import socket
-import ssl
 import threading
 import time
 import uuid
@@ -37,6 +34,7 @@ import uuid
 from core import egress, keys, webhooks
 from core.clock import utcnow
 from core.errors import NotFound, PdfqError, WebhookFailed
+from core.jobs import batches
 from core.jobs.model import Job
 from core.services import Services
 
@@ -45,7 +43,8 @@ log = logging.getLogger("pdfq.webhooks")
 REFUSED = "refused: the callback URL's host is not allowed"
 NO_ANSWER = "no answer: the receiver could not be reached or did not answer in time"
 SLOT_RETRY_SECONDS = 2  # a delivery that found every slot taken looks again this much later
-MAX_ANSWER_BYTES = 64 * 1024  # read from a receiver's body, then the connection is closed
+MAX_ANSWER_BYTES = 64 * 1024
+BATCH_FINISHED = "batch.finished"  # read from a receiver's body, then the connection is closed
 
 
 def body_for(job: Job, event: str) -> bytes:
@@ -94,15 +93,57 @@ def deliver(
     log.info("job %s: webhook delivered (%s)", job_id, event)
 
 
+def deliver_batch(services: Services, tenant: str, batch_id: str, attempt: int):
+    """One attempt of a batch's `batch.finished` webhook (its callback URL, signed as a job's);
+    raises WebhookFailed so the task is retried, SlotsBusy to wait a turn."""
+    try:
+        batch = batches.get(services, tenant, batch_id)
+    except NotFound:  # erased since
+        return
+    body = json.dumps(
+        {
+            "event": BATCH_FINISHED,
+            "batch": {
+                "id": batch.id,
+                "status": batch.status,
+                "total": batch.total,
+                "counts": batch.counts,
+                "ended_at": batch.ended_at,
+                "manifest": f"/api/v1/pdf/batches/{batch.id}/manifest",
+            },
+        },
+        sort_keys=True,
+    ).encode()
+    slot = _take_slot(services)
+    if slot is None:
+        raise SlotsBusy()
+    try:
+        outcome = _send(
+            services, tenant, batch.callback_url, body, attempt, BATCH_FINISHED, f"batch {batch_id}"
+        )
+    finally:
+        _free_slot(services, *slot)
+    if not outcome["ok"]:
+        raise WebhookFailed(f"batch {batch_id}: {outcome.get('error') or outcome['status']}")
+    log.info("batch %s: webhook delivered", batch_id)
+
+
 def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
-    """The outcome of one POST, as the job's delivery log keeps it."""
-    settings = services.settings
+    """The outcome of one POST of a job's event, as the job's delivery log keeps it."""
     body = body_for(job, event)
+    return _send(services, job.tenant, job.callback_url, body, attempt, event, f"job {job.id}")
+
+
+def _send(
+    services: Services, tenant: str, url: str, body: bytes, attempt: int, event: str, what: str
+) -> dict:
+    """The outcome of one signed POST of `body` to `url`, on behalf of `what`."""
+    settings = services.settings
     outcome: dict = {"at": utcnow(), "event": event, "attempt": attempt, "status": None}
     deadline = time.monotonic() + settings.webhook_timeout
     try:
         # Resolved again at each attempt (DNS may have changed), within the attempt's time.
-        target = webhooks.parse(job.callback_url, settings)
+        target = webhooks.parse(url, settings)
         addresses = egress.resolve(
             target.host,
             target.port,
@@ -110,14 +151,14 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
             allow_private=settings.webhook_allow_private,
         )
     except (PdfqError, egress.Refused) as error:
-        log.warning("job %s: webhook refused: %s", job.id, getattr(error, "message", error))
+        log.warning("%s: webhook refused: %s", what, getattr(error, "message", error))
         outcome["error"] = REFUSED
     except egress.Unresolved as error:
-        log.warning("job %s: webhook lookup failed: %s", job.id, error)
+        log.warning("%s: webhook lookup failed: %s", what, error)
         outcome["error"] = NO_ANSWER
     else:
         target = dataclasses.replace(target, addresses=addresses)
-        secret = webhooks.tenant_secret(settings.webhook_secret, job.tenant)
+        secret = webhooks.tenant_secret(settings.webhook_secret, tenant)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "pdfq-webhook",
@@ -127,8 +168,8 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
             outcome["status"] = post(target, headers, body, deadline)
         except (OSError, ValueError, http.client.HTTPException) as error:
             log.warning(
-                "job %s: webhook to %s (%s) failed: %s: %s",
-                job.id,
+                "%s: webhook to %s (%s) failed: %s: %s",
+                what,
                 target.host,
                 ", ".join(target.addresses),
                 type(error).__name__,
@@ -138,9 +179,7 @@ def _attempt(services: Services, job: Job, event: str, attempt: int) -> dict:
         else:
             if not 200 <= outcome["status"] < 300:
                 outcome["error"] = f"HTTP {outcome['status']}"
-                log.warning(
-                    "job %s: webhook to %s failed: %s", job.id, target.host, outcome["error"]
-                )
+                log.warning("%s: webhook to %s failed: %s", what, target.host, outcome["error"])
     outcome["ok"] = outcome["status"] is not None and 200 <= outcome["status"] < 300
     return outcome
 
@@ -150,12 +189,9 @@ def post(target: webhooks.Target, headers: dict, body: bytes, deadline: float) -
     before `deadline` (time.monotonic()); the HTTP status. A redirect is an answer like any
     other (never followed)."""
     timeout = max(deadline - time.monotonic(), 0.001)
-    if target.scheme == "https":
-        connection: http.client.HTTPConnection = _PinnedHTTPS(target, deadline)
-    else:
-        connection = _PinnedHTTP(target, deadline)
+    connection = egress.open_connection(target, deadline)
     # The socket's own timeout bounds each wait; this timer bounds their sum.
-    watchdog = threading.Timer(timeout, _cut, args=(connection,))
+    watchdog = threading.Timer(timeout, egress.cut, args=(connection,))
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -172,43 +208,6 @@ def post(target: webhooks.Target, headers: dict, body: bytes, deadline: float) -
     finally:
         watchdog.cancel()
         connection.close()
-
-
-def _cut(connection: http.client.HTTPConnection):
-    """The deadline passed: shut the socket so any read or write in progress returns."""
-    sock = connection.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):  # already closed
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _connect(target: webhooks.Target, deadline: float) -> socket.socket:
-    return egress.connect(target.addresses, target.port, deadline)
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    """HTTP to the addresses resolved once; `host` (so the Host header) stays the name."""
-
-    def __init__(self, target: webhooks.Target, deadline: float):
-        super().__init__(target.host, target.port, timeout=max(deadline - time.monotonic(), 0.001))
-        self._target, self._deadline = target, deadline
-
-    def connect(self):
-        self.sock = _connect(self._target, self._deadline)
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to the addresses resolved once; the certificate is checked against the name."""
-
-    def __init__(self, target: webhooks.Target, deadline: float):
-        context = ssl.create_default_context()
-        timeout = max(deadline - time.monotonic(), 0.001)
-        super().__init__(target.host, target.port, timeout=timeout, context=context)
-        self._target, self._deadline, self._context = target, deadline, context
-
-    def connect(self):
-        sock = _connect(self._target, self._deadline)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self._target.host)
 
 
 # --- the service-wide bound on deliveries running at once ---

@@ -5,7 +5,8 @@ so a worker that dies leaves an expiring lease behind for consumer/recovery.py t
 Every status change is the lifecycle's (core/jobs/lifecycle.py); this module decides which.
 
 A one-page job costs three storage requests here: the download, the result object and the
-record's end (a dedup hit copies an earlier result object instead of writing one). The
+record's end (a dedup hit copies an earlier result object instead of writing one; a job from
+a URL fetches it instead of downloading, and stores what it fetched as its source). The
 result is written first and the record names it; if the record's write finds the job moved
 on meanwhile (canceled, erased, ended by another run), the result is not the job's and is
 deleted again.
@@ -19,9 +20,10 @@ import logging
 import time
 from pathlib import Path
 
-from consumer import parts, quality, scratch
+from consumer import parts, quality, scratch, source_fetch
 from consumer.heartbeat import JobCanceled, LeaseLost, interrupted, job_tick, worker_name
 from core import engine_registry, keys
+from core.adapters import granted
 from core.errors import Conflict, NotFound, ObjectMissing, PdfqError
 from core.jobs import dedup, options, pdfcheck, results
 from core.jobs.inflight import HUEY_RETRY
@@ -139,6 +141,7 @@ def _run(
         return None
     if remember:
         remember(ended)
+    copy_to_granted(services, ended)
     earlier = (job.result or {}).get("key")
     if earlier and earlier != summary["key"]:  # a re-run: the last run's result is replaced
         with contextlib.suppress(PdfqError):
@@ -178,10 +181,15 @@ def _extract(services: Services, job: Job, worker: str, tick):
     with scratch.job_folder("job-") as folder:
         path = Path(folder) / "source.pdf"
         started = time.monotonic()
-        # Presigned uploads are bounded only by real S3's policy checks: size and magic again,
-        # and only the version that was completed (its upload URL could write another).
-        limit = settings.max_upload_bytes
-        pdfcheck.download_checked(storage, job.source_key, path, limit, job.source_etag)
+        if job.source_url and not job.size:
+            done["size"] = _fetched(services, job, path)
+        elif job.source_object and not job.size:
+            done["size"] = _from_granted(services, job, path)
+        else:
+            # Presigned uploads are bounded only by real S3's policy checks: size and magic
+            # again, and only the version that was completed (its upload URL could write another).
+            limit = settings.max_upload_bytes
+            pdfcheck.download_checked(storage, job.source_key, path, limit, job.source_etag)
         timings["download"] = time.monotonic() - started
         sha256 = dedup.file_sha256(path)  # what this run reads, whatever was recorded before
         if sha256 != job.sha256:
@@ -204,6 +212,43 @@ def _extract(services: Services, job: Job, worker: str, tick):
             dedup.remember(services.state, ended, sha256, digest, ttl)
 
     return summary, done, remember
+
+
+def _fetched(services: Services, job: Job, path: Path) -> int:
+    """The job's source_url fetched to `path` (consumer/source_fetch.py) and stored as its
+    source, so re-runs, retention and erasure treat it as an upload's; its size."""
+    size = source_fetch.fetch(job.source_url, path, services.settings)
+    name = job.filename.encode("ascii", "replace").decode("ascii")
+    with open(path, "rb") as fp:
+        services.storage.upload_file(job.source_key, fp, "application/pdf", {"filename": name})
+    return size
+
+
+def _from_granted(services: Services, job: Job, path: Path) -> int:
+    """The job's source read from the tenant's granted bucket (core/adapters/granted.py) and
+    stored as its source, like a fetched URL; its size."""
+    settings = services.settings
+    bucket, key = job.source_object["bucket"], job.source_object["key"]
+    theirs = granted.store(settings, granted.source_grant(settings, job.tenant, bucket))
+    size = pdfcheck.download_checked(theirs, key, path, settings.max_upload_bytes)
+    name = job.filename.encode("ascii", "replace").decode("ascii")
+    with open(path, "rb") as fp:
+        services.storage.upload_file(job.source_key, fp, "application/pdf", {"filename": name})
+    return size
+
+
+def copy_to_granted(services: Services, job: Job):
+    """A succeeded job's result object, copied under the tenant's granted result prefix (if
+    it has one). A failure is logged, not the job's: its result is in pdfq's bucket."""
+    grant = granted.result_grant(services.settings, job.tenant)
+    if grant is None or not job.result:
+        return
+    try:
+        data = services.storage.get_bytes(job.result["key"])
+        theirs = granted.store(services.settings, grant)
+        theirs.put_bytes(f"{grant.result_prefix}{job.id}.jsonl", data, "application/x-ndjson")
+    except PdfqError as exc:
+        log.warning("job %s: result not copied to %s: %s", job.id, grant.bucket, exc.message)
 
 
 def _reuse(services: Services, job: Job, sha256: str, digest: str, key: str) -> dict | None:

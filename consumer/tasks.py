@@ -10,6 +10,7 @@ reads it at start-up, which builds the worker's Services from the environment th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from typing import NamedTuple
@@ -21,8 +22,18 @@ from huey.signals import SIGNAL_INTERRUPTED
 from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
 from consumer.recovery import expiry
 from core import keys, operations
-from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, EXTRACT_PART
-from core.errors import PdfqError
+from core.adapters.queue import (
+    DELIVER_BATCH_WEBHOOK,
+    DELIVER_WEBHOOK,
+    DISPATCH_JOB,
+    END_BATCH,
+    EXTRACT_DOCUMENT,
+    EXTRACT_PART,
+    MAKE_BATCH_JOBS,
+    STOP_BATCH,
+)
+from core.errors import NotFound, PdfqError
+from core.jobs import batches
 from core.jobs.lifecycle import Deferred
 from core.services import Services, build
 from core.settings import settings_or_exit
@@ -33,6 +44,7 @@ log = logging.getLogger("pdfq.consumer")
 class Tasks(NamedTuple):
     extract_document: TaskWrapper
     extract_part: TaskWrapper
+    dispatch_job: TaskWrapper
     deliver_webhook: TaskWrapper
     recover_jobs: TaskWrapper
 
@@ -65,6 +77,14 @@ def register(services: Services) -> Tasks:
             log.info("%s: %s; looking again in %ss", source_key, deferred, deferred.delay)
             services.queue.put(EXTRACT_DOCUMENT, source_key, delay=deferred.delay)
 
+    @huey.task()
+    def dispatch_job():
+        """A turn (core/adapters/fairqueue.py): run the next job of the tenant whose turn it
+        is, as Huey runs any task (revoked, retried and interrupted as usual)."""
+        task = services.queue.next_job()
+        if task is not None:
+            huey.execute(task)
+
     @huey.task(**retried)
     def extract_part(source_key: str, engine: str, first: int, last: int, task=None):
         """Pages first..last of a page-parallel job (consumer/parts.py); retried alone."""
@@ -91,10 +111,50 @@ def register(services: Services) -> Tasks:
             )
             services.queue.enqueue(later)
 
+    @huey.task(**retried)
+    def make_batch_jobs(tenant: str, batch_id: str, task=None):
+        """Make a batch's jobs (core/jobs/batches.py); a retry makes only those missing."""
+        batches.make_jobs(services, tenant, batch_id)
+
+    @huey.task(**retried)
+    def stop_batch(tenant: str, batch_id: str, erase: bool, task=None):
+        """Cancel (or erase) every job of a batch."""
+        with contextlib.suppress(NotFound):
+            batches.stop(services, tenant, batch_id, erase)
+
+    @huey.task(**retried)
+    def end_batch(tenant: str, batch_id: str, task=None):
+        """Every job of a batch ended: its manifest, record and webhook."""
+        with contextlib.suppress(NotFound):  # erased meanwhile
+            batches.end(services, tenant, batch_id)
+
+    @huey.task(
+        retries=settings.webhook_retries,
+        retry_delay=settings.webhook_retry_delay,
+        retry_backoff=2,
+        context=True,
+    )
+    def deliver_batch_webhook(tenant: str, batch_id: str, task=None):
+        """POST a batch's signed batch.finished event; retried with backoff until it lands."""
+        attempt = 1 + (settings.webhook_retries - task.retries if task else 0)
+        try:
+            delivery.deliver_batch(services, tenant, batch_id, attempt)
+        except delivery.SlotsBusy:
+            budget = {"retries": task.retries, "retry_delay": task.retry_delay} if task else {}
+            later = deliver_batch_webhook.s(
+                tenant, batch_id, delay=delivery.SLOT_RETRY_SECONDS, **budget
+            )
+            services.queue.enqueue(later)
+
     @huey.periodic_task(crontab(minute="*"))
     def recover_jobs():
         """Every minute: re-enqueue lost jobs and jobs whose worker died."""
         report = recovery.reconcile(services)
+        try:
+            if added := services.queue.top_up():
+                log.warning("%d waiting jobs had no turn on the queue; added", added)
+        except PdfqError as exc:
+            log.warning("could not count the queue's turns (%s)", exc.message)
         if report.missing_leases:  # dead workers' jobs are taken back a lease period later
             recover_soon(settings.lease_seconds + 1)
 
@@ -153,10 +213,15 @@ def register(services: Services) -> Tasks:
         **{
             EXTRACT_DOCUMENT: extract_document,
             EXTRACT_PART: extract_part,
+            DISPATCH_JOB: dispatch_job,
             DELIVER_WEBHOOK: deliver_webhook,
+            MAKE_BATCH_JOBS: make_batch_jobs,
+            STOP_BATCH: stop_batch,
+            END_BATCH: end_batch,
+            DELIVER_BATCH_WEBHOOK: deliver_batch_webhook,
         }
     )
-    return Tasks(extract_document, extract_part, deliver_webhook, recover_jobs)
+    return Tasks(extract_document, extract_part, dispatch_job, deliver_webhook, recover_jobs)
 
 
 @functools.cache

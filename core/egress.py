@@ -1,4 +1,4 @@
-"""Connections to hosts that a tenant names (webhook receivers; any URL pdfq fetches for one).
+"""Connections to hosts that a tenant names (webhook receivers, a job's source URL).
 
 The rule: resolve the name once, within a deadline; accept it only when every address it
 gives is globally routable; then connect to those very addresses, never to a second lookup's
@@ -14,15 +14,38 @@ prefix (64:ff9b:1::/48) reaches a translator of the operator's own network: neve
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import ipaddress
 import socket
+import ssl
 import threading
 import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 _WELL_KNOWN_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+
+
+MAX_URL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one request goes: the URL's parts and the addresses it resolved to."""
+
+    scheme: str
+    host: str  # the name, for the Host header and TLS SNI
+    port: int
+    path: str  # path and query, as the request line carries them
+    addresses: tuple[str, ...] = ()  # the checked addresses to connect to, in resolver order
+
+
+class BadURL(ValueError):
+    """A URL pdfq does not call, whatever it resolves to; the message completes "Field 'x' "."""
 
 
 class Unresolved(Exception):
@@ -31,6 +54,29 @@ class Unresolved(Exception):
 
 class Refused(Exception):
     """The name gave an address that is not globally routable."""
+
+
+def split_url(url) -> Target:
+    """The parts of an http(s) URL, checked without a lookup (no addresses yet); BadURL."""
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        raise BadURL("must be an http(s) URL.")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadURL("must be an http(s) URL with a host.")
+    if parts.username or parts.password:
+        raise BadURL("must not carry credentials.")
+    # HTTP clients may percent-decode a host ("x%2eevil.test") that urlsplit keeps encoded, or
+    # read an IPv6 zone ("%eth0"): a host is plain letters, digits, dots and hyphens.
+    if "%" in parts.netloc or any(c.isspace() or ord(c) < 32 for c in parts.netloc):
+        raise BadURL("must not have '%' or spaces in its host.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise BadURL("has a port that is not a number.") from None
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, parts.hostname, port, path)
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -112,3 +158,42 @@ def connect(addresses: tuple[str, ...], port: int, deadline: float) -> socket.so
         except OSError as failed:
             error = failed
     raise error
+
+
+def open_connection(target: Target, deadline: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to `target`'s checked addresses (connected on first use, before
+    `deadline`), with the name in the Host header and, over TLS, in SNI and the certificate
+    check."""
+    if target.scheme == "https":
+        return _PinnedHTTPS(target, deadline)
+    return _PinnedHTTP(target, deadline)
+
+
+def cut(connection: http.client.HTTPConnection):
+    """Shut the connection's socket so any read or write in progress returns (a deadline's
+    watchdog: the socket's own timeout bounds each wait, not their sum)."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, target: Target, deadline: float):
+        super().__init__(target.host, target.port, timeout=max(deadline - time.monotonic(), 0.001))
+        self._target, self._deadline = target, deadline
+
+    def connect(self):
+        self.sock = connect(self._target.addresses, self._target.port, self._deadline)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, target: Target, deadline: float):
+        context = ssl.create_default_context()
+        timeout = max(deadline - time.monotonic(), 0.001)
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
+        self._target, self._deadline, self._context = target, deadline, context
+
+    def connect(self):
+        sock = connect(self._target.addresses, self._target.port, self._deadline)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._target.host)

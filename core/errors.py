@@ -51,6 +51,11 @@ class Unauthorized(PdfqError):
     default_message = "Missing or wrong credentials."
 
 
+class Forbidden(PdfqError):
+    code, status = "forbidden", 403
+    default_message = "This is outside what you are allowed to reach."
+
+
 class HostNotAllowed(PdfqError):
     """A server without API tokens answers only requests addressed to this machine's own
     names: a web page that rebinds its own name to 127.0.0.1 would otherwise read it."""
@@ -216,6 +221,20 @@ class TooManyPages(ExtractionError):
     default_message = "The PDF has more pages than one job may extract (MAX_PAGES)."
 
 
+class SourceNotAllowed(ExtractionError):
+    """A source_url (or a redirect it answered with) that pdfq may not fetch."""
+
+    code = "source_not_allowed"
+    default_message = "The source URL leads to an address pdfq does not fetch from."
+
+
+class SourceRejected(ExtractionError):
+    """The source URL's server answered the fetch with a 4xx (or another final non-2xx)."""
+
+    code = "source_rejected"
+    default_message = "The source URL's server refused to send the PDF."
+
+
 class ExtractionTimeout(ExtractionError):
     code = "timeout"
     default_message = "Extraction took longer than the time limit."
@@ -284,6 +303,15 @@ class StoreRefused(StorageUnavailable):
 class QueueUnavailable(Unavailable):
     code = "queue_unavailable"
     default_message = "The job queue (Redis) is unreachable; try again shortly."
+
+
+class SourceUnavailable(Unavailable):
+    """The source URL did not answer in time, could not be reached, or answered 5xx: the run
+    is retried with the task's backoff."""
+
+    code = "source_unavailable"
+    status = 502
+    default_message = "The source URL could not be fetched just now; it is tried again."
 
 
 class WebhookFailed(Unavailable):

@@ -70,6 +70,14 @@ def object_job_id(bucket: str, key: str, etag: str, at_ms: int) -> str:
     return _id_time(at_ms) + digest[: 32 - _ID_TIME_DIGITS]
 
 
+def batch_job_id(batch_id: str, index: int) -> str:
+    """The id of the job a batch makes of its source number `index`: the batch's own time
+    (its jobs list together, newest batch first) and a digest, so that making the batch's
+    jobs again (a retried task) finds the ones made already."""
+    digest = uuid.uuid5(_OBJECT_JOBS, f"batch\n{batch_id}\n{index}").hex
+    return batch_id[:_ID_TIME_DIGITS] + digest[: 32 - _ID_TIME_DIGITS]
+
+
 def job_id_ms(job_id: str) -> int:
     """When the job with this id was made, in milliseconds since 1970."""
     return _ID_CEILING - int(job_id[:_ID_TIME_DIGITS], 16)
@@ -97,6 +105,21 @@ COUNTS_KEY = f"{STORE_PREFIX}counts.json"  # the job counters, copied here every
 
 def source_key(tenant: str, job_id: str) -> str:
     return f"{SOURCES_PREFIX}{tenant}/{job_id}.pdf"
+
+
+def batch_key(tenant: str, batch_id: str) -> str:
+    """A batch's record: its options, its sources' count, its status and end."""
+    return f"batches/{tenant}/{batch_id}.json"
+
+
+def batch_sources_key(tenant: str, batch_id: str) -> str:
+    """The sources a batch was sent, as JSON, read by the task that makes its jobs."""
+    return f"batches/{tenant}/{batch_id}/sources.json"
+
+
+def batch_manifest_key(tenant: str, batch_id: str) -> str:
+    """A finished batch's manifest: one JSON line per job (source, status, error, result)."""
+    return f"batches/{tenant}/{batch_id}/manifest.jsonl"
 
 
 def record_key(tenant: str, job_id: str) -> str:
@@ -327,6 +350,12 @@ def ops_sample_key(minute: int) -> str:
     return f"ops-sample:{minute}"
 
 
+def listener_slot_key(tenant: str, number: int) -> str:
+    """One of a tenant's event-stream slots (functions/live_events.py), held while a stream is
+    open; TTL a little over the stream's window, so a web worker that died frees it anyway."""
+    return f"listener-slot:{tenant}:{number}"
+
+
 def count_key(status: str, tenant: str | None = None) -> str:
     """Jobs in `status`, of every tenant or of one. No TTL: bounded by the vocabulary."""
     return f"count:{tenant}:{status}" if tenant else f"count:{status}"
@@ -335,3 +364,36 @@ def count_key(status: str, tenant: str | None = None) -> str:
 def metric_key(*parts: str) -> str:
     """A metrics counter (a histogram bucket or sum, failures of a code, retries). No TTL."""
     return ":".join(("metrics", *parts))
+
+
+# --- the queue's fair share (core/adapters/fairqueue.py): queue content, so no TTL ---
+
+
+def fair_tenants_key(queue: str) -> str:
+    """The tenants with jobs waiting for a turn, in turn order, each once."""
+    return f"fair:{queue}:tenants"
+
+
+def fair_jobs_prefix(queue: str) -> str:
+    """Before a tenant's name: the list of its jobs' tasks waiting for a turn, oldest first."""
+    return f"fair:{queue}:jobs:"
+
+
+# --- batches (core/jobs/batches.py): counted while they run, kept BATCH_DONE_TTL after ---
+
+BATCH_DONE_TTL = 7 * 24 * 3600
+
+
+def batch_count_key(batch_id: str, status: str) -> str:
+    """A batch's jobs in `status`; no TTL while the batch runs, BATCH_DONE_TTL once ended."""
+    return f"batch-count:{batch_id}:{status}"
+
+
+def batch_pages_key(batch_id: str) -> str:
+    """Pages extracted by a batch's jobs that succeeded; as batch_count_key."""
+    return f"batch-pages:{batch_id}"
+
+
+def batch_ending_key(batch_id: str) -> str:
+    """Set once the task that ends a batch is queued, so it is queued once; BATCH_DONE_TTL."""
+    return f"batch-ending:{batch_id}"

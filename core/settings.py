@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import re
 import sys
@@ -105,6 +107,61 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
                 "http://127.0.0.1:8000, separated by commas"
             )
     return origins
+
+
+@dataclass(frozen=True)
+class BucketGrant:
+    """A bucket of another S3-compatible store that an operator grants one tenant: jobs may
+    read sources under `source_prefix`, and results are copied under `result_prefix`."""
+
+    tenant: str
+    bucket: str
+    endpoint_url: str
+    region: str
+    access_key_id: str
+    secret_access_key: str = dataclasses.field(repr=False)
+    source_prefix: str = ""
+    result_prefix: str = ""
+
+
+_GRANT_FIELDS = {"bucket", "endpoint_url", "region", "access_key_id", "secret_access_key"}
+_GRANT_FIELDS |= {"source_prefix", "result_prefix"}
+
+
+def _grants(name: str, raw: str) -> tuple[BucketGrant, ...]:
+    """JSON: {tenant: {"bucket", "endpoint_url", "region", "access_key_id",
+    "secret_access_key", "source_prefix", "result_prefix"}}; empty: none."""
+    if not raw.strip():
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a JSON object (tenant: grant)") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name}: expected a JSON object (tenant: grant)")
+    grants = []
+    for tenant, grant in value.items():
+        if not isinstance(grant, dict) or set(grant) - _GRANT_FIELDS or "bucket" not in grant:
+            fields = ", ".join(sorted(_GRANT_FIELDS))
+            raise SettingsError(f"{name}: tenant {tenant!r} needs a 'bucket', and only {fields}")
+        if not all(isinstance(v, str) for v in grant.values()):
+            raise SettingsError(f"{name}: tenant {tenant!r}: every value is a string")
+        source, result = grant.get("source_prefix", ""), grant.get("result_prefix", "")
+        if ".." in source.split("/") or ".." in result.split("/"):
+            raise SettingsError(f"{name}: tenant {tenant!r}: a prefix without '..'")
+        grants.append(
+            BucketGrant(
+                tenant=tenant,
+                bucket=grant["bucket"],
+                endpoint_url=grant.get("endpoint_url", ""),
+                region=grant.get("region", "us-east-1"),
+                access_key_id=grant.get("access_key_id", ""),
+                secret_access_key=grant.get("secret_access_key", ""),
+                source_prefix=source,
+                result_prefix=result,
+            )
+        )
+    return tuple(grants)
 
 
 def _secret(name: str, raw: str) -> str:
@@ -263,6 +320,18 @@ class Settings:
     webhook_max_concurrent: int = 1
     result_link_expiry: int = 3600
 
+    # Jobs from a URL (source_url): fetched by the worker under the webhook's address rule.
+    source_allow_private: bool = False
+    source_fetch_timeout: float = 60.0
+
+    # Event streams (GET .../events): how long one lasts before the client reconnects, and
+    # how many a tenant may hold open at once.
+    events_window_seconds: float = 25.0
+    events_max_per_tenant: int = 4
+
+    # Buckets of other stores granted to tenants (core/adapters/granted.py).
+    tenant_buckets: tuple[BucketGrant, ...] = ()
+
     # Engines, page-parallel extraction, dedup.
     default_engine: str = engine_registry.DEFAULT
     parallel_min_pages: int = 100
@@ -366,6 +435,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "WEBHOOK_RETRY_DELAY": ("webhook_retry_delay", lambda n, v: _float(n, v, minimum=0)),
     "WEBHOOK_TIMEOUT": ("webhook_timeout", lambda n, v: _float(n, v, minimum=0.1)),
     "WEBHOOK_MAX_CONCURRENT": ("webhook_max_concurrent", lambda n, v: _int(n, v, minimum=1)),
+    "SOURCE_ALLOW_PRIVATE": ("source_allow_private", _bool),
+    "TENANT_BUCKETS": ("tenant_buckets", _grants),
+    "EVENTS_WINDOW_SECONDS": ("events_window_seconds", lambda n, v: _float(n, v, minimum=1)),
+    "EVENTS_MAX_PER_TENANT": ("events_max_per_tenant", lambda n, v: _int(n, v, minimum=0)),
+    "SOURCE_FETCH_TIMEOUT": ("source_fetch_timeout", lambda n, v: _float(n, v, minimum=0.1)),
     "RESULT_LINK_EXPIRY": (
         "result_link_expiry",
         lambda n, v: _int(n, v, minimum=1, maximum=604800),

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from core import egress
 from core.errors import BadRequest
@@ -26,21 +24,12 @@ from core.settings import Settings
 SIGNATURE_HEADER = "Pdfq-Signature"
 # The events a job calls back with: the end of each run, good or bad.
 EVENTS = {"succeeded": "job.succeeded", "failed": "job.failed"}
-MAX_URL_CHARS = 2000
 # How long a request that names a callback URL waits for its host's lookup: a stalled
 # resolver must not hold a web thread (the delivery looks the name up again anyway).
 CHECK_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where one delivery goes: the URL's parts and the addresses it resolved to."""
-
-    scheme: str
-    host: str  # the name, for the Host header and TLS SNI
-    port: int
-    path: str  # path and query, as the request line carries them
-    addresses: tuple[str, ...]  # the checked addresses to connect to, in the resolver's order
+Target = egress.Target  # where one delivery goes
 
 
 def check_url(url, settings: Settings) -> str:
@@ -58,25 +47,10 @@ def parse(url, settings: Settings) -> Target:
             "Field 'callback_url' cannot be accepted: this deployment has no WEBHOOK_SECRET "
             "to sign deliveries with."
         )
-    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
-        raise BadRequest("Field 'callback_url' must be an http(s) URL.")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest("Field 'callback_url' must be an http(s) URL with a host.")
-    if parts.username or parts.password:
-        raise BadRequest("Field 'callback_url' must not carry credentials.")
-    # HTTP clients may percent-decode a host ("x%2eevil.test") that urlsplit keeps encoded, or
-    # read an IPv6 zone ("%eth0"): a host is plain letters, digits, dots and hyphens.
-    if "%" in parts.netloc or any(c.isspace() or ord(c) < 32 for c in parts.netloc):
-        raise BadRequest("Field 'callback_url' must not have '%' or spaces in its host.")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise BadRequest("Field 'callback_url' has a port that is not a number.") from None
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return Target(parts.scheme, parts.hostname, port, path, ())
+        return egress.split_url(url)
+    except egress.BadURL as problem:
+        raise BadRequest(f"Field 'callback_url' {problem}") from None
 
 
 def resolve(url, settings: Settings, timeout: float) -> Target:

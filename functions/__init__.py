@@ -8,6 +8,7 @@ from core import logs
 from core.services import Services
 from functions import (
     auth,
+    batch_views,
     context,
     documents,
     error_handlers,
@@ -17,6 +18,7 @@ from functions import (
     job_list,
     job_views,
     limits,
+    live_events,
     liveness,
     openapi,
     ops,
@@ -60,6 +62,8 @@ def create_app(test_config: dict | None = None, services: Services | None = None
     app.register_blueprint(page.bp)
     for blueprint in (
         documents.bp,
+        batch_views.bp,
+        live_events.bp,
         uploads.bp,
         events.bp,
         job_views.bp,

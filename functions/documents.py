@@ -15,10 +15,11 @@ from typing import IO
 
 from flask import Blueprint, request, url_for
 
-from core import keys
+from core import egress, keys
+from core.adapters import granted
 from core.errors import BadRequest, PdfqError
+from core.jobs import batches, pdfcheck
 from core.jobs import options as job_options
-from core.jobs import pdfcheck
 from core.jobs.model import Job
 from core.services import Services
 from core.webhooks import check_url
@@ -31,14 +32,26 @@ log = logging.getLogger("pdfq.web")
 bp = Blueprint("documents", __name__)
 MAX_FILENAME_CHARS = 200
 FIELDS = ("file", "callback_url", "engine", *job_options.FIELDS)
+URL_FIELDS = ("source_url", "source", "filename", "callback_url", "engine", *job_options.FIELDS)
 
 
 @bp.post("/documents")
 def create_document():
-    """Accept one PDF in the multipart field `file` and answer 202 with the new job."""
+    """Accept one PDF in the multipart field `file`, or the URL of one in `source_url` (JSON
+    or form fields), and answer 202 with the new job."""
     upload = request.files.get("file")
     if upload is None:
-        raise BadRequest("Send the PDF as multipart/form-data in a field named 'file'.")
+        if request.is_json:
+            body = limits.json_body()
+            if not isinstance(body, dict):
+                raise BadRequest("Send a JSON object with the field 'source_url'.")
+            return create_from_url(body, strings=False)
+        if "source_url" in request.form:  # (a granted bucket's key is JSON only)
+            return create_from_url(request.form, strings=True)
+        raise BadRequest(
+            "Send the PDF as multipart/form-data in a field named 'file', "
+            "or its URL in a field named 'source_url'."
+        )
     check_fields([*request.form, *request.files], FIELDS)
     if len(request.files.getlist("file")) > 1:
         raise BadRequest("Send one PDF per request in the field 'file'.")
@@ -76,10 +89,73 @@ def create_document():
         ),
         create=create,
     )
+    return accepted(job, replayed)
+
+
+def create_from_url(fields, *, strings: bool):
+    """A job whose worker fetches its PDF from `source_url` (consumer/source_fetch.py; the
+    web checks the URL's form only, never looks it up or calls it), or reads it from `source`,
+    a key in a bucket granted to the tenant (core/adapters/granted.py; 403 outside it)."""
+    check_fields(fields, URL_FIELDS)
+    runtime = services()
+    settings = runtime.settings
+    tenant = current_tenant()
+    if ("source" in fields) == ("source_url" in fields):
+        raise BadRequest("Send one of 'source_url' and 'source' (with 'file', neither).")
+    url, source = None, None
+    if "source" in fields:  # a key in a bucket granted to the tenant
+        source = granted.checked_source(settings, tenant, fields["source"])
+        default_name = source["key"].rpartition("/")[2]
+    else:
+        url = checked_source_url(fields.get("source_url"))
+        default_name = batches.source_filename(url)
+    named = fields.get("filename")
+    if named is not None and not isinstance(named, str):
+        raise BadRequest("Field 'filename' must be a string.")
+    filename = clean_filename(named or default_name)
+    options, callback_url = creation_options(runtime, fields, strings=strings)
+    engine = job_options.engine(fields.get("engine"), settings.default_engine, settings)
+
+    def create():
+        limits.check_capacity(runtime, tenant)
+        return runtime.lifecycle.create(
+            tenant=tenant,
+            filename=filename,
+            size=0,
+            source_url=url,
+            source_object=source,
+            options=job_options.seal(options, settings),
+            callback_url=callback_url,
+            engine=engine,
+        )
+
+    job, replayed = idempotency.once(
+        runtime,
+        tenant,
+        fingerprint=json.dumps(
+            ["documents-url", url or source, filename, engine, options, callback_url],
+            sort_keys=True,
+        ),
+        create=create,
+    )
+    return accepted(job, replayed)
+
+
+def accepted(job: Job, replayed: bool):
     headers = {"Location": url_for("jobs.get_job", job_id=job.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return job_view(job), 202, headers
+
+
+def checked_source_url(url) -> str:
+    """The URL if its form is one pdfq fetches (http(s), a host, no credentials); 400 naming
+    `source_url` otherwise. Where it leads is the worker's check, at every hop."""
+    try:
+        egress.split_url(url)
+    except egress.BadURL as problem:
+        raise BadRequest(f"Field 'source_url' {problem}") from None
+    return url.strip()
 
 
 def submit(runtime: Services, fileobj: IO[bytes], *, filename: str, tenant: str, **job) -> Job:

@@ -24,6 +24,8 @@ TENANT_RETRY_AFTER = 10
 QUEUE_RETRY_AFTER = 30
 # Views whose body is a PDF (bounded by MAX_UPLOAD_BYTES); every other body is small JSON.
 UPLOAD_VIEWS = {"documents.create_document"}
+# Views whose JSON body may be larger than MAX_JSON_BYTES, and their own bound.
+LARGE_BODY_VIEWS = {"batches.create_batch": 16 * 1024 * 1024}  # 10,000 sources
 # No request pdfq takes nests deeper than a few levels; code walking a deeper value by
 # recursion (or the parser itself, at thousands of '[') would exhaust Python's stack.
 MAX_JSON_DEPTH = 32
@@ -55,6 +57,9 @@ def bound_body():
         return
     limit = services().settings.max_json_bytes
     too_large = TooLarge(f"The request body is over {limit} bytes (MAX_JSON_BYTES).")
+    if request.endpoint in LARGE_BODY_VIEWS:
+        limit = LARGE_BODY_VIEWS[request.endpoint]
+        too_large = TooLarge(f"The request body is over {limit} bytes, this request's limit.")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     # A chunked body has no length: read (and cache, for the view) at most one byte more than

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.api import ACME, GLOBEX, TWO_TENANTS
 from tests.support.corpus import BAD, GOOD
+from tests.support.origin import Origin
 from tests.support.servers import ROOT, child_env, free_port
 from tests.support.stack import Stack
 
@@ -39,6 +40,7 @@ def stack(redis_server, moto_server, tmp_path_factory):
         tmp_path_factory.mktemp("client-stack"),
         API_TOKENS=TWO_TENANTS,
         TENANT_MAX_JOBS_IN_FLIGHT="2",
+        SOURCE_ALLOW_PRIVATE="true",  # the batch's URLs are this machine's
     )
     stack.token = ACME  # the tests' own look at the service (the command has PDFQ_TOKEN)
     yield stack
@@ -298,3 +300,28 @@ def test_429_after_every_retry_exits_3(installed, stack):
             assert pdfq(installed, stack, "cancel", job_id).returncode == 0
     finally:
         stack.start("worker")
+
+
+def test_batch_sends_a_file_of_urls_and_follows_it_to_its_manifest(installed, stack, tmp_path):
+    served = (200, {}, SMALL.read_bytes())
+    origin = Origin({"/a.pdf": served, "/b.pdf": served})
+    try:
+        urls = tmp_path / "urls.txt"
+        urls.write_text(f"# two papers\n{origin.url('/a.pdf')}\n\n{origin.url('/gone.pdf')}\n")
+        done = pdfq(installed, stack, "batch", urls, "--wait", "--timeout", "120")
+        assert done.returncode == 1, done.stderr  # one source failed
+        rows = [line.split("\t") for line in done.stdout.splitlines()]
+        assert [(r[0], r[2], r[3]) for r in rows] == [
+            ("succeeded", origin.url("/a.pdf"), "-"),
+            ("failed", origin.url("/gone.pdf"), "source_rejected"),
+        ]
+        assert "1 failed, 1 succeeded" in done.stderr
+    finally:
+        origin.stop()
+
+
+def test_batch_of_a_folder_uploads_its_pdfs(installed, stack, tmp_path):
+    shutil.copy(SMALL, tmp_path / "one.pdf")
+    done = pdfq(installed, stack, "batch", tmp_path, "--wait")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("succeeded\t")

@@ -34,6 +34,7 @@ MATRIX = [
     ("GET", "/jobs/{id}/result?format=pages", None, "done", 200),
     ("GET", "/jobs/{id}/result/link", None, "done", 200),
     ("GET", "/jobs/{id}/pages/1.png", None, "done", 200),
+    ("GET", "/jobs/{id}/events", None, "done", 200),
     ("POST", "/jobs/{id}/reprocess", {"delay": 3600}, "done", 202),
     ("POST", "/jobs/{id}/cancel", None, "waiting", 200),
     ("POST", "/uploads/{id}/complete", None, "waiting", 409),  # 409: nothing uploaded yet
@@ -205,3 +206,22 @@ def test_an_inbox_for_a_tenant_without_a_token_is_ignored(client, services):
         )
     assert [r["outcome"] for r in results] == ["ignored", "queued"]
     assert "initech" in results[0]["reason"]
+
+
+def test_another_tenants_batch_is_not_found_and_left_alone(client, held):
+    made = client.post(
+        f"{API}/batches", json={"sources": ["https://a.example/x.pdf"]}, headers=bearer(ACME)
+    ).get_json()
+    for method, suffix in [
+        ("GET", ""),
+        ("GET", "/jobs"),
+        ("GET", "/events"),
+        ("GET", "/manifest"),
+        ("POST", "/cancel"),
+        ("DELETE", ""),
+    ]:
+        url = f"{API}/batches/{made['id']}{suffix}"
+        answer = client.open(url, method=method, headers=bearer(GLOBEX))
+        assert answer.status_code == 404, (method, suffix)
+    mine = client.get(f"{API}/batches/{made['id']}", headers=bearer(ACME)).get_json()
+    assert mine["status"] == "running" and mine["jobs_made"] == 1

@@ -26,6 +26,7 @@ import boto3
 import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import get_cert_path
 
@@ -68,9 +69,12 @@ def _unavailable(exc: Exception, what: str) -> StorageUnavailable:
 class Storage:
     """One bucket. Every outage surfaces as StorageUnavailable, a missing key as ObjectMissing."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, keys: tuple[str, str] | None = None):
+        """`keys`: (access key id, secret) to sign with instead of the AWS credential chain
+        (a bucket granted in another store: core/adapters/granted.py)."""
         self.bucket = settings.s3_bucket
         self._settings = settings
+        self._keys = keys
         self._client = None
         self._http: s3http.S3Client | None = None
         # Presigned URLs and form policies are signed here, as the requests are: no boto3.
@@ -97,11 +101,15 @@ class Storage:
             signature_version="s3v4",
             s3={"addressing_style": "path"} if endpoint_url else {},
         )
+        signing = {}
+        if self._keys:
+            signing = {"aws_access_key_id": self._keys[0], "aws_secret_access_key": self._keys[1]}
         return boto3.client(
             "s3",
             endpoint_url=endpoint_url or None,
             region_name=self._settings.s3_region,
             config=config,
+            **signing,
         )
 
     @property
@@ -116,7 +124,7 @@ class Storage:
                         bucket=self.bucket,
                         region=self._settings.s3_region,
                         endpoint_url=self._settings.s3_endpoint_url,
-                        credentials=_chain(session),
+                        credentials=_fixed(*self._keys) if self._keys else _chain(session),
                         ca_bundle=session.get_config_variable("ca_bundle") or get_cert_path(True),
                     )
         return self._http
@@ -513,6 +521,11 @@ def _chain(session) -> Callable[[], Any]:
         return found[0].get_frozen_credentials() if found[0] is not None else None
 
     return credentials
+
+
+def _fixed(access_key: str, secret_key: str) -> Callable[[], Any]:
+    frozen = ReadOnlyCredentials(access_key, secret_key, None)
+    return lambda: frozen
 
 
 def _remaining(fileobj: IO[bytes]) -> int | None:

@@ -39,7 +39,7 @@ from core.errors import (
     WorkerCrashed,
     error_for_code,
 )
-from core.jobs import carried, erasure, options, pdfcheck, retention
+from core.jobs import batch_counts, carried, erasure, options, pdfcheck, retention
 from core.jobs.inflight import HUEY_RETRY, InFlight
 from core.jobs.model import WAITING, Job, JobStatus, attempt
 from core.jobs.records import JobRecords
@@ -54,6 +54,8 @@ _ERASED = {
     "sha256": None,
     "options": {},
     "callback_url": None,
+    "source_url": None,
+    "source_object": None,
     "deliveries": [],
     "warnings": [],
     "error": None,
@@ -95,8 +97,12 @@ class Lifecycle:
         engine: str | None = None,
         carried: bool = False,
         created_at: str | None = None,
+        source_url: str | None = None,
+        batch_id: str | None = None,
+        source_object: dict | None = None,
     ) -> Job:
-        """A new job: awaiting its upload, or queued at once (its PDF is stored already).
+        """A new job: awaiting its upload, or queued at once (its PDF is stored already, or
+        its worker fetches it from `source_url`).
 
         A queued job whose task cannot be enqueued is removed again, so a refused request
         leaves no job behind. WriteConflict when a job with `job_id` exists. `carried`: an
@@ -116,6 +122,9 @@ class Lifecycle:
             engine=engine,
             durable=not carried,
             created_at=created_at,
+            source_url=source_url,
+            batch_id=batch_id,
+            source_object=source_object,
         )
         if status is JobStatus.QUEUED:
             try:
@@ -301,15 +310,21 @@ class Lifecycle:
         if job.status in (JobStatus.PROCESSING, JobStatus.AWAITING_UPLOAD):
             what = "running" if job.status is JobStatus.PROCESSING else "waiting for its upload"
             raise Conflict(f"Job {job.id} is {what}; it can be re-run once it has finished.")
+        changes: dict = {}
         try:
-            self.records.storage.head(job.source_key)
+            fetched = job.source_url or job.source_object
+            if not (fetched and not job.size):  # a URL not fetched yet is fetched again
+                self.records.storage.head(job.source_key)
         except ObjectMissing:
-            if job.queued_at is None:  # canceled or refused before any PDF was accepted
+            if fetched:  # its copy expired: the run fetches it again
+                changes["size"] = 0
+            elif job.queued_at is None:  # canceled or refused before any PDF was accepted
                 raise Conflict(
                     f"Job {job.id} never had a PDF accepted; there is nothing to re-run."
                 ) from None
-            raise retention.source_expired(job, self.settings.source_retention_days) from None
-        changes = {
+            else:
+                raise retention.source_expired(job, self.settings.source_retention_days) from None
+        changes |= {
             "options": options.merged(job.options, new_options or {}, self.settings),
             "error": None,
             "pages_done": None,
@@ -389,6 +404,8 @@ class Lifecycle:
         self.inflight.forget(job.id)
         erasure.erase_objects(storage, tombstone)
         self.inflight.request_cancel(job.id)  # any run of it still going stops, writing nothing
+        if tombstone.batch_id:
+            self._batch_job_ended(tombstone)
         log.info("job %s: erased", job.id)
         return tombstone, True
 
@@ -509,7 +526,16 @@ class Lifecycle:
         self.inflight.forget(job.id)
         if notify:
             self.queue_webhook(job)
+        if job.batch_id:
+            self._batch_job_ended(job)
         return job
+
+    def _batch_job_ended(self, job: Job):
+        """The last of a batch's jobs to end queues the batch's end (core/jobs/batch_counts.py)."""
+        try:
+            batch_counts.check_end(self.records.state, self.queue, job.tenant, job.batch_id)
+        except PdfqError as exc:  # the batch's next job to end, or recovery, looks again
+            log.warning("job %s: batch %s not checked (%s)", job.id, job.batch_id, exc.message)
 
     def _enqueue(self, job: Job, eta: str | None = None):
         """Put the job's task on the queue (at `eta`) and mark it enqueued (before: with an
@@ -517,7 +543,10 @@ class Lifecycle:
         task = self.queue.task(EXTRACT_DOCUMENT, job.source_key, eta=eta)
         self.inflight.mark_enqueued(job.id, task.id, eta)
         try:
-            self.queue.enqueue(task)
+            if eta:
+                self.queue.enqueue(task)
+            else:  # it waits for its tenant's turn (core/adapters/fairqueue.py)
+                self.queue.enqueue_job(job.tenant, task)
         except Exception:
             with contextlib.suppress(PdfqError):
                 self.inflight.dequeued(job.id)

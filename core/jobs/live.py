@@ -92,6 +92,12 @@ class LiveJobs:
         changes = _counted(job.tenant, old, job.status)
         if old is not None:
             changes.update(metrics.transition_counts(old, job))
+        if job.batch_id and old is not job.status:  # a batch's counts, in the same trip
+            if old is not None:
+                changes[keys.batch_count_key(job.batch_id, old.value)] = -1
+            changes[keys.batch_count_key(job.batch_id, job.status.value)] = 1
+            if job.status is JobStatus.SUCCEEDED and job.pages_total:
+                changes[keys.batch_pages_key(job.batch_id)] = job.pages_total
         if into is not None:
             into.incr_many(changes)
             return

@@ -77,6 +77,13 @@ class Job:
     # downloads only that version (an upload URL stays valid and could replace it).
     source_etag: str | None = None
     engine: str | None = None  # None: DEFAULT_ENGINE when the job runs
+    # A job from a URL: the worker fetches it into the source key on the job's first run
+    # (size 0 until a run that fetched it succeeds; then re-runs read the stored copy).
+    source_url: str | None = None
+    batch_id: str | None = None  # the batch that made the job (core/jobs/batches.py)
+    # A job from a granted bucket ({"bucket", "key"}: core/adapters/granted.py), read into
+    # the source key on its first run, as a source_url is fetched.
+    source_object: dict | None = None
     queued_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -100,6 +107,9 @@ class Job:
     webhook_owed: str | None = None
     # A re-run of a finished job: its id's time is old, so a marker lists it while it is open.
     reopened: bool = False
+    # The job's last MAX_MOVES status changes, numbered from 1 ({"n", "status", "at"}): what
+    # GET /jobs/<id>/events replays to a listener that reconnects (no other store of them).
+    moves: list[dict] = dataclasses.field(default_factory=list)
     # Durable writes of the record so far; with the ETag, what a conditional write expects.
     rev: int = 0
     etag: str | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -119,6 +129,15 @@ class Job:
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Job) if f.name != "etag")
+
+
+MAX_MOVES = 30
+
+
+def with_move(moves: list[dict], status: JobStatus, at: str) -> list[dict]:
+    """`moves` with one more, numbered after the last, the oldest dropped past MAX_MOVES."""
+    number = moves[-1]["n"] + 1 if moves else 1
+    return [*moves, {"n": number, "status": status.value, "at": at}][-MAX_MOVES:]
 
 
 def attempt(by: str, outcome: str) -> dict[str, str]:

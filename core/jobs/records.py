@@ -50,7 +50,7 @@ from core.errors import (
 from core.jobs import index
 from core.jobs.index import JobIndex
 from core.jobs.live import LiveJobs
-from core.jobs.model import ALLOWED, Job, JobStatus, is_transient
+from core.jobs.model import ALLOWED, Job, JobStatus, is_transient, with_move
 
 _LOCK_WAIT = 10  # seconds a writer waits for a record's lock before answering 503
 _READERS = 8  # records read from storage at once for one page of a listing
@@ -77,6 +77,9 @@ class JobRecords:
         engine: str | None = None,
         durable: bool = True,
         created_at: str | None = None,
+        source_url: str | None = None,
+        batch_id: str | None = None,
+        source_object: dict | None = None,
     ) -> Job:
         """Write a new record; WriteConflict if a record with this id exists already. The job
         joins its tenant's open jobs; a state store that cannot take it fails the call (the
@@ -99,6 +102,10 @@ class JobRecords:
             queued_at=now if status is JobStatus.QUEUED else None,
             options=options or {},
             callback_url=callback_url,
+            moves=with_move([], status, now),
+            source_url=source_url,
+            batch_id=batch_id,
+            source_object=source_object,
             rev=1 if durable else 0,
         )
         if durable:
@@ -205,6 +212,8 @@ class JobRecords:
             values = {name: v(job) if callable(v) else v for name, v in changes.items()}
             updated = dataclasses.replace(job, status=to, updated_at=utcnow(), **values)
             _stamp(updated, job.status)
+            if to is not job.status:
+                updated.moves = with_move(job.moves, to, updated.updated_at)
             if is_transient(job.status, to):
                 if self.live.put(updated):
                     self.live.moved(updated, job.status)
