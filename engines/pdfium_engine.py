@@ -26,6 +26,8 @@ from engines.base import (
     wants_structure,
 )
 
+FEW_PAGES = 16  # a claimed count up to this is believed without walking the tree
+
 
 def page_count(path: Path | str, password: str = "") -> int:
     """The number of pages the page tree really holds (milliseconds even for long documents).
@@ -45,7 +47,10 @@ def page_count(path: Path | str, password: str = "") -> int:
 
 def _count(document: pdfium.PdfDocument, path: Path | str, password: str, distinct=True) -> int:
     declared = len(document)
-    found = page_tree.distinct_pages(path, password, limit=declared) if distinct else None
+    # A tree that claims few pages costs few pages however often it lists them: the walk
+    # (pdfminer parsing the file, a millisecond or more) is for claims that could cost more.
+    walk = distinct and declared > FEW_PAGES
+    found = page_tree.distinct_pages(path, password, limit=declared) if walk else None
     if found is not None:
         declared = min(declared, found)
     if declared == 0 or _loads(document, declared - 1):

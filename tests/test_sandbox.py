@@ -241,6 +241,7 @@ def test_a_string_that_inflates_to_megabytes_ends_coded_within_its_step(
         )
     except ExtractionTimeout as exc:
         assert limit in exc.message
-    else:  # PDFium read it in C, in time: cut to the caps
-        assert "metadata_truncated" in result.warnings
+    else:  # PDFium read it in C, in time: its text, the metadata cut to the caps
+        assert where != "title" or "metadata_truncated" in result.warnings
+        assert engine == "pdfium" and result.pages.count == 1
     assert time.monotonic() - started < 60
