@@ -87,6 +87,8 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-layout", action="store_true", help="skip layout analysis")
     batch.add_argument("--laparams", type=json.loads, help="pdfminer LAParams as JSON")
     batch.add_argument("--password", help="opens encrypted PDFs")
+    batch.add_argument("--outputs", help="extras to compute, e.g. tables,markdown,chunks")
+    batch.add_argument("--chunk-chars", type=int, help="size of each chunk (1500)")
     batch.add_argument("--callback-url", help="the batch's batch.finished webhook")
     batch.add_argument("--json", action="store_true", help="one JSON line per job")
     batch.set_defaults(
@@ -342,6 +344,7 @@ def run_cancel(pdfq: Client, args, report: Reporter) -> int:
 COMMANDS = {
     "submit": run_submit,
     "batch": run_batch,
+    "status": run_status,
     "result": run_result,
     "cancel": run_cancel,
 }
