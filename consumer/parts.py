@@ -153,6 +153,7 @@ class _Coordinator:
         pending = list(self.parts)
         while pending:
             self.tick()
+            self._sweep(pending)
             self._enqueue(pending)
             taken = False
             for first, last in reversed(list(pending)):  # the window's ranges are at the front
@@ -187,6 +188,15 @@ class _Coordinator:
             if pending and not taken:
                 time.sleep(WAIT_SECONDS)
         return self._merge()
+
+    def _sweep(self, pending: list[tuple[int, int]]):
+        """Drop the ranges other workers finished (one read for all): the loop below takes
+        ranges from the back, so without this it would not see the front ones done, and the
+        window would never make room for the next tasks while another worker sits idle."""
+        done = self.state.get_many([self._keys(first, last)["done"] for first, last in pending])
+        for part, key in zip(list(pending), done, strict=True):
+            if done[key]:
+                pending.remove(part)
 
     def _enqueue(self, pending: list[tuple[int, int]]):
         """Top the job's tasks on the queue up to PART_WINDOW, while the queue has room."""

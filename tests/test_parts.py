@@ -191,3 +191,21 @@ def test_each_range_ocrs_its_share_of_max_ocr_pages():
     )
     assert parts.ocr_share(500, 1, 20, None) == 500
     assert parts.ocr_share(0, 1, 20, 400) == 0
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2", PART_WINDOW="1")
+def test_ranges_another_worker_finishes_make_room_for_the_next_tasks(services, monkeypatch):
+    # Another worker takes each task as soon as it is enqueued. The coordinator works from the
+    # back: it must see the front ranges done to enqueue more, or that worker sits idle.
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
+    taken = []
+
+    def other_worker(name, source_key, engine, first, last, delay=None):
+        parts.run_part(services, source_key, engine, first, last, final_attempt=True)
+        taken.append((first, last))
+        return "run"
+
+    monkeypatch.setattr(services.queue, "put", other_worker)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert len(taken) >= 3, taken  # more than the first window's one range
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
