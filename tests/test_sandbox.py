@@ -241,7 +241,7 @@ def test_a_string_that_inflates_to_megabytes_ends_coded_within_its_step(
         )
     except ExtractionTimeout as exc:
         assert limit in exc.message
-    else:  # PDFium read it in C, in time: its text, the metadata cut to the caps
+    else:  # read in C by PDFium (the outline, always), in time: its text, values cut to caps
         assert where != "title" or "metadata_truncated" in result.warnings
-        assert engine == "pdfium" and result.pages.count == 1
+        assert result.pages.count == 1
     assert time.monotonic() - started < 60
