@@ -99,11 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     command += ["--host", options.host] + (["--local-s3"] if not settings.s3_endpoint_url else [])
     started: list[subprocess.Popen] = []
 
+    stopping: list[bool] = []
+
     def stop(signum, frame):
         # Once: a second Ctrl-C (or make's own SIGTERM after the group's) changes nothing,
-        # the supervisor is already stopping the worker, then web and storage.
+        # the supervisor is already stopping the worker, then web and storage. Two signals
+        # that arrive together both reach this handler, before SIG_IGN can stop the second.
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
+        if stopping:
+            return
+        stopping.append(True)
         os.close(keep)
         if not started:
             raise SystemExit(0)  # stopped before anything started
