@@ -122,20 +122,9 @@ def extract(
     limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, caps.ocr_pages)
     limits.ocr_page_seconds, limits.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
     limits.start(counted=pages is None)
-    answer = None
-    try:
-        child.requests += 1
-        child.channel.send("extract", request)
-        answer = _wait(child, limits, on_progress, on_tick, on_count)
-    finally:
-        if answer is None:  # stopped mid-request: it cannot be trusted to be ready again
-            child.kill()
-        else:
-            sandbox_pool.give_back(child, recycle)
+    answer = _ask(child, "extract", request, limits, recycle, on_progress, on_tick, on_count)
     if answer[0] == "stopped":
         raise Counted(answer[1])
-    if answer[0] == "error":
-        raise error_for_code(answer[1])(answer[2])
     outcome = answer[1]
     return Extraction(pages=PageFile(pages_path, outcome.pop("page_count")), **outcome)
 
@@ -160,12 +149,19 @@ def render(
     child = sandbox_pool.take(memory, None)
     # One step: opening the document and drawing its page share the request's time.
     limits = _Limits(timeout, timeout, timeout, memory_mb, None)
+    limits.start(counted=True)
+    return _ask(child, "render", request, limits, recycle)[1]
+
+
+def _ask(child, kind, request, limits, recycle, on_progress=None, on_tick=None, on_count=None):
+    """Send one request to `child` and wait for its answer (["ok", ...] or ["stopped", ...]);
+    the child goes back to the pool when it answered, is killed when it did not, and an
+    engine's error is raised as pdfq's."""
     answer = None
     try:
         child.requests += 1
-        child.channel.send("render", request)
-        limits.start(counted=True)
-        answer = _wait(child, limits, None, None, None)
+        child.channel.send(kind, request)
+        answer = _wait(child, limits, on_progress, on_tick, on_count)
     finally:
         if answer is None:  # stopped mid-request: it cannot be trusted to be ready again
             child.kill()
@@ -173,7 +169,7 @@ def render(
             sandbox_pool.give_back(child, recycle)
     if answer[0] == "error":
         raise error_for_code(answer[1])(answer[2])
-    return answer[1]
+    return answer
 
 
 class _Limits:
