@@ -228,8 +228,10 @@ def test_the_operations_chart_moves_while_jobs_run(stack, page):
     drawn = chart.inner_html()
 
     jobs = []
-    body, content_type = multipart((GOOD / "pdfjs_tracemonkey.pdf").read_bytes(), "tm.pdf")
-    for _ in range(16):  # 14 pages each: a few seconds' work for the stack's two workers
+    pdf = (GOOD / "pdfjs_tracemonkey.pdf").read_bytes()
+    for n in range(16):  # 14 pages each: a few seconds' work for the stack's two workers
+        # Each copy's own bytes (a comment after %%EOF): the same bytes would be deduplicated.
+        body, content_type = multipart(pdf + b"\n%% copy %d\n" % n, "tm.pdf")
         status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, content_type)
         assert status == 202, job
         jobs.append(job["id"])
