@@ -6,6 +6,7 @@ One stack for the module; a handful of small jobs."""
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +15,8 @@ from tests.support.api import multipart
 from tests.support.browser import card, drop, dropped_and_done, page_stack, screenshot, settled
 from tests.support.corpus import GOOD
 from tests.support.hostile import _FONT, _stream, classic
+from tests.support.made_pdfs import RULED_ROWS, numbered_pdf, ruled_table_pdf
+from tests.support.openapi_seed import CORRUPT_PDF
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +27,21 @@ PAYLOAD = "<img src=x onerror=window.__xss=1>"
 INJECTED = "document.querySelectorAll('img[src=\"x\"], img[onerror], [onerror]').length"
 TRAP = "window.__xss = undefined;"
 # Every CSP violation the page sees (page images are blob: URLs the policy must allow).
+# What the operations view shows, poll after poll: the queue's depth and jobs finished this
+# minute as the chart has them.
+RECORD_OPS = """
+window.opsSeen = [];
+new MutationObserver(() => {
+  const chart = document.querySelector("#ops .ops-chart");
+  const last = window.opsSeen.at(-1);
+  const now = { depth: chart?.dataset.depth, finished: chart?.dataset.finished };
+  if (chart && (!last || last.depth !== now.depth || last.finished !== now.finished)) {
+    window.opsSeen.push(now);
+  }
+}).observe(document, {
+  subtree: true, attributes: true, attributeFilter: ["data-depth", "data-finished"],
+});
+"""
 RECORD_VIOLATIONS = """
 window.cspViolations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
@@ -65,6 +83,8 @@ def blocks_of(stack, job_id: str) -> dict[int, list[dict]]:
 def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page):
     path = GOOD / "pdfjs_tracemonkey.pdf"
     page.add_init_script(RECORD_VIOLATIONS)
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     signed_in(page, stack)
     done = dropped_and_done(page, path)
     job_id = done.get_attribute("data-job-id")
@@ -90,7 +110,9 @@ def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page)
     viewer.locator('.page-text [data-block="4"]').hover()
     expect(viewer.locator('svg.blocks rect[data-block="4"]')).to_have_class(re.compile(r"\blit"))
     expect(text).not_to_have_class(re.compile(r"\blit\b"))
-    screenshot(viewer, "viewer")
+    # A job sent without tables: none asked for, none drawn.
+    assert not [url for url in asked if "format=tables" in url]
+    expect(viewer.locator("svg.blocks g.table")).to_have_count(0)
     # The keyboard does what hovering does: ↓ / ↑ in the text light block after block.
     page.mouse.move(0, 0)
     expect(viewer.locator(".page-text .lit")).to_have_count(0)
@@ -148,6 +170,73 @@ def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page)
     viewer.get_by_role("button", name="Text", exact=True).click()
     expect(viewer.locator(".sheet")).to_be_visible()
     assert page.evaluate("window.cspViolations") == []
+
+
+def tables_of(stack, job_id: str) -> list[dict]:
+    status, body, _ = stack.request("GET", f"/api/v1/pdf/jobs/{job_id}/result?format=tables")
+    assert status == 200, body
+    return [json.loads(line) for line in body.split("\n") if line]
+
+
+def cells_of(table: dict):
+    """(row, column, cell) for each real cell: the positions a spanning cell covers skipped."""
+    for r, row in enumerate(table["rows"]):
+        c = 0
+        while c < len(row):
+            yield r, c, row[c]
+            c += row[c].get("colspan", 1)
+
+
+def test_the_viewer_draws_each_table_as_a_grid_beside_its_cells(stack, page, tmp_path):
+    path = tmp_path / "quarter.pdf"
+    ruled_table_pdf(path)
+    signed_in(page, stack)
+    page.locator("#options summary").click()
+    page.get_by_label("Tables").check()
+    done = dropped_and_done(page, path)
+    job_id = done.get_attribute("data-job-id")
+    assert stack.job(job_id)["options"]["outputs"] == ["blocks", "markdown", "tables"]
+    [table] = tables_of(stack, job_id)
+    assert [[cell["text"] for cell in row] for row in table["rows"]] == RULED_ROWS
+    done.get_by_role("link", name=f"Open {path.name} in the viewer").click()
+
+    viewer = page.locator("#viewer")
+    expect(viewer.locator(".sheet")).to_have_attribute("data-loaded", "true")
+    grid = viewer.locator(f'svg.blocks g.table[data-table="{table["table"]}"]')
+    cells = [(r, c, cell) for r, c, cell in cells_of(table) if cell["bbox"]]
+    expect(grid.locator("rect.cell")).to_have_count(len(cells))
+    headers = [(r, c) for r, c, _ in cells if r < table["header_rows"]]
+    assert table["header_rows"] == 2
+    expect(grid.locator("rect.cell.header")).to_have_count(len(headers))
+
+    # Each cell's rectangle is where its box is on the page: PDF points (origin bottom left)
+    # scaled to the image as shown, 612 x 792 points.
+    image = viewer.locator(".page-image").bounding_box()
+    scale_x, scale_y = image["width"] / 612, image["height"] / 792
+    for r, c, cell in cells:
+        drawn = grid.locator(f'rect[data-cell="{table["table"]}.{r}.{c}"]').bounding_box()
+        x0, y0, x1, y1 = cell["bbox"]
+        assert drawn["x"] == pytest.approx(image["x"] + x0 * scale_x, abs=1.5), (r, c)
+        assert drawn["y"] == pytest.approx(image["y"] + (792 - y1) * scale_y, abs=1.5), (r, c)
+        assert drawn["width"] == pytest.approx((x1 - x0) * scale_x, abs=1.5), (r, c)
+        assert drawn["height"] == pytest.approx((y1 - y0) * scale_y, abs=1.5), (r, c)
+
+    # Beside the text, the same table as HTML: its header rows as column headers, a spanning
+    # cell over its columns, every cell's text.
+    html = viewer.get_by_role("table", name=f"Table {table['table']}")
+    expect(html).to_be_visible()
+    expect(html.locator("thead tr")).to_have_count(2)
+    expect(html.locator("thead tr").nth(0).locator("th").nth(1)).to_have_attribute("colspan", "3")
+    assert html.locator("thead tr").nth(1).locator("th").all_inner_texts() == RULED_ROWS[1]
+    body = html.locator("tbody tr")
+    expect(body).to_have_count(len(RULED_ROWS) - 2)
+    for i, row in enumerate(RULED_ROWS[2:]):
+        assert [t.strip() for t in body.nth(i).locator("td").all_inner_texts()] == row
+
+    # A cell hovered on the image lights its place in the HTML table.
+    grid.locator(f'rect[data-cell="{table["table"]}.2.0"]').hover()
+    expect(html.locator(f'td[data-cell="{table["table"]}.2.0"]')).to_have_class("lit")
+    screenshot(viewer, "viewer")
 
 
 def test_the_jobs_browser_filters_pages_and_cancels_several_at_once(stack, page):
@@ -215,7 +304,8 @@ def test_the_jobs_browser_filters_pages_and_cancels_several_at_once(stack, page)
     expect(page.locator("#viewer .page-text")).not_to_be_empty()
 
 
-def test_the_operations_chart_moves_while_jobs_run(stack, page):
+def test_the_operations_chart_moves_while_fifty_jobs_run(stack, page):
+    page.add_init_script(RECORD_OPS)
     page.goto(stack.base + "/#/ops")
     ops = page.locator("#ops")
     expect(ops.locator(".ops-status")).to_contain_text("metrics token")
@@ -227,26 +317,45 @@ def test_the_operations_chart_moves_while_jobs_run(stack, page):
     chart = ops.locator(".ops-chart")
     drawn = chart.inner_html()
 
-    jobs = []
-    pdf = (GOOD / "pdfjs_tracemonkey.pdf").read_bytes()
-    for n in range(16):  # 14 pages each: a few seconds' work for the stack's two workers
-        # Each copy's own bytes (a comment after %%EOF): the same bytes would be deduplicated.
-        body, content_type = multipart(pdf + b"\n%% copy %d\n" % n, "tm.pdf")
-        status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, content_type)
+    # Fifty small PDFs, each its own bytes (the same bytes would be deduplicated), sent four
+    # at a time, and one that fails. Twenty pages of text each: enough work (a third of a
+    # second) that the stack's two workers leave a queue the view's 3-second polls see.
+    def send(number: int) -> str:
+        pdf = numbered_pdf(number, 20, 40) if number < 50 else CORRUPT_PDF.read_bytes()
+        body, kind = multipart(pdf, f"n{number:02d}.pdf")
+        status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, kind)
         assert status == 202, job
-        jobs.append(job["id"])
-    # While they run: the jobs being extracted, with their workers, and a queue.
-    running = ops.locator(".ops-lists section").filter(has_text="Running jobs")
-    expect(running.locator("li").first).to_contain_text(re.compile(r"page \d+ of"), timeout=20_000)
+        return job["id"]
+
+    with ThreadPoolExecutor(4) as pool:
+        jobs = list(pool.map(send, range(51)))
+    # While they run: a queue, drawn in the chart's current minute.
+    expect(chart).to_have_attribute("data-depth", re.compile(r"^[1-9]\d*$"), timeout=20_000)
+    expect(chart.locator("circle.depth-now")).to_have_count(1)
     workers = ops.locator(".ops-lists section").filter(has_text="Workers")
     expect(workers.locator("li").first).to_contain_text(re.compile(r": \d+ jobs?"))
     screenshot(ops, "ops")
-    stack.wait(jobs)
-    expect(numbers).to_have_attribute("data-finished-total", str(before + 16), timeout=15_000)
+    ended = stack.wait(jobs)
+    expect(numbers).to_have_attribute("data-finished-total", str(before + 51), timeout=15_000)
+    expect(chart).to_have_attribute("data-depth", "0")
     assert chart.inner_html() != drawn  # the chart moved
-    # This minute's, or the last one's if a minute began meanwhile: all in the last hour.
-    assert int(chart.get_attribute("data-finished-hour")) >= 16
+
+    # What the page showed, poll after poll: the queue went up and came down, and the jobs
+    # finished this minute climbed (or a new minute began and they were counted in the last).
+    seen = page.evaluate("window.opsSeen")
+    depths = [int(s["depth"]) for s in seen if s["depth"]]
+    assert max(depths) > 0 and depths[-1] == 0, depths
+    finished = [int(s["finished"]) for s in seen if s["finished"]]
+    assert len(set(finished)) >= 2, finished
+    assert int(chart.get_attribute("data-finished-hour")) >= 51
     expect(chart.locator("circle.now")).to_have_count(1)
+
+    # The one that failed is counted under its code.
+    code = ended[jobs[-1]]["error"]["code"]
+    assert ended[jobs[-1]]["status"] == "failed" and code == "corrupt"
+    failures = ops.locator(".ops-lists section").filter(has_text="Failures by error code")
+    expect(failures.locator("li").filter(has_text=f"{code}: ")).to_have_count(1)
+    assert all(ended[job_id]["status"] == "succeeded" for job_id in jobs[:50])
     expect(ops.locator(".ops-numbers dd").first).to_have_text("up")
     expect(ops.locator(".ops-lists")).to_contain_text("OCR languages")
 
@@ -307,5 +416,29 @@ def test_no_text_or_name_from_a_pdf_runs_in_any_view(stack, page, tmp_path):
 
     page.goto(stack.base + "/#/jobs")
     expect(page.locator("#jobs tbody")).to_contain_text(path.name)
+    assert page.evaluate(INJECTED) == 0
+
+    # A table whose cells are the payload: its grid drawn, its HTML table showing the text.
+    rows = [row[:] for row in RULED_ROWS]
+    rows[1][3] = rows[3][0] = PAYLOAD
+    ruled_table_pdf(tmp_path / "cells.pdf", rows)
+    fields = {"outputs": "blocks,markdown,tables"}
+    body, content_type = multipart(
+        (tmp_path / "cells.pdf").read_bytes(), "cells.pdf", fields=fields
+    )
+    status, job, _ = stack.request("POST", "/api/v1/pdf/documents", body, content_type)
+    assert status == 202, job
+    stack.wait([job["id"]])
+    [table] = tables_of(stack, job["id"])
+    assert [cell["text"] for cell in table["rows"][3]][0] == PAYLOAD  # pdfq found it as text
+    page.goto(f"{stack.base}/#/view/{job['id']}")
+    expect(viewer.locator(".sheet")).to_be_visible()  # the text again, not the last Markdown
+    expect(viewer.locator(".sheet")).to_have_attribute("data-loaded", "true")
+    expect(viewer.locator("svg.blocks rect.cell")).not_to_have_count(0)
+    html = viewer.get_by_role("table", name="Table 1")
+    expect(html.locator("thead")).to_contain_text(PAYLOAD)
+    expect(html.locator("tbody")).to_contain_text(PAYLOAD)
+    viewer.get_by_role("button", name="Markdown", exact=True).click()
+    expect(viewer.locator(".md-view")).to_contain_text("img src=x")
     assert page.evaluate(INJECTED) == 0
     assert page.evaluate("window.__xss") is None

@@ -134,6 +134,10 @@ function drawChart(history) {
     const at = { cx: x(history.length - 1), cy: y(last.finished), r: 3.5, class: "now" };
     svg.appendChild(node("circle", at));
   }
+  if (last.depth !== null && last.depth !== undefined) {
+    // The queue's depth now, a ring on the dashed line (seen before the line has two points).
+    svg.appendChild(node("circle", { cx: x(history.length - 1), cy: y(last.depth), r: 4, class: "depth-now" }));
+  }
   svg.dataset.finished = last.finished ?? "";
   svg.dataset.finishedHour = history.reduce((sum, point) => sum + (point.finished || 0), 0);
   svg.dataset.depth = last.depth ?? "";

@@ -654,8 +654,9 @@ function announce(words) {
 
 function chosenOptions() {
   // The page shows each document as Markdown, and its blocks in the viewer: its jobs ask
-  // for both outputs.
-  const options = { outputs: "blocks,markdown" };
+  // for both outputs, and for the tables when the Tables box is ticked.
+  const tables = document.getElementById("tables").checked;
+  const options = { outputs: tables ? "blocks,markdown,tables" : "blocks,markdown" };
   for (const name of ["engine", "pages", "password"]) {
     const value = document.getElementById(name).value.trim();
     if (value) options[name] = value;

@@ -1,7 +1,8 @@
 // The page's views (#/ the upload, #/view/<id> a document, #/jobs, #/ops) and the document
 // viewer: a finished job's page image (PDFium, GET /jobs/{id}/pages/{n}.png) beside that
 // page's text, its layout blocks drawn over the image, a page strip marking pages read by
-// OCR, garbled or empty, the Markdown rendered (markdown.js) and as source, search, and the
+// OCR, garbled or empty, the page's tables drawn as grids over the image and shown as HTML
+// tables beside its text, the Markdown rendered (markdown.js) and as source, search, and the
 // keyboard. Text from a PDF only ever goes into textContent. docs/page.md shows it.
 "use strict";
 
@@ -30,6 +31,7 @@ const viewer = {
   jobId: null,
   pages: [], // the result's page lines: {page, text, ocr, garbled, has_text_layer, ...}
   blocks: new Map(), // page number -> its blocks, when the job computed them
+  tables: new Map(), // page number -> its tables, when the job was sent with outputs=tables
   at: 0, // index into pages
   images: new Map(), // page number -> Promise of {url, points}
   markdown: undefined,
@@ -46,10 +48,14 @@ function viewerSays(words) {
 async function openViewer(jobId) {
   if (!jobId) return viewerSays("No job named: open one from Your jobs.");
   if (jobId === viewer.jobId && viewer.pages.length) return;
-  Object.assign(viewer, { jobId, pages: [], blocks: new Map(), at: 0, markdown: undefined });
+  Object.assign(viewer, { jobId, pages: [], blocks: new Map(), tables: new Map(), at: 0 });
+  viewer.markdown = undefined;
   for (const image of viewer.images.values()) image.then((i) => URL.revokeObjectURL(i.url), () => 0);
   viewer.images = new Map();
   viewer.search = { words: "", hits: [], at: -1 };
+  setMode("text"); // another job's Markdown, shown, would stay on screen
+  $v(".md-view").replaceChildren();
+  $v(".md-source").textContent = "";
   $v(".viewer-title").textContent = "Loading…";
   $v(".strip").replaceChildren();
   $v(".page-text").replaceChildren();
@@ -71,7 +77,13 @@ async function openViewer(jobId) {
   // first page shows as soon as all three are in.
   if (!job.options?.pages) pageImage(1).catch(() => 0);
   const text = (format) => call("GET", `${job.links.result}?format=${format}`).then((r) => r.text());
-  const [pages, blocks] = await Promise.allSettled([text("pages"), text("blocks")]);
+  // The tables are asked for only when the job computed them (outputs=tables).
+  const hasTables = (job.options?.outputs || []).includes("tables");
+  const [pages, blocks, tables] = await Promise.allSettled([
+    text("pages"),
+    text("blocks"),
+    hasTables ? text("tables") : Promise.resolve(""),
+  ]);
   if (viewer.jobId !== jobId) return; // another job was opened meanwhile
   if (pages.status === "rejected") return viewerSays(pages.reason.message);
   viewer.pages = jsonLines(pages.value);
@@ -83,6 +95,14 @@ async function openViewer(jobId) {
     viewerSays("This job was run without blocks: reprocess it with outputs blocks,markdown to see them on the page.");
   } else {
     viewerSays(`The blocks could not be fetched: ${blocks.reason.message}`);
+  }
+  if (tables.status === "fulfilled") {
+    for (const table of jsonLines(tables.value)) {
+      if (!viewer.tables.has(table.page)) viewer.tables.set(table.page, []);
+      viewer.tables.get(table.page).push(table);
+    }
+  } else if (tables.reason.code !== "conflict") {
+    viewerSays(`The tables could not be fetched: ${tables.reason.message}`);
   }
   buildStrip();
   $v(".page-count").textContent = `of ${viewer.pages.length}`;
@@ -157,6 +177,7 @@ async function goTo(index) {
     img.src = image.url;
     img.alt = `Page ${page.page}`;
     drawBlocks(page, image.points);
+    drawTables(page, image.points);
     await img.decode(); // data-loaded says the picture is on screen, not only asked for
     if (viewer.at !== index) return;
     $v(".sheet").dataset.loaded = "true";
@@ -182,6 +203,14 @@ function showText(page) {
   } else {
     const pre = box.appendChild(document.createElement("pre"));
     pre.textContent = page.text;
+  }
+  // Each table in its place in the reading order: before the first block inside it (whose
+  // text is its cells', muted), or at the end.
+  for (const table of viewer.tables.get(page.page) || []) {
+    const inside = (blocks || []).flatMap((block, i) => (within(block.bbox, table.bbox) ? [i] : []));
+    for (const i of inside) box.querySelector(`[data-block="${i}"]`).classList.add("in-table");
+    const first = inside.length ? box.querySelector(`[data-block="${inside[0]}"]`) : null;
+    box.insertBefore(tableOf(table), first);
   }
   if (!(page.text || "").trim()) {
     const empty = box.appendChild(document.createElement("p"));
@@ -211,6 +240,81 @@ function drawBlocks(page, [wide, high]) {
     rect.dataset.block = i;
     rect.addEventListener("mouseenter", () => light(i, true));
     rect.addEventListener("mouseleave", () => light(i, false));
+  }
+}
+
+// The cells of a row that are real: a cell spanning columns has `colspan`, and the positions
+// it covers follow it as {"text": "", "bbox": null}.
+function* cellsOf(row) {
+  for (let c = 0; c < row.length; c += row[c].colspan || 1) yield [c, row[c]];
+}
+
+const within = (inner, outer, slack = 2) =>
+  Boolean(inner && outer) &&
+  inner[0] >= outer[0] - slack &&
+  inner[1] >= outer[1] - slack &&
+  inner[2] <= outer[2] + slack &&
+  inner[3] <= outer[3] + slack;
+
+function tableOf(table) {
+  // A table as HTML: its header rows in <thead> with <th>, the cells' text by textContent.
+  const node = document.createElement("table");
+  node.className = "pdf-table";
+  node.dataset.table = table.table;
+  node.createCaption().textContent = `Table ${table.table}`;
+  const head = node.createTHead();
+  const body = node.createTBody();
+  for (const [r, row] of table.rows.entries()) {
+    const header = r < (table.header_rows || 0);
+    const tr = (header ? head : body).insertRow();
+    for (const [c, cell] of cellsOf(row)) {
+      const td = tr.appendChild(document.createElement(header ? "th" : "td"));
+      if (header) td.scope = "col";
+      if (cell.colspan > 1) td.colSpan = cell.colspan;
+      td.textContent = cell.text;
+      td.dataset.cell = `${table.table}.${r}.${c}`;
+      td.addEventListener("mouseenter", () => lightCell(td.dataset.cell, true));
+      td.addEventListener("mouseleave", () => lightCell(td.dataset.cell, false));
+    }
+  }
+  return node;
+}
+
+function drawTables(page, [wide, high]) {
+  // Each table a grid over the image: its outline, and every cell's box (header cells apart).
+  const svg = $v(".blocks");
+  if (!wide || !high) return;
+  const rect = (parent, [x0, y0, x1, y1], className) => {
+    const node = parent.appendChild(document.createElementNS(SVG, "rect"));
+    node.setAttribute("x", x0);
+    node.setAttribute("y", high - y1); // PDF points, origin bottom left
+    node.setAttribute("width", Math.max(x1 - x0, 1));
+    node.setAttribute("height", Math.max(y1 - y0, 1));
+    node.setAttribute("class", className);
+    return node;
+  };
+  for (const table of viewer.tables.get(page.page) || []) {
+    const group = svg.appendChild(document.createElementNS(SVG, "g"));
+    group.setAttribute("class", "table");
+    group.dataset.table = table.table;
+    if (table.bbox) rect(group, table.bbox, "table-box");
+    for (const [r, row] of table.rows.entries()) {
+      for (const [c, cell] of cellsOf(row)) {
+        if (!cell.bbox) continue;
+        const header = r < (table.header_rows || 0);
+        const node = rect(group, cell.bbox, header ? "cell header" : "cell");
+        node.dataset.cell = `${table.table}.${r}.${c}`;
+        node.addEventListener("mouseenter", () => lightCell(node.dataset.cell, true));
+        node.addEventListener("mouseleave", () => lightCell(node.dataset.cell, false));
+      }
+    }
+  }
+}
+
+function lightCell(cell, on) {
+  // A cell lit on the image lights its place in the HTML table, and back.
+  for (const node of document.querySelectorAll(`#viewer [data-cell="${cell}"]`)) {
+    node.classList.toggle("lit", on);
   }
 }
 
