@@ -24,9 +24,7 @@ def ruled_table_pdf(path: Path, rows: list[list[str]] = RULED_ROWS) -> table_pdf
     """A one-page PDF (612 x 792 points) at `path`: three lines of prose, a ruled table of
     `rows` (its first row a header spanning all columns but the first, its second a header
     too), two more lines; the table as drawn (its `bbox` in PDF points)."""
-    table = table_pdfs.Table(
-        rows=rows, header_rows=2, ruled=True, spans={(0, 1): len(rows[0]) - 1}
-    )
+    table = table_pdfs.Table(rows=rows, header_rows=2, ruled=True, spans={(0, 1): len(rows[0]) - 1})
     canvas = table_pdfs.Canvas()
     y = table_pdfs.prose(canvas, table_pdfs.PAGE_H - 60, 3)
     y = table_pdfs.draw_table(canvas, table, 60, y - 18) - 14
