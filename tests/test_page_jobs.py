@@ -200,7 +200,9 @@ def test_a_scan_without_a_text_layer_says_so_instead_of_done(stack, page):
 def test_following_a_job_survives_a_network_blip(stack, page):
     path = GOOD / "pdfminer_dmca.pdf"
     page.goto(stack.base + "/")
-    page.route("**/api/v1/pdf/jobs/*", lambda route: route.abort("internetdisconnected"))
+    # Its events and its status alike: the card falls back from the stream to polling, which
+    # backs off while pdfq cannot be reached.
+    page.route("**/api/v1/pdf/jobs/**", lambda route: route.abort("internetdisconnected"))
     drop(page, path)
     following = card(page, path.name)
     expect(following).to_have_attribute("data-reconnecting", "true", timeout=30_000)
@@ -208,7 +210,7 @@ def test_following_a_job_survives_a_network_blip(stack, page):
     expect(following.locator(".status")).to_contain_text("trying again in 2 s")  # backing off
     screenshot(following, "reconnecting")
 
-    page.unroute("**/api/v1/pdf/jobs/*")
+    page.unroute("**/api/v1/pdf/jobs/**")
     settled(following, "succeeded")
     assert following.get_attribute("data-reconnecting") is None
     assert pages_of(following) == extract_text(path).split("\f")[:-1]

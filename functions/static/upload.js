@@ -1,5 +1,6 @@
 // The upload page: each PDF goes from the browser straight to storage through a presigned
-// POST (the web app only signs it), then the page follows its job until the text is ready.
+// POST (the web app only signs it), then the page follows its job until the text is ready:
+// through the job's Server-Sent Events (events.js), or by polling where they cannot be had.
 // When storage refuses the browser (CORS, network), the file goes through POST /documents.
 // Plain JavaScript, no build step. docs/page.md describes what a person sees.
 "use strict";
@@ -439,6 +440,44 @@ class Entry {
   }
 
   async follow() {
+    // Follows the job through its events (events.js) and, when the stream cannot be had or
+    // is cut, by polling it until it ends.
+    if (!this.file) {
+      // A card come back after a reload: a job still waiting for its upload (which has no
+      // event to come) is the polling's to settle.
+      const job = await api("GET", `${API}/jobs/${this.jobId}`, undefined, this.signal).catch(
+        (failure) => (failure.code === "canceled" ? Promise.reject(failure) : null),
+      );
+      if (!job || job.status === "awaiting_upload") return this.poll();
+    }
+    const job = await followEvents(this.jobId, this.signal, (kind, data) => this.heard(kind, data));
+    if (job) return this.ended(job);
+    delete this.node.dataset.live;
+    return this.poll();
+  }
+
+  heard(kind, data) {
+    // One event of the job's stream: its statuses (all of them, from the first) and pages.
+    this.node.dataset.live = "events";
+    if (kind === "progress") return this.showProgress({ status: "processing", ...data });
+    if (kind !== "status" || data.status === "awaiting_upload") return;
+    this.accepted = true;
+    if (["queued", "scheduled", "processing"].includes(data.status)) this.showProgress(data);
+  }
+
+  ended(job) {
+    // The job has ended: its text, or why not.
+    if (job.status === "succeeded") return this.show(job);
+    if (job.status === "failed") {
+      this.accepted = !["upload_expired", "not_a_pdf", "empty_file", "too_large"].includes(
+        job.error?.code,
+      );
+      throw new Failure(job.error?.code || "failed", job.error?.message);
+    }
+    throw new Failure("canceled");
+  }
+
+  async poll() {
     // Polls the job until it ends; a blip (network, 5xx, 429) waits longer and tries again.
     let delay = POLL_FIRST_MS;
     let blip = 0;
@@ -458,14 +497,7 @@ class Entry {
         continue;
       }
       delete this.node.dataset.reconnecting;
-      if (job.status === "succeeded") return this.show(job);
-      if (job.status === "failed") {
-        this.accepted = !["upload_expired", "not_a_pdf", "empty_file", "too_large"].includes(
-          job.error?.code,
-        );
-        throw new Failure(job.error?.code || "failed", job.error?.message);
-      }
-      if (job.status === "canceled") throw new Failure("canceled");
+      if (["succeeded", "failed", "canceled"].includes(job.status)) return this.ended(job);
       if (job.status === "awaiting_upload" && !this.file) {
         // A reload came between the upload and its completion, or in the upload itself.
         try {
@@ -490,7 +522,8 @@ class Entry {
       this.$(".extract").value = done || 0;
       this.state("processing", total ? `Extracting: page ${done || 0} of ${total}` : "Extracting…");
     } else if (status === "scheduled") {
-      this.state("queued", `Waiting to try again at ${new Date(at).toLocaleTimeString()}…`);
+      const when = at ? ` at ${new Date(at).toLocaleTimeString()}` : ""; // events say no time
+      this.state("queued", `Waiting to try again${when}…`);
     } else {
       this.state("queued", "Uploaded. Waiting for a worker…");
     }
