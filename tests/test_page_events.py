@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import card, drop, page_stack, settled
+from tests.support.browser import card, drop, page_stack, screenshot, settled
 from tests.support.made_pdfs import numbered_pdf
 
 pytestmark = pytest.mark.browser
@@ -61,6 +61,7 @@ def test_a_card_follows_its_job_through_events_and_reconnects_with_the_last_even
     # The pages come in through the stream, the extraction bar moving with them.
     expect(done).to_have_attribute("data-live", "events")
     expect(done.locator(".status")).to_have_text(re.compile(r"Extracting: page \d+ of 240"))
+    screenshot(done, "live")
     settled(done, "succeeded", timeout=120_000)
     expect(done.locator(".text")).to_contain_text("Document number 1")
 
