@@ -110,8 +110,9 @@ def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page)
     viewer.locator('.page-text [data-block="4"]').hover()
     expect(viewer.locator('svg.blocks rect[data-block="4"]')).to_have_class(re.compile(r"\blit"))
     expect(text).not_to_have_class(re.compile(r"\blit\b"))
-    # A job sent without tables: none asked for, none drawn.
+    # A job sent without tables: none asked for, none drawn, nothing said.
     assert not [url for url in asked if "format=tables" in url]
+    assert not viewer.locator(".viewer-status").inner_text()
     expect(viewer.locator("svg.blocks g.table")).to_have_count(0)
     # The keyboard does what hovering does: ↓ / ↑ in the text light block after block.
     page.mouse.move(0, 0)
@@ -190,6 +191,8 @@ def cells_of(table: dict):
 def test_the_viewer_draws_each_table_as_a_grid_beside_its_cells(stack, page, tmp_path):
     path = tmp_path / "quarter.pdf"
     ruled_table_pdf(path)
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     signed_in(page, stack)
     page.locator("#options summary").click()
     page.get_by_label("Tables").check()
@@ -233,10 +236,21 @@ def test_the_viewer_draws_each_table_as_a_grid_beside_its_cells(stack, page, tmp
     for i, row in enumerate(RULED_ROWS[2:]):
         assert [t.strip() for t in body.nth(i).locator("td").all_inner_texts()] == row
 
+    # The table stands in the reading order before the blocks made of its cells, muted.
+    text = viewer.locator(".page-text")
+    expect(text.locator(".block.in-table")).not_to_have_count(0)
+    assert not text.locator(".block").first.evaluate("b => b.classList.contains('in-table')")
+    order = text.evaluate(
+        "box => [...box.children].map(n => n.matches('table') ? 'table' :"
+        " n.classList.contains('in-table') ? 'cell' : 'text')"
+    )
+    assert order.index("table") < order.index("cell"), order
+
     # A cell hovered on the image lights its place in the HTML table.
     grid.locator(f'rect[data-cell="{table["table"]}.2.0"]').hover()
     expect(html.locator(f'td[data-cell="{table["table"]}.2.0"]')).to_have_class("lit")
     screenshot(viewer, "viewer")
+    assert errors == []
 
 
 def test_the_jobs_browser_filters_pages_and_cancels_several_at_once(stack, page):
