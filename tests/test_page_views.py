@@ -250,6 +250,16 @@ def test_the_viewer_draws_each_table_as_a_grid_beside_its_cells(stack, page, tmp
     grid.locator(f'rect[data-cell="{table["table"]}.2.0"]').hover()
     expect(html.locator(f'td[data-cell="{table["table"]}.2.0"]')).to_have_class("lit")
     screenshot(viewer, "viewer")
+
+    # The Markdown has the table as a table (its header rows joined into one head).
+    viewer.get_by_role("button", name="Markdown", exact=True).click()
+    rendered = viewer.locator(".md-view table.md-table")
+    expect(rendered).to_have_count(1)
+    head = ["Region", "Quarter 1 Units", "Price", "Note"]
+    assert rendered.locator("thead th").all_inner_texts() == head
+    for i, row in enumerate(RULED_ROWS[2:]):
+        cells = rendered.locator("tbody tr").nth(i).locator("td").all_inner_texts()
+        assert [t.strip() for t in cells] == row
     assert errors == []
 
 
@@ -453,6 +463,8 @@ def test_no_text_or_name_from_a_pdf_runs_in_any_view(stack, page, tmp_path):
     expect(html.locator("thead")).to_contain_text(PAYLOAD)
     expect(html.locator("tbody")).to_contain_text(PAYLOAD)
     viewer.get_by_role("button", name="Markdown", exact=True).click()
-    expect(viewer.locator(".md-view")).to_contain_text("img src=x")
+    md = viewer.locator(".md-view table")
+    expect(md.locator("td").filter(has_text=PAYLOAD)).to_have_count(1)  # a cell, as text
+    expect(md.locator("th").filter(has_text=PAYLOAD)).to_have_count(1)
     assert page.evaluate(INJECTED) == 0
     assert page.evaluate("window.__xss") is None

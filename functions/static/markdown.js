@@ -1,7 +1,7 @@
 // The Markdown pdfq writes (core/jobs/structure.py), rendered as DOM nodes built one by one
-// with textContent: headings, list items (the contents list indented), captions, paragraphs,
-// page comments. Nothing is ever parsed as HTML, so no text from a PDF can run: "<img ...>"
-// in a document stays those characters on screen. Plain JavaScript, no build step.
+// with textContent: headings, list items (the contents list indented), captions, tables,
+// paragraphs, page comments. Nothing is ever parsed as HTML, so no text from a PDF can run:
+// "<img ...>" in a document stays those characters on screen. Plain JavaScript, no build step.
 "use strict";
 
 // pdfq escapes Markdown's punctuation with a backslash and writes &amp; &lt; &gt;: undone
@@ -38,12 +38,27 @@ function renderMarkdown(markdown, into) {
   // element carrying data-page, so the viewer can scroll to a page.
   into.replaceChildren();
   let list = null;
+  let table = null;
   for (const line of markdown.split("\n")) {
     const page = /^<!-- page (\d+) -->$/.exec(line.trim());
     const heading = /^(#{1,6}) (.*)$/.exec(line);
     const item = /^( *)- (.*)$/.exec(line);
+    const row = /^\|(.*)\|$/.exec(line.trim());
     if (!item) list = null;
-    if (page) {
+    if (!row) table = null;
+    if (row) {
+      // A table (pdfq writes GFM tables): its first row the head, the --- row skipped.
+      if (/^(\s*:?-+:?\s*\|)*\s*:?-+:?\s*$/.test(row[1])) continue;
+      const head = !table;
+      if (head) {
+        table = into.appendChild(document.createElement("table"));
+        table.className = "md-table";
+      }
+      const tr = (head ? table.createTHead() : table.tBodies[0] || table.createTBody()).insertRow();
+      for (const cell of row[1].split(/(?<!\\)\|/)) {
+        inline(tr.appendChild(document.createElement(head ? "th" : "td")), cell.trim());
+      }
+    } else if (page) {
       const marker = into.appendChild(document.createElement("p"));
       marker.className = "md-page";
       marker.dataset.page = page[1];
