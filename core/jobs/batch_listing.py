@@ -13,12 +13,15 @@ not listed at all).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from core.adapters import granted
 from core.errors import Forbidden
 from core.filenames import clean_filename
 from core.settings import Settings
+
+log = logging.getLogger("pdfq.batches")
 
 
 def pending(sources: list[dict]) -> bool:
@@ -74,6 +77,8 @@ def _keys(settings: Settings, tenant: str, where: dict, on_page: Callable[[], ob
         page_size=settings.batch_list_page_size,
     )
     for page in pages:
+        named = f"s3://{where['bucket']}/{where['prefix']}"
+        log.info("listed a page of %s: %d keys", named, len(page))
         on_page()
         for item in page:
             if not item["Key"].endswith("/"):
