@@ -4,8 +4,9 @@
 A stream ends by itself every EVENTS_WINDOW_SECONDS, and may be cut sooner (a proxy, the
 network). Whenever one ends without `end`, the job (or batch) is read once as polling would
 read it, and the stream is opened again with `Last-Event-ID`, so nothing is seen twice and
-nothing is missed. After GIVE_UP cuts in a row that brought nothing new the job is polled to
-its end; a service or proxy that does not stream at all (404, 405, 501, an answer that is
+nothing is missed. After GIVE_UP cuts in a row that brought nothing new and came sooner than
+SHORT seconds (a proxy closing every stream at once; a window's end is not one) the job is
+polled to its end; a service or proxy that does not stream at all (404, 405, 501, an answer that is
 not `text/event-stream`) is polled from then on, and so is a job whose stream was refused
 with 429 (the tenant's streams are taken) until the answer's Retry-After has passed.
 
@@ -30,7 +31,8 @@ from client.transport import ApiError, NotAStream, Unreachable
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 STREAMS = 2
-GIVE_UP = 3  # cuts in a row with nothing new before a job is polled to its end
+GIVE_UP = 3  # short cuts in a row with nothing new before a job is polled to its end
+SHORT = 2.0  # seconds: a stream that ends sooner with nothing new was cut, not at its window
 NO_STREAMS = {404, 405, 501}  # a service (or proxy) without event streams
 
 
@@ -170,7 +172,7 @@ class _Follower:
         """Why the job goes back to polling: "ended", "off", "gave_up" or a 429's delay."""
         last_id, cuts, retry = None, 0, 1.0
         while not self.stop.is_set():
-            news = False
+            news, opened = False, time.monotonic()
             try:
                 answer = self.api.open_events(f"/jobs/{self.job_id}/events", last_id)
             except ApiError as error:
@@ -194,7 +196,7 @@ class _Follower:
                 retry = reader.retry
             if self.stop.is_set():
                 return "ended"
-            cuts = 0 if news else cuts + 1
+            cuts = 0 if news or time.monotonic() - opened >= SHORT else cuts + 1
             # Cut (or the window ended): read the job as polling would, then resume.
             job = self.api.status(self.job_id)
             self.send("whole", job)
@@ -248,7 +250,7 @@ def wait_batch(
         return bool(batch["ended_at"])
 
     while True:
-        news = False
+        news, opened = False, time.monotonic()
         if streaming:
             left = None if deadline is None else max(1.0, deadline - time.monotonic())
             try:
@@ -270,7 +272,7 @@ def wait_batch(
                             if show(batch):
                                 return batch
                 retry = reader.retry
-            cuts = 0 if news else cuts + 1
+            cuts = 0 if news or time.monotonic() - opened >= SHORT else cuts + 1
             streaming = streaming and cuts < GIVE_UP
         batch = api.batch(batch_id)
         if show(batch):

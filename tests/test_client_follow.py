@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -41,8 +42,15 @@ class Service:
         self.origin = Origin(routes)
         self.client = Client(Connection.of(self.origin.base), retries=Retries(attempts=0))
 
-    def stream(self, body: bytes, status: int = 200, content_type: str = "text/event-stream"):
-        """An answer that sends `body` and closes the connection: a stream cut there."""
+    def stream(
+        self,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "text/event-stream",
+        hold: float = 0.0,
+    ):
+        """An answer that sends `body`, waits `hold` seconds and closes the connection: a
+        stream cut there (or ended with its window)."""
 
         def send(handler):
             self.last_ids.append(handler.headers.get("Last-Event-ID"))
@@ -52,6 +60,7 @@ class Service:
             handler.end_headers()
             handler.wfile.write(body)
             handler.wfile.flush()
+            time.sleep(hold)
             handler.close_connection = True
 
         return send
@@ -127,6 +136,29 @@ def test_a_job_without_a_stream_is_polled_to_its_end(service, refusal):
     assert done[JOB]["status"] == "succeeded"
     assert seen == ["queued", "processing", "succeeded"]
     assert len(fake.last_ids) == 1 and fake.polls(f"/jobs/{JOB}") == 3
+
+
+def test_streams_closed_at_once_again_and_again_give_way_to_polling(service):
+    fake = service({})
+    fake.origin.routes[f"{API}/jobs/{JOB}/events"] = fake.stream(b"retry: 10\n\n")
+    answers = [job("queued", at=T1)] * 4 + [job("succeeded", 1, 1, T3)]
+    fake.origin.routes[f"{API}/jobs/{JOB}"] = [(200, {}, json.dumps(a).encode()) for a in answers]
+    done = fake.client.wait([JOB], timeout=30, interval=0.05)
+    assert done[JOB]["status"] == "succeeded"
+    assert len(fake.last_ids) == follow.GIVE_UP and fake.polls(f"/jobs/{JOB}") == 5
+
+
+def test_windows_that_end_with_nothing_new_are_not_cuts(service, monkeypatch):
+    """A job waiting longer than GIVE_UP windows is still followed by its stream."""
+    monkeypatch.setattr(follow, "SHORT", 0.1)
+    fake = service({})
+    quiet = fake.stream(b"retry: 10\n\n", hold=0.2)
+    end = fake.stream(event("2.0", "end", job("succeeded", 1, 1, T3)))
+    fake.origin.routes[f"{API}/jobs/{JOB}/events"] = [quiet] * (follow.GIVE_UP + 1) + [end]
+    fake.origin.routes[f"{API}/jobs/{JOB}"] = (200, {}, json.dumps(job("queued", at=T1)).encode())
+    done = fake.client.wait([JOB], timeout=30, interval=0.05)
+    assert done[JOB]["status"] == "succeeded"
+    assert len(fake.last_ids) == follow.GIVE_UP + 2
 
 
 def test_a_replayed_status_older_than_the_one_polled_is_not_shown_again(service):
