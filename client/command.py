@@ -75,9 +75,12 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--json", action="store_true", help="one JSON job per line")
 
     batch = commands.add_parser(
-        "batch", help="a batch: a file of URLs (POST /batches), or a folder of PDFs"
+        "batch",
+        help="a batch (POST /batches): a file of URLs, or s3://BUCKET/PREFIX of a granted "
+        "bucket; or a folder of PDFs",
     )
-    batch.add_argument("source", type=Path, metavar="URLS_OR_FOLDER")
+    batch.add_argument("source", metavar="URLS_FILE|s3://BUCKET/PREFIX|FOLDER")
+    batch.add_argument("--start-after", help="s3://: list only the keys after this one")
     batch.add_argument("-r", "--recursive", action="store_true", help="folder: sub-folders too")
     batch.add_argument("--wait", action="store_true", help="follow the batch to its end")
     batch.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits")
@@ -240,21 +243,20 @@ def run_submit(pdfq: Client, args, report: Reporter) -> int:
 
 
 def run_batch(pdfq: Client, args, report: Reporter) -> int:
-    """A file of URLs (one a line; blank lines and # comments skipped) becomes one batch;
-    a folder's PDFs are uploaded one job each, as `submit` does (a batch takes URLs)."""
-    if args.source.is_dir():
-        args.files = [args.source]
+    """A file of URLs (one a line; blank lines and # comments skipped), or s3://bucket/prefix
+    of a bucket granted to the tenant (the service lists it), becomes one batch; a folder's
+    PDFs are uploaded one job each, as `submit` does (a batch takes URLs and keys)."""
+    if not args.source.startswith("s3://") and Path(args.source).is_dir():
+        args.files = [Path(args.source)]
         return run_submit(pdfq, args, report)
-    if not args.source.is_file():
-        report.say(f"{args.source}: no such file or folder")
-        return USAGE
-    lines = args.source.read_text().splitlines()
-    urls = [u.strip() for u in lines if u.strip() and not u.lstrip().startswith("#")]
-    if not urls:
-        report.say(f"{args.source}: no URLs in it")
-        return USAGE
-    batch = pdfq.create_batch(urls, engine=args.engine, options=job_options(args))
-    report.note(f"batch {batch['id']}: {batch['total']} sources")
+    sources = batch_sources(args, report)
+    if isinstance(sources, int):
+        return sources
+    batch = pdfq.create_batch(sources, engine=args.engine, options=job_options(args))
+    if batch.get("listing"):
+        report.note(f"batch {batch['id']}: the service lists {args.source}")
+    else:
+        report.note(f"batch {batch['id']}: {batch['total']} sources")
     if not args.wait:
         print(json.dumps(batch) if args.json else f"{batch['status']}\t{batch['id']}", flush=True)
         return OK
@@ -273,7 +275,38 @@ def run_batch(pdfq: Client, args, report: Reporter) -> int:
             print("\t".join([*fields, entry.get("error_code") or "-"]), flush=True)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
     report.note(f"batch {batch['id']} {batch['status']}: {summary}")
+    for rest in (batch.get("listing") or {}).get("next") or []:
+        after = f" --start-after {rest['start_after']}" if rest.get("start_after") else ""
+        report.say(
+            f"batch {batch['id']} is full (10,000 sources); the rest: "
+            f"pdfq batch s3://{rest['bucket']}/{rest['prefix']}{after}"
+        )
     return OK if set(statuses) <= {"succeeded"} else FAILED
+
+
+def batch_sources(args, report: Reporter) -> list | int:
+    """The sources of `pdfq batch SOURCE` (a file of URLs, or a granted prefix), or the exit
+    code when there are none to send."""
+    if args.source.startswith("s3://"):
+        bucket, _, prefix = args.source.removeprefix("s3://").partition("/")
+        if not bucket:
+            report.say(f"{args.source}: expected s3://BUCKET/PREFIX")
+            return USAGE
+        source = {"bucket": bucket, "prefix": prefix}
+        return [{**source, "start_after": args.start_after} if args.start_after else source]
+    if args.start_after:
+        report.say("--start-after goes with s3://BUCKET/PREFIX only")
+        return USAGE
+    path = Path(args.source)
+    if not path.is_file():
+        report.say(f"{args.source}: no such file or folder")
+        return USAGE
+    lines = path.read_text().splitlines()
+    urls = [u.strip() for u in lines if u.strip() and not u.lstrip().startswith("#")]
+    if not urls:
+        report.say(f"{args.source}: no URLs in it")
+        return USAGE
+    return urls
 
 
 def pdf_files(paths: list[Path], recursive: bool) -> list[Path]:

@@ -10,13 +10,12 @@ job, wait for jobs, fetch a result, cancel.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from client import connection, transport
+from client import connection, follow, transport
 from client.connection import Connection
 from client.payloads import FileBody, FormBody
 from client.transport import Response, Retries
@@ -25,7 +24,6 @@ from client.transport import Response, Retries
 # a presigned PUT. 4 MiB stays under the 6 MB request limit of a serverless deployment
 # (AWS Lambda) even with its base64 encoding, and a web process holds no large upload.
 DIRECT_MAX_BYTES = 4 * 1024 * 1024
-TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 FORMATS = ("text", "json", "pages", "blocks", "markdown", "tables", "chunks")
 # Options both upload paths take, as the API names them.
 OPTIONS = ("pages", "password", "layout", "laparams", "max_pages", "callback_url")
@@ -179,8 +177,9 @@ class Client:
 
     # --- batches ---
 
-    def create_batch(self, urls: list[str], *, engine: str | None, options: dict) -> dict:
-        body = {"sources": urls, **{k: v for k, v in options.items() if v is not None}}
+    def create_batch(self, sources: list, *, engine: str | None, options: dict) -> dict:
+        """POST /batches: `sources` are URLs, {"bucket", "key"} or {"bucket", "prefix"}."""
+        body = {"sources": sources, **{k: v for k, v in options.items() if v is not None}}
         if engine:
             body["engine"] = engine
         return self._api(
@@ -205,19 +204,20 @@ class Client:
         interval: float = 2.0,
         on_change: Callable[[dict], None] | None = None,
     ) -> dict:
-        """Poll the batch until it has ended; TimeoutError after `timeout` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        seen = None
-        while True:
-            batch = self.batch(batch_id)
-            if on_change and seen != (batch["status"], batch["jobs_done"]):
-                on_change(batch)
-            seen = (batch["status"], batch["jobs_done"])
-            if batch["ended_at"]:
-                return batch
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(batch_id)
-            time.sleep(interval)
+        """Follow the batch until it has ended (its event stream; GET /batches/<id> every
+        `interval` where there is none); TimeoutError after `timeout` seconds."""
+        return follow.wait_batch(
+            self, batch_id, timeout=timeout, interval=interval, on_change=on_change
+        )
+
+    def open_events(self, path: str, last_id: str | None, timeout: float | None = None):
+        """The open answer of an event stream (`Last-Event-ID`: resume after that event)."""
+        headers = {"Authorization": f"Bearer {self.conn.token}"} if self.conn.token else {}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        return transport.open_stream(
+            self.conn.url(path), headers=headers, timeout=timeout or self.timeout
+        )
 
     # --- following jobs ---
 
@@ -229,27 +229,13 @@ class Client:
         interval: float = 1.0,
         on_change: Callable[[dict], None] | None = None,
     ) -> dict[str, dict]:
-        """Poll the jobs until each has finished; {id: job}. Raises TimeoutError with the
-        unfinished ones after `timeout` seconds. `on_change(job)` sees every new state."""
-        pending = list(dict.fromkeys(job_ids))
-        seen: dict[str, tuple] = {}
-        done: dict[str, dict] = {}
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            for job_id in list(pending):
-                job = self.status(job_id)
-                state = (job["status"], job.get("pages_done"), job.get("pages_total"))
-                if on_change and seen.get(job_id) != state:
-                    on_change(job)
-                seen[job_id] = state
-                if job["status"] in TERMINAL:
-                    done[job_id] = job
-                    pending.remove(job_id)
-            if not pending:
-                return done
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(pending)
-            time.sleep(interval)
+        """Follow the jobs until each has finished; {id: job}. Each is followed through its
+        event stream (client/follow.py), or polled every `interval` where a stream cannot be
+        had. Raises TimeoutError with the unfinished ones after `timeout` seconds.
+        `on_change(job)` sees every new state."""
+        return follow.wait_jobs(
+            self, job_ids, timeout=timeout, interval=interval, on_change=on_change
+        )
 
 
 def _counter(total: int, progress: Callable[[int, int], None] | None):

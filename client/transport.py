@@ -44,6 +44,11 @@ class Unreachable(Exception):
     """No answer: the address is wrong, the network or the service is down."""
 
 
+class NotAStream(Exception):
+    """An answer to an event stream's request that is not `text/event-stream` (a proxy's page,
+    a service without streams)."""
+
+
 class Payload(Protocol):
     """A request body that can be sent again: its length, and a fresh reader each time."""
 
@@ -201,3 +206,25 @@ def _once(method, url, body, headers, progress, sink, timeout) -> Response:
     finally:
         if data is not None and not isinstance(data, bytes):
             data.reader.close()
+
+
+def open_stream(url: str, *, headers: dict[str, str], timeout: float):
+    """The open answer of a Server-Sent Events request (read its lines, then close it);
+    ApiError for an error answer, NotAStream for an answer of another type."""
+    # The URL is PDFQ_URL's (its scheme checked there).
+    request = urllib.request.Request(url, method="GET")  # noqa: S310
+    request.add_header("User-Agent", USER_AGENT)
+    request.add_header("Accept", "text/event-stream")
+    for name, value in headers.items():
+        request.add_header(name, value)
+    try:
+        answer = _OPENER.open(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        raise error_of(error.code, error.headers, error.read()) from None
+    except (OSError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        raise Unreachable(f"cannot reach {url.split('?')[0]}: {reason}") from None
+    if answer.headers.get_content_type() != "text/event-stream":
+        answer.close()
+        raise NotAStream(f"{url.split('?')[0]} answered {answer.headers.get_content_type()}")
+    return answer

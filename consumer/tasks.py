@@ -33,7 +33,7 @@ from core.adapters.queue import (
     STOP_BATCH,
 )
 from core.errors import NotFound, PdfqError
-from core.jobs import batches
+from core.jobs import batch_making, batches
 from core.jobs.lifecycle import Deferred
 from core.services import Services, build
 from core.settings import settings_or_exit
@@ -113,8 +113,8 @@ def register(services: Services) -> Tasks:
 
     @huey.task(**retried)
     def make_batch_jobs(tenant: str, batch_id: str, task=None):
-        """Make a batch's jobs (core/jobs/batches.py); a retry makes only those missing."""
-        batches.make_jobs(services, tenant, batch_id)
+        """Make a batch's jobs (core/jobs/batch_making.py); a retry makes only those missing."""
+        batch_making.make_jobs(services, tenant, batch_id)
 
     @huey.task(**retried)
     def stop_batch(tenant: str, batch_id: str, erase: bool, task=None):

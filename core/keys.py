@@ -397,3 +397,12 @@ def batch_pages_key(batch_id: str) -> str:
 def batch_ending_key(batch_id: str) -> str:
     """Set once the task that ends a batch is queued, so it is queued once; BATCH_DONE_TTL."""
     return f"batch-ending:{batch_id}"
+
+
+BATCHES_MAKING = "batches-making"  # set of "<tenant>/<batch id>" whose jobs are being made
+
+
+def batch_cursor_key(batch_id: str) -> str:
+    """How many of a batch's sources have their job made, while its jobs are being made, so
+    a resumed making task starts there; BATCH_DONE_TTL."""
+    return f"batch-cursor:{batch_id}"

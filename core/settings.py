@@ -331,6 +331,8 @@ class Settings:
 
     # Buckets of other stores granted to tenants (core/adapters/granted.py).
     tenant_buckets: tuple[BucketGrant, ...] = ()
+    # Keys asked for in one listing request of a granted prefix (a batch's source).
+    batch_list_page_size: int = 1000
 
     # Engines, page-parallel extraction, dedup.
     default_engine: str = engine_registry.DEFAULT
@@ -437,6 +439,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "WEBHOOK_MAX_CONCURRENT": ("webhook_max_concurrent", lambda n, v: _int(n, v, minimum=1)),
     "SOURCE_ALLOW_PRIVATE": ("source_allow_private", _bool),
     "TENANT_BUCKETS": ("tenant_buckets", _grants),
+    "BATCH_LIST_PAGE_SIZE": (
+        "batch_list_page_size",
+        lambda n, v: _int(n, v, minimum=1, maximum=1000),
+    ),
     "EVENTS_WINDOW_SECONDS": ("events_window_seconds", lambda n, v: _float(n, v, minimum=1)),
     "EVENTS_MAX_PER_TENANT": ("events_max_per_tenant", lambda n, v: _int(n, v, minimum=0)),
     "SOURCE_FETCH_TIMEOUT": ("source_fetch_timeout", lambda n, v: _float(n, v, minimum=0.1)),

@@ -57,6 +57,12 @@ def _sources(given, tenant: str) -> list[dict]:
     for index, source in enumerate(given):
         if isinstance(source, str):
             source = {"url": source}
+        if isinstance(source, dict) and "prefix" in source:
+            try:  # a prefix in a bucket granted to the tenant, listed by the worker
+                sources.append({"list": granted.checked_prefix(settings, tenant, source)})
+            except (BadRequest, Forbidden) as problem:
+                raise type(problem)(f"sources[{index}]: {problem.message}") from None
+            continue
         if isinstance(source, dict) and set(source) - {"filename"} == {"bucket", "key"}:
             try:  # a key in a bucket granted to the tenant (403 outside it)
                 found = granted.checked_source(
@@ -74,8 +80,8 @@ def _sources(given, tenant: str) -> list[dict]:
             where, default = {"url": url}, batches.source_filename(url)
         else:
             raise BadRequest(
-                f"sources[{index}] must be a URL, or an object with 'url' (or 'bucket' and "
-                "'key') and an optional 'filename'."
+                f"sources[{index}] must be a URL, an object with 'url' (or 'bucket' and "
+                "'key') and an optional 'filename', or a granted prefix {'bucket', 'prefix'}."
             )
         name = source.get("filename")
         if name is not None and not isinstance(name, str):
@@ -97,6 +103,7 @@ def batch_view(batch: batches.Batch) -> dict:
         "engine": batch.engine,
         "options": job_options.public(batch.options),
         "callback_url": batch.callback_url,
+        "listing": batch.listing,
         "links": {
             "self": url_for("batches.get_batch", batch_id=batch.id),
             "jobs": url_for("batches.batch_jobs", batch_id=batch.id),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import unicodedata
 from typing import IO
 
 from flask import Blueprint, request, url_for
@@ -18,6 +17,7 @@ from flask import Blueprint, request, url_for
 from core import egress, keys
 from core.adapters import granted
 from core.errors import BadRequest, PdfqError
+from core.filenames import clean_filename
 from core.jobs import batches, pdfcheck
 from core.jobs import options as job_options
 from core.jobs.model import Job
@@ -30,7 +30,6 @@ from functions.job_views import job_view
 
 log = logging.getLogger("pdfq.web")
 bp = Blueprint("documents", __name__)
-MAX_FILENAME_CHARS = 200
 FIELDS = ("file", "callback_url", "engine", *job_options.FIELDS)
 URL_FIELDS = ("source_url", "source", "filename", "callback_url", "engine", *job_options.FIELDS)
 
@@ -187,17 +186,6 @@ def creation_options(runtime: Services, fields, *, strings: bool) -> tuple[dict,
     options = job_options.parse(dict(fields), strings=strings, settings=runtime.settings)
     url = fields.get("callback_url")
     return options, check_url(url, runtime.settings) if url else None
-
-
-def clean_filename(name: str | None) -> str:
-    """A display name only (never a key): last path part, printable, bounded."""
-    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in unicodedata.normalize("NFC", name) if c.isprintable()).strip()
-    if len(name) > MAX_FILENAME_CHARS:  # cut the stem, keep a short extension such as .pdf
-        stem, dot, suffix = name.rpartition(".")
-        suffix = f".{suffix}" if dot and stem and len(suffix) <= 10 else ""
-        name = name[: MAX_FILENAME_CHARS - len(suffix)] + suffix
-    return name or "upload.pdf"
 
 
 def ascii_name(filename: str) -> str:

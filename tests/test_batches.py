@@ -8,7 +8,7 @@ import pytest
 
 from core import keys, webhooks
 from core.adapters.queue import MAKE_BATCH_JOBS
-from core.jobs import batches
+from core.jobs import batch_making, batches
 from tests.support.corpus import GOOD
 from tests.support.origin import Origin
 from tests.support.receiver import Receiver
@@ -86,9 +86,9 @@ def test_the_web_only_records_the_batch_a_worker_makes_its_jobs(client, services
 def test_making_the_jobs_again_makes_only_the_missing_ones(services, held):
     sources = [{"url": f"https://files.example/{n}.pdf", "filename": f"{n}.pdf"} for n in range(4)]
     batch = batches.create(services, "public", sources, options={}, engine=None, callback_url=None)
-    batches.make_jobs(services, "public", batch.id)  # ran once here (the queue is immediate)
+    batch_making.make_jobs(services, "public", batch.id)  # ran once here (the queue is immediate)
     first = len(held)
-    batches.make_jobs(services, "public", batch.id)  # a retried task
+    batch_making.make_jobs(services, "public", batch.id)  # a retried task
     assert first == 4 and len(held) == 4
 
 

@@ -1,18 +1,23 @@
 """Batches and live events on the live stack (gunicorn, huey_consumer, Redis, moto's S3): a
 batch of 1,000 one-page documents served by a local web server ends with its manifest and a
-signed batch.finished webhook; a job's event stream shows every status in order and resumes
-after it is cut."""
+signed batch.finished webhook; a batch from a prefix of a bucket granted in a second store
+(s3rver) is listed page by page by the worker; a job's event stream shows every status in
+order and resumes after it is cut."""
 
 import json
 import time
 import urllib.request
+import uuid
 
 import pytest
 
 from core import webhooks
+from core.adapters import granted
+from core.settings import load_settings
 from tests.support.corpus import GOOD
 from tests.support.origin import Origin
 from tests.support.receiver import Receiver
+from tests.support.servers import S3RVER_CREDENTIALS
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +76,74 @@ def test_a_batch_of_a_thousand_ends_with_its_manifest_and_webhook(stack, origin)
         assert len(set(origin.requests)) == COUNT
     finally:
         receiver.stop()
+
+
+PREFIXED = 7  # PDFs under the granted prefix, listed three keys a request
+
+
+@pytest.fixture(scope="module")
+def customer(s3rver_server, moto_server):
+    """(grant, store) of a customer's bucket in s3rver holding PREFIXED PDFs under in/batch/,
+    a text file there, and a PDF outside the prefix."""
+    grant = {
+        "bucket": f"customer-{uuid.uuid4().hex[:12]}",
+        "endpoint_url": s3rver_server.url,
+        "access_key_id": S3RVER_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "secret_access_key": S3RVER_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "source_prefix": "in/",
+    }
+    given = {"PDFQ_ENV_FILE": "", "S3_BUCKET": "unused"}
+    settings = load_settings({**given, "TENANT_BUCKETS": json.dumps({"public": grant})})
+    store = granted.store(settings, settings.tenant_buckets[0])
+    store.configure("create the customer's bucket", "create_bucket")
+    for n in range(PREFIXED):
+        store.put_bytes(f"in/batch/{n:02d}.pdf", PDF, "application/pdf")
+    store.put_bytes("in/batch/notes.txt", b"no PDF here", "text/plain")
+    store.put_bytes("in/elsewhere.pdf", PDF, "application/pdf")
+    return grant, store
+
+
+def test_a_batch_from_a_granted_prefix_is_listed_page_by_page_and_ends(
+    redis_server, moto_server, customer, tmp_path
+):
+    grant, _ = customer
+    stack = Stack(
+        redis_server.url,
+        moto_server,
+        tmp_path / "granted-stack",
+        TENANT_BUCKETS=json.dumps({"public": grant}),
+        BATCH_LIST_PAGE_SIZE="3",
+    )
+    try:
+        source = {"bucket": grant["bucket"], "prefix": "in/batch/"}
+        status, batch = stack.post_json("/api/v1/pdf/batches", {"sources": [source]})
+        assert status == 202 and batch["listing"] == {"done": False}, batch
+        path = "/api/v1/pdf" + batch["links"]["self"].removeprefix("/api/v1/pdf")
+        deadline = time.monotonic() + 180
+        while not (batch := stack.request("GET", path)[1])["ended_at"]:
+            assert time.monotonic() < deadline, f"{batch}\n{stack.logs()}"
+            time.sleep(0.5)
+        assert batch["status"] == "finished" and batch["total"] == PREFIXED + 1
+        assert batch["listing"] == {
+            "done": True,
+            "listed": PREFIXED + 1,
+            "truncated": False,
+            "next": [],
+        }
+        assert batch["counts"]["succeeded"] == PREFIXED and batch["counts"]["failed"] == 1
+        _, manifest, _ = stack.request("GET", f"{path}/manifest")
+        lines = [json.loads(line) for line in manifest.splitlines()]
+        names = [f"{n:02d}.pdf" for n in range(PREFIXED)] + ["notes.txt"]
+        assert [line["source"] for line in lines] == [
+            f"s3://{grant['bucket']}/in/batch/{name}" for name in names
+        ]
+        assert [line["status"] for line in lines] == ["succeeded"] * PREFIXED + ["failed"]
+        assert lines[-1]["error_code"] == "not_a_pdf"
+        log = stack.procs["worker"].log()
+        pages = f"listed a page of s3://{grant['bucket']}/in/batch/"
+        assert log.count(pages) == 3 and "8 keys listed" in log  # 9 keys, 3 a request
+    finally:
+        stack.stop()
 
 
 def read_events(stack: Stack, job_id: str, last: str | None) -> list[tuple[str, str, dict]]:

@@ -24,7 +24,7 @@ from importlib import import_module
 import pytest
 
 from client import connection, transport
-from client.command import exit_code, pdf_files
+from client.command import USAGE, batch_sources, exit_code, parser, pdf_files
 from client.connection import ConfigurationError, Connection, UnsafeLink
 from client.payloads import FormBody
 from client.progress import Reporter
@@ -404,3 +404,21 @@ def test_result_takes_the_tables_and_chunks_formats_and_submit_asks_for_them(tmp
     args = command.parser().parse_args(argv)
     command.run_submit(Recorder(), args, command.Reporter(quiet=True))
     assert sent["outputs"] == "tables,chunks" and sent["chunk_chars"] == 900
+
+
+def test_batch_of_an_s3_url_sends_a_granted_prefix(tmp_path):
+    report = Reporter(io.StringIO())
+    args = parser().parse_args(["batch", "s3://customer/in/reports/"])
+    assert batch_sources(args, report) == [{"bucket": "customer", "prefix": "in/reports/"}]
+    args = parser().parse_args(["batch", "s3://customer/in/", "--start-after", "in/k.pdf"])
+    assert batch_sources(args, report) == [
+        {"bucket": "customer", "prefix": "in/", "start_after": "in/k.pdf"}
+    ]
+    assert batch_sources(parser().parse_args(["batch", "s3:///in/"]), report) == USAGE
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# one\nhttps://a.example/x.pdf\n")
+    assert batch_sources(parser().parse_args(["batch", str(urls)]), report) == [
+        "https://a.example/x.pdf"
+    ]
+    given = parser().parse_args(["batch", str(urls), "--start-after", "k"])
+    assert batch_sources(given, report) == USAGE

@@ -325,3 +325,39 @@ def test_batch_of_a_folder_uploads_its_pdfs(installed, stack, tmp_path):
     done = pdfq(installed, stack, "batch", tmp_path, "--wait")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("succeeded\t")
+
+
+def test_submit_wait_follows_the_job_through_its_event_stream(installed, stack):
+    """The job's states and its end come from GET /jobs/<id>/events: the web log shows the
+    stream and not one poll of the job."""
+    idle(stack)
+    run = pdfq(installed, stack, "submit", "--wait", SMALL)
+    assert run.returncode == 0, run.stderr + stack.logs()
+    [row] = lines(run.stdout)
+    assert row[0] == "succeeded" and row[3] == "1 pages"
+    job_id = row[1]
+    assert f"pdfq: {job_id} {SMALL}: succeeded 1/1 pages" in run.stderr
+    streamed, polled = (
+        f"GET /api/v1/pdf/jobs/{job_id}/events 200",
+        f"GET /api/v1/pdf/jobs/{job_id} ",
+    )
+    deadline = time.monotonic() + 10
+    while streamed not in (log := stack.procs["web"].log()):  # written once the stream closed
+        assert time.monotonic() < deadline, log[-3000:]
+        time.sleep(0.2)
+    assert log.count(streamed) == 1 and log.count(polled) == 0
+
+
+def test_batch_wait_follows_the_batch_through_its_event_stream(installed, stack, tmp_path):
+    origin = Origin({"/a.pdf": (200, {}, SMALL.read_bytes())})
+    try:
+        urls = tmp_path / "urls.txt"
+        urls.write_text(f"{origin.url('/a.pdf')}\n")
+        done = pdfq(installed, stack, "batch", urls, "--wait", "--timeout", "120")
+        assert done.returncode == 0, done.stderr
+        batch_id = done.stderr.split("batch ", 1)[1].split(":", 1)[0]
+        assert f"pdfq: batch {batch_id}: finished, 1/1 jobs" in done.stderr
+        log = stack.procs["web"].log()
+        assert f"GET /api/v1/pdf/batches/{batch_id}/events 200" in log
+    finally:
+        origin.stop()

@@ -1,4 +1,4 @@
-"""Client filenames are display names only: cleaned (functions/documents.py clean_filename),
+"""Client filenames are display names only: cleaned (core/filenames.py clean_filename),
 bounded, and never part of an object key, on both ways in (POST /documents, POST /uploads).
 """
 
@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from core import keys
-from functions.documents import MAX_FILENAME_CHARS, clean_filename
+from core.filenames import MAX_FILENAME_CHARS, clean_filename
 from tests.support.api import complete, post_to_storage, presign
 from tests.support.corpus import GOOD
 

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from core.adapters import granted
+from core.jobs import batch_making
 from tests.support.api import UPLOAD_URL as URL
 from tests.support.api import post_pdf
 from tests.support.corpus import GOOD
@@ -94,3 +95,89 @@ def test_a_batch_takes_granted_keys_beside_urls(theirs, client):
         "/api/v1/pdf/batches", json={"sources": [{"bucket": theirs.bucket, "key": "x/a.pdf"}]}
     )
     assert refused.status_code == 403 and "sources[0]" in refused.get_json()["error"]["message"]
+
+
+def put_reports(theirs):
+    """in/reports/ holds three PDFs, a text file and a folder marker; other keys beside it."""
+    for key in ("in/reports/a.pdf", "in/reports/b.pdf", "in/reports/c.pdf", "in/other/x.pdf"):
+        theirs.put_bytes(key, PDF, "application/pdf")
+    theirs.put_bytes("in/reports/d.txt", b"not a PDF at all", "text/plain")
+    theirs.put_bytes("in/reports/sub/", b"", "application/x-directory")
+
+
+def manifest(client, made) -> list[dict]:
+    lines = client.get(made["links"]["manifest"]).get_data(as_text=True).splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.env(BATCH_LIST_PAGE_SIZE="2")
+def test_a_batch_lists_a_granted_prefix_page_by_page(theirs, client, monkeypatch):
+    put_reports(theirs)
+    requests = []
+    real = theirs._list
+    monkeypatch.setattr(theirs, "_list", lambda *a, **k: requests.append(k) or real(*a, **k))
+    source = {"bucket": theirs.bucket, "prefix": "in/reports/"}
+    made = client.post("/api/v1/pdf/batches", json={"sources": [source]}).get_json()
+    batch = client.get(made["links"]["self"]).get_json()
+    assert batch["status"] == "finished" and batch["total"] == 4
+    assert batch["listing"] == {"done": True, "listed": 4, "truncated": False, "next": []}
+    assert len(requests) == 3 and requests[1]["token"]  # 5 keys, 2 a page, continued
+    lines = manifest(client, made)
+    assert [line["source"] for line in lines] == [
+        f"s3://{theirs.bucket}/in/reports/{name}" for name in ("a.pdf", "b.pdf", "c.pdf", "d.txt")
+    ]
+    assert [line["status"] for line in lines] == ["succeeded"] * 3 + ["failed"]
+    assert lines[3]["error_code"] == "not_a_pdf" and lines[3]["filename"] == "d.txt"
+
+
+def test_a_listing_past_the_batch_limit_stops_there_and_says_where_to_go_on(
+    theirs, client, monkeypatch
+):
+    put_reports(theirs)
+    monkeypatch.setattr(batch_making, "MAX_SOURCES", 3)
+    sources = [{"bucket": theirs.bucket, "key": "in/reports/c.pdf"}]
+    sources += [{"bucket": theirs.bucket, "prefix": p} for p in ("in/", "in/reports/c")]
+    made = client.post("/api/v1/pdf/batches", json={"sources": sources}).get_json()
+    batch = client.get(made["links"]["self"]).get_json()
+    assert batch["total"] == 3 and batch["listing"]["truncated"]
+    assert batch["listing"]["next"] == [
+        {"bucket": theirs.bucket, "prefix": "in/", "start_after": "in/reports/a.pdf"},
+        {"bucket": theirs.bucket, "prefix": "in/reports/c"},
+    ]
+    assert [line["source"].rsplit("/", 1)[1] for line in manifest(client, made)] == [
+        "c.pdf",
+        "x.pdf",
+        "a.pdf",
+    ]
+    rest = client.post("/api/v1/pdf/batches", json={"sources": batch["listing"]["next"]})
+    listed = manifest(client, rest.get_json())
+    names = [line["source"].split("/in/", 1)[1] for line in listed]
+    assert names == ["reports/b.pdf", "reports/c.pdf", "reports/d.txt"]  # full again
+    after = client.get(rest.get_json()["links"]["self"]).get_json()["listing"]
+    assert after["next"] == [{"bucket": theirs.bucket, "prefix": "in/reports/c"}]
+
+
+def test_the_web_records_a_prefix_and_lists_nothing(theirs, client, runtime, monkeypatch):
+    monkeypatch.setattr(runtime.queue, "put_first", lambda *args: None)
+    monkeypatch.setattr(granted, "store", lambda *args: pytest.fail("the web listed a bucket"))
+    source = {"bucket": theirs.bucket, "prefix": "in/"}
+    made = client.post("/api/v1/pdf/batches", json={"sources": [source]})
+    assert made.status_code == 202, made.get_json()
+    assert made.get_json()["listing"] == {"done": False} and made.get_json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [
+        ({"prefix": "secret/"}, 403),
+        ({"prefix": "in/../secret/"}, 403),
+        ({"prefix": ""}, 403),
+        ({"prefix": "in/", "filename": "x.pdf"}, 400),
+        ({"prefix": 3}, 400),
+    ],
+)
+def test_a_prefix_outside_the_grant_is_refused_at_submit(theirs, client, source, status):
+    sources = [{"bucket": theirs.bucket, **source}]
+    refused = client.post("/api/v1/pdf/batches", json={"sources": sources})
+    assert refused.status_code == status, refused.get_json()
+    assert "sources[0]" in refused.get_json()["error"]["message"]

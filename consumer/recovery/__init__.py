@@ -23,7 +23,8 @@ Before it acts on a job the pass reads its record again: storage may be ahead of
 Jobs changed in the last RECONCILE_GRACE_SECONDS are left alone (they may be mid-enqueue).
 
 A webhook owed (written with the job's end) whose delivery task is not on the queue is
-queued again, once.
+queued again, once. A batch whose task making its jobs was lost has the task queued again
+(consumer/recovery/batch_makers.py).
 
 **After a loss of the state store.** Every pass writes `epoch` to the state store; a pass that
 finds none knows the store lost its data, and with it the open sets, live copies, leases and
@@ -45,6 +46,7 @@ import contextlib
 import dataclasses
 import logging
 
+from consumer.recovery import batch_makers
 from core import keys
 from core.clock import seconds_since, utcnow
 from core.errors import NotFound, NotUploaded, ObjectMissing, PdfqError
@@ -77,6 +79,7 @@ class Report:
     stale_markers: int = 0
     missing_leases: int = 0  # processing jobs whose lease is gone, not yet for a lease period
     found_again: int = 0  # open jobs found in storage after the state store lost its data
+    batches_resumed: int = 0  # batches whose task making their jobs was lost, queued again
     skipped: bool = False
 
     @property
@@ -108,6 +111,7 @@ def reconcile(services: Services) -> Report:
         state.set(keys.EPOCH, utcnow(), keys.EPOCH_TTL)
         oldest = _open_jobs(services, report)
         oldest = _owed_webhooks(services, report, oldest)
+        report.batches_resumed = batch_makers.resume(services)
         _keep_mark(services, oldest)
         state.purge_expired()
     finally:

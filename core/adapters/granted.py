@@ -6,7 +6,8 @@ the web checks the key is under the tenant's source prefix in a bucket granted t
 otherwise, whatever the key; nothing is read then), and the worker reads it from that store
 into the job's source key, so the job goes on as an upload's. When the tenant's grant has a
 result prefix, every job of the tenant that succeeds also gets its result object copied to
-`<result prefix><job id>.jsonl` in that bucket.
+`<result prefix><job id>.jsonl` in that bucket. A batch may name a prefix under the source
+prefix instead of keys: a worker lists it (core/jobs/batch_listing.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.settings import BucketGrant, Settings
 
 _stores: dict[BucketGrant, Storage] = {}
 _lock = threading.Lock()
+PREFIX_FIELDS = {"bucket", "prefix", "start_after"}
 
 
 def checked_source(settings: Settings, tenant: str, source) -> dict:
@@ -36,6 +38,26 @@ def checked_source(settings: Settings, tenant: str, source) -> dict:
                 return {"bucket": bucket, "key": key}
     raise Forbidden(
         "Field 'source': that key is not under a source prefix granted to you "
+        "(TENANT_BUCKETS, set by the operator)."
+    )
+
+
+def checked_prefix(settings: Settings, tenant: str, source) -> dict:
+    """{"bucket", "prefix"[, "start_after"]} if `tenant` may list it: the prefix starts with
+    the tenant's source prefix in that bucket (it may be the source prefix itself); 400 when
+    malformed, 403 when not granted."""
+    if not isinstance(source, dict) or not {"bucket", "prefix"} <= set(source) <= PREFIX_FIELDS:
+        raise BadRequest("A prefix is {'bucket', 'prefix'} and an optional 'start_after'.")
+    values = [source["bucket"], source["prefix"], source.get("start_after", "")]
+    if not all(isinstance(v, str) and len(v) <= 1024 for v in values):
+        raise BadRequest("'bucket', 'prefix' and 'start_after' are strings (of 1024 at most).")
+    bucket, prefix = source["bucket"], source["prefix"]
+    for grant in settings.tenant_buckets:
+        mine = grant.tenant == tenant and grant.bucket == bucket
+        if mine and prefix.startswith(grant.source_prefix) and ".." not in prefix.split("/"):
+            return {k: v for k, v in source.items() if k != "start_after" or v}
+    raise Forbidden(
+        "That prefix is not under a source prefix granted to you "
         "(TENANT_BUCKETS, set by the operator)."
     )
 

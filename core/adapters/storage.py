@@ -420,6 +420,17 @@ class Storage:
         page = self._list(prefix, start_after=start_after or "", max_keys=limit)
         return page.get("Contents", []), bool(page.get("IsTruncated"))
 
+    def list_pages(self, prefix: str, *, start_after: str = "", page_size: int = 1000):
+        """The objects under `prefix` after `start_after`, a listing request's page at a time
+        (`page_size` keys each), following the continuation tokens."""
+        token = ""
+        while True:
+            page = self._list(prefix, start_after=start_after, max_keys=page_size, token=token)
+            yield page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                return
+            token = page["NextContinuationToken"]
+
     def list_folders(self, prefix: str) -> list[str]:
         """The names one level below `prefix` that hold keys (`a/` of `prefix` + `a/b`)."""
         names, token = [], ""

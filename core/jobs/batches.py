@@ -1,11 +1,10 @@
 """Batches: up to MAX_SOURCES documents sent in one request, with shared options.
 
 The web only checks the request and writes two objects, the sources (`sources.json`) and
-the batch's record, then queues MAKE_BATCH_JOBS and answers 202: no web thread makes jobs.
-A worker makes one job per source (a job from a URL, queued for its tenant's turn like any
-other), with an id derived from the batch's and the source's number (keys.batch_job_id), so
-a task retried after an outage finds the jobs it made already and makes only the rest. Once
-every job is made the batch's total is written; the job that ends last queues END_BATCH
+the batch's record, then queues MAKE_BATCH_JOBS and answers 202: no web thread makes jobs
+or lists a bucket. A worker lists the granted prefixes among the sources, then makes one job
+per source (core/jobs/batch_making.py). Once every job is made the batch's total is written;
+the job that ends last queues END_BATCH
 (core/jobs/batch_counts.py), which writes the manifest (one JSON line per job: its source,
 status, error code and result key), the record's end, and queues the `batch.finished`
 webhook when the batch has a callback URL.
@@ -26,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from core import keys
 from core.adapters.queue import DELIVER_BATCH_WEBHOOK, MAKE_BATCH_JOBS, STOP_BATCH
 from core.clock import seconds_since, utcnow
-from core.errors import BadRequest, Conflict, NotFound, ObjectMissing, PdfqError, WriteConflict
+from core.errors import BadRequest, Conflict, NotFound, ObjectMissing, PdfqError
 from core.jobs import batch_counts
 from core.jobs.model import Job, JobStatus
 from core.services import Services
@@ -34,7 +33,7 @@ from core.services import Services
 log = logging.getLogger("pdfq.batches")
 MAX_SOURCES = 10_000
 MAKERS = 8  # jobs made (or read, for the manifest) at once by one task
-CHECK_EVERY = 500  # jobs made between two looks at whether the batch was canceled
+MAKER_QUEUED = "queued"  # the making task's lease while the task waits on the queue
 
 
 @dataclasses.dataclass
@@ -42,7 +41,7 @@ class Batch:
     id: str
     tenant: str
     status: str  # making, running, finished, canceled
-    total: int
+    total: int  # the sources; a prefix's objects count once listed
     created_at: str
     options: dict
     engine: str | None = None
@@ -52,6 +51,8 @@ class Batch:
     manifest: str | None = None
     counts: dict | None = None  # by status, kept on the record once the batch ended
     pages_done: int | None = None
+    listing: dict | None = None  # a batch naming prefixes: {"done": False} until listed
+    made_at: str | None = None  # when every job was made (or a cancel stopped the making)
 
 
 def source_filename(url: str) -> str:
@@ -69,26 +70,42 @@ def create(
     callback_url: str | None,
 ) -> Batch:
     """The batch, recorded, its jobs to be made by a worker. `sources`: checked already,
-    each {"url", "filename"} or {"object": {"bucket", "key"}, "filename"} (a granted key)."""
+    each {"url", "filename"}, {"object": {"bucket", "key"}, "filename"} (a granted key) or
+    {"list": {"bucket", "prefix"[, "start_after"]}} (a granted prefix, listed by the worker)."""
     if not 1 <= len(sources) <= MAX_SOURCES:
         raise BadRequest(f"Field 'sources' must list 1 to {MAX_SOURCES} sources.")
     batch = Batch(
         id=keys.new_job_id(),
         tenant=tenant,
         status="making",
-        total=len(sources),
+        total=sum(1 for source in sources if "list" not in source),
         created_at=utcnow(),
         options=options,
         engine=engine,
         callback_url=callback_url,
+        listing={"done": False} if any("list" in source for source in sources) else None,
     )
     storage = services.storage
     storage.put_bytes(
         keys.batch_sources_key(tenant, batch.id), json.dumps(sources).encode(), "application/json"
     )
-    _save(services, batch)
-    services.queue.put_first(MAKE_BATCH_JOBS, tenant, batch.id)
+    save(services, batch)
+    services.state.add(keys.BATCHES_MAKING, f"{tenant}/{batch.id}")
+    queue_making(services, tenant, batch.id)
     return batch
+
+
+def maker_lease(batch_id: str) -> str:
+    """The name of the lease of the task making the batch's jobs (core/jobs/inflight.py)."""
+    return f"batch:{batch_id}"
+
+
+def queue_making(services: Services, tenant: str, batch_id: str):
+    """Queue the task that makes the batch's jobs, at the head of the queue; its lease is
+    held for it RECONCILE_GRACE_SECONDS, so recovery leaves it alone while it is on its way."""
+    ttl = max(1, services.settings.reconcile_grace)
+    services.state.set(keys.lease_key(maker_lease(batch_id)), MAKER_QUEUED, ttl)
+    services.queue.put_first(MAKE_BATCH_JOBS, tenant, batch_id)
 
 
 def get(services: Services, tenant: str, batch_id: str) -> Batch:
@@ -101,7 +118,7 @@ def get(services: Services, tenant: str, batch_id: str) -> Batch:
     return Batch(**record)
 
 
-def _save(services: Services, batch: Batch):
+def save(services: Services, batch: Batch):
     services.storage.put_json(keys.batch_key(batch.tenant, batch.id), dataclasses.asdict(batch))
 
 
@@ -127,45 +144,7 @@ def _statuses(by_status: dict[str, int]) -> dict[str, int]:
     return {s.value: by_status.get(s.value, 0) for s in JobStatus}
 
 
-# --- the worker's side ---
-
-
-def make_jobs(services: Services, tenant: str, batch_id: str):
-    """Make the batch's jobs that are not made yet (MAKE_BATCH_JOBS), then its total."""
-    batch = get(services, tenant, batch_id)
-    raw = services.storage.get_bytes(keys.batch_sources_key(tenant, batch_id))
-    sources = json.loads(raw)
-    made = 0
-    with ThreadPoolExecutor(MAKERS, thread_name_prefix="pdfq-batch") as pool:
-        for start in range(0, len(sources), CHECK_EVERY):
-            if get(services, tenant, batch_id).status == "canceled":
-                break
-            chunk = range(start, min(start + CHECK_EVERY, len(sources)))
-            list(pool.map(lambda i: _make(services, batch, i, sources[i]), chunk))
-            made = chunk.stop
-    batch = get(services, tenant, batch_id)
-    batch.made = made
-    if batch.status == "making":
-        batch.status = "running"
-    _save(services, batch)
-    batch_counts.made_all(services.state, batch_id, made)
-    batch_counts.check_end(services.state, services.queue, tenant, batch_id)
-    log.info("batch %s: %d jobs made", batch_id, made)
-
-
-def _make(services: Services, batch: Batch, index: int, source: dict):
-    with contextlib.suppress(WriteConflict):  # made by an earlier try of this task
-        services.lifecycle.create(
-            job_id=keys.batch_job_id(batch.id, index),
-            tenant=batch.tenant,
-            filename=source["filename"],
-            size=0,
-            source_url=source.get("url"),
-            source_object=source.get("object"),
-            options=batch.options,
-            engine=batch.engine,
-            batch_id=batch.id,
-        )
+# --- the worker's side (making the jobs: core/jobs/batch_making.py) ---
 
 
 def stop(services: Services, tenant: str, batch_id: str, erase: bool):
@@ -222,7 +201,7 @@ def end(services: Services, tenant: str, batch_id: str):
     batch.manifest, batch.ended_at = manifest, utcnow()
     if batch.status != "canceled":
         batch.status = "finished"
-    _save(services, batch)
+    save(services, batch)
     batch_counts.forget(services.state, batch_id)
     if batch.callback_url:
         services.queue.put(DELIVER_BATCH_WEBHOOK, tenant, batch_id)
@@ -230,9 +209,12 @@ def end(services: Services, tenant: str, batch_id: str):
 
 
 def _named(source: dict) -> str:
-    """A source as the manifest names it: its URL, or s3://<bucket>/<key> of a granted key."""
+    """A source as the manifest names it: its URL, or s3://<bucket>/<key> of a granted key
+    (s3://<bucket>/<prefix> of a prefix a cancel stopped before it was listed)."""
     if "url" in source:
         return source["url"]
+    if "list" in source:
+        return f"s3://{source['list']['bucket']}/{source['list']['prefix']}"
     return f"s3://{source['object']['bucket']}/{source['object']['key']}"
 
 
@@ -257,7 +239,7 @@ def cancel(services: Services, batch: Batch) -> Batch:
     if batch.ended_at:
         raise Conflict(f"Batch {batch.id} has ended already; nothing to cancel.")
     batch.status = "canceled"
-    _save(services, batch)
+    save(services, batch)
     services.queue.put_first(STOP_BATCH, batch.tenant, batch.id, False)
     return batch
 
@@ -267,5 +249,5 @@ def erase(services: Services, batch: Batch):
     with contextlib.suppress(PdfqError):
         if not batch.ended_at:
             batch.status = "canceled"
-            _save(services, batch)
+            save(services, batch)
     services.queue.put_first(STOP_BATCH, batch.tenant, batch.id, True)

@@ -188,6 +188,15 @@ def s3rver_script() -> Path:
     return script
 
 
+def legacy_ciphers(node: str) -> list[str]:
+    """s3rver makes its continuation tokens with DES, which OpenSSL 3 (Node 17 and later)
+    offers only through its legacy provider: without it every truncated ListObjectsV2 is a
+    500."""
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+    major = version.strip().lstrip("v").split(".")[0]
+    return ["--openssl-legacy-provider"] if major.isdigit() and int(major) >= 17 else []
+
+
 class S3rverServer:
     """s3rver, a second S3 implementation (no conditional writes, no lifecycle rules, no
     notifications), keeping its objects on disk in `folder`: stop() and start() again
@@ -206,7 +215,8 @@ class S3rverServer:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node not found: s3rver needs node (`apt-get install nodejs`)")
-        args = [node, str(s3rver_script()), "-d", str(self.data), "-a", "127.0.0.1"]
+        args = [node, *legacy_ciphers(node), str(s3rver_script())]
+        args += ["-d", str(self.data), "-a", "127.0.0.1"]
         args += ["-p", str(self.port), "--silent", "--allow-mismatched-signatures"]
         log = open(self.folder / "s3rver.log", "ab")  # noqa: SIM115 - the child holds it
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
