@@ -26,7 +26,7 @@ from client.transport import Response, Retries
 # (AWS Lambda) even with its base64 encoding, and a web process holds no large upload.
 DIRECT_MAX_BYTES = 4 * 1024 * 1024
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
-FORMATS = ("text", "json", "pages", "blocks", "markdown", "tables", "chunks")
+FORMATS = ("text", "json", "pages", "blocks", "markdown", "tables", "chunks", "figures")
 # Options both upload paths take, as the API names them.
 OPTIONS = ("pages", "password", "layout", "laparams", "max_pages", "callback_url")
 

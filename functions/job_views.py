@@ -118,11 +118,10 @@ def get_result(job_id: str):
 def get_result_link(job_id: str):
     """A presigned GET URL of the stored result file, for results too large to proxy."""
     fmt = _format()
+    if fmt == "csv":
+        raise BadRequest("A table's CSV has no download link: GET ?format=csv&table=<n>.")
     if fmt in results.UNLINKED:
-        raise BadRequest(
-            f"format {fmt} has no download link: GET /result?format={fmt} (a table's CSV is "
-            "small; the figures' manifest holds a link to each figure)."
-        )
+        raise BadRequest("The figures have no download link: GET ?format=figures links each one.")
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
     url = url_for("jobs.get_result", job_id=job.id)
