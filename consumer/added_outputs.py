@@ -63,7 +63,12 @@ def make(
                 memory_mb=settings.extract_memory_mb,
                 password=options.password(job.options, settings),
                 on_tick=tick,
-                recycle=sandbox.Recycle(settings.sandbox_max_requests, settings.sandbox_max_rss_mb),
+                ocr_memory_mb=settings.ocr_memory_mb,
+                recycle=sandbox.Recycle(
+                    settings.sandbox_max_requests,
+                    settings.sandbox_max_rss_mb,
+                    slots.size(settings.extract_slots),
+                ),
             )
         _store(services, result, Path(folder), outputs)
     return summary["warnings"]

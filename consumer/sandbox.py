@@ -165,14 +165,21 @@ def extras(
     memory_mb: int,
     password: str = "",
     on_tick: Callable[[], None] | None = None,
+    ocr_memory_mb: int | None = None,
     recycle: Recycle = RECYCLE,
 ) -> dict:
     """Make `outputs` (tables, figures: engines/extras.py) of the pages `numbers` of `path`
     into `folder` in a warm child, under an extraction's time and memory limits (each page
-    of each output a step); the child's summary, or its error."""
+    of each output a step); the child's summary, or its error. `ocr_memory_mb` as for
+    extract: the child that has just extracted the job's text is the one taken."""
     request = {"path": str(path), "password": password, "numbers": numbers}
     request.update(outputs=outputs, folder=str(folder))
-    memory = Memory(memory_mb * 2**20, memory_mb * 2**20)
+    soft = memory_mb * 2**20
+    if ocr_memory_mb is None:
+        hard = soft
+    else:  # as extract: OCR's cap is the hard limit, 0 for none
+        hard = max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0
+    memory = Memory(soft, hard)
     child = sandbox_pool.take(memory, None)
     limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, None)
     limits.start(counted=True)

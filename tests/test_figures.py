@@ -110,6 +110,15 @@ def test_the_count_and_bytes_per_job_are_capped(tmp_path):
     assert found.warnings == ["figures_capped"]
 
 
+def test_the_client_asks_for_the_figures_format_and_refuses_a_link_for_it(capsys):
+    from client import command
+
+    assert command.parser().parse_args(["result", "--format", "figures", "ID"]).format == "figures"
+    with pytest.raises(SystemExit):
+        command.main(["result", "--format", "figures", "--link", "ID"])
+    assert "each figure has its own link" in capsys.readouterr().err
+
+
 def test_an_image_claiming_a_billion_pixels_is_never_decoded(tmp_path):
     huge = Image(80, 80, (100, 100, 300, 300), claimed=(40_000, 40_000))
     pages, found = found_in(tmp_path, [Page([huge, Image(80, 80, (300, 300, 400, 400))])])
@@ -137,16 +146,33 @@ def test_a_job_s_figures_are_listed_with_links_to_their_pngs(client, tmp_path, e
     assert link.status_code == 400
 
 
+def test_a_job_reusing_another_s_result_gets_figures_of_its_own_and_loses_them_when_erased(
+    client, tmp_path, services
+):
+    path = figure_pdfs.write(tmp_path / "doc.pdf", [Page([Image(200, 100, (100, 500, 300, 600))])])
+    first = submit(client, path, outputs="figures")
+    second = submit(client, path, outputs="figures")
+    record = services.records.get(second["id"], "public")
+    assert record.result["reused_from"] == first["id"]
+    [figure] = manifest(client, second["id"])
+    assert f"/{second['id']}/" in figure["url"]
+    assert requests.get(figure["url"], timeout=10).content.startswith(b"\x89PNG")
+    assert client.delete(f"{JOBS}/{second['id']}").status_code == 204
+    assert list(services.storage.list_keys(keys.results_prefix("public", second["id"]))) == []
+    assert requests.get(figure["url"], timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("outputs", [None, "tables"])
 def test_a_job_that_asks_for_no_figures_does_no_figure_work(
-    client, tmp_path, monkeypatch, services
+    client, tmp_path, monkeypatch, services, outputs
 ):
     def refused(*args, **kwargs):
         raise AssertionError("a job without figures enumerated images")
 
     monkeypatch.setattr(sandbox, "extras", refused)
     path = figure_pdfs.write(tmp_path / "doc.pdf", [Page([Image(200, 100, (100, 500, 300, 600))])])
-    job = submit(client, path, outputs="tables")
-    assert job["status"] == "succeeded"
+    job = submit(client, path, **({"outputs": outputs} if outputs else {}))
+    assert job["status"] == "succeeded" and job["warnings"] == []
     stored = list(services.storage.list_keys(keys.results_prefix("public", job["id"])))
     assert len(stored) == 1 and stored[0].endswith(".jsonl")  # the result object only
     response = client.get(f"{JOBS}/{job['id']}/result?format=figures")
