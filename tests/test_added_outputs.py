@@ -137,3 +137,20 @@ def test_a_pending_output_answers_not_ready_and_belongs_to_its_result(client, tm
 def test_page_numbers_follow_the_job_s_page_selection(spec, count, expected):
     assert added_outputs.page_numbers({"pages": spec} if spec else {}, count) == expected
     assert added_outputs.page_numbers({"max_pages": 2}, 2) == [1, 2]
+
+
+def test_outputs_that_cannot_be_queued_are_not_left_pending(client, services, monkeypatch):
+    from core.errors import QueueUnavailable
+
+    job = submit(client, GOOD / "pdfminer_jo.pdf")
+
+    def down(*args, **kwargs):
+        raise QueueUnavailable("Redis is down")
+
+    monkeypatch.setattr(services.queue, "put", down)
+    response = client.post(f"{JOBS}/{job['id']}/outputs", json={"outputs": ["tables"]})
+    assert response.status_code == 503
+    now = client.get(f"{JOBS}/{job['id']}").get_json()
+    assert now["outputs_pending"] == [] and now["outputs_failed"]["tables"]["code"] == (
+        "queue_unavailable"
+    )
