@@ -34,6 +34,7 @@ SUFFIX = {
     "markdown": ".md",
     "tables": ".tables.jsonl",
     "chunks": ".chunks.jsonl",
+    "figures": ".figures.jsonl",
 }
 
 
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "link", False) and args.format == "json":
         parser().error("--link takes --format text or pages (json comes whole only from /result)")
+    if getattr(args, "link", False) and args.format == "figures":
+        parser().error("--link does not take --format figures: each figure has its own link")
     report = Reporter(quiet=args.quiet)
     try:
         conn = connection.from_environment()

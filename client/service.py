@@ -24,7 +24,7 @@ from client.transport import Response, Retries
 # a presigned PUT. 4 MiB stays under the 6 MB request limit of a serverless deployment
 # (AWS Lambda) even with its base64 encoding, and a web process holds no large upload.
 DIRECT_MAX_BYTES = 4 * 1024 * 1024
-FORMATS = ("text", "json", "pages", "blocks", "markdown", "tables", "chunks")
+FORMATS = ("text", "json", "pages", "blocks", "markdown", "tables", "chunks", "figures")
 # Options both upload paths take, as the API names them.
 OPTIONS = ("pages", "password", "layout", "laparams", "max_pages", "callback_url")
 

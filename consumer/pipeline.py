@@ -20,7 +20,7 @@ import logging
 import time
 from pathlib import Path
 
-from consumer import parts, quality, scratch, source_fetch
+from consumer import added_outputs, parts, quality, scratch, source_fetch
 from consumer.heartbeat import JobCanceled, LeaseLost, interrupted, job_tick, worker_name
 from core import engine_registry, keys
 from core.adapters import granted
@@ -196,6 +196,7 @@ def _extract(services: Services, job: Job, worker: str, tick):
             done["sha256"] = sha256
         if settings.dedup_enabled and (reused := _reuse(services, job, sha256, digest, key)):
             reused["seconds"] = _rounded(timings)
+            added_outputs.at_run(services, job, path, reused, tick)  # figures are the run's own
             return reused, done, None
         extraction = parts.extract(services, job, path, engine, worker, tick)
         timings["extract"] = extraction.seconds
@@ -203,6 +204,7 @@ def _extract(services: Services, job: Job, worker: str, tick):
         started = time.monotonic()
         # Inside the folder: the pages are still in their file, read one at a time.
         summary = _write(services, job, extraction, engine, key)
+        added_outputs.at_run(services, job, path, summary, tick)
         timings["upload"] = time.monotonic() - started
     summary.update(seconds=_rounded(timings), dedup=digest)
 

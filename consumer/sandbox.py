@@ -39,7 +39,7 @@ from engines.base import Extraction, PageFile
 
 POLL_SECONDS = 0.5
 RECYCLE = Recycle()  # the defaults of SANDBOX_MAX_REQUESTS and SANDBOX_MAX_RSS_MB
-__all__ = ["Caps", "Counted", "Recycle", "extract", "render"]
+__all__ = ["Caps", "Counted", "Recycle", "extract", "extras", "render"]
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,39 @@ def render(
     limits = _Limits(timeout, timeout, timeout, memory_mb, None)
     limits.start(counted=True)
     return _ask(child, "render", request, limits, recycle)[1]
+
+
+def extras(
+    path: Path,
+    folder: Path,
+    *,
+    numbers: list[int],
+    outputs: list[str],
+    timeout: float,
+    open_seconds: float,
+    page_seconds: float,
+    memory_mb: int,
+    password: str = "",
+    on_tick: Callable[[], None] | None = None,
+    ocr_memory_mb: int | None = None,
+    recycle: Recycle = RECYCLE,
+) -> dict:
+    """Make `outputs` (tables, figures: engines/extras.py) of the pages `numbers` of `path`
+    into `folder` in a warm child, under an extraction's time and memory limits (each page
+    of each output a step); the child's summary, or its error. `ocr_memory_mb` as for
+    extract: the child that has just extracted the job's text is the one taken."""
+    request = {"path": str(path), "password": password, "numbers": numbers}
+    request.update(outputs=outputs, folder=str(folder))
+    soft = memory_mb * 2**20
+    if ocr_memory_mb is None:
+        hard = soft
+    else:  # as extract: OCR's cap is the hard limit, 0 for none
+        hard = max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0
+    memory = Memory(soft, hard)
+    child = sandbox_pool.take(memory, None)
+    limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, None)
+    limits.start(counted=True)
+    return _ask(child, "extras", request, limits, recycle, on_tick=on_tick)[1]
 
 
 def _ask(child, kind, request, limits, recycle, on_progress=None, on_tick=None, on_count=None):

@@ -65,7 +65,7 @@ class _Request:
 
         page_tree.forget()  # nothing of an earlier request's document
         try:
-            run = self.render if kind == "render" else self.run
+            run = {"render": self.render, "extras": self.extras}.get(kind, self.run)
             answer = ["ok", run(**request)]
         except MemoryError:
             # No reporting from here: the traceback still holds the memory that ran out.
@@ -149,6 +149,13 @@ class _Request:
             path, out, page=page, width=width, password=password
         )
         return {"width": wide, "height": high, "points": [points_wide, points_high]}
+
+    def extras(self, **request) -> dict:
+        """Tables and figures of a document's pages, without its text (engines/extras.py)."""
+        from engines import extras
+
+        on_page = lambda done, total: self.channel.send("progress", done, total)  # noqa: E731
+        return extras.run(**request, on_page=on_page)
 
     def count(self, module, path, password, options, caps, count_first):
         """Count the pages, refuse a document over the page limits (too_many_pages) and tell

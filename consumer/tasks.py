@@ -19,10 +19,11 @@ from huey import crontab
 from huey.api import TaskWrapper
 from huey.signals import SIGNAL_INTERRUPTED
 
-from consumer import delivery, parts, pipeline, recovery, scratch, telemetry
+from consumer import added_outputs, delivery, parts, pipeline, recovery, scratch, telemetry
 from consumer.recovery import expiry
 from core import keys, operations
 from core.adapters.queue import (
+    ADD_OUTPUTS,
     DELIVER_BATCH_WEBHOOK,
     DELIVER_WEBHOOK,
     DISPATCH_JOB,
@@ -110,6 +111,12 @@ def register(services: Services) -> Tasks:
                 tenant, job_id, event, delay=delivery.SLOT_RETRY_SECONDS, **budget
             )
             services.queue.enqueue(later)
+
+    @huey.task(**retried)
+    def add_outputs(tenant: str, job_id: str, outputs: list[str], task=None):
+        """Outputs asked for after a job finished, made from its PDF (consumer/added_outputs.py)."""
+        final_attempt = task is None or task.retries == 0
+        added_outputs.run(services, tenant, job_id, outputs, final_attempt=final_attempt)
 
     @huey.task(**retried)
     def make_batch_jobs(tenant: str, batch_id: str, task=None):
@@ -219,6 +226,7 @@ def register(services: Services) -> Tasks:
             STOP_BATCH: stop_batch,
             END_BATCH: end_batch,
             DELIVER_BATCH_WEBHOOK: deliver_batch_webhook,
+            ADD_OUTPUTS: add_outputs,
         }
     )
     return Tasks(extract_document, extract_part, dispatch_job, deliver_webhook, recover_jobs)

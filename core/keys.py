@@ -149,6 +149,22 @@ def page_image_key(result: str, page: int, width: int) -> str:
     return f"{result.removesuffix('.jsonl')}/pages/{page:06d}-w{width}.png"
 
 
+def extras_key(result: str, output: str) -> str:
+    """An output (tables, figures) of the result object `result` made apart from its text,
+    kept beside it as JSON lines, a page a line (so it expires and is erased with it)."""
+    if output not in ("tables", "figures"):
+        raise ValueError(f"unknown output {output!r}")
+    return f"{result.removesuffix('.jsonl')}/outputs/{output}.jsonl"
+
+
+def figure_key(result: str, name: str) -> str:
+    """One figure of the result object `result`, a PNG named by its page and number
+    (`000003-002.png`), kept beside it."""
+    if not re.fullmatch(r"\d{6}-\d{3}\.png", name):
+        raise ValueError(f"not a figure's name: {name!r}")
+    return f"{result.removesuffix('.jsonl')}/figures/{name}"
+
+
 def results_prefix(tenant: str, job_id: str) -> str:
     """Every result object of one job, of every run."""
     return f"{RESULTS_PREFIX}{tenant}/{job_id}/"

@@ -1,6 +1,6 @@
 """Job control over HTTP: re-run a job now or later (Huey's schedule), with new options,
-cancel it, or erase it. The moves themselves are the lifecycle's; `flask pdf reprocess |
-cancel | delete` make the same calls."""
+add outputs to a finished one, cancel it, or erase it. The moves themselves are the
+lifecycle's; `flask pdf reprocess | cancel | delete` make the same calls."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from flask import Blueprint, request, url_for
 
 from consumer import page_images
 from core.clock import parse_client_time, utc_after
-from core.errors import BadRequest, JobDeleted
-from core.jobs import options
+from core.errors import BadRequest, JobDeleted, ObjectMissing
+from core.jobs import added, options, retention
 from core.webhooks import check_url
 from functions import limits
 from functions.auth import current_tenant
@@ -43,6 +43,28 @@ def reprocess_view(job_id: str):
     if job.status.terminal:  # a waiting job is counted already; a finished one comes back
         limits.check_capacity(runtime, job.tenant)
     job = runtime.lifecycle.reprocess(job, eta=eta, new_options=new_options, callback_url=callback)
+    return job_view(job), 202, {"Location": url_for("jobs.get_job", job_id=job.id)}
+
+
+@bp.post("/jobs/<job_id>/outputs")
+def add_outputs_view(job_id: str):
+    """Make outputs a succeeded job did not compute (tables, figures) from its stored PDF,
+    beside its result, without extracting its text again: 202 with them pending, 200 when
+    it has them all already (core/jobs/added.py)."""
+    body = limits.json_body()
+    check_fields(body if isinstance(body, dict) else {}, ("outputs",))
+    runtime = services()
+    job = runtime.records.get(job_id, current_tenant())
+    wanted = added.asked(job, body)
+    if not wanted:
+        return job_view(job), 200
+    try:
+        runtime.storage.head(job.source_key)
+    except ObjectMissing:
+        days = runtime.settings.source_retention_days
+        raise retention.source_expired(job, days) from None
+    limits.check_capacity(runtime, job.tenant)
+    job = runtime.lifecycle.ask_outputs(job, wanted)
     return job_view(job), 202, {"Location": url_for("jobs.get_job", job_id=job.id)}
 
 

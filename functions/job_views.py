@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request, url_for
 from consumer import page_images
 from core.clock import seconds_since
 from core.errors import BadRequest
-from core.jobs import options, results, retention
+from core.jobs import added, options, results, retention
 from core.jobs.model import Job, JobStatus
 from functions.auth import current_tenant
 from functions.context import services
@@ -44,6 +44,10 @@ def job_view(job: Job) -> dict:
         "error": job.error,
         "warnings": job.warnings,
         "options": options.public(job.options),
+        # The outputs the job has (its run's and those added since) and those being added.
+        "outputs": added.computed(job),
+        "outputs_pending": added.of(job)["pending"],
+        "outputs_failed": added.of(job)["failed"],
         "callback_url": job.callback_url,
         "deliveries": job.deliveries,
         "source_expires_at": retention.source_expires_at(job, settings.source_retention_days),
@@ -53,6 +57,7 @@ def job_view(job: Job) -> dict:
             "result": url_for("jobs.get_result", job_id=job.id),
             "result_link": url_for("jobs.get_result_link", job_id=job.id),
             "reprocess": url_for("control.reprocess_view", job_id=job.id),
+            "outputs": url_for("control.add_outputs_view", job_id=job.id),
             "cancel": url_for("control.cancel_view", job_id=job.id),
         },
     }
@@ -92,8 +97,9 @@ def _table_number() -> int | None:
 def get_result(job_id: str):
     """text/plain by default; ?format=json for per-page text and document metadata,
     ?format=pages for JSON lines, one page each, ?format=blocks for each page's text blocks
-    (JSON lines), ?format=markdown, ?format=tables (JSON lines, a table each) and
-    ?format=csv&table=<n> for one table (all streamed from storage)."""
+    (JSON lines), ?format=markdown, ?format=tables (JSON lines, a table each),
+    ?format=csv&table=<n> for one table, ?format=chunks, and ?format=figures (JSON lines, a
+    figure each with a presigned link to its PNG), all streamed from storage."""
     fmt = _format()
     table = _table_number()
     runtime = services()
@@ -101,7 +107,10 @@ def get_result(job_id: str):
     days = runtime.settings.result_retention_days
     # Streamed: a response's memory does not grow with the document.
     url = url_for("jobs.get_result", job_id=job.id)
-    chunks = results.chunks(runtime.storage, job, fmt, days, table=table, url=url)
+    link_seconds = runtime.settings.result_link_expiry
+    chunks = results.chunks(
+        runtime.storage, job, fmt, days, table=table, url=url, link_seconds=link_seconds
+    )
     return Response(chunks, content_type=results.FORMATS[fmt][1])
 
 
@@ -111,6 +120,8 @@ def get_result_link(job_id: str):
     fmt = _format()
     if fmt == "csv":
         raise BadRequest("A table's CSV has no download link: GET ?format=csv&table=<n>.")
+    if fmt in results.UNLINKED:
+        raise BadRequest("The figures have no download link: GET ?format=figures links each one.")
     runtime = services()
     job = runtime.records.get(job_id, current_tenant())
     url = url_for("jobs.get_result", job_id=job.id)

@@ -36,6 +36,8 @@ MAKE_BATCH_JOBS = "make_batch_jobs"
 STOP_BATCH = "stop_batch"
 END_BATCH = "end_batch"
 DELIVER_BATCH_WEBHOOK = "deliver_batch_webhook"
+# Outputs asked for after a job finished (consumer/added_outputs.py).
+ADD_OUTPUTS = "add_outputs"
 
 
 def make_huey(settings: Settings) -> Huey:

@@ -14,6 +14,7 @@ recovery). Views, tasks, recovery and the CLI call these; nothing else moves a j
                 interrupt (-> queued)
     controlled  reprocess (-> queued or scheduled), cancel (-> canceled, or a request),
                 erase (-> deleted: a tombstone, every object of the job removed)
+    added to    ask_outputs, outputs_made (a succeeded job stays succeeded: core/jobs/added.py)
     recovered   requeue (its task again), recover_crashed (-> queued, or failed), close
 """
 
@@ -24,7 +25,7 @@ import logging
 import time
 
 from core import keys, webhooks
-from core.adapters.queue import DELIVER_WEBHOOK, EXTRACT_DOCUMENT, JobQueue
+from core.adapters.queue import ADD_OUTPUTS, DELIVER_WEBHOOK, EXTRACT_DOCUMENT, JobQueue
 from core.clock import utc_after
 from core.errors import (
     Conflict,
@@ -39,7 +40,7 @@ from core.errors import (
     WorkerCrashed,
     error_for_code,
 )
-from core.jobs import batch_counts, carried, erasure, options, pdfcheck, retention
+from core.jobs import added, batch_counts, carried, erasure, options, pdfcheck, retention
 from core.jobs.inflight import HUEY_RETRY, InFlight
 from core.jobs.model import WAITING, Job, JobStatus, attempt
 from core.jobs.records import JobRecords
@@ -60,6 +61,7 @@ _ERASED = {
     "warnings": [],
     "error": None,
     "result": None,
+    "added": None,
 }
 _REFUSED = {error.code for error in pdfcheck.REFUSALS}
 
@@ -458,6 +460,36 @@ class Lifecycle:
     def close(self, job: Job):
         """Remove the open-job marker a terminal job kept (a delete that failed earlier)."""
         self.records.close(job)
+
+    # --- outputs added to a succeeded job (core/jobs/added.py) ---
+
+    def ask_outputs(self, job: Job, outputs: list[str]) -> Job:
+        """Record `outputs` as pending on a succeeded job and queue the task that makes them
+        (again, if they were pending already: a lost task is replaced by asking again)."""
+        expect = JobStatus.SUCCEEDED
+        job = self._move(job, expect, expect=expect, added=lambda c: added.pending(c, outputs))
+        try:
+            self.queue.put(ADD_OUTPUTS, job.tenant, job.id, outputs)
+        except PdfqError:
+            with contextlib.suppress(PdfqError):  # nothing will make them: not pending
+                failed = {name: {"code": "queue_unavailable"} for name in outputs}
+                self.outputs_made(job, job.result["key"], [], failed)
+            raise
+        return job
+
+    def outputs_made(
+        self, job: Job, result: str, made: list[str], failed: dict, warnings: list[str] = ()
+    ) -> Job:
+        """A worker made `made` beside `result` (and could not make `failed`); Conflict when
+        the job was re-run or erased meanwhile (the outputs are not its own)."""
+        expect = JobStatus.SUCCEEDED
+        return self._move(
+            job,
+            expect,
+            expect=expect,
+            added=lambda c: added.finished(c, result, made, failed),
+            warnings=lambda c: [*c.warnings, *(w for w in warnings if w not in c.warnings)],
+        )
 
     # --- the record keeps what happened to the job's webhook ---
 

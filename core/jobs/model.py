@@ -98,6 +98,9 @@ class Job:
     warnings: list[str] = dataclasses.field(default_factory=list)
     attempts: list[dict] = dataclasses.field(default_factory=list)
     result: dict | None = None
+    # Outputs made after the run, beside its result (core/jobs/added.py): {"result": the result
+    # key they belong to, "outputs", "pending", "failed"}.
+    added: dict | None = None
     # Extraction options (the password sealed: core/jobs/options.py), the webhook URL and
     # the log of its deliveries.
     options: dict = dataclasses.field(default_factory=dict)

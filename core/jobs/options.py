@@ -36,8 +36,8 @@ FIELDS = (
 # Results beyond the text and pages, computed only for jobs that ask for them: each page's
 # text blocks with their kinds, the document as Markdown (made from those blocks), each
 # page's tables, the document as chunks for retrieval, the document's and each page's
-# language (docs/structure.md).
-OUTPUTS = ("blocks", "markdown", "tables", "chunks", "languages")
+# language, the images its pages show as PNG files (docs/structure.md).
+OUTPUTS = ("blocks", "markdown", "tables", "chunks", "languages", "figures")
 # The outputs made from the text blocks: asking for one computes the blocks.
 BLOCK_OUTPUTS = ("blocks", "markdown", "chunks")
 # pdfminer.layout.LAParams arguments a job may set, with their types.

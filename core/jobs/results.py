@@ -19,7 +19,9 @@ before the record: reading one that is gone is a 410 with the time it was purged
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import itertools
 import json
 import secrets
 import shutil
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from core import keys
 from core.adapters.storage import Storage
 from core.errors import BadRequest, Conflict, NotFound, ObjectMissing, ResultNotReady
-from core.jobs import chunking, structure
+from core.jobs import added, chunking, structure
 from core.jobs.model import Job, JobStatus
 from core.jobs.retention import result_expired
 
@@ -43,7 +45,11 @@ FORMATS = {
     "tables": ("tables.jsonl", "application/x-ndjson; charset=utf-8"),
     "csv": ("table.csv", "text/csv; charset=utf-8"),
     "chunks": ("chunks.jsonl", "application/x-ndjson; charset=utf-8"),
+    "figures": ("figures.jsonl", "application/x-ndjson; charset=utf-8"),
 }
+# Formats with no download link: one table's CSV is small, and the figures' manifest holds
+# links of its own, which would expire inside a stored file.
+UNLINKED = ("csv", "figures")
 # Formats made from each page's blocks or tables: only jobs that asked for them (the
 # `outputs` option), each format with the output it needs.
 NEEDS = {
@@ -52,6 +58,7 @@ NEEDS = {
     "chunks": "blocks",
     "tables": "tables",
     "csv": "tables",
+    "figures": "figures",
 }
 # Extras a page line may carry, left out of the text, pages and json formats.
 PAGE_EXTRAS = ("blocks", "tables")
@@ -160,23 +167,46 @@ def result_key(job: Job) -> str | None:
 def _opened(storage: Storage, job: Job, fmt: str, retention_days: int):
     """(summary, the page lines after it) of the job's result, opened now: a result that is
     gone is a 410 here, not a cut body later."""
-    require_succeeded(job)
-    key = result_key(job)
-    needed = NEEDS.get(fmt)
-    if needed and needed not in (job.result or {}).get("outputs", ()):
-        asked = fmt if fmt in ("markdown", "chunks") else needed
-        raise Conflict(
-            f"Job {job.id} did not compute its {needed}, so it has no {fmt!r} format: "
-            f'reprocess it with {{"outputs": "{asked}"}} (or send outputs={asked} with the PDF).'
-        )
-    if key is None:
-        raise result_expired(job, retention_days)
+    key = _checked(job, fmt, retention_days)
     try:
         lines = stream_lines(storage, key)
         summary = json.loads(next(lines))
     except (ObjectMissing, StopIteration):
         raise result_expired(job, retention_days) from None
     return summary, lines
+
+
+def _checked(job: Job, fmt: str, retention_days: int) -> str:
+    """The key of the job's result, once the job is known to have format `fmt`."""
+    require_succeeded(job)
+    key = result_key(job)
+    needed = NEEDS.get(fmt)
+    if needed and needed not in added.computed(job):
+        _not_computed(job, fmt, needed)
+    if key is None:
+        raise result_expired(job, retention_days)
+    return key
+
+
+def _not_computed(job: Job, fmt: str, needed: str):
+    """409 for a format whose output the job does not have, saying how to get it."""
+    now = added.of(job)
+    if needed in now["pending"]:
+        raise ResultNotReady(
+            f"Job {job.id}'s {needed} are being made; poll the job until they are in its `outputs`."
+        )
+    failed = now["failed"].get(needed)
+    why = f" (adding them failed: {failed.get('code')})" if failed else ""
+    if needed in added.ADDABLE:
+        raise Conflict(
+            f"Job {job.id} did not compute its {needed}{why}, so it has no {fmt!r} format: "
+            f'add them with POST /jobs/{job.id}/outputs {{"outputs": ["{needed}"]}}.'
+        )
+    asked = fmt if fmt in ("markdown", "chunks") else needed
+    raise Conflict(
+        f"Job {job.id} did not compute its {needed}, so it has no {fmt!r} format: "
+        f'reprocess it with {{"outputs": "{asked}"}} (or send outputs={asked} with the PDF).'
+    )
 
 
 def chunks(
@@ -187,13 +217,20 @@ def chunks(
     *,
     table: int | None = None,
     url: str = "",
+    link_seconds: int = 3600,
 ) -> Iterator[bytes]:
     """The job's result in format `fmt`, as chunks of bytes; never built whole. `csv` is the
     table numbered `table` (1-based, in document order, as `tables` numbers them); `url` is
-    the result's path, which each table's CSV link extends."""
+    the result's path, which each table's CSV link extends; each figure's link is presigned
+    for `link_seconds`."""
     if fmt == "csv" and table is None:
         raise BadRequest("format=csv needs the table's number: ?format=csv&table=1.")
+    if fmt == "figures":  # the manifest beside the result: the result itself is not read
+        _checked(job, fmt, retention_days)
+        return figures_of(storage, job, retention_days, link_seconds)
     summary, lines = _opened(storage, job, fmt, retention_days)
+    if added.stored_beside(job, "tables") and fmt in ("markdown", "chunks", "tables", "csv"):
+        lines = _with_tables(storage, job, lines, retention_days)
     if fmt == "json":
         return _document(job, summary, lines)
     if fmt == "text":
@@ -212,6 +249,66 @@ def chunks(
     if _has_extras(summary):  # pages: their lines without the blocks and tables
         return (_json_line(_without_blocks(p)) for p in _pages(lines))
     return (line + b"\n" for line in lines)
+
+
+def _beside(storage: Storage, job: Job, output: str, retention_days: int) -> Iterator[dict]:
+    """The lines of an output kept beside the result object (keys.extras_key), a page each;
+    opened now, so one that is gone is a 410 here, not a cut body later."""
+    key = keys.extras_key(result_key(job), output)
+    try:
+        lines = stream_lines(storage, key)
+        first = next(lines, None)
+    except ObjectMissing:
+        raise result_expired(job, retention_days) from None
+    return itertools.chain([] if first is None else [json.loads(first)], _pages(lines))
+
+
+def _with_tables(
+    storage: Storage, job: Job, lines: Iterator[bytes], retention_days: int
+) -> Iterator[bytes]:
+    """The page lines with the tables added after the run, page by page (both in page order)."""
+    tables = _beside(storage, job, "tables", retention_days)
+    held = next(tables, None)
+    for line in lines:
+        page = json.loads(line)
+        while held is not None and held["page"] < page["page"]:
+            held = next(tables, None)
+        if held is not None and held["page"] == page["page"]:
+            page["tables"] = held["tables"]
+        yield _json_line(page)[:-1]
+
+
+def figures_of(
+    storage: Storage, job: Job, retention_days: int, link_seconds: int
+) -> Iterator[bytes]:
+    """Every figure of the document in order, numbered from 1, each with a presigned GET link
+    to its PNG valid `link_seconds` (presigning is local: no request per figure)."""
+    pages = _beside(storage, job, "figures", retention_days)
+    return _figure_lines(storage, job, pages, link_seconds)
+
+
+def _figure_lines(storage: Storage, job: Job, pages: Iterator[dict], link_seconds: int):
+    result = result_key(job)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=link_seconds)
+    expires_at = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    number = 0
+    for page in pages:
+        for figure in page["figures"]:
+            number += 1
+            key = keys.figure_key(result, figure["file"])
+            link = storage.presign_get(key, expires=link_seconds)
+            yield _json_line(
+                {
+                    "figure": number,
+                    "page": page["page"],
+                    "bbox": figure["bbox"],
+                    "width": figure["width"],
+                    "height": figure["height"],
+                    "bytes": figure["bytes"],
+                    "url": link,
+                    "expires_at": expires_at,
+                }
+            )
 
 
 def _has_extras(summary: dict) -> bool:
