@@ -232,10 +232,11 @@ def prepare(handler: logging.Handler, settings: Settings):
 
 
 def configure(settings: Settings):
-    """Send pdfq's and Huey's loggers to stderr in LOG_FORMAT; pdfq's at LOG_LEVEL.
+    """Send pdfq's and Huey's loggers to stderr in LOG_FORMAT, both at LOG_LEVEL.
 
     huey_consumer installs its own handler on "huey" before our start-up hook runs: that
-    handler is re-formatted rather than doubled.
+    handler is re-formatted rather than doubled, and its level (INFO, from the command
+    line) becomes LOG_LEVEL: at `warning` Huey's two lines per task are not even formatted.
     """
     for name in LOGGERS:
         logger = logging.getLogger(name)
@@ -244,4 +245,5 @@ def configure(settings: Settings):
         for handler in logger.handlers:
             prepare(handler, settings)
         logger.propagate = False
-    logging.getLogger("pdfq").setLevel(settings.log_level)
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)

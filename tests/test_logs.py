@@ -149,6 +149,20 @@ def test_configure_reformats_existing_handlers_instead_of_adding_more():
         huey_logger.handlers[:], huey_logger.propagate = saved
 
 
+def test_log_level_applies_to_hueys_lines_too():
+    huey_logger = logging.getLogger("huey")
+    saved = huey_logger.level
+    try:
+        huey_logger.setLevel(logging.INFO)  # as huey_consumer leaves it
+        logs.configure(load_settings({"LOG_LEVEL": "warning"}))
+        assert not huey_logger.isEnabledFor(logging.INFO)  # no "Executing ..." per task
+        assert huey_logger.isEnabledFor(logging.WARNING)
+        logs.configure(load_settings({"LOG_LEVEL": "info"}))
+        assert huey_logger.isEnabledFor(logging.INFO)
+    finally:
+        huey_logger.setLevel(saved)
+
+
 def test_every_huey_line_about_a_retried_task_names_its_job(services, monkeypatch):
     job = stored_job(services, GOOD / "pdfminer_jo.pdf")
 
