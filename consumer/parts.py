@@ -91,14 +91,20 @@ def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> E
         )
 
 
-def _limits(services: Services, job: Job) -> dict:
+def warm_sandbox(services: Services):
+    """One child ready with a job's limits before the first job arrives."""
+    limits = _limits(services, None)
+    sandbox.warm(limits["memory_mb"], limits["ocr_memory_mb"], limits["recycle"])
+
+
+def _limits(services: Services, job: Job | None) -> dict:
     settings = services.settings
     return {
         "timeout": settings.extract_timeout,
         "open_seconds": settings.extract_open_seconds,
         "page_seconds": settings.extract_page_seconds,
         "memory_mb": settings.extract_memory_mb,
-        "password": options.password(job.options, settings),
+        "password": options.password(job.options, settings) if job else "",
         "ocr_page_seconds": settings.ocr_page_seconds,
         "ocr_memory_mb": settings.ocr_memory_mb,
         "recycle": sandbox.Recycle(

@@ -113,12 +113,7 @@ def extract(
         "count_first": on_count is not None,
         "caps": asdict(caps),
     }
-    soft = memory_mb * 2**20
-    if ocr_memory_mb is None:
-        hard = soft
-    else:  # OCR's cap, 0 for none, is the hard limit the child lifts its cap to
-        hard = max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0
-    child = sandbox_pool.take(Memory(soft, hard), None)
+    child = sandbox_pool.take(extraction_memory(memory_mb, ocr_memory_mb), None)
     limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, caps.ocr_pages)
     limits.ocr_page_seconds, limits.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
     limits.start(counted=pages is None)
@@ -127,6 +122,22 @@ def extract(
         raise Counted(answer[1])
     outcome = answer[1]
     return Extraction(pages=PageFile(pages_path, outcome.pop("page_count")), **outcome)
+
+
+def extraction_memory(memory_mb: int, ocr_memory_mb: int | None) -> Memory:
+    """The limits of a child that extracts: `memory_mb` while it does, and OCR's cap (0 for
+    none) as the hard limit it may lift that to."""
+    soft = memory_mb * 2**20
+    if ocr_memory_mb is None:
+        return Memory(soft, soft)
+    return Memory(soft, max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0)
+
+
+def warm(memory_mb: int, ocr_memory_mb: int | None, recycle: Recycle = RECYCLE):
+    """Start a child with an extraction's limits and leave it idle in the pool, so the
+    worker's first job does not wait for the engines' import (a fraction of a second)."""
+    memory = extraction_memory(memory_mb, ocr_memory_mb)
+    sandbox_pool.give_back(sandbox_pool.take(memory, None), recycle)
 
 
 def render(
@@ -174,13 +185,7 @@ def extras(
     extract: the child that has just extracted the job's text is the one taken."""
     request = {"path": str(path), "password": password, "numbers": numbers}
     request.update(outputs=outputs, folder=str(folder))
-    soft = memory_mb * 2**20
-    if ocr_memory_mb is None:
-        hard = soft
-    else:  # as extract: OCR's cap is the hard limit, 0 for none
-        hard = max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0
-    memory = Memory(soft, hard)
-    child = sandbox_pool.take(memory, None)
+    child = sandbox_pool.take(extraction_memory(memory_mb, ocr_memory_mb), None)
     limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, None)
     limits.start(counted=True)
     return _ask(child, "extras", request, limits, recycle, on_tick=on_tick)[1]

@@ -61,9 +61,10 @@ class _Request:
 
     def answer(self, kind: str, request: dict):
         from core.errors import PdfqError
-        from engines import page_tree
+        from engines import page_tree, pdfium_engine
 
         page_tree.forget()  # nothing of an earlier request's document
+        pdfium_engine.forget()
         try:
             run = {"render": self.render, "extras": self.extras}.get(kind, self.run)
             answer = ["ok", run(**request)]
@@ -78,6 +79,7 @@ class _Request:
             print(f"pdfq sandbox: {type(error).__name__}: {error}", file=sys.stderr)
             os._exit(CRASH_EXIT)
         finally:
+            pdfium_engine.forget()  # a count whose extraction did not follow
             self.lower_cap()
         gc.collect()
         self.channel.send(*answer)
@@ -169,7 +171,10 @@ class _Request:
         from engines.base import PageSelection
 
         limit = caps["pages"]
-        found = module.page_count(path, password)
+        if module is pdfium_engine:  # the document stays open for the extraction
+            found = pdfium_engine.page_count(path, password, keep=True)
+        else:
+            found = module.page_count(path, password)
         if not found and (options or {}).get("ocr") == "auto":
             with contextlib.suppress(PdfqError):
                 found = pdfium_engine.page_count(path, password)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 from typing import NamedTuple
 
 from huey import crontab
@@ -180,6 +181,18 @@ def register(services: Services) -> Tasks:
         """A consumer starting (a restart after a crash, a deploy) looks for the jobs of the
         workers it replaces as soon as their leases can have run out, not at the next minute."""
         recover_soon(max(settings.lease_seconds, settings.reconcile_grace) + 1)
+
+    @huey.on_startup()
+    def warm_sandbox():
+        """Each worker starts its sandbox child now, beside its first task rather than in
+        front of it (the engines' import takes a fraction of a second)."""
+        threading.Thread(target=_warm, name="pdfq-sandbox-warm", daemon=True).start()
+
+    def _warm():
+        try:
+            parts.warm_sandbox(services)
+        except (PdfqError, OSError) as exc:  # the first job starts one, and says why not
+            log.warning("no sandbox child started ahead of the first job: %s", exc)
 
     @huey.on_startup()
     def clean_scratch():

@@ -28,8 +28,26 @@ from engines.base import (
 
 FEW_PAGES = 16  # a claimed count up to this is believed without walking the tree
 
+# A document counted with keep=True, left open for the extraction that follows in the same
+# process: (path, password) -> (document, its count, the pages the count loaded). Loading
+# a page parses its content, about what extracting its text costs, so a one-page document
+# counted and then extracted is loaded once, not three times.
+_kept: dict[tuple[str, str], tuple[pdfium.PdfDocument, int, dict[int, pdfium.PdfPage]]] = {}
 
-def page_count(path: Path | str, password: str = "") -> int:
+
+def forget():
+    """Close whatever a count kept open and no extraction took (a request that failed)."""
+    while _kept:
+        _close(*_kept.popitem()[1][::2])
+
+
+def _close(document: pdfium.PdfDocument, loaded: dict[int, pdfium.PdfPage]):
+    for page in loaded.values():
+        page.close()
+    document.close()
+
+
+def page_count(path: Path | str, password: str = "", keep: bool = False) -> int:
     """The number of pages the page tree really holds (milliseconds even for long documents).
 
     PDFium believes the tree's /Count, which a PDF may inflate at will: the count is checked
@@ -37,15 +55,32 @@ def page_count(path: Path | str, password: str = "") -> int:
     PDFium also reads a node each time the tree lists it, so the count is never more than
     the distinct page objects (engines/page_tree.py): a tree that lists one page a million
     times is one page, not a million.
+
+    With `keep`, the open document and the page the check loaded wait for this process's
+    next `extract` of the same path (or `forget`).
     """
     document = _open(path, password)
+    loaded: dict[int, pdfium.PdfPage] = {}
     try:
-        return _count(document, path, password)
-    finally:
-        document.close()
+        count = _count(document, path, password, loaded=loaded if keep else None)
+    except BaseException:
+        _close(document, loaded)
+        raise
+    if keep:
+        forget()
+        _kept[(str(path), password)] = (document, count, loaded)
+    else:
+        _close(document, loaded)
+    return count
 
 
-def _count(document: pdfium.PdfDocument, path: Path | str, password: str, distinct=True) -> int:
+def _count(
+    document: pdfium.PdfDocument,
+    path: Path | str,
+    password: str,
+    distinct=True,
+    loaded: dict[int, pdfium.PdfPage] | None = None,
+) -> int:
     declared = len(document)
     # A tree that claims few pages costs few pages however often it lists them: the walk
     # (pdfminer parsing the file, a millisecond or more) is for claims that could cost more.
@@ -53,7 +88,7 @@ def _count(document: pdfium.PdfDocument, path: Path | str, password: str, distin
     found = page_tree.distinct_pages(path, password, limit=declared) if walk else None
     if found is not None:
         declared = min(declared, found)
-    if declared == 0 or _loads(document, declared - 1):
+    if declared == 0 or _loads(document, declared - 1, loaded):
         return declared
     found, missing = 0, declared - 1  # pages [0, found) load; page `missing` does not
     while found < missing:
@@ -65,11 +100,18 @@ def _count(document: pdfium.PdfDocument, path: Path | str, password: str, distin
     return found
 
 
-def _loads(document: pdfium.PdfDocument, index: int) -> bool:
+def _loads(
+    document: pdfium.PdfDocument, index: int, loaded: dict[int, pdfium.PdfPage] | None = None
+) -> bool:
+    """Whether page `index` loads; kept in `loaded` when given, else closed again."""
     try:
-        document[index].close()
+        page = document[index]
     except pdfium.PdfiumError:
         return False
+    if loaded is None:
+        page.close()
+    else:
+        loaded[index] = page
     return True
 
 
@@ -87,10 +129,12 @@ def extract(
     with open(path, "rb") as fp:
         if not looks_like_pdf(fp.read(MAGIC_WINDOW)):
             raise NotAPdf()
-    document = _open(path, password)
+    document, total, loaded = _kept.pop((str(path), password), None) or (None, None, {})
+    document = document or _open(path, password)
     try:
-        # A range (a part) lies within a count already taken: the tree is not walked again.
-        total = _count(document, path, password, distinct=pages is None)
+        if total is None:
+            # A range (a part) lies within a count already taken: the tree is not walked again.
+            total = _count(document, path, password, distinct=pages is None)
         first, last = pages or (1, total)
         selection = PageSelection.of(options, (first, last))
         wanted_total = selection.total(total) or 0
@@ -101,7 +145,8 @@ def extract(
                 break
             if not wanted:
                 continue
-            page = document[number - 1]
+            page = loaded.pop(number - 1, None)
+            page = document[number - 1] if page is None else page
             textpage = page.get_textpage()
             try:
                 # PDFium ends lines with \r\n; pdfminer (and most readers) use \n.
@@ -119,7 +164,7 @@ def extract(
     except pdfium.PdfiumError as exc:
         raise Corrupt(f"{Corrupt.default_message} (PDFium: {exc})") from exc
     finally:
-        document.close()
+        _close(document, loaded)
     return Extraction(
         pages=result,
         metadata=metadata,

@@ -1,5 +1,9 @@
 """End to end: real gunicorn, real huey_consumer, real redis-server, moto's S3 server."""
 
+import contextlib
+import time
+from pathlib import Path
+
 import pytest
 from pdfminer.high_level import extract_text
 
@@ -115,3 +119,43 @@ def test_health_reports_redis_and_storage(stack):
     assert status == 200
     assert body["checks"]["queue"]["backend"] == "redis"
     assert body["checks"]["storage"]["ok"] is True
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (its children, theirs, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+                parents.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        below = parents.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def _sandbox_children(pid: int) -> list[int]:
+    children = []
+    for child in _descendants(pid):
+        with contextlib.suppress(OSError):
+            if b"consumer.sandbox_child" in Path(f"/proc/{child}/cmdline").read_bytes():
+                children.append(child)
+    return children
+
+
+def test_each_worker_has_its_sandbox_child_ready_before_its_first_job(
+    redis_server, moto_server, tmp_path
+):
+    fresh = Stack(redis_server.url, moto_server, tmp_path)
+    try:
+        consumer = fresh.procs["worker"].process.pid
+        deadline = time.monotonic() + 30
+        while len(_sandbox_children(consumer)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_sandbox_children(consumer)) == 2  # one per process worker, no job sent
+    finally:
+        fresh.stop()
