@@ -67,13 +67,16 @@ def process(
     interrupted.discard(job_id)
     if started is None:
         return None
+    ended = None
     try:
-        return _run(services, started, worker, final_attempt, retry_delay)
+        ended = _run(services, started, worker, final_attempt, retry_delay)
+        return ended
     except LeaseLost:
         log.warning("job %s: lease lost to another worker; leaving the job to it", job_id)
         return None
     finally:
-        if job_id not in interrupted:
+        # A run that ended the job dropped its lease with the end; any other gives it back.
+        if ended is None and job_id not in interrupted:
             services.inflight.release(job_id, worker)
 
 

@@ -36,6 +36,16 @@ def test_a_job_writes_one_result_object_its_record_names(services):
     assert job.result["seconds"].keys() == {"download", "extract", "upload"}
 
 
+def test_a_run_that_ends_its_job_does_not_read_its_lease_again(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfminer_pagelabels.pdf")
+    read = []
+    get = services.state.get
+    monkeypatch.setattr(services.state, "get", lambda key: read.append(key) or get(key))
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert keys.lease_key(job.id) not in read  # the end deleted it: no round trip to ask
+    assert services.state.get(keys.lease_key(job.id)) is None
+
+
 def test_running_a_job_twice_gives_the_same_result_and_keeps_one_object(services):
     job = stored_job(services, GOOD / "pdfminer_dmca.pdf")
     pipeline.process(services, job.source_key)
