@@ -90,8 +90,10 @@ def wait_jobs(
     on_change: Callable[[dict], None] | None,
     streams: int = STREAMS,
 ) -> dict[str, dict]:
-    """{id: job} once every job has ended; TimeoutError with the others after `timeout`."""
+    """{id: job} once every job has ended, in the order asked (not the order they ended);
+    TimeoutError with the others after `timeout`."""
     jobs = _Jobs(job_ids, on_change)
+    asked = list(jobs.pending)
     deadline = None if timeout is None else time.monotonic() + timeout
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
@@ -147,7 +149,7 @@ def wait_jobs(
                     item = updates.get_nowait()
                 except queue.Empty:
                     item = None
-        return jobs.done
+        return {job_id: jobs.done[job_id] for job_id in asked}
     finally:
         stop.set()
 

@@ -247,3 +247,7 @@ def configure(settings: Settings):
         logger.propagate = False
     for name in LOGGERS:
         logging.getLogger(name).setLevel(settings.log_level)
+    # The consumer's own lines (started, shutting down, a worker restarted) are a handful a
+    # day and say what the process did: they stay at INFO whatever LOG_LEVEL says.
+    level = logging.getLevelName(settings.log_level)  # "WARNING" -> 30
+    logging.getLogger("huey.consumer").setLevel(min(logging.INFO, level))

@@ -196,6 +196,21 @@ def test_more_jobs_than_streams_are_polled_beside_the_streamed_ones(service):
     assert sum(fake.polls(f"/jobs/{job_id}") for job_id in ids) == 1
 
 
+def test_jobs_come_back_in_the_order_asked_whichever_ends_first(service):
+    slow, quick = "e" * 32, "f" * 32
+    fake = service({})
+    ended = event("2.0", "end", job("succeeded", 1, 1, T3, quick))
+    fake.origin.routes[f"{API}/jobs/{quick}/events"] = fake.stream(ended)
+    later = event("2.0", "end", job("succeeded", 1, 1, T3, slow))
+
+    def late(handler):  # the slow job's stream answers after the quick one has ended
+        time.sleep(0.5)
+        fake.stream(later)(handler)
+
+    fake.origin.routes[f"{API}/jobs/{slow}/events"] = late
+    assert list(fake.client.wait([slow, quick], timeout=30)) == [slow, quick]
+
+
 def test_a_wait_past_its_timeout_names_the_unfinished_jobs(service):
     fake = service({})
     fake.origin.routes[f"{API}/jobs/{JOB}/events"] = fake.stream(b"retry: 50\n\n")

@@ -150,17 +150,20 @@ def test_configure_reformats_existing_handlers_instead_of_adding_more():
 
 
 def test_log_level_applies_to_hueys_lines_too():
-    huey_logger = logging.getLogger("huey")
-    saved = huey_logger.level
+    huey_logger, consumer = logging.getLogger("huey"), logging.getLogger("huey.consumer")
+    saved = huey_logger.level, consumer.level
     try:
         huey_logger.setLevel(logging.INFO)  # as huey_consumer leaves it
         logs.configure(load_settings({"LOG_LEVEL": "warning"}))
         assert not huey_logger.isEnabledFor(logging.INFO)  # no "Executing ..." per task
         assert huey_logger.isEnabledFor(logging.WARNING)
+        # The consumer's start and stop lines stay.
+        assert logging.getLogger("huey.consumer").isEnabledFor(logging.INFO)
         logs.configure(load_settings({"LOG_LEVEL": "info"}))
         assert huey_logger.isEnabledFor(logging.INFO)
     finally:
-        huey_logger.setLevel(saved)
+        huey_logger.setLevel(saved[0])
+        consumer.setLevel(saved[1])
 
 
 def test_every_huey_line_about_a_retried_task_names_its_job(services, monkeypatch):

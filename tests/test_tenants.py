@@ -36,6 +36,7 @@ MATRIX = [
     ("GET", "/jobs/{id}/pages/1.png", None, "done", 200),
     ("GET", "/jobs/{id}/events", None, "done", 200),
     ("POST", "/jobs/{id}/reprocess", {"delay": 3600}, "done", 202),
+    ("POST", "/jobs/{id}/outputs", {"outputs": ["tables"]}, "done", 202),
     ("POST", "/jobs/{id}/cancel", None, "waiting", 200),
     ("POST", "/uploads/{id}/complete", None, "waiting", 409),  # 409: nothing uploaded yet
     ("DELETE", "/jobs/{id}", None, "done", 204),
