@@ -162,7 +162,7 @@ class _Coordinator:
             self._sweep(pending)
             self._enqueue(pending)
             taken = False
-            for first, last in reversed(list(pending)):  # the window's ranges are at the front
+            for first, last in self._order(pending):
                 name = part_name(self.job.id, self.run_id, first, last)
                 part = keys.part_keys(name)
                 if self.state.get(part["done"]):
@@ -194,6 +194,14 @@ class _Coordinator:
             if pending and not taken:
                 time.sleep(WAIT_SECONDS)
         return self._merge()
+
+    def _order(self, pending: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The ranges in the order this worker takes them: the first (no task was queued for
+        it: only this worker reads it) at once, then the others from the back, since the
+        queue's tasks run from the front. Left for last, the first range kept the job
+        waiting on this worker alone while the others had nothing left to take."""
+        ahead = [part for part in pending if part == self.parts[0]]
+        return ahead + [part for part in reversed(pending) if part != self.parts[0]]
 
     def _sweep(self, pending: list[tuple[int, int]]):
         """Drop the ranges other workers finished (one read for all): the loop below takes

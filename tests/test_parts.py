@@ -209,3 +209,23 @@ def test_ranges_another_worker_finishes_make_room_for_the_next_tasks(services, m
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
     assert len(taken) >= 3, taken  # more than the first window's one range
     assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
+def test_the_coordinator_reads_the_range_no_task_was_queued_for_first(services, monkeypatch):
+    # Only the job's own worker reads the first range; left for last, the job waited on it
+    # alone while the workers that ran the queued ranges had nothing left to take.
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
+    monkeypatch.setattr(services.queue, "put", lambda *args, **kwargs: "held")
+    order = []
+    extract_part = parts._extract_part
+
+    def extracted(services, job, engine, first, last, path, tick):
+        order.append((first, last))
+        return extract_part(services, job, engine, first, last, path, tick)
+
+    monkeypatch.setattr(parts, "_extract_part", extracted)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert order[0] == (1, 2)
+    assert order[1:] == [(13, 14), (11, 12), (9, 10), (7, 8), (5, 6), (3, 4)]  # from the back
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
