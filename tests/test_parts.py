@@ -138,8 +138,8 @@ def test_parts_are_capped_per_job_and_enqueued_a_window_at_a_time(services, monk
 
     extract_part = parts._extract_part
 
-    def extracted(services, job, engine, first, last, path, tick):
-        extract_part(services, job, engine, first, last, path, tick)
+    def extracted(services, job, engine, first, last, path, tick, **kept):
+        extract_part(services, job, engine, first, last, path, tick, **kept)
         done.append((first, last))
 
     monkeypatch.setattr(services.queue, "put", held)
@@ -220,12 +220,39 @@ def test_the_coordinator_reads_the_range_no_task_was_queued_for_first(services, 
     order = []
     extract_part = parts._extract_part
 
-    def extracted(services, job, engine, first, last, path, tick):
+    def extracted(services, job, engine, first, last, path, tick, **kept):
         order.append((first, last))
-        return extract_part(services, job, engine, first, last, path, tick)
+        return extract_part(services, job, engine, first, last, path, tick, **kept)
 
     monkeypatch.setattr(parts, "_extract_part", extracted)
     assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
     assert order[0] == (1, 2)
     assert order[1:] == [(13, 14), (11, 12), (9, 10), (7, 8), (5, 6), (3, 4)]  # from the back
     assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
+def test_the_merge_downloads_only_the_parts_other_workers_wrote(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
+    by_others, read = [], []
+
+    def other_worker(name, source_key, engine, first, last, delay=None):
+        if len(by_others) < 2:  # another worker takes the first two tasks at once
+            parts.run_part(services, source_key, engine, first, last, final_attempt=True)
+            by_others.append((first, last))
+        return "held"
+
+    monkeypatch.setattr(services.queue, "put", other_worker)
+    for name in ("download_to", "stream", "get_bytes"):  # every way an object is read
+        real = getattr(services.storage, name)
+
+        def counted(key, *args, real=real, **kwargs):
+            read.append(key)
+            return real(key, *args, **kwargs)
+
+        monkeypatch.setattr(services.storage, name, counted)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    part_reads = [key for key in read if key.startswith(keys.parts_prefix(job.tenant, job.id))]
+    assert len(by_others) == 2 and len(part_reads) == 2, (by_others, read)
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+    assert not list(services.storage.list_keys(keys.parts_prefix(job.tenant, job.id)))
