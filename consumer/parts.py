@@ -340,9 +340,7 @@ def _extract_part(
     part = keys.part_keys(part_name(job.id, run, first, last))
     key = keys.part_key(job.tenant, job.id, run, first, last)
     ttl = services.settings.progress_ttl
-    try:
-        storage.head(key)  # stored by an extractor whose done flag was lost (Redis wiped)
-    except ObjectMissing:
+    if not _stored_before(storage, job, key):
         caps = sandbox.Caps.of(services.settings)
         _done, total = services.inflight.progress(job)
         share = ocr_share(caps.ocr_pages, first, last, total)
@@ -366,6 +364,19 @@ def _extract_part(
             kept[key] = local
     state.set(part["progress"], str(last - first + 1), ttl)
     state.set(part["done"], "1", ttl)
+    return True
+
+
+def _stored_before(storage, job: Job, key: str) -> bool:
+    """Whether an earlier attempt of the job stored this range (and its done flag went with
+    Redis). A job's first attempt asks no request: within one attempt a lost flag costs the
+    range's extraction again, the same bytes written again, never a wrong result."""
+    if not job.attempts:
+        return False
+    try:
+        storage.head(key)
+    except ObjectMissing:
+        return False
     return True
 
 

@@ -2,8 +2,10 @@
 extracted part by part and merged into exactly the single-pass result; a part whose worker
 died is extracted again, and a part that cannot be read fails the whole job."""
 
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +258,45 @@ def test_the_merge_downloads_only_the_parts_other_workers_wrote(services, monkey
     assert len(by_others) == 2 and len(part_reads) == 2, (by_others, read)
     assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
     assert not list(services.storage.list_keys(keys.parts_prefix(job.tenant, job.id)))
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
+def test_a_first_attempt_asks_storage_for_no_earlier_range(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")
+    monkeypatch.setattr(services.queue, "put", lambda *args, **kwargs: "held")
+    heads = []
+    head = services.storage.head
+    monkeypatch.setattr(services.storage, "head", lambda key: heads.append(key) or head(key))
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert not [key for key in heads if key.startswith(keys.parts_prefix("public", job.id))]
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
+def test_a_range_an_earlier_attempt_stored_is_not_extracted_again(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")
+    monkeypatch.setattr(services.queue, "put", lambda *args, **kwargs: "held")
+    run = parts.run_id("pdfminer", services.records.get(job.id, "public"), services.settings)
+    extracted = []
+    sandboxed = parts.sandboxed
+
+    def counted(services, job, path, engine, **run):
+        extracted.append(run.get("pages"))
+        return sandboxed(services, job, path, engine, **run)
+
+    monkeypatch.setattr(parts, "sandboxed", counted)
+    # An attempt that stored pages 3-4, then died; its done flag went with Redis.
+    started = moved(services, job, JobStatus.PROCESSING)
+    parts._extract_part(services, started, "pdfminer", 3, 4, _source(services, job), None)
+    services.state.delete(keys.part_keys(parts.part_name(job.id, run, 3, 4))["done"])
+    moved(services, job, JobStatus.QUEUED, attempts=[{"outcome": "worker_died"}])
+    extracted.clear()
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    ranges = [pages for pages in extracted if pages]  # None: the count of the whole document
+    assert (3, 4) not in ranges and len(ranges) == 6
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+
+
+def _source(services, job) -> Path:
+    target = Path(tempfile.mkdtemp()) / "source.pdf"
+    target.write_bytes(services.storage.get_bytes(job.source_key))
+    return target
