@@ -27,7 +27,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from consumer import part_sources, sandbox, slots
@@ -42,7 +42,7 @@ from core.settings import Settings
 from engines.base import Extraction, PageFile, document_warnings, text_warnings
 
 log = logging.getLogger("pdfq.consumer")
-WAIT_SECONDS = 0.1
+WAIT_SECONDS = 0.025  # between looks at ranges other workers hold (one Redis read)
 # Part objects read (or deleted) at once when the job's worker merges them: each is a
 # round trip to storage (20 ms or more to real S3), eighteen of them for a 352-page book.
 CONCURRENT_REQUESTS = 8
@@ -154,6 +154,8 @@ class _Coordinator:
         self.unqueued = list(self.parts[1:])  # ranges no task was enqueued for yet
         self.queued: list[tuple[int, int]] = []
         self.kept: dict[str, Path] = {}  # part objects this worker wrote, still on its disk
+        self.uploads: list[Future] = []
+        self.uploader: ThreadPoolExecutor | None = None
 
     def _keys(self, first: int, last: int) -> dict[str, str]:
         return keys.part_keys(part_name(self.job.id, self.run_id, first, last))
@@ -161,6 +163,14 @@ class _Coordinator:
     def run(self) -> Extraction:
         log.info("job %s: %d pages in %d parts", self.job.id, self.total, len(self.parts))
         self.inflight.set_progress(self.job.id, 0, self.total)
+        # One thread uploads the ranges this worker read while it reads the next one.
+        with ThreadPoolExecutor(1, thread_name_prefix="pdfq-part-upload") as self.uploader:
+            self._extract_all()
+            for upload in self.uploads:
+                upload.result()  # a range that could not be stored fails the job as before
+        return self._merge()
+
+    def _extract_all(self):
         pending = list(self.parts)
         while pending:
             self.tick()
@@ -182,6 +192,14 @@ class _Coordinator:
                         self.tick()  # the job's lease
                         range_tick()  # and this range's
 
+                    handed = []
+
+                    def later(store, name=name, handed=handed):
+                        # The range's lease is kept until it is stored: another worker that
+                        # took its queued task meanwhile finds it held, then done.
+                        handed.append(self.uploader.submit(self._stored, store, name))
+                        self.uploads.append(handed[-1])
+
                     try:
                         _extract_part(
                             self.services,
@@ -192,6 +210,7 @@ class _Coordinator:
                             self.path,
                             tick,
                             kept=self.kept,
+                            later=later,
                         )
                         pending.remove((first, last))
                         if (first, last) in self.unqueued:
@@ -199,13 +218,19 @@ class _Coordinator:
                     except PartLeaseLost:
                         log.warning("job %s: pages %d-%d taken over", self.job.id, first, last)
                     finally:
-                        self.inflight.release(name, self.worker)
+                        if not handed:
+                            self.inflight.release(name, self.worker)
                     taken = True
                     break
             self._progress()
             if pending and not taken:
                 time.sleep(WAIT_SECONDS)
-        return self._merge()
+
+    def _stored(self, store: Callable[[], None], name: str):
+        try:
+            store()
+        finally:
+            self.inflight.release(name, self.worker)
 
     def _order(self, pending: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """The ranges in the order this worker takes them: the first (no task was queued for
@@ -331,39 +356,59 @@ def _extract_part(
     path,
     tick,
     kept: dict[str, Path] | None = None,
+    later: Callable[[Callable[[], None]], None] | None = None,
 ) -> bool:
     """Extract pages first..last of the source at `path` and store them as a part object
     (its file also left beside `path`, named in `kept`, when given); False when the job
-    stopped meanwhile (nothing kept)."""
+    stopped meanwhile (nothing kept). With `later`, the upload and the done flag are handed
+    to it (the job's worker uploads in the background while it reads its next range)."""
     storage, state = services.storage, services.state
     run = run_id(engine, job, services.settings)
     part = keys.part_keys(part_name(job.id, run, first, last))
     key = keys.part_key(job.tenant, job.id, run, first, last)
     ttl = services.settings.progress_ttl
-    if not _stored_before(storage, job, key):
-        caps = sandbox.Caps.of(services.settings)
-        _done, total = services.inflight.progress(job)
-        share = ocr_share(caps.ocr_pages, first, last, total)
-        extraction = sandboxed(
-            services,
-            job,
-            path,
-            engine,
-            caps=dataclasses.replace(caps, ocr_pages=share),
-            pages=(first, last),
-            on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
-            on_tick=tick,
-        )
-        log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
-        if not _still_running(services, job):
-            return False  # canceled, ended or erased while this range was read: nothing kept
-        local = Path(path).with_suffix(f".part.{first}-{last}.jsonl") if kept is not None else None
-        _store_part(storage, key, extraction, local)
+
+    def done():
+        state.set(part["progress"], str(last - first + 1), ttl)
+        state.set(part["done"], "1", ttl)
+
+    if _stored_before(storage, job, key):
+        done()
+        return True
+    caps = sandbox.Caps.of(services.settings)
+    _done, total = services.inflight.progress(job)
+    share = ocr_share(caps.ocr_pages, first, last, total)
+    extraction = sandboxed(
+        services,
+        job,
+        path,
+        engine,
+        caps=dataclasses.replace(caps, ocr_pages=share),
+        pages=(first, last),
+        on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
+        on_tick=tick,
+    )
+    log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
+    if not _still_running(services, job):
+        return False  # canceled, ended or erased while this range was read: nothing kept
+    # Written now: the child's pages file is the next range's.
+    local = Path(path).with_suffix(f".part.{first}-{last}.jsonl") if kept is not None else None
+    stored = _part_file(extraction, local)
+
+    def store():
+        with open(stored, "rb") as body:
+            storage.upload_file(key, body, "application/x-ndjson", {})
+        if local is None:
+            stored.unlink()
         _unless_erased(services, job, key)
-        if local is not None:
-            kept[key] = local
-    state.set(part["progress"], str(last - first + 1), ttl)
-    state.set(part["done"], "1", ttl)
+        done()
+
+    if local is not None:
+        kept[key] = local
+    if later is None:
+        store()
+    else:
+        later(store)
     return True
 
 
@@ -398,9 +443,9 @@ def _unless_erased(services: Services, job: Job, key: str):
         services.storage.delete(key)
 
 
-def _store_part(storage, key: str, extraction: Extraction, keep: Path | None = None):
-    """A range as one JSON-lines object: a header line, then the child's page lines, copied
-    from its pages file without holding them; the file is left at `keep` when given."""
+def _part_file(extraction: Extraction, keep: Path | None) -> Path:
+    """A range as one JSON-lines file (at `keep`, or beside the child's pages file): a
+    header line, then the child's page lines, copied without holding them."""
     header = {
         "outline": extraction.outline,
         "metadata": extraction.metadata,
@@ -414,10 +459,7 @@ def _store_part(storage, key: str, extraction: Extraction, keep: Path | None = N
         out.write(json.dumps(header).encode() + b"\n")
         with open(pages.path, "rb") as lines:
             shutil.copyfileobj(lines, out)
-    with open(stored, "rb") as body:
-        storage.upload_file(key, body, "application/x-ndjson", {})
-    if keep is None:
-        stored.unlink()
+    return stored
 
 
 def run_part(

@@ -300,3 +300,33 @@ def _source(services, job) -> Path:
     target = Path(tempfile.mkdtemp()) / "source.pdf"
     target.write_bytes(services.storage.get_bytes(job.source_key))
     return target
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="5")
+def test_the_jobs_worker_reads_its_next_range_while_the_last_one_uploads(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 3 ranges
+    monkeypatch.setattr(services.queue, "put", lambda *args, **kwargs: "held")
+    started, overlapped = [], []
+    sandboxed = parts.sandboxed
+
+    def extracting(*args, **kwargs):
+        if kwargs.get("pages"):  # a range, not the count of the whole document
+            started.append(kwargs["pages"])
+        return sandboxed(*args, **kwargs)
+
+    upload_file = services.storage.upload_file
+
+    def uploading(key, *args, **kwargs):
+        if key.startswith(keys.parts_prefix("public", job.id)) and len(overlapped) < 2:
+            uploaded = len(overlapped)
+            deadline = time.monotonic() + 5
+            while len(started) < uploaded + 2 and time.monotonic() < deadline:
+                time.sleep(0.01)  # the next range starts while this one is uploading
+            overlapped.append(len(started) >= uploaded + 2)
+        return upload_file(key, *args, **kwargs)
+
+    monkeypatch.setattr(parts, "sandboxed", extracting)
+    monkeypatch.setattr(services.storage, "upload_file", uploading)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    assert overlapped == [True, True]
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
