@@ -61,10 +61,12 @@ class _Request:
 
     def answer(self, kind: str, request: dict):
         from core.errors import PdfqError
-        from engines import page_tree, pdfium_engine
+        from engines import page_tree, pdfium_engine, pdfminer_engine
 
         page_tree.forget()  # nothing of an earlier request's document
         pdfium_engine.forget()
+        if kind != "extract" or not request.get("pages"):
+            pdfminer_engine.forget()  # kept only from one range of a document to the next
         try:
             run = {"render": self.render, "extras": self.extras}.get(kind, self.run)
             answer = ["ok", run(**request)]

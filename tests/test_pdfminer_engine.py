@@ -6,6 +6,7 @@ import pytest
 from pdfminer.high_level import extract_text
 
 from core.errors import PdfqError
+from engines import pdfminer_engine
 from engines.pdfminer_engine import extract
 from tests.support import hostile
 from tests.support.corpus import BAD, GOOD, NEEDS_SANDBOX, expected_outcome, manifest
@@ -131,3 +132,36 @@ def test_metadata_values_are_text_whatever_type_pdfminer_gives(tmp_path):
         "subject": "Name",  # a name where a string belongs
         "creator": "Referenced",  # a reference to a string
     }
+
+
+def test_ranges_of_one_document_read_in_turn_parse_it_once(monkeypatch):
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    whole = [(p.number, p.text) for p in pdfminer_engine.extract(path).pages]
+    opened = []
+    real = pdfminer_engine.PDFDocument
+
+    def counting(*args, **kwargs):
+        opened.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pdfminer_engine, "PDFDocument", counting)
+    pdfminer_engine.forget()
+    ranges = [(11, 14), (6, 10), (1, 5)]  # as the job's worker takes them: from the back
+    got = [p for r in ranges for p in pdfminer_engine.extract(path, pages=r).pages]
+    assert sorted((p.number, p.text) for p in got) == whole
+    assert len(opened) == 1
+    pdfminer_engine.forget()
+
+
+def test_another_document_replaces_the_one_kept_open(tmp_path):
+    first, second = GOOD / "pdfjs_tracemonkey.pdf", GOOD / "pdfminer_dmca.pdf"
+    pdfminer_engine.extract(first, pages=(1, 2))
+    expected = pdfminer_engine.extract(second).pages[2].text
+    assert pdfminer_engine.extract(second, pages=(3, 3)).pages[0].text == expected
+    # The same path with other bytes (a new job's file in a reused place) is opened again.
+    copy = tmp_path / "source.pdf"
+    copy.write_bytes(first.read_bytes())
+    pdfminer_engine.extract(copy, pages=(1, 1))
+    copy.write_bytes(second.read_bytes())
+    assert pdfminer_engine.extract(copy, pages=(3, 3)).pages[0].text == expected
+    pdfminer_engine.forget()
