@@ -52,8 +52,12 @@ def long_text(pages: int, lines: int, line_chars: int = 100) -> bytes:
     """`pages` pages sharing one compressed content stream of `lines` lines of `line_chars`
     characters: pages * lines * line_chars characters of text in a few KB."""
     line = b"(" + b"x" * line_chars + b") Tj T*\n"
-    content = b"BT /F1 1 Tf 1 TL 0 0 Td\n" + line * lines + b"ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", _FONT, _stream(content, True)]
+    return pages_of(b"BT /F1 1 Tf 1 TL 0 0 Td\n" + line * lines + b"ET", pages, compress=True)
+
+
+def pages_of(content: bytes, pages: int, compress: bool = False) -> bytes:
+    """`pages` pages drawing one content stream (Helvetica as /F1)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", _FONT, _stream(content, compress)]
     kids = []
     for _ in range(pages):
         objects.append(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import table_pdfs
-from tests.support.hostile import _FONT, _stream, classic
+from tests.support.hostile import pages_of
 
 # A ruled table: two header rows (the first a cell spanning three columns), an empty cell.
 RULED_ROWS = [
@@ -37,14 +37,4 @@ def numbered_pdf(number: int, pages: int = 1, lines: int = 1) -> bytes:
     """A PDF saying its number on each of its `pages` pages, in `lines` lines a page:
     distinct bytes and text for every number (more lines, more work for an engine)."""
     line = b"(Document number %d, a line of text to read.) Tj T*\n" % number
-    content = b"BT /F1 11 Tf 13 TL 72 740 Td\n" + line * lines + b"ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", _FONT, _stream(content)]
-    kids = []
-    for _ in range(pages):
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 3 0 R >> >> >>"
-        )
-        kids.append(b"%d 0 R" % len(objects))
-    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), pages)
-    return classic(objects)
+    return pages_of(b"BT /F1 11 Tf 13 TL 72 740 Td\n" + line * lines + b"ET", pages)
