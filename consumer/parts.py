@@ -5,8 +5,9 @@ The job's worker (the coordinator) counts the pages (in the sandbox: a count is 
 the page tree really holds), splits them into at most MAX_PARTS_PER_JOB ranges, and keeps
 PART_WINDOW `extract_part` tasks of the job on the queue at a time (none while the queue
 is half full: parts are a speed-up, never a reason for the web to answer `queue_full`).
-It works through the ranges itself from the last one back, taking any that no live worker
-holds; it waits only for ranges another worker is extracting right now. So one worker
+It works through the ranges itself, the first one (for which no task is queued) first and
+then from the last one back, taking any that no live worker holds; it waits only for ranges
+another worker is extracting right now. So one worker
 alone still finishes the job, and a second idle worker halves the time.
 
 Each range has a lease under the name `<job>.<run>.<first>-<last>` that its extractor renews
