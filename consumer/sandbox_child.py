@@ -64,7 +64,6 @@ class _Request:
         from engines import page_tree, pdfium_engine, pdfminer_engine
 
         page_tree.forget()  # nothing of an earlier request's document
-        pdfium_engine.forget()
         if kind != "extract" or not request.get("pages"):
             pdfminer_engine.forget()  # kept only from one range of a document to the next
         try:

@@ -11,7 +11,7 @@ import pytest
 from pdfminer.high_level import extract_text
 from playwright.sync_api import expect
 
-from tests.support.browser import card, drop, dropped_and_done, settled
+from tests.support.browser import RECORD_VIOLATIONS, card, drop, dropped_and_done, settled
 from tests.support.corpus import GOOD
 from tests.support.servers import free_port
 from tests.support.stack import Stack
@@ -19,13 +19,6 @@ from tests.support.stack import Stack
 pytestmark = pytest.mark.browser
 
 TOKEN = "pdfq-test-" + "k3y" * 12  # 46 characters
-# Every CSP violation the page sees, as the browser reports it to the page itself.
-RECORD_VIOLATIONS = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.api import multipart
-from tests.support.browser import card, drop, dropped_and_done, page_stack, screenshot, settled
+from tests.support.browser import (
+    RECORD_VIOLATIONS,
+    card,
+    drop,
+    dropped_and_done,
+    page_stack,
+    screenshot,
+    settled,
+)
 from tests.support.corpus import GOOD
 from tests.support.hostile import _FONT, _stream, classic
 from tests.support.made_pdfs import RULED_ROWS, numbered_pdf, ruled_table_pdf
@@ -26,7 +34,6 @@ PAYLOAD = "<img src=x onerror=window.__xss=1>"
 # Any element a payload could have made, whatever the CSP would then have let it do.
 INJECTED = "document.querySelectorAll('img[src=\"x\"], img[onerror], [onerror]').length"
 TRAP = "window.__xss = undefined;"
-# Every CSP violation the page sees (page images are blob: URLs the policy must allow).
 # What the operations view shows, poll after poll: the queue's depth and jobs finished this
 # minute as the chart has them.
 RECORD_OPS = """
@@ -40,12 +47,6 @@ new MutationObserver(() => {
   }
 }).observe(document, {
   subtree: true, attributes: true, attributeFilter: ["data-depth", "data-finished"],
-});
-"""
-RECORD_VIOLATIONS = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
 """
 
@@ -82,7 +83,7 @@ def blocks_of(stack, job_id: str) -> dict[int, list[dict]]:
 
 def test_the_viewer_shows_each_page_beside_its_text_and_finds_words(stack, page):
     path = GOOD / "pdfjs_tracemonkey.pdf"
-    page.add_init_script(RECORD_VIOLATIONS)
+    page.add_init_script(RECORD_VIOLATIONS)  # page images are blob: URLs the policy must allow
     asked = []
     page.on("request", lambda request: asked.append(request.url))
     signed_in(page, stack)

@@ -37,6 +37,13 @@ XMLHttpRequestUpload.prototype.addEventListener = function (type, handler, ...re
   }, ...rest);
 };
 """
+# Every CSP violation the page sees, as the browser reports it to the page itself.
+RECORD_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
 
 
 def page_stack(redis_url: str, s3_url: str, folder: Path, **settings: str) -> Stack:
