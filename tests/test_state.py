@@ -2,6 +2,7 @@
 file and on Redis, and a Redis outage message that names the URL without its password."""
 
 import datetime as dt
+import multiprocessing
 import sqlite3
 import time
 
@@ -61,6 +62,32 @@ def test_sqlite_state_is_shared_between_connections(tmp_path):
     one, two = SqliteState(tmp_path / "s.db"), SqliteState(tmp_path / "s.db")
     one.set("k", "v", ttl=60)
     assert two.get("k") == "v"
+
+
+def _open_at_once(path, barrier, errors):
+    barrier.wait()
+    try:
+        SqliteState(path).get("k")
+    except sqlite3.OperationalError as error:
+        errors.put(str(error))
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_all_get_it(tmp_path):
+    # The web's and the worker's processes start together and race to switch a new file to
+    # WAL; SQLite tells the losers "database is locked" without waiting.
+    fork = multiprocessing.get_context("fork")
+    errors = fork.Queue()
+    for round_ in range(40):
+        barrier = fork.Barrier(6)
+        path = tmp_path / f"{round_}.db"
+        openers = [
+            fork.Process(target=_open_at_once, args=(path, barrier, errors)) for _ in range(6)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert errors.empty(), errors.get()
 
 
 def test_redis_down_names_the_url_and_the_fix():

@@ -173,6 +173,31 @@ class _RedisBatch:
         self._pipe.set(self._prefix + key, value, ex=ttl)
 
 
+_LOCK_WAIT = 10.0  # seconds a SQLite connection waits for another's lock
+
+
+def _set_up(conn: sqlite3.Connection, ddl: tuple[str, ...]):
+    """Put the file in WAL mode and create the tables, waiting out other processes doing the same.
+
+    Processes that open a new file at once (the web's and the worker's at start-up) race to
+    switch it to WAL; SQLite answers the loser "database is locked" at once, without its busy
+    wait, because waiting could deadlock. So the setup is retried here.
+    """
+    deadline = time.monotonic() + _LOCK_WAIT
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("pragma journal_mode=wal")
+            for statement in ddl:
+                conn.execute(statement)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 class SqliteState:
     """State in a SQLite file, shared by the web and worker processes of one machine."""
 
@@ -192,10 +217,8 @@ class SqliteState:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-            conn.execute("pragma journal_mode=wal")
-            for statement in self._DDL:
-                conn.execute(statement)
+            conn = sqlite3.connect(self._path, timeout=_LOCK_WAIT, isolation_level=None)
+            _set_up(conn, self._DDL)
             self._local.conn = conn
         return conn
 
