@@ -388,6 +388,8 @@ def _extract_part(
         pages=(first, last),
         on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
         on_tick=tick,
+        # The job's source, whichever copy `path` is: a child keeps it open between ranges.
+        document=f"{job.source_key}@{job.source_etag}",
     )
     log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
     if not _still_running(services, job):

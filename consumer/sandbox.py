@@ -9,8 +9,10 @@ so no PDF can make the worker itself large.
 Children are warm (consumer/sandbox_pool.py): started once with the engines imported, each
 serves requests one after another, and is replaced after a timeout, a memory-limit exit, a
 crash, a number of requests, or when its memory grew. Between requests a child keeps
-nothing of a job unless the next request names the same document (`document`: the exact
-file and job, see consumer/parts.py), so ranges of one long document share one parse.
+nothing of a job unless the next request is a range of the same document (`document`: a
+name for the file's bytes, the job's source, see consumer/parts.py), so ranges of one long
+document share one parse, whichever thread's copy of the file they name; a range goes to the
+child that keeps its document open when one is idle.
 
 Time is limited per step, so a file cannot buy time by claiming pages: opening a document
 (up to its page count) has OPEN_TIMEOUT_SECONDS, and each page then has PAGE_TIMEOUT_SECONDS
@@ -92,9 +94,11 @@ def extract(
     ocr_page_seconds: float = 60.0,
     ocr_memory_mb: int | None = None,
     recycle: Recycle = RECYCLE,
+    document: str | None = None,
 ) -> Extraction:
     """Extract `path` (the range `pages`, or all) with `engine` in a warm child; raise the
-    child's error, or timeout / memory_limit.
+    child's error, or timeout / memory_limit. `document` names the bytes at `path`, for a
+    range: the same name must mean the same bytes.
 
     `on_tick` is called about every POLL_SECONDS while the child works (lease heartbeats);
     an exception it raises stops the child and propagates. With `on_count`, the child counts
@@ -112,8 +116,10 @@ def extract(
         "options": options,
         "count_first": on_count is not None,
         "caps": asdict(caps),
+        "document": document,
     }
-    child = sandbox_pool.take(extraction_memory(memory_mb, ocr_memory_mb), None)
+    child = sandbox_pool.take(extraction_memory(memory_mb, ocr_memory_mb), document)
+    child.document = document if pages else None  # what it keeps open after this request
     limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, caps.ocr_pages)
     limits.ocr_page_seconds, limits.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
     limits.start(counted=pages is None)

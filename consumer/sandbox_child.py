@@ -91,9 +91,12 @@ class _Request:
             _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (self.soft, hard))
 
-    def run(self, path, engine, password, pages_path, pages, options, count_first, caps) -> dict:
+    def run(
+        self, path, engine, password, pages_path, pages, options, count_first, caps, document
+    ) -> dict:
         from core import engine_registry
         from core.errors import TooLarge
+        from engines import pdfminer_engine
         from engines.base import wants_languages, wants_tables, write_pages
 
         module = engine_registry.load(engine)
@@ -105,6 +108,8 @@ class _Request:
         run = {"password": password, "pages": pages, "on_page": on_page, "options": options}
         if mode == "all":  # the ocr engine
             run.update(on_ocr=self.ocr_starting, max_pages=caps["ocr_pages"])
+        elif pages and module is pdfminer_engine:  # a range: the document may be kept open
+            run["document"] = document
         result = module.extract(path, **run)
         if mode == "auto":
             ocr = engine_registry.load("ocr")

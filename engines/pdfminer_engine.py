@@ -77,9 +77,14 @@ def extract(
     pages: tuple[int, int] | None = None,
     on_page: Callable[[int, int], None] | None = None,
     options: dict | None = None,
+    document: str | None = None,
 ) -> Extraction:
     """Extract the pages of the PDF at `path` (all, or the range `pages`) that the job's
-    options select; raise a pdfq error for files that cannot be read."""
+    options select; raise a pdfq error for files that cannot be read.
+
+    `document` names the file's bytes (the same name, the same bytes, whatever the path): a
+    range of a document kept open from an earlier range under that name reads it from
+    there, though this copy of the file lies elsewhere."""
     options = options or {}
     started = time.monotonic()
     selection = PageSelection.of(options, pages)
@@ -91,21 +96,21 @@ def extract(
         fp.seek(0)
         with _errors():
             if pages is None:
-                found, document = _extract_pages(
+                found, opened = _extract_pages(
                     fp, password, laparams, on_page, selection, structure
                 )
             else:
-                found, document = _extract_range(
-                    path, password, laparams, on_page, selection, structure
+                found, opened = _extract_range(
+                    path, document, password, laparams, on_page, selection, structure
                 )
-            metadata = _metadata(document)
+            metadata = _metadata(opened)
     # The outline is PDFium's (it resolves each entry's page); only the first range reads it.
     wanted = structure and selection.first == 1
     outline, failed = pdfium_engine.outline(path, password) if wanted else ([], [])
     return Extraction(
         pages=found,
         metadata=metadata,
-        encrypted=document.encryption is not None,
+        encrypted=opened.encryption is not None,
         seconds=time.monotonic() - started,
         warnings=text_warnings(found, selection.truncated) + failed,
         outline=outline,
@@ -212,10 +217,13 @@ def forget():
         _kept = None
 
 
-def _kept_open(path: Path | str, password: str) -> _Kept:
+def _kept_open(path: Path | str, document: str | None, password: str) -> _Kept:
     global _kept
-    found = Path(path).stat()
-    key = (str(path), password, found.st_ino, found.st_size, found.st_mtime_ns)
+    if document:
+        key = ("named", document, password)
+    else:
+        found = Path(path).stat()
+        key = (str(path), password, found.st_ino, found.st_size, found.st_mtime_ns)
     if _kept is None or _kept.key != key:
         forget()
         _kept = _Kept(key, path, password)
@@ -223,12 +231,12 @@ def _kept_open(path: Path | str, password: str) -> _Kept:
 
 
 def _extract_range(
-    path, password, laparams, on_page, selection: PageSelection, structure: bool
+    path, document, password, laparams, on_page, selection: PageSelection, structure: bool
 ) -> tuple[list[Page], PDFDocument]:
     """A part's range, from the document this process keeps open between ranges; its pages
     as `_extract_pages` lays them out (each page is laid out alone)."""
     try:
-        kept = _kept_open(path, password)
+        kept = _kept_open(path, document, password)
         output = StringIO()
         converter = BlockConverter if structure else TextConverter
         device = converter(kept.resources, output, codec="utf-8", laparams=laparams)

@@ -153,6 +153,30 @@ def test_ranges_of_one_document_read_in_turn_parse_it_once(monkeypatch):
     pdfminer_engine.forget()
 
 
+def test_ranges_of_one_named_document_read_from_other_copies_parse_it_once(tmp_path, monkeypatch):
+    source = GOOD / "pdfjs_tracemonkey.pdf"
+    copies = []
+    for name in ("one", "two", "three"):
+        copies.append(tmp_path / f"{name}.pdf")
+        copies[-1].write_bytes(source.read_bytes())
+    whole = [(p.number, p.text) for p in pdfminer_engine.extract(source).pages]
+    opened = []
+    real = pdfminer_engine.PDFDocument
+    monkeypatch.setattr(
+        pdfminer_engine, "PDFDocument", lambda *a, **k: opened.append(1) or real(*a, **k)
+    )
+    pdfminer_engine.forget()
+    ranges = [(11, 14), (6, 10), (1, 5)]
+    got = [
+        p
+        for path, r in zip(copies, ranges, strict=True)
+        for p in pdfminer_engine.extract(path, pages=r, document="source@etag").pages
+    ]
+    assert sorted((p.number, p.text) for p in got) == whole
+    assert len(opened) == 1
+    pdfminer_engine.forget()
+
+
 def test_another_document_replaces_the_one_kept_open(tmp_path):
     first, second = GOOD / "pdfjs_tracemonkey.pdf", GOOD / "pdfminer_dmca.pdf"
     pdfminer_engine.extract(first, pages=(1, 2))

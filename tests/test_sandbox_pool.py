@@ -153,6 +153,27 @@ def test_a_request_never_sees_an_earlier_requests_document(tmp_path):
     assert jo == extract(copy("pdfminer_jo.pdf", tmp_path / "jo")).text
 
 
+def test_a_range_goes_to_the_child_that_keeps_its_document_open(tmp_path):
+    # Thread workers each download their own copy of a job's source: the ranges name the
+    # document, not the path, so the child that read one range reads the next from memory.
+    first = copy("pdfjs_tracemonkey.pdf", tmp_path / "thread-1")
+    second = copy("pdfjs_tracemonkey.pdf", tmp_path / "thread-2")
+    two = sandbox_pool.Recycle(idle=2)
+    memory = sandbox.extraction_memory(LIMITS["memory_mb"], None)
+    extract(first, pages=(1, 3), document="source@etag", recycle=two)
+    keeping = the_child()
+    # A second child, given back after the one that keeps the document: the one taken first
+    # when the document is not asked for.
+    kept, other = sandbox_pool.take(memory, None), sandbox_pool.take(memory, None)
+    sandbox_pool.give_back(kept, two)
+    sandbox_pool.give_back(other, two)
+    assert sandbox_pool.idle_pids() == [keeping, other.pid]
+    pages = extract(second, pages=(4, 6), document="source@etag", recycle=two).pages
+    assert the_child() == keeping
+    whole = extract(first).pages
+    assert [p.text for p in pages] == [whole[n].text for n in (3, 4, 5)]
+
+
 WORKER = """
 import sys, threading
 from pathlib import Path
