@@ -105,8 +105,9 @@ def stack_rows(servers: Servers, only: set[str], raw, full: bool, report):
     # The throughput rows run twice: on the local S3 server, then with every storage request
     # delayed as real S3 delays it; one stack at a time, so they never share the cores.
     for slow in (False, True):
-        # One stack as the Procfile runs it (2 process workers); 200 MB uploads allowed, and
-        # no per-tenant limit: the presign row alone leaves hundreds of uploads waiting.
+        # One stack as the Procfile runs it (8 thread workers, 2 extraction slots); 200 MB
+        # uploads allowed, and no per-tenant limit: the presign row alone leaves hundreds of
+        # uploads waiting.
         stack = servers.stack(
             slow,
             MAX_UPLOAD_BYTES=str(300 * 2**20),

@@ -392,8 +392,8 @@ def small_documents(stack, small: dict) -> list[Row]:
 
 
 def thread_workers(servers, small: dict, threads: int) -> list[Row]:
-    """l: row h with 20 ms storage, `threads` thread workers sharing one slot per core,
-    against the Procfile's 2 process workers on the same files in the same run."""
+    """l: row h with 20 ms storage, the Procfile's `threads` thread workers sharing 2 slots,
+    against 2 process workers on the same files in the same run."""
     measured = {}
     for name, settings in (
         ("process", {"HUEY_WORKER_TYPE": "process", "HUEY_WORKERS": "2"}),

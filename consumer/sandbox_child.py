@@ -92,7 +92,7 @@ class _Request:
             resource.setrlimit(resource.RLIMIT_AS, (self.soft, hard))
 
     def run(
-        self, path, engine, password, pages_path, pages, options, count_first, caps, document
+        self, path, engine, password, pages_path, pages, options, count_first, caps, document=None
     ) -> dict:
         from core import engine_registry
         from core.errors import TooLarge

@@ -248,11 +248,13 @@ class Settings:
     # Queue.
     redis_url: str = ""
     queue_name: str = "pdf-tasks"
-    workers: int = 2
-    worker_type: str = "process"
-    # Sandboxed extractions one worker process runs at once; 0: one per core. With thread
-    # workers above the core count, the others wait on storage while these use the cores.
-    extract_slots: int = 0
+    # Threads: extraction runs in sandbox children, one per extraction slot, so 8 threads keep
+    # the slots busy while the others download sources and store results.
+    workers: int = 8
+    worker_type: str = "thread"
+    # Sandboxed extractions one worker process runs at once; 0: one per core. Two by default,
+    # as many as two process workers ran: a container's core count is often the host's.
+    extract_slots: int = 2
     immediate: bool = False
     redis_ssl_verify: bool = False
     data_dir: Path = Path(".pdfq-data")
