@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +48,7 @@ WAIT_SECONDS = 0.025  # between looks at ranges other workers hold (one Redis re
 # Part objects read (or deleted) at once when the job's worker merges them: each is a
 # round trip to storage (20 ms or more to real S3), eighteen of them for a 352-page book.
 CONCURRENT_REQUESTS = 8
+_warming = threading.Lock()  # taken for good by the first worker of a process to warm it
 
 
 def split(total: int, size: int) -> list[tuple[int, int]]:
@@ -97,9 +99,15 @@ def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> E
 
 
 def warm_sandbox(services: Services):
-    """One child ready with a job's limits before the first job arrives."""
+    """The children this worker process extracts with, ready with a job's limits before its
+    first job: one per extraction slot for thread workers (which share one process), one for
+    a process worker. Every worker of a process asks at start-up; the first one does it."""
+    if not _warming.acquire(blocking=False):
+        return
+    settings = services.settings
+    count = slots.size(settings.extract_slots) if settings.worker_type == "thread" else 1
     limits = _limits(services, None)
-    sandbox.warm(limits["memory_mb"], limits["ocr_memory_mb"], limits["recycle"])
+    sandbox.warm(limits["memory_mb"], limits["ocr_memory_mb"], limits["recycle"], count)
 
 
 def _limits(services: Services, job: Job | None) -> dict:

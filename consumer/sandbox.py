@@ -139,11 +139,13 @@ def extraction_memory(memory_mb: int, ocr_memory_mb: int | None) -> Memory:
     return Memory(soft, max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0)
 
 
-def warm(memory_mb: int, ocr_memory_mb: int | None, recycle: Recycle = RECYCLE):
-    """Start a child with an extraction's limits and leave it idle in the pool, so the
-    worker's first job does not wait for the engines' import (a fraction of a second)."""
+def warm(memory_mb: int, ocr_memory_mb: int | None, recycle: Recycle = RECYCLE, count: int = 1):
+    """Start `count` children with an extraction's limits and leave them idle in the pool, so
+    the worker's first jobs do not wait for the engines' import (a fraction of a second)."""
     memory = extraction_memory(memory_mb, ocr_memory_mb)
-    sandbox_pool.give_back(sandbox_pool.take(memory, None), recycle)
+    children = [sandbox_pool.take(memory, None) for _ in range(count)]
+    for child in children:
+        sandbox_pool.give_back(child, recycle)
 
 
 def render(

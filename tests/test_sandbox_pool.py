@@ -3,17 +3,19 @@ extraction, is replaced after a timeout, a memory-limit exit, a crash, its numbe
 requests or when its memory grew, never carries one request's document into the next, and
 dies with its worker."""
 
+import dataclasses
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from consumer import sandbox, sandbox_pool
+from consumer import parts, sandbox, sandbox_pool
 from core.errors import Encrypted, EngineCrashed, ExtractionTimeout, MemoryLimit
 from core.jobs import options
 from core.settings import load_settings
@@ -172,6 +174,20 @@ def test_a_range_goes_to_the_child_that_keeps_its_document_open(tmp_path):
     assert the_child() == keeping
     whole = extract(first).pages
     assert [p.text for p in pages] == [whole[n].text for n in (3, 4, 5)]
+
+
+@pytest.mark.parametrize(("worker_type", "ready"), [("thread", 2), ("process", 1)])
+def test_a_worker_process_warms_a_child_for_each_slot_once(
+    services, monkeypatch, worker_type, ready
+):
+    # Thread workers share one process and its 2 slots; a process worker extracts with one
+    # child. Each of a process's workers asks at start-up.
+    monkeypatch.setattr(parts, "_warming", threading.Lock(), raising=False)
+    settings = dataclasses.replace(services.settings, worker_type=worker_type, extract_slots=2)
+    worker = dataclasses.replace(services, settings=settings)
+    for _ in range(3):
+        parts.warm_sandbox(worker)
+    assert len(sandbox_pool.idle_pids()) == ready
 
 
 WORKER = """
