@@ -81,12 +81,15 @@ def test_every_bad_file_ends_terminal_and_the_worker_survives(stack):
 @pytest.fixture(scope="module", params=["process", "thread"])
 def limited_stack(request, redis_server, moto_server, tmp_path_factory):
     """Limits below what the bomb (inflates to 1 GiB) and the slow page (half a minute or
-    more of layout, 550 MB) need."""
+    more of layout, 550 MB) need. Process workers as many as the cores, as they are sized:
+    eight of them starting their children at once would eat the bomb's time."""
+    workers = {"process": "2", "thread": "8"}[request.param]
     stack = Stack(
         redis_server.url,
         moto_server,
         tmp_path_factory.mktemp("limited"),
         HUEY_WORKER_TYPE=request.param,
+        HUEY_WORKERS=workers,
         EXTRACT_MEMORY_MB="600",
         EXTRACT_TIMEOUT_SECONDS="8",
     )
