@@ -139,7 +139,7 @@ def extraction_memory(memory_mb: int, ocr_memory_mb: int | None) -> Memory:
     return Memory(soft, max(soft, ocr_memory_mb * 2**20) if ocr_memory_mb else 0)
 
 
-def warm(memory_mb: int, ocr_memory_mb: int | None, recycle: Recycle = RECYCLE, count: int = 1):
+def warm(memory_mb: int, ocr_memory_mb: int | None, recycle: Recycle, count: int):
     """Start `count` children with an extraction's limits and leave them idle in the pool, so
     the worker's first jobs do not wait for the engines' import (a fraction of a second)."""
     memory = extraction_memory(memory_mb, ocr_memory_mb)

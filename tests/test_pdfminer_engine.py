@@ -134,38 +134,40 @@ def test_metadata_values_are_text_whatever_type_pdfminer_gives(tmp_path):
     }
 
 
-def test_ranges_of_one_document_read_in_turn_parse_it_once(monkeypatch):
-    path = GOOD / "pdfjs_tracemonkey.pdf"
-    whole = [(p.number, p.text) for p in pdfminer_engine.extract(path).pages]
-    opened = []
+@pytest.fixture
+def opened(monkeypatch) -> list[int]:
+    """One entry for each document the engine parses from here on (none kept open before)."""
+    counted = []
     real = pdfminer_engine.PDFDocument
 
     def counting(*args, **kwargs):
-        opened.append(1)
+        counted.append(1)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pdfminer_engine, "PDFDocument", counting)
     pdfminer_engine.forget()
+    yield counted
+    pdfminer_engine.forget()
+
+
+def test_ranges_of_one_document_read_in_turn_parse_it_once(opened):
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    whole = [(p.number, p.text) for p in pdfminer_engine.extract(path).pages]
+    opened.clear()
     ranges = [(11, 14), (6, 10), (1, 5)]  # as the job's worker takes them: from the back
     got = [p for r in ranges for p in pdfminer_engine.extract(path, pages=r).pages]
     assert sorted((p.number, p.text) for p in got) == whole
     assert len(opened) == 1
-    pdfminer_engine.forget()
 
 
-def test_ranges_of_one_named_document_read_from_other_copies_parse_it_once(tmp_path, monkeypatch):
+def test_ranges_of_one_named_document_read_from_other_copies_parse_it_once(tmp_path, opened):
     source = GOOD / "pdfjs_tracemonkey.pdf"
     copies = []
     for name in ("one", "two", "three"):
         copies.append(tmp_path / f"{name}.pdf")
         copies[-1].write_bytes(source.read_bytes())
     whole = [(p.number, p.text) for p in pdfminer_engine.extract(source).pages]
-    opened = []
-    real = pdfminer_engine.PDFDocument
-    monkeypatch.setattr(
-        pdfminer_engine, "PDFDocument", lambda *a, **k: opened.append(1) or real(*a, **k)
-    )
-    pdfminer_engine.forget()
+    opened.clear()
     ranges = [(11, 14), (6, 10), (1, 5)]
     got = [
         p
@@ -174,7 +176,6 @@ def test_ranges_of_one_named_document_read_from_other_copies_parse_it_once(tmp_p
     ]
     assert sorted((p.number, p.text) for p in got) == whole
     assert len(opened) == 1
-    pdfminer_engine.forget()
 
 
 def test_another_document_replaces_the_one_kept_open(tmp_path):
