@@ -111,6 +111,25 @@ def test_a_running_job_is_erased_at_once_and_its_worker_keeps_nothing(services):
     assert services.records.get(job.id, "public", tombstone=True).status is JobStatus.DELETED
 
 
+def test_the_worker_of_an_erased_job_writes_nothing_when_it_stops(services, monkeypatch):
+    # Its end used to list the job as canceled, then take the entry back once the record
+    # refused the end: a listing in between found the erased job again.
+    job = moved(services, recorded_job(services), JobStatus.PROCESSING)
+    services.inflight.acquire(job.id, "w1")
+    services.lifecycle.erase(job)
+    written = []
+    for name in ("put_bytes", "put_json"):
+        real = getattr(services.storage, name)
+        monkeypatch.setattr(
+            services.storage,
+            name,
+            lambda key, *a, _real=real, **k: written.append(key) or _real(key, *a, **k),
+        )
+    with pytest.raises(Conflict):
+        services.lifecycle.stop_canceled(job, "w1")
+    assert written == []
+
+
 def test_a_running_job_deleted_through_the_api_answers_204_without_waiting(client, services):
     job = moved(services, stored_job(services, GOOD / "pdfminer_jo.pdf"), JobStatus.PROCESSING)
     services.inflight.acquire(job.id, "w1")

@@ -2,6 +2,7 @@
 uploads, against moto and the embedded state store."""
 
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -201,6 +202,14 @@ def test_recent_changes_are_left_alone(services, held):
 def test_one_pass_at_a_time(services):
     services.state.set_if_absent(keys.RECOVERY_LOCK, "1", 60)
     assert recovery.reconcile(services).skipped
+
+
+def test_a_pass_asked_to_wait_runs_once_the_running_pass_is_done(services):
+    services.state.set_if_absent(keys.RECOVERY_LOCK, "1", 60)
+    threading.Timer(0.5, services.state.delete, [keys.RECOVERY_LOCK]).start()
+    report = recovery.reconcile(services, wait=10)
+    assert not report.skipped
+    assert services.state.get(keys.RECOVERY_LOCK) is None  # released after its own pass
 
 
 def test_a_pass_drops_expired_state(services):

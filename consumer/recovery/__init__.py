@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 
 from consumer.recovery import batch_makers
 from core import keys
@@ -98,11 +99,12 @@ class Report:
         )
 
 
-def reconcile(services: Services) -> Report:
-    """One recovery pass, unless another process is running one."""
+def reconcile(services: Services, wait: float = 0) -> Report:
+    """One recovery pass, unless another process is running one: then, with `wait`, this
+    one runs once that one is done (up to `wait` seconds later), else it is skipped."""
     state = services.state
     report = Report()
-    if not state.set_if_absent(keys.RECOVERY_LOCK, "1", keys.RECOVERY_LOCK_TTL):
+    if not _locked(state, wait):
         report.skipped = True
         return report
     try:
@@ -119,6 +121,16 @@ def reconcile(services: Services) -> Report:
     if report.acted:
         log.warning("recovery: %s", report)
     return report
+
+
+def _locked(state, wait: float) -> bool:
+    """Take the one-pass-at-a-time lock, waiting up to `wait` seconds for its holder."""
+    deadline = time.monotonic() + wait
+    while not state.set_if_absent(keys.RECOVERY_LOCK, "1", keys.RECOVERY_LOCK_TTL):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _open_jobs(services: Services, report: Report) -> int | None:

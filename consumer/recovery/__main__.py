@@ -1,4 +1,5 @@
-"""`python -m consumer.recovery`: one recovery pass now, with the worker's settings."""
+"""`python -m consumer.recovery`: one recovery pass now, with the worker's settings (after
+the pass a worker is running, if one is)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 
 from consumer import tasks
 from consumer.recovery import reconcile
+from core import keys
 from core.errors import PdfqError
 from core.services import build
 from core.settings import settings_or_exit
@@ -15,7 +17,8 @@ def main() -> int:
     runtime = build(settings_or_exit())
     tasks.register(runtime)  # recovery enqueues the worker's task
     try:
-        report = reconcile(runtime)
+        # Asked for by hand: a pass the worker is running is waited for, not a reason to skip.
+        report = reconcile(runtime, wait=keys.RECOVERY_LOCK_TTL + 10)
     except PdfqError as exc:
         print(f"reconcile failed: {exc.message}", file=sys.stderr)
         return 1

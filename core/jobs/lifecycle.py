@@ -260,7 +260,14 @@ class Lifecycle:
         log.warning("job %s: %s outlasted its retries; recovery runs it again", job.id, error.code)
 
     def stop_canceled(self, job: Job, worker: str) -> Job:
-        """The run was stopped by a cancel request; how far it got stays on the record."""
+        """The run was stopped by a cancel request; how far it got stays on the record.
+
+        Whoever asked may have ended the job already (an erase does, without waiting): then
+        this end is refused before it writes anything, where the write's refusal would come
+        only after the job was listed as canceled again for a moment, after its erasure."""
+        now = self.records.get(job.id, job.tenant, tombstone=True)
+        if now.status is not JobStatus.PROCESSING:
+            raise Conflict(f"Job {job.id} is {now.status.value}, no longer processing.")
         done, total = self.inflight.progress(job)
         progress = {"pages_done": done, "pages_total": total}
         return self._end(job, JobStatus.CANCELED, worker, **_run(progress))
