@@ -16,6 +16,10 @@ extracts that range itself; a part that fails with a retryable error releases it
 is retried alone (by Huey, or by the coordinator taking it first). A terminal error
 (corrupt, timeout, memory) in any range fails the job with that error. Finished ranges are
 stored objects (keys.part_key), so a coordinator that dies and is recovered keeps them.
+
+The coordinator's count leaves the document open in its child, page tree walked, for the
+first range; the ranges other workers store are downloaded as soon as they are seen done;
+once merged, their objects are deleted while the job's result is written.
 """
 
 from __future__ import annotations
@@ -62,9 +66,18 @@ def part_size(total: int, part_pages: int, max_parts: int) -> int:
 
 
 def extract(
-    services: Services, job: Job, path: Path, engine: str, worker: str, tick: Callable[[], None]
+    services: Services,
+    job: Job,
+    path: Path,
+    engine: str,
+    worker: str,
+    tick: Callable[[], None],
+    dropping: list[Future] | None = None,
 ) -> Extraction:
-    """Extract `path` for `job`: in one sandbox, or in parts when it is long enough."""
+    """Extract `path` for `job`: in one sandbox, or in parts when it is long enough. The
+    merged parts' objects are deleted in the background; with `dropping`, the deletes are
+    left there for the caller to wait on (`dropped`) once it has stored the result, else
+    they are waited on here."""
     settings = services.settings
 
     def in_one_piece(total: int) -> bool:
@@ -82,9 +95,23 @@ def extract(
             on_progress=lambda done, of: services.inflight.set_progress(job.id, done, of),
             on_tick=tick,
             on_count=in_one_piece if sized else None,
+            # Counted by pdfminer.six, a document to split stays open for the first range.
+            document=document_name(job) if sized else None,
         )
     except sandbox.Counted as counted:
-        return _Coordinator(services, job, path, engine, worker, tick, counted.pages).run()
+        coordinator = _Coordinator(services, job, path, engine, worker, tick, counted.pages)
+        extraction = coordinator.run()
+        if dropping is None:
+            dropped(coordinator.dropping)
+        else:
+            dropping.extend(coordinator.dropping)
+        return extraction
+
+
+def dropped(deletes: list[Future]):
+    """Wait for the deletes of merged parts; the first that failed raises its error."""
+    for delete in deletes:
+        delete.result()
 
 
 def sandboxed(services: Services, job: Job, path: Path, engine: str, **run) -> Extraction:
@@ -146,6 +173,12 @@ def run_id(engine: str, job: Job, settings: Settings) -> str:
     return f"{engine}-{version}-{digest[:8]}"
 
 
+def document_name(job: Job) -> str:
+    """The name of the job's source bytes, whichever copy of them a worker holds: the ranges
+    of one document share a parse in a child under it (engines/pdfminer_engine.py)."""
+    return f"{job.source_key}@{job.source_etag}"
+
+
 def part_name(job_id: str, run: str, first: int, last: int) -> str:
     """The name of one range's lease and state keys."""
     return f"{job_id}.{run}.{first}-{last}"
@@ -165,6 +198,10 @@ class _Coordinator:
         self.kept: dict[str, Path] = {}  # part objects this worker wrote, still on its disk
         self.uploads: list[Future] = []
         self.uploader: ThreadPoolExecutor | None = None
+        self.dropping: list[Future] = []  # the deletes of the merged parts, under way
+        # Ranges other workers stored, downloaded as soon as they are seen done.
+        self.fetcher: ThreadPoolExecutor | None = None
+        self.fetching: dict[str, Future] = {}
 
     def _keys(self, first: int, last: int) -> dict[str, str]:
         return keys.part_keys(part_name(self.job.id, self.run_id, first, last))
@@ -172,12 +209,16 @@ class _Coordinator:
     def run(self) -> Extraction:
         log.info("job %s: %d pages in %d parts", self.job.id, self.total, len(self.parts))
         self.inflight.set_progress(self.job.id, 0, self.total)
-        # One thread uploads the ranges this worker read while it reads the next one.
-        with ThreadPoolExecutor(1, thread_name_prefix="pdfq-part-upload") as self.uploader:
+        # One thread uploads the ranges this worker read while it reads the next one; others
+        # download the ranges other workers stored meanwhile (all done before the folder goes).
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="pdfq-part-upload") as self.uploader,
+            ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="pdfq-part") as self.fetcher,
+        ):
             self._extract_all()
             for upload in self.uploads:
                 upload.result()  # a range that could not be stored fails the job as before
-        return self._merge()
+            return self._merge()
 
     def _extract_all(self):
         pending = list(self.parts)
@@ -191,6 +232,7 @@ class _Coordinator:
                 part = keys.part_keys(name)
                 if self.state.get(part["done"]):
                     pending.remove((first, last))
+                    self._prefetch(first, last)
                 elif failed := self.state.get(part["failed"]):
                     error = json.loads(failed)
                     raise error_for_code(error["code"])(error["message"])
@@ -257,6 +299,20 @@ class _Coordinator:
         for part, key in zip(list(pending), done, strict=True):
             if done[key]:
                 pending.remove(part)
+                self._prefetch(*part)
+
+    def _prefetch(self, first: int, last: int):
+        """Start downloading a range another worker stored: the merge then waits for the
+        last ones only."""
+        key = keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
+        if key not in self.kept and key not in self.fetching:
+            self.fetching[key] = self.fetcher.submit(self._fetch, key)
+
+    def _fetch(self, key: str) -> tuple[str, Path]:
+        path = self.path.with_suffix(f".fetched.{key.rsplit('/', 1)[-1]}l")  # ...-000020.jsonl
+        with open(path, "wb") as out:
+            self.services.storage.download_to(key, out)
+        return key, path
 
     def _enqueue(self, pending: list[tuple[int, int]]):
         """Top the job's tasks on the queue up to PART_WINDOW, while the queue has room."""
@@ -274,26 +330,21 @@ class _Coordinator:
             self.queued.append((first, last))
 
     def _drop(self, stored: list[str]):
+        """Forget the ranges' flags, and start deleting their objects (`dropping`): the
+        result is written meanwhile, a round trip or more saved at the end of every job."""
         names = [self._keys(first, last) for first, last in self.parts]
         self.state.delete(*(part[kind] for part in names for kind in ("done", "progress")))
-        with ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="pdfq-part") as pool:
-            list(pool.map(self.services.storage.delete, stored))
+        pool = ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="pdfq-part-drop")
+        self.dropping += [pool.submit(self.services.storage.delete, key) for key in stored]
+        pool.shutdown(wait=False)  # its threads end with the last delete
 
     def _fetched(self, stored: list[str]) -> dict[str, Path]:
         """Each part object as a file on this worker's disk: those it wrote itself kept from
-        then, the others downloaded several at once."""
-        storage, found = self.services.storage, dict(self.kept)
-        missing = [key for key in stored if key not in found]
-
-        def fetch(key: str) -> tuple[str, Path]:
-            path = self.path.with_suffix(f".fetched.{stored.index(key)}.jsonl")
-            with open(path, "wb") as out:
-                storage.download_to(key, out)
-            return key, path
-
-        with ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="pdfq-part") as pool:
-            found.update(pool.map(fetch, missing))
-        return found
+        then, the others downloaded (most while it extracted, the rest now, several at once)."""
+        for key in stored:
+            if key not in self.kept and key not in self.fetching:
+                self.fetching[key] = self.fetcher.submit(self._fetch, key)
+        return {**self.kept, **dict(fetch.result() for fetch in self.fetching.values())}
 
     @contextlib.contextmanager
     def _dropped_if_too_large(self, stored: list[str]):
@@ -301,6 +352,7 @@ class _Coordinator:
             yield
         except TooLarge:
             self._drop(stored)  # the job fails for good: its ranges are of no more use
+            dropped(self.dropping)
             raise
 
     def _progress(self):
@@ -397,7 +449,7 @@ def _extract_part(
         on_progress=lambda done, _: state.set(part["progress"], str(done), ttl),
         on_tick=tick,
         # The job's source, whichever copy `path` is: a child keeps it open between ranges.
-        document=f"{job.source_key}@{job.source_etag}",
+        document=document_name(job),
     )
     log.info("job %s: pages %d-%d extracted in %.2f s", job.id, first, last, extraction.seconds)
     if not _still_running(services, job):

@@ -201,12 +201,14 @@ def _extract(services: Services, job: Job, worker: str, tick):
             reused["seconds"] = _rounded(timings)
             added_outputs.at_run(services, job, path, reused, tick)  # figures are the run's own
             return reused, done, None
-        extraction = parts.extract(services, job, path, engine, worker, tick)
+        dropping: list = []  # a page-parallel job's parts, deleted while its result is written
+        extraction = parts.extract(services, job, path, engine, worker, tick, dropping)
         timings["extract"] = extraction.seconds
         tick(final=True)  # canceled or erased while it ran: stop before anything is written
         started = time.monotonic()
         # Inside the folder: the pages are still in their file, read one at a time.
         summary = _write(services, job, extraction, engine, key)
+        parts.dropped(dropping)
         added_outputs.at_run(services, job, path, summary, tick)
         timings["upload"] = time.monotonic() - started
     summary.update(seconds=_rounded(timings), dedup=digest)

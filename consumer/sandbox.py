@@ -98,7 +98,7 @@ def extract(
 ) -> Extraction:
     """Extract `path` (the range `pages`, or all) with `engine` in a warm child; raise the
     child's error, or timeout / memory_limit. `document` names the bytes at `path`, for a
-    range: the same name must mean the same bytes.
+    range or a count that may split the document: the same name must mean the same bytes.
 
     `on_tick` is called about every POLL_SECONDS while the child works (lease heartbeats);
     an exception it raises stops the child and propagates. With `on_count`, the child counts
@@ -119,7 +119,7 @@ def extract(
         "document": document,
     }
     child = sandbox_pool.take(extraction_memory(memory_mb, ocr_memory_mb), document)
-    child.document = document if pages else None  # what it keeps open after this request
+    child.document = document  # what it keeps open after this request (a range, a count)
     limits = _Limits(timeout, open_seconds, page_seconds, memory_mb, caps.ocr_pages)
     limits.ocr_page_seconds, limits.ocr_memory_mb = ocr_page_seconds, ocr_memory_mb or 0
     limits.start(counted=pages is None)

@@ -2,7 +2,8 @@
 
 Started by consumer/sandbox_pool.py as `python -c` with the socket to the worker, the
 worker's pid and its memory limits. It asks to die with the worker, ignores the stop signals
-(the worker decides its fate), imports the engines once, and then for each request: sets its
+(the worker decides its fate), imports the engines once (with pdfminer.six's per-character
+code made cheaper: engines/pdfminer_fast.py), and then for each request: sets its
 memory cap back to the extraction's, runs the engine, writes the pages to the request's
 file, and answers. A whole document is counted first (distinct page objects) and refused
 over MAX_PAGES before any page is read. Outputs are capped here, so no PDF can make the
@@ -40,6 +41,9 @@ def main(argv: list[str]):
     if soft:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard or resource.RLIM_INFINITY))
     import consumer.sandbox_preload  # noqa: F401 - the engines, once per child
+    from engines import pdfminer_fast
+
+    pdfminer_fast.install()  # the same text for less CPU; this child only
 
     # The engines' modules never die: frozen out of the collector, the collection after
     # each request walks only that request's objects (a millisecond, not a dozen).
@@ -102,7 +106,7 @@ class _Request:
         module = engine_registry.load(engine)
         pages = tuple(pages) if pages else None
         if pages is None:  # the whole document: sized before any page is read
-            self.count(module, path, password, options, caps, count_first)
+            self.count(module, path, password, options, caps, count_first, document)
         on_page = lambda done, total: self.channel.send("progress", done, total)  # noqa: E731
         mode = (options or {}).get("ocr", "off")
         run = {"password": password, "pages": pages, "on_page": on_page, "options": options}
@@ -165,20 +169,25 @@ class _Request:
         on_page = lambda done, total: self.channel.send("progress", done, total)  # noqa: E731
         return extras.run(**request, on_page=on_page)
 
-    def count(self, module, path, password, options, caps, count_first):
+    def count(self, module, path, password, options, caps, count_first, document):
         """Count the pages, refuse a document over the page limits (too_many_pages) and tell
-        the worker (which may stop us here, to extract in parts instead).
+        the worker (which may stop us here, to extract in parts instead). A named document
+        that pdfminer.six counts stays open, its page tree walked, for the first range the
+        worker sends next: it is the split's, or closed if the worker goes on in one piece.
 
         Counts are of distinct page objects: pdfminer.six reads each once, and PDFium's count
         stops at the distinct ones (engines/page_tree.py). Where the engine finds no page,
         `ocr=auto` reads the document as PDFium counts it: that count is the one limited."""
         from core.errors import PdfqError, TooManyPages
-        from engines import ocr_engine, pdfium_engine
+        from engines import ocr_engine, pdfium_engine, pdfminer_engine
         from engines.base import PageSelection
 
         limit = caps["pages"]
+        kept = module is pdfminer_engine and count_first and document
         if module is pdfium_engine:  # the document stays open for the extraction
             found = pdfium_engine.page_count(path, password, keep=True)
+        elif kept:
+            found = pdfminer_engine.page_count(path, password, document=document)
         else:
             found = module.page_count(path, password)
         if not found and (options or {}).get("ocr") == "auto":
@@ -196,6 +205,8 @@ class _Request:
         self.channel.send("count", found)
         if count_first and not self.channel.recv_blocking()[1]:
             raise _Stopped()
+        if kept:  # in one piece: the extraction parses the document its own way
+            pdfminer_engine.forget()
 
     def ocr_starting(self, pages: int):
         """Before OCR of `pages` pages: the worker extends its deadline, and the cap goes up

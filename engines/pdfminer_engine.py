@@ -58,15 +58,27 @@ UNSUPPORTED_ENCRYPTION = (
 )
 
 
-def page_count(path: Path | str, password: str = "") -> int:
+def page_count(path: Path | str, password: str = "", *, document: str | None = None) -> int:
     """The number of pages, by walking the page tree (no page is laid out). The walk of
     distinct page objects as PDFium sees them (engines/page_tree.py) is taken from the same
-    parse, for `ocr=auto` to read where pdfminer finds no page."""
+    parse, for `ocr=auto` to read where pdfminer finds no page. With `document` (a name, as
+    `extract` takes it), the document stays open, every page found, for the ranges read next."""
+    if document:
+        with _errors():
+            try:
+                kept = _kept_open(path, document, password)
+                found = len(kept.upto(None))
+            except BaseException:
+                forget()
+                raise
+            if not found:
+                page_tree.distinct_pages(path, password, document=kept.document)
+            return found
     with open(path, "rb") as fp, _errors():
-        document = PDFDocument(PDFParser(fp), password=password)
-        found = sum(1 for _ in PDFPage.create_pages(document))
+        parsed = PDFDocument(PDFParser(fp), password=password)
+        found = sum(1 for _ in PDFPage.create_pages(parsed))
         if not found:
-            page_tree.distinct_pages(path, password, document=document)
+            page_tree.distinct_pages(path, password, document=parsed)
         return found
 
 

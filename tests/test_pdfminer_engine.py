@@ -178,6 +178,14 @@ def test_ranges_of_one_named_document_read_from_other_copies_parse_it_once(tmp_p
     assert len(opened) == 1
 
 
+def test_a_named_count_leaves_the_document_open_for_its_first_range(opened):
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    assert pdfminer_engine.page_count(path, document="source@etag") == 14
+    got = pdfminer_engine.extract(path, pages=(1, 5), document="source@etag").pages
+    assert [p.number for p in got] == [1, 2, 3, 4, 5]
+    assert len(opened) == 1  # the count's parse, read again by the range
+
+
 def test_another_document_replaces_the_one_kept_open(tmp_path):
     first, second = GOOD / "pdfjs_tracemonkey.pdf", GOOD / "pdfminer_dmca.pdf"
     pdfminer_engine.extract(first, pages=(1, 2))

@@ -176,6 +176,25 @@ def test_a_range_goes_to_the_child_that_keeps_its_document_open(tmp_path):
     assert [p.text for p in pages] == [whole[n].text for n in (3, 4, 5)]
 
 
+def test_a_count_that_splits_the_document_leaves_its_child_keeping_it(tmp_path):
+    # The job's worker counts the pages in a child, then reads the first range: in that child,
+    # which walked the page tree for the count.
+    first = copy("pdfjs_tracemonkey.pdf", tmp_path / "thread-1")
+    second = copy("pdfjs_tracemonkey.pdf", tmp_path / "thread-2")
+    two = sandbox_pool.Recycle(idle=2)
+    memory = sandbox.extraction_memory(LIMITS["memory_mb"], None)
+    with pytest.raises(sandbox.Counted) as counted:
+        extract(first, document="source@etag", on_count=lambda pages: False, recycle=two)
+    assert counted.value.pages == 14
+    counting = the_child()
+    kept, other = sandbox_pool.take(memory, None), sandbox_pool.take(memory, None)
+    sandbox_pool.give_back(kept, two)
+    sandbox_pool.give_back(other, two)
+    pages = extract(second, pages=(1, 3), document="source@etag", recycle=two).pages
+    assert the_child() == counting
+    assert [p.text for p in pages] == [p.text for p in extract(first).pages[:3]]
+
+
 @pytest.mark.parametrize(("worker_type", "ready"), [("thread", 2), ("process", 1)])
 def test_a_worker_process_warms_a_child_for_each_slot_once(
     services, monkeypatch, worker_type, ready
