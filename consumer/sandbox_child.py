@@ -187,7 +187,8 @@ class _Request:
         if module is pdfium_engine:  # the document stays open for the extraction
             found = pdfium_engine.page_count(path, password, keep=True)
         elif kept:
-            found = pdfminer_engine.page_count(path, password, document=document)
+            # Past the limit it is refused: no more of its pages are kept than that.
+            found = pdfminer_engine.page_count(path, password, document=document, most=limit)
         else:
             found = module.page_count(path, password)
         if not found and (options or {}).get("ocr") == "auto":

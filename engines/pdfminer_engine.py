@@ -58,16 +58,19 @@ UNSUPPORTED_ENCRYPTION = (
 )
 
 
-def page_count(path: Path | str, password: str = "", *, document: str | None = None) -> int:
+def page_count(
+    path: Path | str, password: str = "", *, document: str | None = None, most: int = 0
+) -> int:
     """The number of pages, by walking the page tree (no page is laid out). The walk of
     distinct page objects as PDFium sees them (engines/page_tree.py) is taken from the same
     parse, for `ocr=auto` to read where pdfminer finds no page. With `document` (a name, as
-    `extract` takes it), the document stays open, every page found, for the ranges read next."""
+    `extract` takes it), the document stays open, its pages found, for the ranges read next;
+    only `most` + 1 of them are kept, and counted: a count over `most` says only that."""
     if document:
         with _errors():
             try:
                 kept = _kept_open(path, document, password)
-                found = len(kept.upto(None))
+                found = len(kept.upto(most + 1 if most else None))
             except BaseException:
                 forget()
                 raise

@@ -4,11 +4,10 @@ A page's text costs pdfminer.six a Python call chain per character: the characte
 through three helpers, each container's box through set_bbox, each comparison of two
 characters through six methods that assert their argument's type, `min` and `max` called
 for two or four floats, a logger's `debug` in the content parser's loop, one `write` per
-character of output. The functions here do the same
-arithmetic, in the same order, on the same floats, with the calls inlined: the same objects
-with the same attributes, so the same text (tests/test_corpus_text.py compares every page
-of the corpus with stock `extract_text` in a process without them). About a quarter of
-the CPU of a page goes.
+character of output. The functions here do the same arithmetic, in the same order, on the
+same floats, with the calls inlined: the same objects with the same attributes, so the same
+text (tests/test_corpus_text.py compares every page of the corpus with stock `extract_text`
+in a process without them). About a quarter of the CPU of a page goes.
 
 They replace pdfminer.six's own only for the release they were read from (`FOR_RELEASE`):
 another release runs its own code, unchanged. Only consumer/sandbox_child.py installs them;

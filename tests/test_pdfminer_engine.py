@@ -186,6 +186,17 @@ def test_a_named_count_leaves_the_document_open_for_its_first_range(opened):
     assert len(opened) == 1  # the count's parse, read again by the range
 
 
+def test_a_named_count_keeps_no_more_pages_than_the_limit_and_one():
+    # A document over MAX_PAGES is refused: a count that kept all of its pages could run
+    # the child out of memory first.
+    path = GOOD / "pdfjs_tracemonkey.pdf"
+    try:
+        assert pdfminer_engine.page_count(path, document="source@etag", most=5) == 6
+        assert len(pdfminer_engine._kept.pages) == 6
+    finally:
+        pdfminer_engine.forget()
+
+
 def test_another_document_replaces_the_one_kept_open(tmp_path):
     first, second = GOOD / "pdfjs_tracemonkey.pdf", GOOD / "pdfminer_dmca.pdf"
     pdfminer_engine.extract(first, pages=(1, 2))
