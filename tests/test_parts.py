@@ -261,6 +261,44 @@ def test_the_merge_downloads_only_the_parts_other_workers_wrote(services, monkey
 
 
 @pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
+def test_ranges_other_workers_stored_are_downloaded_while_the_jobs_worker_extracts(
+    services, monkeypatch
+):
+    # Downloaded at the merge, they kept the job waiting a round trip or two at its end.
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
+    by_others, events = [], []
+
+    def other_worker(name, source_key, engine, first, last, delay=None):
+        if len(by_others) < 2:  # another worker takes the first two tasks at once
+            parts.run_part(services, source_key, engine, first, last, final_attempt=True)
+            by_others.append((first, last))
+        return "held"
+
+    monkeypatch.setattr(services.queue, "put", other_worker)
+    download_to = services.storage.download_to
+
+    def downloading(key, *args, **kwargs):
+        if key.startswith(keys.parts_prefix(job.tenant, job.id)):
+            events.append("part read")
+        return download_to(key, *args, **kwargs)
+
+    sandboxed = parts.sandboxed
+
+    def extracting(*args, **kwargs):
+        if kwargs.get("pages"):  # a range, not the count of the whole document
+            events.append("range")
+        return sandboxed(*args, **kwargs)
+
+    monkeypatch.setattr(services.storage, "download_to", downloading)
+    monkeypatch.setattr(parts, "sandboxed", extracting)
+    assert pipeline.process(services, job.source_key) is JobStatus.SUCCEEDED
+    by_the_jobs_worker = [i for i, event in enumerate(events) if event == "range"][2:]
+    last = by_the_jobs_worker[-1]  # (the first two ranges are the other worker's)
+    assert events[:last].count("part read") == 2, events
+    assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
 def test_a_first_attempt_asks_storage_for_no_earlier_range(services, monkeypatch):
     job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")
     monkeypatch.setattr(services.queue, "put", lambda *args, **kwargs: "held")
