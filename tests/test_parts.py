@@ -233,18 +233,25 @@ def test_the_coordinator_reads_the_range_no_task_was_queued_for_first(services, 
     assert result_text(services, job) == extract(GOOD / "pdfjs_tracemonkey.pdf").text
 
 
-@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
-def test_the_merge_downloads_only_the_parts_other_workers_wrote(services, monkeypatch):
-    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
-    by_others, read = [], []
+def another_worker_takes_two(services, monkeypatch) -> list[tuple[int, int]]:
+    """Another worker takes the job's first two part tasks as they are queued and extracts
+    them at once; the ranges it took."""
+    by_others = []
 
     def other_worker(name, source_key, engine, first, last, delay=None):
-        if len(by_others) < 2:  # another worker takes the first two tasks at once
+        if len(by_others) < 2:
             parts.run_part(services, source_key, engine, first, last, final_attempt=True)
             by_others.append((first, last))
         return "held"
 
     monkeypatch.setattr(services.queue, "put", other_worker)
+    return by_others
+
+
+@pytest.mark.env(PARALLEL_MIN_PAGES="2", PART_PAGES="2")
+def test_the_merge_downloads_only_the_parts_other_workers_wrote(services, monkeypatch):
+    job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
+    by_others, read = another_worker_takes_two(services, monkeypatch), []
     for name in ("download_to", "stream", "get_bytes"):  # every way an object is read
         real = getattr(services.storage, name)
 
@@ -266,15 +273,8 @@ def test_ranges_other_workers_stored_are_downloaded_while_the_jobs_worker_extrac
 ):
     # Downloaded at the merge, they kept the job waiting a round trip or two at its end.
     job = stored_job(services, GOOD / "pdfjs_tracemonkey.pdf")  # 14 pages: 7 ranges of 2
-    by_others, events = [], []
-
-    def other_worker(name, source_key, engine, first, last, delay=None):
-        if len(by_others) < 2:  # another worker takes the first two tasks at once
-            parts.run_part(services, source_key, engine, first, last, final_attempt=True)
-            by_others.append((first, last))
-        return "held"
-
-    monkeypatch.setattr(services.queue, "put", other_worker)
+    another_worker_takes_two(services, monkeypatch)
+    events = []
     download_to = services.storage.download_to
 
     def downloading(key, *args, **kwargs):
