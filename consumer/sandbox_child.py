@@ -30,6 +30,9 @@ from consumer.sandbox_wire import Channel
 _PR_SET_PDEATHSIG = 1
 MEMORY_EXIT = 86  # the exit status of a child that ran out of memory
 CRASH_EXIT = 87  # the exit status after a defect (not an engine's error) ended a request
+# A document kept open for the next range of its job is closed after this long without one:
+# a job's ranges follow each other within a second.
+KEEP_OPEN_IDLE_SECONDS = 3.0
 
 
 def main(argv: list[str]):
@@ -41,7 +44,7 @@ def main(argv: list[str]):
     if soft:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard or resource.RLIM_INFINITY))
     import consumer.sandbox_preload  # noqa: F401 - the engines, once per child
-    from engines import pdfminer_fast
+    from engines import pdfminer_engine, pdfminer_fast
 
     pdfminer_fast.install()  # the same text for less CPU; this child only
 
@@ -53,6 +56,10 @@ def main(argv: list[str]):
     channel = Channel(socket.socket(fileno=fd))
     while True:
         try:
+            if pdfminer_engine.keeps_open() and not channel.waiting(KEEP_OPEN_IDLE_SECONDS):
+                # No next range came: let the job's source go (an erased job's file, deleted
+                # from the worker's disk, would stay allocated while this child held it).
+                pdfminer_engine.forget()
             kind, request = channel.recv_blocking()
         except (EOFError, OSError):
             os._exit(0)  # the worker closed our socket: it is done with us

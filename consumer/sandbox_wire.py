@@ -41,6 +41,10 @@ class Channel:
 
     # --- the child's side: it trusts the worker, and blocks ---
 
+    def waiting(self, timeout: float) -> bool:
+        """Whether anything of a message has come, waiting up to `timeout` seconds for it."""
+        return bool(self._buffer) or bool(select.select([self.sock], [], [], timeout)[0])
+
     def recv_blocking(self) -> list:
         header = self._read_exactly(HEADER.size)
         return json.loads(self._read_exactly(HEADER.unpack(header)[0]))

@@ -223,6 +223,11 @@ class _Kept:
 _kept: _Kept | None = None
 
 
+def keeps_open() -> bool:
+    """Whether a document is kept open for the next range."""
+    return _kept is not None
+
+
 def forget():
     """Close the document kept open for the next range (another document's turn, or a
     request that failed)."""

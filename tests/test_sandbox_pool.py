@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer import parts, sandbox, sandbox_pool
+from consumer import parts, sandbox, sandbox_child, sandbox_pool
 from core.errors import Encrypted, EngineCrashed, ExtractionTimeout, MemoryLimit
 from core.jobs import options
 from core.settings import load_settings
@@ -193,6 +193,27 @@ def test_a_count_that_splits_the_document_leaves_its_child_keeping_it(tmp_path):
     pages = extract(second, pages=(1, 3), document="source@etag", recycle=two).pages
     assert the_child() == counting
     assert [p.text for p in pages] == [p.text for p in extract(first).pages[:3]]
+
+
+def holds(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open (deleted or not)."""
+    folder = f"/proc/{pid}/fd"
+    return any(os.readlink(f"{folder}/{fd}").startswith(str(path)) for fd in os.listdir(folder))
+
+
+def test_a_child_lets_a_kept_document_go_when_no_next_range_comes(tmp_path):
+    # Kept open until the child's next request, an erased job's source stayed allocated on
+    # the worker's disk, deleted yet held, for as long as the worker had nothing to do.
+    path = copy("pdfjs_tracemonkey.pdf", tmp_path / "job")
+    extract(path, pages=(1, 2), document="source@etag")
+    child = the_child()
+    assert holds(child, path)
+    path.unlink()  # the job ended: its folder is removed
+    deadline = time.monotonic() + sandbox_child.KEEP_OPEN_IDLE_SECONDS + 10
+    while holds(child, path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not holds(child, path)
+    assert the_child() == child  # the same child, still serving
 
 
 @pytest.mark.parametrize(("worker_type", "ready"), [("thread", 2), ("process", 1)])
