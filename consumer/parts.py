@@ -72,12 +72,11 @@ def extract(
     engine: str,
     worker: str,
     tick: Callable[[], None],
-    dropping: list[Future] | None = None,
+    dropping: list[Future],
 ) -> Extraction:
     """Extract `path` for `job`: in one sandbox, or in parts when it is long enough. The
-    merged parts' objects are deleted in the background; with `dropping`, the deletes are
-    left there for the caller to wait on (`dropped`) once it has stored the result, else
-    they are waited on here."""
+    merged parts' objects are deleted in the background: the deletes go into `dropping`,
+    for the caller to wait on (`dropped`) once it has stored the result."""
     settings = services.settings
 
     def in_one_piece(total: int) -> bool:
@@ -101,10 +100,7 @@ def extract(
     except sandbox.Counted as counted:
         coordinator = _Coordinator(services, job, path, engine, worker, tick, counted.pages)
         extraction = coordinator.run()
-        if dropping is None:
-            dropped(coordinator.dropping)
-        else:
-            dropping.extend(coordinator.dropping)
+        dropping.extend(coordinator.dropping)
         return extraction
 
 
@@ -232,7 +228,7 @@ class _Coordinator:
                 part = keys.part_keys(name)
                 if self.state.get(part["done"]):
                     pending.remove((first, last))
-                    self._prefetch(first, last)
+                    self._prefetch(self._stored_key(first, last))
                 elif failed := self.state.get(part["failed"]):
                     error = json.loads(failed)
                     raise error_for_code(error["code"])(error["message"])
@@ -299,12 +295,15 @@ class _Coordinator:
         for part, key in zip(list(pending), done, strict=True):
             if done[key]:
                 pending.remove(part)
-                self._prefetch(*part)
+                self._prefetch(self._stored_key(*part))
 
-    def _prefetch(self, first: int, last: int):
-        """Start downloading a range another worker stored: the merge then waits for the
-        last ones only."""
-        key = keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
+    def _stored_key(self, first: int, last: int) -> str:
+        """The object a range is stored as."""
+        return keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
+
+    def _prefetch(self, key: str):
+        """Start downloading a stored range, unless this worker wrote it or is downloading it
+        already: the merge then waits for the last ones only."""
         if key not in self.kept and key not in self.fetching:
             self.fetching[key] = self.fetcher.submit(self._fetch, key)
 
@@ -342,8 +341,7 @@ class _Coordinator:
         """Each part object as a file on this worker's disk: those it wrote itself kept from
         then, the others downloaded (most while it extracted, the rest now, several at once)."""
         for key in stored:
-            if key not in self.kept and key not in self.fetching:
-                self.fetching[key] = self.fetcher.submit(self._fetch, key)
+            self._prefetch(key)
         return {**self.kept, **dict(fetch.result() for fetch in self.fetching.values())}
 
     @contextlib.contextmanager
@@ -366,10 +364,7 @@ class _Coordinator:
         merged = self.path.with_suffix(".merged.jsonl")
         header: dict = {}
         seconds, count, size = 0.0, 0, 0
-        stored = [
-            keys.part_key(self.job.tenant, self.job.id, self.run_id, first, last)
-            for first, last in self.parts
-        ]
+        stored = [self._stored_key(first, last) for first, last in self.parts]
         with open(merged, "wb") as out, self._dropped_if_too_large(stored):
             local = self._fetched(stored)
             for key in stored:
